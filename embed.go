@@ -1,0 +1,15 @@
+// Package ladder holds what the ladder binary carries with it: the demo
+// stack's sources, so that `ladder demo` runs end to end on a machine with
+// nothing but ladder and a Go toolchain.
+package ladder
+
+import "embed"
+
+// Demo is the trading demo stack with the module files it builds against.
+// Its paths are those of this repository: go.mod, go.sum, examples/trading/...
+//
+//go:embed go.mod go.sum examples/trading
+var Demo embed.FS
+
+// DemoDir is the demo stack's directory inside Demo.
+const DemoDir = "examples/trading"

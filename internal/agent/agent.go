@@ -1,0 +1,267 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/build"
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/proc"
+	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/server"
+	"github.com/ladderhq/ladder/internal/signal"
+	"github.com/ladderhq/ladder/internal/spec"
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/target"
+)
+
+// Options configure an agent.
+type Options struct {
+	// Dir is the project directory, reloaded on every deploy so a release
+	// always renders the files as they are now.
+	Dir     string
+	Load    spec.LoadOptions
+	Project *spec.Project
+	Env     string
+	// StateDir is the project's state directory (the agent file lives there).
+	StateDir string
+	Store    store.Store
+	Builder  *build.Builder
+	Target   target.Target
+	// Addr overrides the environment's dashboard address.
+	Addr   string
+	Logger *slog.Logger
+}
+
+// Agent runs one environment.
+type Agent struct {
+	opts     Options
+	owner    string
+	started  time.Time
+	events   *deploy.Recorder
+	deployer *deploy.Deployer
+	scraper  *signal.Scraper
+	history  *signal.History
+
+	mu      sync.Mutex
+	project *spec.Project
+	env     *spec.Environment
+
+	deployMu sync.Mutex // one release at a time
+
+	ln       net.Listener
+	url      string
+	srv      *http.Server
+	shutdown chan struct{}
+	stopOnce sync.Once
+}
+
+// New returns an agent for opts.Env of opts.Project.
+func New(opts Options) (*Agent, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	env, ok := opts.Project.Ladder.Environment(opts.Env)
+	if !ok {
+		return nil, fmt.Errorf("environment %q is not defined", opts.Env)
+	}
+	owner := proc.Self()
+	rec := &deploy.Recorder{Store: opts.Store, Logger: opts.Logger}
+	return &Agent{
+		opts:     opts,
+		owner:    owner,
+		started:  time.Now().UTC(),
+		events:   rec,
+		deployer: &deploy.Deployer{Store: opts.Store, Events: rec, Owner: owner},
+		scraper:  signal.NewScraper(signal.ScraperOptions{}),
+		history:  signal.NewHistory(120),
+		project:  opts.Project,
+		env:      env,
+		shutdown: make(chan struct{}),
+	}, nil
+}
+
+// Events returns the agent's event recorder (targets report through it).
+func (a *Agent) Events() *deploy.Recorder { return a.events }
+
+// Listen binds the dashboard address. When the configured port is taken
+// it falls back to a free one rather than refusing to run the stack.
+func (a *Agent) Listen() (fellBack bool, err error) {
+	addr := a.opts.Addr
+	if addr == "" {
+		addr = a.env.Dashboard
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		host, _, splitErr := net.SplitHostPort(addr)
+		if splitErr != nil {
+			return false, fmt.Errorf("dashboard address %q: %w", addr, err)
+		}
+		if ln, err = net.Listen("tcp", net.JoinHostPort(host, "0")); err != nil {
+			return false, fmt.Errorf("dashboard: %w", err)
+		}
+		fellBack = true
+	}
+	a.ln = ln
+	a.url = "http://" + ln.Addr().String()
+	a.srv = &http.Server{
+		Handler:           server.New(server.Options{Source: a, Store: a.opts.Store, Logger: a.opts.Logger}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	return fellBack, nil
+}
+
+// URL is where the dashboard and API are served.
+func (a *Agent) URL() string { return a.url }
+
+// Run serves the API and scrapes telemetry until ctx ends or Shutdown is
+// asked for, then takes every site of the environment down.
+func (a *Agent) Run(ctx context.Context) error {
+	if a.ln == nil {
+		return errors.New("agent: Listen first")
+	}
+	if err := writeInfo(a.opts.StateDir, a.opts.Env, Info{PID: proc.PID(a.owner), Owner: a.owner, URL: a.url, Started: a.started}); err != nil {
+		return err
+	}
+	defer removeInfo(a.opts.StateDir, a.opts.Env, a.owner)
+
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- err
+		}
+	}()
+	scrapeCtx, stopScrape := context.WithCancel(ctx)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.scrapeLoop(scrapeCtx)
+	}()
+
+	var err error
+	select {
+	case <-ctx.Done():
+	case <-a.shutdown:
+	case err = <-serveErr:
+	}
+	stopScrape()
+	downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
+	defer cancel()
+	err = errors.Join(err, a.down(downCtx))
+	shutCtx, cancel2 := context.WithTimeout(downCtx, 2*time.Second)
+	defer cancel2()
+	_ = a.srv.Shutdown(shutCtx)
+	wg.Wait()
+	return err
+}
+
+// Shutdown implements server.Source: Run returns after taking the
+// environment down.
+func (a *Agent) Shutdown(context.Context) error {
+	a.stopOnce.Do(func() { close(a.shutdown) })
+	return nil
+}
+
+// Done is closed when Shutdown was asked for.
+func (a *Agent) Done() <-chan struct{} { return a.shutdown }
+
+func (a *Agent) down(ctx context.Context) error {
+	a.deployMu.Lock()
+	defer a.deployMu.Unlock()
+	var errs []error
+	for _, site := range a.sites() {
+		ref := render.SiteRef{Env: a.opts.Env, Site: site}
+		snap := a.currentSnapshot(ctx, ref)
+		if err := a.opts.Target.Down(ctx, ref); err != nil {
+			errs = append(errs, fmt.Errorf("taking %s down: %w", ref, err))
+			continue
+		}
+		a.events.Record(store.Event{Kind: store.EventStackDown, Env: ref.Env, Site: ref.Site, Snapshot: snap, Message: fmt.Sprintf("%s taken down", ref)})
+	}
+	return errors.Join(errs...)
+}
+
+func (a *Agent) sites() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for _, s := range a.env.Sites {
+		out = append(out, s.Name)
+	}
+	return out
+}
+
+func (a *Agent) scrapeLoop(ctx context.Context) {
+	a.mu.Lock()
+	every := a.env.Telemetry.Interval
+	a.mu.Unlock()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		targets := a.scrapeTargets(ctx)
+		samples, errs := a.scraper.Scrape(ctx, targets)
+		for _, e := range errs {
+			a.opts.Logger.Debug("scrape failed", "target", e.Target.String(), "err", e.Err)
+		}
+		if len(samples) == 0 {
+			continue
+		}
+		a.history.Add(samples)
+		if err := a.opts.Store.AppendSamples(ctx, samples); err != nil && ctx.Err() == nil {
+			a.opts.Logger.Warn("recording telemetry", "err", err)
+		}
+	}
+}
+
+// scrapeTargets lists the metrics endpoint of every running instance.
+func (a *Agent) scrapeTargets(ctx context.Context) []signal.ScrapeTarget {
+	a.mu.Lock()
+	p := a.project
+	a.mu.Unlock()
+	var out []signal.ScrapeTarget
+	for _, site := range a.sites() {
+		ref := render.SiteRef{Env: a.opts.Env, Site: site}
+		obs, err := a.opts.Target.Observe(ctx, ref)
+		if err != nil {
+			continue
+		}
+		for _, in := range obs.Instances {
+			ext := p.Stack.Ext[in.Service]
+			if ext.Metrics == nil || in.State != "running" {
+				continue
+			}
+			port := ext.Metrics.Port
+			if port == 0 {
+				if svc, ok := p.Stack.Compose.Services[in.Service]; ok && len(svc.Ports) > 0 {
+					port = int(svc.Ports[0].Target)
+				}
+			}
+			hostPort, ok := in.Ports[port]
+			if !ok {
+				continue
+			}
+			out = append(out, signal.ScrapeTarget{
+				Env: ref.Env, Site: ref.Site, Snapshot: in.Snapshot, Service: in.Service, Slot: in.Slot,
+				URL: fmt.Sprintf("http://127.0.0.1:%d%s", hostPort, ext.Metrics.Path),
+			})
+		}
+	}
+	return out
+}
+
+var _ server.Source = (*Agent)(nil)
+

@@ -1,0 +1,98 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/spec"
+	"github.com/ladderhq/ladder/internal/target"
+)
+
+// DeployOptions watch a deploy as it happens.
+type DeployOptions struct {
+	Progress func(target.Progress)
+	Plan     func(*plan.Plan)
+}
+
+// Deploy implements server.Source.
+func (a *Agent) Deploy(ctx context.Context, req api.DeployRequest) (*api.DeployResult, error) {
+	return a.DeployWith(ctx, req.Snapshot, DeployOptions{})
+}
+
+// StaleStackError says a snapshot was made from another stack definition
+// than the one on disk, so it cannot be rendered from the files as they are.
+type StaleStackError struct{ Snapshot, Want, Have string }
+
+func (e *StaleStackError) Error() string {
+	return fmt.Sprintf("snapshot %s was made from another stack definition (%s) than the files on disk (%s); run `ladder up` to make a snapshot of them",
+		snapshot.Short(e.Snapshot), snapshot.Short(e.Want), snapshot.Short(e.Have))
+}
+
+// DeployWith deploys snapshot id to every site of the environment, one
+// site after the other, stopping at the first that fails. The project is
+// reloaded first and replaces the agent's only once it loaded cleanly.
+func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (*api.DeployResult, error) {
+	a.deployMu.Lock()
+	defer a.deployMu.Unlock()
+
+	p, err := spec.Load(ctx, a.opts.Dir, a.opts.Load)
+	if err != nil {
+		return nil, err
+	}
+	env, ok := p.Ladder.Environment(a.opts.Env)
+	if !ok {
+		return nil, fmt.Errorf("environment %q is no longer defined", a.opts.Env)
+	}
+	snap, err := a.opts.Store.GetSnapshot(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", id, err)
+	}
+	if err := snap.Verify(); err != nil {
+		return nil, err
+	}
+	if snap.StackHash != p.Stack.Hash {
+		return nil, &StaleStackError{Snapshot: snap.ID, Want: snap.StackHash, Have: p.Stack.Hash}
+	}
+	a.mu.Lock()
+	a.project, a.env = p, env
+	a.mu.Unlock()
+
+	images := func(digest string) (render.Image, error) {
+		img, err := a.opts.Builder.Image(digest)
+		if err != nil {
+			return render.Image{}, err
+		}
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return render.Image{}, fmt.Errorf("image %s: %w", snapshot.Short(digest), err)
+		}
+		return render.Image{Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd, Env: cf.Config.Env, WorkingDir: cf.Config.WorkingDir}, nil
+	}
+	var last *api.DeployResult
+	for _, site := range env.Sites {
+		d, err := render.Render(p, env.Name, site.Name, snap, images)
+		if err != nil {
+			return nil, err
+		}
+		res, err := a.deployer.Deploy(ctx, a.opts.Target, d, deploy.Options{
+			HealthTimeout: env.Health.Timeout, Progress: opts.Progress, Plan: opts.Plan,
+		})
+		if err != nil {
+			if res == nil {
+				return nil, err
+			}
+			return res, err
+		}
+		last = res
+	}
+	if last == nil {
+		return nil, errors.New("the environment has no sites")
+	}
+	return last, nil
+}

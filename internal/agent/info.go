@@ -1,0 +1,190 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/proc"
+)
+
+// Info is what a running agent writes to STATE/agent-ENV.json so other
+// ladder commands can find it.
+type Info struct {
+	PID     int       `json:"pid"`
+	Owner   string    `json:"owner"`
+	URL     string    `json:"url"`
+	Started time.Time `json:"started"`
+}
+
+func infoPath(stateDir, env string) string {
+	return filepath.Join(stateDir, "agent-"+env+".json")
+}
+
+func writeInfo(stateDir, env string, info Info) error {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := infoPath(stateDir, env) + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, infoPath(stateDir, env))
+}
+
+func removeInfo(stateDir, env, owner string) {
+	// Only remove our own file: a newer agent may have replaced it.
+	if info, err := readInfo(stateDir, env); err == nil && info.Owner == owner {
+		_ = os.Remove(infoPath(stateDir, env))
+	}
+}
+
+func readInfo(stateDir, env string) (Info, error) {
+	var info Info
+	b, err := os.ReadFile(infoPath(stateDir, env))
+	if err != nil {
+		return info, err
+	}
+	return info, json.Unmarshal(b, &info)
+}
+
+func pidOf(owner string) int { return proc.PID(owner) }
+
+// Find returns a client for the agent running env, if one is alive. A
+// file left by a dead agent is removed.
+func Find(ctx context.Context, stateDir, env string) (*Client, bool) {
+	info, err := readInfo(stateDir, env)
+	if err != nil {
+		return nil, false
+	}
+	if !proc.Alive(info.Owner) {
+		_ = os.Remove(infoPath(stateDir, env))
+		return nil, false
+	}
+	c := &Client{URL: info.URL, Info: info}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx); err != nil {
+		return nil, false
+	}
+	return c, true
+}
+
+// Client talks to a running agent.
+type Client struct {
+	URL  string
+	Info Info
+	HTTP *http.Client
+}
+
+func (c *Client) http() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return http.DefaultClient
+}
+
+// Ping checks the agent answers.
+func (c *Client) Ping(ctx context.Context) error {
+	return c.do(ctx, http.MethodGet, "/healthz", nil, nil)
+}
+
+// Status fetches the environment's status.
+func (c *Client) Status(ctx context.Context) (*api.Status, error) {
+	var st api.Status
+	return &st, c.do(ctx, http.MethodGet, "/api/v1/status", nil, &st)
+}
+
+// Deploy asks the agent to deploy a snapshot and waits for the outcome.
+// A failed release comes back as a result with Error set and a non-nil
+// error.
+func (c *Client) Deploy(ctx context.Context, id string) (*api.DeployResult, error) {
+	var res api.DeployResult
+	err := c.do(ctx, http.MethodPost, "/api/v1/deploy", api.DeployRequest{Snapshot: id}, &res)
+	if err == nil && res.Error != "" {
+		return &res, errors.New(res.Error)
+	}
+	return &res, err
+}
+
+// Down asks the agent to take the environment down and exit, and waits
+// until it has.
+func (c *Client) Down(ctx context.Context) error {
+	if err := c.do(ctx, http.MethodPost, "/api/v1/down", nil, nil); err != nil {
+		return err
+	}
+	for {
+		if !proc.Alive(c.Info.Owner) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("agent (pid %d) still running: %w", c.Info.PID, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// APIError is an error answer from the agent.
+type APIError struct {
+	Status int
+	Body   api.Error
+}
+
+func (e *APIError) Error() string {
+	if e.Body.Hint != "" {
+		return e.Body.Error + " (" + e.Body.Hint + ")"
+	}
+	return e.Body.Error
+}
+
+func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.URL+path, body)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return fmt.Errorf("ladder agent at %s: %w", c.URL, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode >= 300 {
+		// A failed deploy still answers with its result document.
+		if out != nil && json.Unmarshal(data, out) == nil && resp.StatusCode == http.StatusUnprocessableEntity {
+			return nil
+		}
+		ae := &APIError{Status: resp.StatusCode}
+		if json.Unmarshal(data, &ae.Body) != nil || ae.Body.Error == "" {
+			ae.Body.Error = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(data))
+		}
+		return ae
+	}
+	if out != nil && len(data) > 0 {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package agent
+
+import (
+	"context"
+	"sort"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/signal"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+// telemetryWindow is how far back the telemetry shown for a service looks.
+const telemetryWindow = 10 * time.Second
+
+// Status implements server.Source.
+func (a *Agent) Status(ctx context.Context) (*api.Status, error) {
+	a.mu.Lock()
+	p := a.project
+	a.mu.Unlock()
+	st := &api.Status{
+		Project:     p.Dir,
+		Stack:       p.Stack.Name,
+		Environment: a.opts.Env,
+		Target:      a.opts.Target.Kind(),
+		Agent:       api.Agent{PID: pidOf(a.owner), URL: a.url, Started: a.started},
+	}
+	for _, site := range a.sites() {
+		ref := render.SiteRef{Env: a.opts.Env, Site: site}
+		ss, err := a.siteStatus(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		st.Sites = append(st.Sites, ss)
+	}
+	events, err := a.opts.Store.ListEvents(ctx, store.EventFilter{Env: a.opts.Env, Limit: 50})
+	if err != nil {
+		return nil, err
+	}
+	st.Events = events
+	return st, nil
+}
+
+func (a *Agent) siteStatus(ctx context.Context, ref render.SiteRef) (api.SiteStatus, error) {
+	ss := api.SiteStatus{Site: ref.Site, Services: []api.ServiceStatus{}}
+	rels, err := a.opts.Store.ListReleases(ctx, store.ReleaseFilter{Env: ref.Env, Site: ref.Site, Limit: 1})
+	if err != nil {
+		return ss, err
+	}
+	if len(rels) > 0 {
+		ss.Release = &rels[0]
+	}
+	ss.Snapshot = a.currentSnapshot(ctx, ref)
+	obs, err := a.opts.Target.Observe(ctx, ref)
+	if err != nil {
+		return ss, err
+	}
+	endpoints := map[string][]string{}
+	for _, e := range a.opts.Target.Endpoints(ref) {
+		endpoints[e.Service] = append(endpoints[e.Service], e.URL)
+	}
+	byService := map[string][]plan.Instance{}
+	for _, in := range obs.Instances {
+		byService[in.Service] = append(byService[in.Service], in)
+	}
+	a.mu.Lock()
+	names := make([]string, 0, len(a.project.Stack.Compose.Services))
+	for name := range a.project.Stack.Compose.Services {
+		names = append(names, name)
+	}
+	a.mu.Unlock()
+	sort.Strings(names)
+	for _, name := range names {
+		ins := byService[name]
+		svc := api.ServiceStatus{Name: name, Instances: ins, Health: aggregateHealth(ins), Endpoints: endpoints[name]}
+		if len(ins) > 0 {
+			svc.Snapshot, svc.Digest = ins[0].Snapshot, ins[0].Digest
+		}
+		if series := a.history.Series(ref.Env, ref.Site, name); len(series) > 0 {
+			svc.History = series
+			if w, ok := signal.Window(series, time.Now(), telemetryWindow); ok {
+				svc.Telemetry = &w
+			}
+		}
+		if svc.Instances == nil {
+			svc.Instances = []plan.Instance{}
+		}
+		ss.Services = append(ss.Services, svc)
+	}
+	return ss, nil
+}
+
+// currentSnapshot is the snapshot of the site's last successful release.
+func (a *Agent) currentSnapshot(ctx context.Context, ref render.SiteRef) string {
+	rels, err := a.opts.Store.ListReleases(ctx, store.ReleaseFilter{Env: ref.Env, Site: ref.Site, Phase: store.PhaseSucceeded, Limit: 1})
+	if err != nil || len(rels) == 0 {
+		return ""
+	}
+	return rels[0].Snapshot
+}
+
+// aggregateHealth sums up a service's instances for people.
+func aggregateHealth(ins []plan.Instance) string {
+	if len(ins) == 0 {
+		return "stopped"
+	}
+	healthy, running, checked := 0, 0, false
+	for _, in := range ins {
+		if in.Health != plan.HealthNone {
+			checked = true
+		}
+		switch {
+		case in.Health == plan.HealthUnhealthy:
+			return "unhealthy"
+		case in.Health == plan.HealthHealthy:
+			healthy++
+		}
+		if in.State == plan.StateRunning {
+			running++
+		}
+	}
+	switch {
+	case checked && healthy == len(ins):
+		return "healthy"
+	case checked:
+		return "starting"
+	case running == len(ins):
+		return "running"
+	case running == 0:
+		if ins[0].State == plan.StateExited && ins[0].ExitCode == 0 {
+			return "completed"
+		}
+		return "stopped"
+	}
+	return "starting"
+}

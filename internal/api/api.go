@@ -1,0 +1,89 @@
+package api
+
+import (
+	"time"
+
+	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+// Version of the API documents; bumped on incompatible change.
+const Version = "v1"
+
+// Status describes an environment as a running ladder agent sees it.
+type Status struct {
+	// Project is the project directory.
+	Project     string       `json:"project"`
+	Stack       string       `json:"stack"`
+	Environment string       `json:"environment"`
+	Target      string       `json:"target"`
+	Agent       Agent        `json:"agent"`
+	Sites       []SiteStatus `json:"sites"`
+	// Events are the most recent events of the environment, oldest first.
+	Events []store.Event `json:"events"`
+}
+
+// Agent is the ladder process serving the environment.
+type Agent struct {
+	PID     int       `json:"pid"`
+	URL     string    `json:"url"`
+	Started time.Time `json:"started"`
+}
+
+// SiteStatus is one site of the environment.
+type SiteStatus struct {
+	Site string `json:"site"`
+	// Snapshot is the snapshot the site runs (the last successful
+	// release's), empty before the first one.
+	Snapshot string `json:"snapshot"`
+	// Release is the site's latest release, whatever its outcome.
+	Release  *store.Release  `json:"release,omitempty"`
+	Services []ServiceStatus `json:"services"`
+}
+
+// ServiceStatus is one service on a site.
+type ServiceStatus struct {
+	Name     string `json:"name"`
+	Snapshot string `json:"snapshot"`
+	Digest   string `json:"digest"`
+	// Health sums up the instances: "healthy" when all are, "unhealthy"
+	// when any is, "starting" otherwise; "running" for services with no
+	// health check, "stopped" when none runs.
+	Health    string          `json:"health"`
+	Endpoints []string        `json:"endpoints,omitempty"`
+	Instances []plan.Instance `json:"instances"`
+	// Telemetry sums up the last 10 seconds; History holds the recent
+	// samples, oldest
+	// first. Both are empty for services that are not scraped.
+	Telemetry *store.Sample  `json:"telemetry,omitempty"`
+	History   []store.Sample `json:"history,omitempty"`
+}
+
+// DeployRequest asks a running agent to deploy a snapshot.
+type DeployRequest struct {
+	Snapshot string `json:"snapshot"`
+}
+
+// DeployResult is what a deploy did.
+type DeployResult struct {
+	Environment string `json:"environment"`
+	Site        string `json:"site"`
+	Snapshot    string `json:"snapshot"`
+	// Release is 0 when nothing needed doing.
+	Release int64 `json:"release"`
+	// Changed lists the services whose instances were started or stopped.
+	Changed []string `json:"changed"`
+	// Plan is the plan's text form.
+	Plan     string        `json:"plan"`
+	Duration time.Duration `json:"duration"`
+	// Error is set when the release failed; the previous one still runs.
+	Error string `json:"error,omitempty"`
+	// LastLines of the failing instance's output, when one is to blame.
+	LastLines []string `json:"lastLines,omitempty"`
+}
+
+// Error is the body of every API error answer.
+type Error struct {
+	Error string `json:"error"`
+	Hint  string `json:"hint,omitempty"`
+}

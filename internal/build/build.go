@@ -1,0 +1,310 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/spec"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+// BuilderVersion is mixed into every inputs hash. Bump it whenever the way
+// ladder compiles or assembles images changes, so that artifacts made by an
+// older ladder are rebuilt instead of being reused under the same inputs.
+const BuilderVersion = "ladder-go/1"
+
+// Builder names recorded in snapshot.Artifact.Builder.
+const builderGo = "go"
+
+// Progress states, in the order a service goes through them.
+const (
+	StateChecking = "checking"
+	StateCached   = "cached"
+	StateBuilding = "building"
+	StateBuilt    = "built"
+	StateFailed   = "failed"
+)
+
+// ErrDockerfile is returned (wrapped, naming the service) for a service
+// whose build context is a Dockerfile build: those need a Docker engine,
+// which only the compose target has.
+var ErrDockerfile = errors.New("Dockerfile builds need the compose target")
+
+// Options configures a Builder.
+type Options struct {
+	Store    store.Store
+	Dir      string         // artifact store root; OCI layout lives here, caches under Dir/cache
+	Progress func(Progress) // may be nil
+	Parallel int            // concurrent builds, default 2
+	Env      []string       // extra environment for the go tool
+}
+
+// Progress reports one step of one service's build. The callback is never
+// called concurrently, so it need not be safe for concurrent use.
+type Progress struct {
+	Service string
+	// State is one of "checking", "cached", "building", "built", "failed".
+	State string
+	// Duration is the time spent on the service so far.
+	Duration time.Duration
+	// Size and Digest describe the artifact ("cached" and "built").
+	Size   int64
+	Digest string
+	// Err is why the build failed ("failed").
+	Err error
+}
+
+// Report summarises one Build call.
+type Report struct {
+	// Built and Cached are the services built and reused, sorted.
+	Built, Cached []string
+	// BuildTime is the wall-clock time Build took.
+	BuildTime time.Duration
+}
+
+// Builder builds a stack's services into artifacts. It is safe for
+// concurrent use.
+type Builder struct {
+	opts Options
+
+	// layoutMu serialises writes to the OCI layout's index.json, which is
+	// rewritten whole on every append.
+	layoutMu sync.Mutex
+	// progressMu serialises the Progress callback.
+	progressMu sync.Mutex
+	// rootfsMu serialises unpacking, so one digest is unpacked once.
+	rootfsMu sync.Mutex
+
+	// goHook, when set, is called before every go command runs, with its
+	// arguments. Tests use it to prove what did (not) run.
+	goHook func(args []string)
+}
+
+// New returns a Builder for opts.
+func New(opts Options) *Builder {
+	if opts.Parallel <= 0 {
+		opts.Parallel = 2
+	}
+	// Absolute, so that Rootfs hands out directories that stay valid when
+	// the caller changes directory, and go commands (run elsewhere) agree.
+	if opts.Dir != "" {
+		if abs, err := filepath.Abs(opts.Dir); err == nil {
+			opts.Dir = abs
+		}
+	}
+	return &Builder{opts: opts}
+}
+
+// job is one service to build.
+type job struct {
+	service string
+	context string   // absolute build context directory
+	ports   []string // exposed container ports, "8080/tcp", sorted
+}
+
+// outcome is what became of one job.
+type outcome struct {
+	art    snapshot.Artifact
+	cached bool
+	err    error
+}
+
+// Build returns the artifact of every service that has a build section,
+// building only those whose inputs changed or whose image is missing from
+// the layout. Services without a build section are skipped. Every failing
+// service's error is returned together (errors.Join) along with the
+// artifacts of the services that succeeded, which are stored and cached as
+// usual.
+func (b *Builder) Build(ctx context.Context, stack *spec.Stack) (map[string]snapshot.Artifact, *Report, error) {
+	start := time.Now()
+	report := &Report{}
+	arts := map[string]snapshot.Artifact{}
+	if stack == nil || stack.Compose == nil {
+		return arts, report, errors.New("build: no stack")
+	}
+	if b.opts.Store == nil || b.opts.Dir == "" {
+		return arts, report, errors.New("build: Options.Store and Options.Dir are required")
+	}
+	jobs, planErrs := b.plan(stack)
+	errs := planErrs
+	for _, name := range sortedKeys(planErrs) {
+		b.emit(Progress{Service: name, State: StateFailed, Err: planErrs[name]})
+	}
+	if len(jobs) > 0 {
+		s, err := b.newSession(ctx)
+		if err != nil {
+			return arts, report, errors.Join(err, joinSorted(errs))
+		}
+		outs := make([]outcome, len(jobs))
+		sem := make(chan struct{}, b.opts.Parallel)
+		var wg sync.WaitGroup
+		for i, j := range jobs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				outs[i] = b.buildOne(ctx, s, j)
+			}()
+		}
+		wg.Wait()
+		for i, o := range outs {
+			name := jobs[i].service
+			switch {
+			case o.err != nil:
+				errs[name] = o.err
+			case o.cached:
+				arts[name] = o.art
+				report.Cached = append(report.Cached, name)
+			default:
+				arts[name] = o.art
+				report.Built = append(report.Built, name)
+			}
+		}
+		// A cache that cannot be saved costs the next build its fast path
+		// only, but it also means the state directory is not writable,
+		// which the caller should hear about.
+		if err := s.cache.save(); err != nil {
+			errs[""] = fmt.Errorf("saving the build input cache: %w", err)
+		}
+	}
+	report.BuildTime = time.Since(start)
+	return arts, report, joinSorted(errs)
+}
+
+// joinSorted joins errs in service-name order so the message is stable.
+func joinSorted(errs map[string]error) error {
+	var list []error
+	for _, name := range sortedKeys(errs) {
+		list = append(list, errs[name])
+	}
+	return errors.Join(list...)
+}
+
+func sortedKeys(m map[string]error) []string {
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// buildOne takes one service from inputs to artifact, reusing the stored
+// artifact when its inputs are unchanged and its image is still present.
+func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
+	start := time.Now()
+	fail := func(err error) outcome {
+		b.emit(Progress{Service: j.service, State: StateFailed, Duration: time.Since(start), Err: err})
+		return outcome{err: err}
+	}
+	b.emit(Progress{Service: j.service, State: StateChecking})
+	inputs, err := s.inputs(ctx, j)
+	if err != nil {
+		return fail(err)
+	}
+	art, err := b.opts.Store.LookupArtifact(ctx, j.service, inputs)
+	switch {
+	case err == nil && s.hasImage(art.Digest):
+		b.emit(Progress{Service: j.service, State: StateCached, Duration: time.Since(start), Size: art.Size, Digest: art.Digest})
+		return outcome{art: art, cached: true}
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return fail(fmt.Errorf("service %q: looking up the cached artifact: %w", j.service, err))
+	}
+	b.emit(Progress{Service: j.service, State: StateBuilding, Duration: time.Since(start)})
+	art, err = b.buildGo(ctx, s, j, inputs)
+	if err != nil {
+		return fail(err)
+	}
+	if err := b.opts.Store.PutArtifact(ctx, art); err != nil {
+		return fail(fmt.Errorf("service %q: recording the artifact: %w", j.service, err))
+	}
+	b.emit(Progress{Service: j.service, State: StateBuilt, Duration: time.Since(start), Size: art.Size, Digest: art.Digest})
+	return outcome{art: art}
+}
+
+// buildGo compiles the service's main package and stores its image.
+func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string) (snapshot.Artifact, error) {
+	tmpRoot := filepath.Join(b.opts.Dir, "tmp")
+	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
+		return snapshot.Artifact{}, err
+	}
+	tmp, err := os.MkdirTemp(tmpRoot, "go-"+safeName(j.service)+"-")
+	if err != nil {
+		return snapshot.Artifact{}, err
+	}
+	defer os.RemoveAll(tmp)
+	out := filepath.Join(tmp, "app")
+
+	args := append([]string{"build"}, goBuildFlags...)
+	args = append(args, "-o", out, ".")
+	if output, err := s.runGo(ctx, j.context, args...); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return snapshot.Artifact{}, fmt.Errorf("service %q: go build failed (%v):\n%s", j.service, err, tail(output, 20))
+	}
+	bin, err := os.ReadFile(out)
+	if err != nil {
+		return snapshot.Artifact{}, fmt.Errorf("service %q: reading the built binary: %w", j.service, err)
+	}
+	img, size, err := goImage(bin, imageMeta{
+		service: j.service,
+		inputs:  inputs,
+		arch:    s.goarch,
+		variant: armVariant(s.goarch, s.tc.Env["GOARM"]),
+		ports:   j.ports,
+	})
+	if err != nil {
+		return snapshot.Artifact{}, fmt.Errorf("service %q: assembling the image: %w", j.service, err)
+	}
+	digest, err := b.storeImage(s, img, j.service)
+	if err != nil {
+		return snapshot.Artifact{}, fmt.Errorf("service %q: storing the image: %w", j.service, err)
+	}
+	return snapshot.Artifact{
+		Service: j.service,
+		Digest:  digest,
+		Builder: builderGo,
+		Inputs:  inputs,
+		Size:    size,
+	}, nil
+}
+
+// emit delivers p to the Progress callback, one call at a time.
+func (b *Builder) emit(p Progress) {
+	if b.opts.Progress == nil {
+		return
+	}
+	b.progressMu.Lock()
+	defer b.progressMu.Unlock()
+	b.opts.Progress(p)
+}
+
+// safeName keeps a service name usable inside a temp file name.
+func safeName(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r == '.' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// tail returns the last n non-empty lines of out, which is where the
+// compiler's errors are.
+func tail(out []byte, n int) string {
+	lines := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(lines) > n {
+		lines = append([]string{"..."}, lines[len(lines)-n:]...)
+	}
+	return strings.Join(lines, "\n")
+}

@@ -1,0 +1,382 @@
+package build
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	gtypes "github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/spec"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+func checkReport(t *testing.T, rep *Report, built, cached []string) {
+	t.Helper()
+	if !reflect.DeepEqual(rep.Built, built) || !reflect.DeepEqual(rep.Cached, cached) {
+		t.Fatalf("report: built %v cached %v, want built %v cached %v", rep.Built, rep.Cached, built, cached)
+	}
+}
+
+func TestBuildCachesAndRebuildsOnlyWhatChanged(t *testing.T) {
+	src := copyFixture(t)
+	stack := stackFor(src, "api", "worker")
+	h := newHarness(t, "", nil)
+
+	arts, rep := h.build(t, stack)
+	checkReport(t, rep, []string{"api", "worker"}, nil)
+	if n := h.builds.Load(); n != 2 {
+		t.Fatalf("first build ran go build %d times, want 2", n)
+	}
+	if _, ok := arts["db"]; ok || len(arts) != 2 {
+		t.Fatalf("artifacts %v: want api and worker only (db has no build)", arts)
+	}
+	for name, a := range arts {
+		if a.Service != name || !snapshot.ValidDigest(a.Digest) || a.Builder != "go" || a.Size <= 0 || len(a.Inputs) != 64 {
+			t.Fatalf("artifact %s: %+v", name, a)
+		}
+		if got, err := h.store.LookupArtifact(context.Background(), name, a.Inputs); err != nil || got != a {
+			t.Fatalf("store has %+v, %v; want %+v", got, err, a)
+		}
+	}
+	first := arts
+
+	// Nothing changed: all cached, from a fresh Builder (the stat cache is
+	// on disk), without go build and without even go list.
+	h2 := newHarness(t, h.dir, h.store)
+	arts, rep = h2.build(t, stack)
+	checkReport(t, rep, nil, []string{"api", "worker"})
+	if b, l := h2.builds.Load(), h2.lists.Load(); b != 0 || l != 0 {
+		t.Fatalf("no-op build ran go build %d and go list %d times, want 0 and 0", b, l)
+	}
+	if !reflect.DeepEqual(arts, first) {
+		t.Fatalf("cached artifacts %v differ from built %v", arts, first)
+	}
+	states := map[string]bool{}
+	for _, p := range h2.events {
+		states[p.Service+":"+p.State] = true
+	}
+	if !states["api:checking"] || !states["api:cached"] || states["api:building"] {
+		t.Fatalf("progress of a cached build: %+v", h2.events)
+	}
+
+	step := func(what string, edit func(), built, cached []string) map[string]snapshot.Artifact {
+		t.Helper()
+		prev := arts
+		edit()
+		arts, rep = h.build(t, stack)
+		checkReport(t, rep, built, cached)
+		if n := int(h.builds.Load()); n != len(built) {
+			t.Fatalf("%s: go build ran %d times, want %d", what, n, len(built))
+		}
+		for _, name := range built {
+			if arts[name].Inputs == prev[name].Inputs || arts[name].Digest == prev[name].Digest {
+				t.Fatalf("%s: %s kept inputs/digest %s/%s", what, name, prev[name].Inputs, prev[name].Digest)
+			}
+		}
+		for _, name := range cached {
+			if arts[name] != prev[name] {
+				t.Fatalf("%s: cached %s changed: %+v -> %+v", what, name, prev[name], arts[name])
+			}
+		}
+		return arts
+	}
+
+	// A new file in a package directory, found by the directory's mtime.
+	step("add a file to worker", func() {
+		writeFile(t, filepath.Join(src, "services/worker/extra.go"), "package main\n\nvar extra = 1\n")
+	}, []string{"worker"}, []string{"api"})
+
+	step("edit worker", func() {
+		writeFile(t, filepath.Join(src, "services/worker/main.go"),
+			strings.Replace(readFile(t, filepath.Join(src, "services/worker/main.go")), `"worker"`, `"worker v2"`, 1))
+	}, []string{"worker"}, []string{"api"})
+
+	step("edit the shared package", func() {
+		writeFile(t, filepath.Join(src, "internal/greet/greet.go"),
+			strings.Replace(readFile(t, filepath.Join(src, "internal/greet/greet.go")), `"hello, "`, `"hi, "`, 1))
+	}, []string{"api", "worker"}, nil)
+
+	step("edit an embedded file", func() {
+		writeFile(t, filepath.Join(src, "services/api/static/banner.txt"), "shop api v2\n")
+	}, []string{"api"}, []string{"worker"})
+
+	// Changes outside any build input: a test file and a new, unrelated
+	// directory make the stat cache miss, but the inputs are the same.
+	step("add a test file", func() {
+		writeFile(t, filepath.Join(src, "services/api/main_test.go"), "package main\n")
+	}, nil, []string{"api", "worker"})
+
+	// The image going missing from the layout forces a rebuild, to the same
+	// digest (the build is reproducible).
+	before := arts
+	if err := os.Remove(filepath.Join(h.dir, "index.json")); err != nil {
+		t.Fatal(err)
+	}
+	arts, rep = h.build(t, stack)
+	checkReport(t, rep, []string{"api", "worker"}, nil)
+	if !reflect.DeepEqual(arts, before) {
+		t.Fatalf("rebuilt artifacts %v differ from %v", arts, before)
+	}
+
+	// So does a blob of one image going missing: only that one is rebuilt.
+	img, err := h.Image(arts["api"].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	ld, _ := layers[0].Digest()
+	if err := os.Remove(h.blobPath(ld)); err != nil {
+		t.Fatal(err)
+	}
+	arts, rep = h.build(t, stack)
+	checkReport(t, rep, []string{"api"}, []string{"worker"})
+	if !reflect.DeepEqual(arts, before) {
+		t.Fatalf("rebuilt artifacts %v differ from %v", arts, before)
+	}
+	if _, _, err := h.Rootfs(context.Background(), arts["api"].Digest); err != nil {
+		t.Fatalf("Rootfs after repair: %v", err)
+	}
+}
+
+func readFile(tb testing.TB, p string) string {
+	tb.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestReproducibleAcrossDirectories(t *testing.T) {
+	var digests [2]map[string]snapshot.Artifact
+	for i := range digests {
+		h := newHarness(t, "", nil)
+		digests[i], _ = h.build(t, stackFor(copyFixture(t), "api", "worker"))
+	}
+	if !reflect.DeepEqual(digests[0], digests[1]) {
+		t.Fatalf("same source in two directories gave different artifacts:\n%v\n%v", digests[0], digests[1])
+	}
+}
+
+func TestImageContents(t *testing.T) {
+	h := newHarness(t, "", nil)
+	arts, _ := h.build(t, stackFor(copyFixture(t), "api"))
+	a := arts["api"]
+	img, err := h.Image(a.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := img.Digest(); d.String() != a.Digest {
+		t.Fatalf("image digest %s, artifact %s", d, a.Digest)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.MediaType != gtypes.OCIManifestSchema1 || m.Config.MediaType != gtypes.OCIConfigJSON || len(m.Layers) != 1 || m.Layers[0].MediaType != gtypes.OCILayer {
+		t.Fatalf("manifest media types: %+v", m)
+	}
+	if m.Layers[0].Size != a.Size {
+		t.Fatalf("artifact size %d, layer size %d", a.Size, m.Layers[0].Size)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cf.Config
+	if cf.OS != "linux" || cf.Architecture == "" || !cf.Created.Time.Equal(epoch) ||
+		!reflect.DeepEqual(c.Entrypoint, []string{"/app"}) || !reflect.DeepEqual(c.Env, []string{"PATH=/"}) || c.WorkingDir != "/" ||
+		!reflect.DeepEqual(c.ExposedPorts, map[string]struct{}{"8080/tcp": {}}) ||
+		c.Labels[LabelTitle] != "api" || c.Labels[LabelInputs] != a.Inputs {
+		t.Fatalf("config: %+v", cf)
+	}
+
+	// The layer: exactly /app, 0755, root, epoch, no owner names.
+	layers, _ := img.Layers()
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	zr, err := gzip.NewReader(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := tar.NewReader(zr)
+	hdr, err := tr.Next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hdr.Name != "app" || hdr.Mode != 0o755 || hdr.Uid != 0 || hdr.Gid != 0 || hdr.Uname != "" || hdr.Gname != "" || hdr.ModTime.Unix() != 0 || hdr.Typeflag != tar.TypeReg {
+		t.Fatalf("layer header %+v", hdr)
+	}
+	if _, err := tr.Next(); err != io.EOF {
+		t.Fatalf("layer has more than /app: %v", err)
+	}
+
+	// Listed once in index.json, under service@digest, even when stored again.
+	if _, err := h.storeImage(nil, img, "api"); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := h.readIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.Manifests) != 1 || idx.Manifests[0].Annotations[AnnotationRefName] != "api@"+a.Digest {
+		t.Fatalf("index.json manifests: %+v", idx.Manifests)
+	}
+}
+
+func TestImageNotFound(t *testing.T) {
+	h := newHarness(t, "", nil)
+	missing := "sha256:" + strings.Repeat("ab", 32)
+	for _, when := range []string{"no layout", "empty layout"} {
+		_, err := h.Image(missing)
+		if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), missing) {
+			t.Fatalf("%s: Image(missing) = %v, want ErrNotFound naming the digest", when, err)
+		}
+		h.layoutMu.Lock()
+		_, err = h.layoutPath()
+		h.layoutMu.Unlock()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := h.Image("nope"); err == nil {
+		t.Fatal("Image(malformed) succeeded")
+	}
+}
+
+func TestRootfs(t *testing.T) {
+	h := newHarness(t, "", nil)
+	arts, _ := h.build(t, stackFor(copyFixture(t), "api"))
+	digest := arts["api"].Digest
+
+	dir, cfg, err := h.Rootfs(context.Background(), digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(h.dir, "rootfs", strings.TrimPrefix(digest, "sha256:")); dir != want {
+		t.Fatalf("rootfs dir %s, want %s", dir, want)
+	}
+	if !reflect.DeepEqual(cfg.Entrypoint, []string{"/app"}) || cfg.WorkingDir != "/" || !reflect.DeepEqual(cfg.Env, []string{"PATH=/"}) {
+		t.Fatalf("config %+v", cfg)
+	}
+	if _, ok := cfg.ExposedPorts["8080/tcp"]; !ok {
+		t.Fatalf("exposed ports %v", cfg.ExposedPorts)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "app"))
+	if err != nil || fi.Mode().Perm() != 0o755 {
+		t.Fatalf("app: %v %v", fi, err)
+	}
+	out, err := exec.Command(filepath.Join(dir, "app"), "-name=ladder").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "hello, ladder from api") || !strings.Contains(string(out), "shop api") {
+		t.Fatalf("running app: %v\n%s", err, out)
+	}
+
+	// Again: the same directory, not unpacked anew (no temp dirs left over).
+	again, _, err := h.Rootfs(context.Background(), digest)
+	if err != nil || again != dir {
+		t.Fatalf("second Rootfs: %s, %v", again, err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(h.dir, "rootfs"))
+	if len(entries) != 1 {
+		t.Fatalf("rootfs holds %d entries, want 1", len(entries))
+	}
+	if _, _, err := h.Rootfs(context.Background(), "sha256:"+strings.Repeat("0", 64)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Rootfs(missing) = %v", err)
+	}
+}
+
+func TestCompileErrorNamesServiceAndOthersStillBuild(t *testing.T) {
+	src := copyFixture(t)
+	writeFile(t, filepath.Join(src, "services/worker/main.go"), "package main\n\nfunc main() {\n\tnope()\n}\n")
+	h := newHarness(t, "", nil)
+	arts, rep, err := h.Build(context.Background(), stackFor(src, "api", "worker"))
+	if err == nil {
+		t.Fatal("Build succeeded with a compile error")
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, `service "worker"`) || !strings.Contains(msg, "main.go:4:2: undefined: nope") {
+		t.Fatalf("error does not name the service and the compiler line:\n%s", msg)
+	}
+	if strings.Contains(msg, `"api"`) {
+		t.Fatalf("error blames api:\n%s", msg)
+	}
+	if _, ok := arts["api"]; !ok || !reflect.DeepEqual(rep.Built, []string{"api"}) {
+		t.Fatalf("api was not built alongside the failure: %v %+v", arts, rep)
+	}
+	var failed bool
+	for _, p := range h.events {
+		failed = failed || (p.Service == "worker" && p.State == StateFailed && p.Err != nil)
+	}
+	if !failed {
+		t.Fatalf("no failed progress for worker: %+v", h.events)
+	}
+
+	// Fixed: api is cached, worker builds.
+	writeFile(t, filepath.Join(src, "services/worker/main.go"), "package main\n\nfunc main() {}\n")
+	_, rep = h.build(t, stackFor(src, "api", "worker"))
+	checkReport(t, rep, []string{"worker"}, []string{"api"})
+}
+
+func TestDockerfileContextIsRefused(t *testing.T) {
+	src := copyFixture(t)
+	writeFile(t, filepath.Join(src, "services/docker/Dockerfile"), "FROM scratch\n")
+	writeFile(t, filepath.Join(src, "services/docker/main.go"), "package main\n\nfunc main() {}\n")
+	stack := stackFor(src, "api")
+	stack.Compose.Services["docker"] = types.ServiceConfig{Name: "docker", WorkloadSpec: types.WorkloadSpec{Build: &types.BuildConfig{Context: "services/docker", Dockerfile: "Dockerfile"}}}
+	stack.Compose.Services["named"] = types.ServiceConfig{Name: "named", WorkloadSpec: types.WorkloadSpec{Build: &types.BuildConfig{Context: "services/worker", Dockerfile: "build.Dockerfile"}}}
+	stack.Compose.Services["inline"] = types.ServiceConfig{Name: "inline", WorkloadSpec: types.WorkloadSpec{Build: &types.BuildConfig{Context: "services/worker", DockerfileInline: "FROM scratch"}}}
+
+	h := newHarness(t, "", nil)
+	arts, rep, err := h.Build(context.Background(), stack)
+	if !errors.Is(err, ErrDockerfile) {
+		t.Fatalf("Build = %v, want ErrDockerfile", err)
+	}
+	for _, name := range []string{"docker", "named", "inline"} {
+		if want := `service "` + name + `": Dockerfile builds need the compose target`; !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q lacks %q", err, want)
+		}
+	}
+	if _, ok := arts["api"]; !ok || !reflect.DeepEqual(rep.Built, []string{"api"}) {
+		t.Fatalf("api not built: %v %+v", arts, rep)
+	}
+}
+
+func TestNotAMainPackage(t *testing.T) {
+	src := copyFixture(t)
+	stack := &spec.Stack{Compose: &types.Project{WorkingDir: src, Services: types.Services{
+		"lib": {Name: "lib", WorkloadSpec: types.WorkloadSpec{Build: &types.BuildConfig{Context: "internal/greet"}}},
+	}}}
+	h := newHarness(t, "", nil)
+	_, _, err := h.Build(context.Background(), stack)
+	if err == nil || !strings.Contains(err.Error(), `service "lib"`) || !strings.Contains(err.Error(), "not a Go main package") {
+		t.Fatalf("Build = %v", err)
+	}
+}
+
+func TestExposedPorts(t *testing.T) {
+	got := exposedPorts([]types.ServicePortConfig{{Target: 9000, Protocol: "UDP"}, {Target: 8080}, {Target: 8080, Protocol: "tcp"}, {}})
+	if want := []string{"8080/tcp", "9000/udp"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("exposedPorts = %v, want %v", got, want)
+	}
+}
+
+func TestSanitizeGoflags(t *testing.T) {
+	got := sanitizeGoflags("-mod=vendor -race -buildvcs=true -tags=netgo -toolexec=x -ldflags=-X=a -modcacherw -cover")
+	if want := "-buildvcs=false -mod=vendor -tags=netgo -modcacherw"; got != want {
+		t.Fatalf("sanitizeGoflags = %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,105 @@
+package build
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/ladderhq/ladder/internal/spec"
+)
+
+// plan turns the services with a build section into jobs, sorted by name.
+// Services that cannot be built by this builder get an error instead.
+func (b *Builder) plan(stack *spec.Stack) ([]*job, map[string]error) {
+	proj := stack.Compose
+	base := proj.WorkingDir
+	if base == "" && stack.File != "" {
+		base = filepath.Dir(stack.File)
+	}
+	names := make([]string, 0, len(proj.Services))
+	for name, svc := range proj.Services {
+		if svc.Build != nil {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	var jobs []*job
+	errs := map[string]error{}
+	for _, name := range names {
+		svc := proj.Services[name]
+		j, err := planService(name, svc, base)
+		if err != nil {
+			errs[name] = err
+			continue
+		}
+		jobs = append(jobs, j)
+	}
+	return jobs, errs
+}
+
+func planService(name string, svc types.ServiceConfig, base string) (*job, error) {
+	bc := svc.Build
+	ctxDir := bc.Context
+	if strings.Contains(ctxDir, "://") || strings.HasPrefix(ctxDir, "git@") {
+		return nil, fmt.Errorf("service %q: remote build context %q is not supported; use a local directory", name, ctxDir)
+	}
+	if ctxDir == "" {
+		ctxDir = "."
+	}
+	if !filepath.IsAbs(ctxDir) {
+		ctxDir = filepath.Join(base, ctxDir)
+	}
+	ctxDir, err := filepath.Abs(ctxDir)
+	if err != nil {
+		return nil, fmt.Errorf("service %q: build context: %w", name, err)
+	}
+	if fi, err := os.Stat(ctxDir); err != nil || !fi.IsDir() {
+		return nil, fmt.Errorf("service %q: build context %s is not a directory", name, ctxDir)
+	}
+	if isDockerfileBuild(bc, ctxDir) {
+		return nil, fmt.Errorf("service %q: %w", name, ErrDockerfile)
+	}
+	return &job{service: name, context: ctxDir, ports: exposedPorts(svc.Ports)}, nil
+}
+
+// isDockerfileBuild reports whether a build section asks for a Dockerfile.
+// compose-go fills in dockerfile: Dockerfile when none is written, so that
+// default name only counts when the file exists; any other name, or an
+// inline Dockerfile, is an explicit request.
+func isDockerfileBuild(bc *types.BuildConfig, dir string) bool {
+	if bc.DockerfileInline != "" {
+		return true
+	}
+	if bc.Dockerfile != "" && bc.Dockerfile != "Dockerfile" {
+		return true
+	}
+	_, err := os.Stat(filepath.Join(dir, "Dockerfile"))
+	return err == nil
+}
+
+// exposedPorts returns the container side of a service's ports in image
+// config form ("8080/tcp"), sorted and without duplicates.
+func exposedPorts(ports []types.ServicePortConfig) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range ports {
+		if p.Target == 0 {
+			continue
+		}
+		proto := strings.ToLower(p.Protocol)
+		if proto == "" {
+			proto = "tcp"
+		}
+		k := fmt.Sprintf("%d/%s", p.Target, proto)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ladderhq/ladder/internal/spec"
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/target"
+)
+
+// Exit codes. Scripts can rely on them.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1   // anything not classified below
+	ExitConfig      = 2   // bad command line or configuration files
+	ExitUnhealthy   = 3   // a release failed, or the stack is not healthy
+	ExitNotRunning  = 4   // nothing runs, or what was asked for does not exist
+	ExitInterrupted = 130 // stopped by Ctrl-C (SIGINT) or SIGTERM
+)
+
+const exitCodesHelp = `Exit codes:
+  0    success
+  1    unexpected error
+  2    bad command line or configuration (every problem is listed)
+  3    a release failed (the previous one keeps running) or the stack is unhealthy
+  4    nothing is running, or the named snapshot/service does not exist
+  130  interrupted (Ctrl-C); everything started was torn down`
+
+// ExitError carries an exit code to main.
+type ExitError struct {
+	Code int
+	Err  error
+	// Hint, when set, is printed as "Try: ...".
+	Hint string
+	// Reported means the command already printed the error.
+	Reported bool
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit code %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+func exitf(code int, format string, args ...any) *ExitError {
+	return &ExitError{Code: code, Err: fmt.Errorf(format, args...)}
+}
+
+// Code maps an error from a command to its exit code.
+func Code(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *ExitError
+	var diags spec.Diagnostics
+	var de *target.DeployError
+	var pe *target.PortInUseError
+	switch {
+	case errors.As(err, &ee):
+		return ee.Code
+	case errors.Is(err, context.Canceled):
+		return ExitInterrupted
+	case errors.As(err, &diags):
+		return ExitConfig
+	case errors.As(err, &de), errors.As(err, &pe), errors.Is(err, target.ErrTimeout):
+		return ExitUnhealthy
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAmbiguous):
+		return ExitNotRunning
+	}
+	return ExitFailure
+}
+
+// Report prints err for a person: the error, then a hint when there is one.
+func Report(w io.Writer, err error) {
+	var ee *ExitError
+	if errors.As(err, &ee) && ee.Reported {
+		return
+	}
+	var diags spec.Diagnostics
+	if errors.As(err, &diags) {
+		fmt.Fprintf(w, "ladder: %d problem(s) in the configuration:\n", len(diags))
+		for _, d := range diags {
+			fmt.Fprintf(w, "  %s\n", d)
+		}
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		fmt.Fprintln(w, "ladder: interrupted")
+		return
+	}
+	fmt.Fprintf(w, "ladder: %v\n", err)
+	if errors.As(err, &ee) && ee.Hint != "" {
+		fmt.Fprintf(w, "Try: %s\n", ee.Hint)
+	}
+}

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/build"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/target"
+)
+
+// printer writes progress lines; safe for concurrent use because builds
+// and service starts report from several goroutines.
+type printer struct {
+	mu    sync.Mutex
+	w     io.Writer
+	quiet bool
+}
+
+func (p *printer) printf(format string, args ...any) {
+	if p.quiet {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	fmt.Fprintf(p.w, format, args...)
+}
+
+func (p *printer) build(ev build.Progress) {
+	switch ev.State {
+	case "building":
+		p.printf("  • %-16s building\n", ev.Service)
+	case "cached":
+		p.printf("  ✓ %-16s unchanged  %s\n", ev.Service, snapshot.Short(ev.Digest))
+	case "built":
+		p.printf("  ✓ %-16s built in %s (%s)  %s\n", ev.Service, round(ev.Duration), bytesHuman(ev.Size), snapshot.Short(ev.Digest))
+	case "failed":
+		p.printf("  ✗ %-16s build failed\n", ev.Service)
+	}
+}
+
+func (p *printer) deploy(ev target.Progress) {
+	mark := map[string]string{"starting": "•", "failed": "✗", "stopped": "-", "routed": "→"}[ev.Step]
+	if mark == "" {
+		mark = "✓"
+	}
+	line := fmt.Sprintf("  %s %-16s %s", mark, ev.Service, ev.Step)
+	if ev.Slot != "" {
+		line = fmt.Sprintf("  %s %-16s %-9s %s", mark, ev.Service, ev.Step, ev.Slot)
+	}
+	if ev.Elapsed > 0 {
+		line += " in " + round(ev.Elapsed).String()
+	}
+	if ev.Detail != "" {
+		line += ": " + ev.Detail
+	}
+	p.printf("%s\n", line)
+}
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d > 10*time.Second:
+		return d.Round(100 * time.Millisecond)
+	case d > time.Second:
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+func bytesHuman(n int64) string {
+	switch {
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f kB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+// printStatus writes an environment's status as a table.
+func printStatus(w io.Writer, st *api.Status) {
+	for _, site := range st.Sites {
+		snap := "nothing deployed"
+		if site.Snapshot != "" {
+			snap = "snapshot " + snapshot.Short(site.Snapshot)
+		}
+		fmt.Fprintf(w, "%s/%s (%s target) runs %s\n", st.Environment, site.Site, st.Target, snap)
+		if r := site.Release; r != nil && r.Phase != "succeeded" {
+			fmt.Fprintf(w, "  latest release %d (snapshot %s) %s: %s\n", r.ID, snapshot.Short(r.Snapshot), r.Phase, r.Reason)
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  SERVICE\tHEALTH\tINSTANCES\tREQ/S\tERRORS\tP95\tURL")
+		for _, svc := range site.Services {
+			rps, errs, p95 := "-", "-", "-"
+			if t := svc.Telemetry; t != nil {
+				rps = fmt.Sprintf("%.1f", t.RequestRate)
+				errs = fmt.Sprintf("%.1f%%", t.ErrorRate*100)
+				p95 = fmt.Sprintf("%.0fms", t.P95*1000)
+			}
+			restarts := 0
+			for _, in := range svc.Instances {
+				restarts += in.Restarts
+			}
+			inst := fmt.Sprint(len(svc.Instances))
+			if restarts > 0 {
+				inst += fmt.Sprintf(" (%d restarts)", restarts)
+			}
+			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", svc.Name, svc.Health, inst, rps, errs, p95, strings.Join(svc.Endpoints, " "))
+		}
+		tw.Flush()
+	}
+	if st.Agent.URL != "" {
+		fmt.Fprintf(w, "dashboard: %s\n", st.Agent.URL)
+	}
+}

@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/build"
+	"github.com/ladderhq/ladder/internal/spec"
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlite"
+)
+
+// IO is where commands read and write.
+type IO struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// app is what every command shares: streams and global flags.
+type app struct {
+	IO
+	dir        string
+	ladderFile string
+	stackFile  string
+	output     string
+	verbose    bool
+}
+
+// New returns ladder's root command.
+func New(streams IO) *cobra.Command {
+	a := &app{IO: streams}
+	root := &cobra.Command{
+		Use:   "ladder",
+		Short: "Take a microservice stack up the environment ladder",
+		Long: `ladder builds every service of a stack once, records the result as an
+immutable snapshot, deploys it, and ties every health signal, metric and
+event to that snapshot's ID.
+
+The stack is a Compose file (compose.yaml); the environments are in
+ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
+
+` + exitCodesHelp,
+		Example: `  # run the embedded demo stack end to end
+  ladder demo
+
+  # build what changed, snapshot and run the stack in this directory
+  ladder up
+  ladder up -d            # detached; the dashboard keeps running
+  ladder status -o json   # what runs, healthy or not, for scripts
+  ladder logs trades -f
+  ladder down`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Version:       version(),
+	}
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.Err)
+	pf := root.PersistentFlags()
+	pf.StringVarP(&a.dir, "dir", "C", ".", "project directory (where ladder.yaml or compose.yaml is)")
+	pf.StringVar(&a.ladderFile, "file", "", "ladder file (default: ladder.yaml in the project directory)")
+	pf.StringVar(&a.stackFile, "stack", "", "stack file (default: the ladder file's stack, else compose.yaml)")
+	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
+	pf.BoolVarP(&a.verbose, "verbose", "v", false, "log what ladder does to stderr")
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if a.output != "text" && a.output != "json" {
+			return exitf(ExitConfig, "--output must be text or json, not %q", a.output)
+		}
+		return nil
+	}
+	root.AddCommand(
+		newUpCmd(a),
+		newDownCmd(a),
+		newStatusCmd(a),
+		newLogsCmd(a),
+		newValidateCmd(a),
+		newSnapshotsCmd(a),
+		newSnapshotCmd(a),
+		newDemoCmd(a),
+		newAgentCmd(a),
+	)
+	return root
+}
+
+func (a *app) json() bool { return a.output == "json" }
+
+func (a *app) printJSON(v any) error {
+	enc := json.NewEncoder(a.Out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *app) logger() *slog.Logger {
+	if !a.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(a.Err, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+func (a *app) loadOptions() spec.LoadOptions {
+	return spec.LoadOptions{LadderFile: a.ladderFile, StackFile: a.stackFile}
+}
+
+// load reads and validates the project's files.
+func (a *app) load(ctx context.Context) (*spec.Project, error) {
+	dir, err := filepath.Abs(a.dir)
+	if err != nil {
+		return nil, err
+	}
+	return spec.Load(ctx, dir, a.loadOptions())
+}
+
+// workspace is an opened project: its files, store and builder.
+type workspace struct {
+	project  *spec.Project
+	stateDir string
+	store    store.Store
+	builder  *build.Builder
+}
+
+func (a *app) open(ctx context.Context) (*workspace, error) {
+	p, err := a.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return a.openProject(p)
+}
+
+func (a *app) openProject(p *spec.Project) (*workspace, error) {
+	stateDir := p.Ladder.State
+	if !filepath.IsAbs(stateDir) {
+		stateDir = filepath.Join(p.Dir, stateDir)
+	}
+	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+		return nil, err
+	}
+	st, err := sqlite.Open(filepath.Join(stateDir, "ladder.db"))
+	if err != nil {
+		return nil, err
+	}
+	return &workspace{
+		project:  p,
+		stateDir: stateDir,
+		store:    st,
+		builder:  build.New(build.Options{Store: st, Dir: filepath.Join(stateDir, "artifacts")}),
+	}, nil
+}
+
+// newBuilder returns a builder on the workspace's artifact store that
+// reports progress to progress.
+func (w *workspace) newBuilder(progress func(build.Progress)) *build.Builder {
+	return build.New(build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), Progress: progress})
+}
+
+func (w *workspace) Close() error { return w.store.Close() }
+
+// environment resolves --env: the named environment, or the first rung.
+func (w *workspace) environment(name string) (*spec.Environment, error) {
+	if name == "" {
+		return &w.project.Ladder.Environments[0], nil
+	}
+	env, ok := w.project.Ladder.Environment(name)
+	if !ok {
+		var names []string
+		for _, e := range w.project.Ladder.Environments {
+			names = append(names, e.Name)
+		}
+		return nil, &ExitError{Code: ExitConfig, Err: fmt.Errorf("no environment %q in the ladder", name), Hint: fmt.Sprintf("one of %v", names)}
+	}
+	return env, nil
+}

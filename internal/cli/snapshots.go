@@ -1,0 +1,174 @@
+package cli
+
+import (
+	"fmt"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+func newSnapshotsCmd(a *app) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "snapshots",
+		Short: "List snapshots, newest first, and where they run",
+		Example: `  ladder snapshots
+  ladder snapshots -o json | jq -r '.[0].id'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			snaps, err := ws.store.ListSnapshots(ctx, limit)
+			if err != nil {
+				return err
+			}
+			where, err := deployedWhere(cmd, ws.store)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				type row struct {
+					*snapshot.Snapshot
+					Running []string `json:"running"`
+				}
+				rows := make([]row, 0, len(snaps))
+				for _, s := range snaps {
+					rows = append(rows, row{s, nonNil(where[s.ID])})
+				}
+				return a.printJSON(rows)
+			}
+			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SNAPSHOT\tCREATED\tREVISION\tSERVICES\tRUNNING ON")
+			for _, s := range snaps {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", snapshot.Short(s.ID), s.Created.Local().Format("2006-01-02 15:04:05"),
+					shortRev(s.Revision), len(s.Artifacts), joinOr(where[s.ID], "-"))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "how many (0: all)")
+	return cmd
+}
+
+func newSnapshotCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "snapshot",
+		Short: "Inspect one snapshot",
+	}
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a snapshot's artifacts, provenance and releases",
+		Long:  "show prints a snapshot by its ID or any unique prefix of it (at least 4 hex digits).",
+		Example: `  ladder snapshot show 3f2a9c1b
+  ladder snapshot show 3f2a -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			s, err := ws.store.GetSnapshot(ctx, args[0])
+			if err != nil {
+				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err), Hint: "ladder snapshots"}
+			}
+			rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Snapshot: s.ID, Limit: 20})
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(struct {
+					*snapshot.Snapshot
+					Releases []store.Release `json:"releases"`
+				}{s, rels})
+			}
+			fmt.Fprintf(a.Out, "snapshot  %s\nstack     %s (definition %s)\ncreated   %s\nrevision  %s\n\n",
+				s.ID, s.Stack, snapshot.Short(s.StackHash), s.Created.Local().Format("2006-01-02 15:04:05 MST"), joinOr([]string{s.Revision}, "-"))
+			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SERVICE\tDIGEST\tBUILDER\tSIZE")
+			for _, name := range s.Services() {
+				art := s.Artifacts[name]
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, art.Digest, art.Builder, bytesHuman(art.Size))
+			}
+			tw.Flush()
+			if len(rels) > 0 {
+				fmt.Fprintln(a.Out)
+				tw = tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "RELEASE\tSITE\tPHASE\tSTARTED\tREASON")
+				for _, r := range rels {
+					fmt.Fprintf(tw, "%d\t%s/%s\t%s\t%s\t%s\n", r.ID, r.Env, r.Site, r.Phase, r.Started.Local().Format("2006-01-02 15:04:05"), r.Reason)
+				}
+				tw.Flush()
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(show)
+	return cmd
+}
+
+// deployedWhere maps snapshot IDs to the sites whose last successful
+// release they are.
+func deployedWhere(cmd *cobra.Command, st store.Store) (map[string][]string, error) {
+	rels, err := st.ListReleases(cmd.Context(), store.ReleaseFilter{Phase: store.PhaseSucceeded})
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	where := map[string][]string{}
+	for _, r := range rels { // newest first: the first per site is current
+		site := r.Env + "/" + r.Site
+		if seen[site] {
+			continue
+		}
+		seen[site] = true
+		where[r.Snapshot] = append(where[r.Snapshot], site)
+	}
+	for _, sites := range where {
+		sort.Strings(sites)
+	}
+	return where, nil
+}
+
+func shortRev(rev string) string {
+	if len(rev) > 12 {
+		return rev[:12]
+	}
+	if rev == "" {
+		return "-"
+	}
+	return rev
+}
+
+func joinOr(xs []string, empty string) string {
+	out := ""
+	for _, x := range xs {
+		if x == "" {
+			continue
+		}
+		if out != "" {
+			out += ", "
+		}
+		out += x
+	}
+	if out == "" {
+		return empty
+	}
+	return out
+}
+
+func nonNil(xs []string) []string {
+	if xs == nil {
+		return []string{}
+	}
+	return xs
+}

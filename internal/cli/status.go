@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/agent"
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+func newStatusCmd(a *app) *cobra.Command {
+	var env string
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Show what runs where, healthy or not, and its telemetry",
+		Long: `status shows, for each site of the environment, the snapshot it runs and
+each service's health, instances, request rate, error rate, p95 latency and
+URLs. It exits 0 when everything is healthy, 3 when something is not, and 4
+when the environment is not running (then it shows the last release).`,
+		Example: `  ladder status
+  ladder status -o json | jq '.sites[0].snapshot'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			e, err := ws.environment(env)
+			if err != nil {
+				return err
+			}
+			rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
+			c, running := agent.Find(ctx, ws.stateDir, e.Name)
+			if !running {
+				// Only without a live agent is anything left to recover.
+				out := &printer{w: a.Err}
+				if err := a.recover(ctx, ws, rec, e.Name, out); err != nil {
+					return err
+				}
+				return a.statusStopped(cmd, ws, e.Name)
+			}
+			st, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				if err := a.printJSON(st); err != nil {
+					return err
+				}
+			} else {
+				printStatus(a.Out, st)
+			}
+			if !healthy(st) {
+				return &ExitError{Code: ExitUnhealthy, Err: fmt.Errorf("%s is not healthy", e.Name), Reported: a.json()}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&env, "env", "e", "", "environment (default: the first rung)")
+	return cmd
+}
+
+func healthy(st *api.Status) bool {
+	for _, site := range st.Sites {
+		for _, svc := range site.Services {
+			switch svc.Health {
+			case "healthy", "running", "completed":
+			default:
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (a *app) statusStopped(cmd *cobra.Command, ws *workspace, env string) error {
+	rels, err := ws.store.ListReleases(cmd.Context(), store.ReleaseFilter{Env: env, Limit: 5})
+	if err != nil {
+		return err
+	}
+	if a.json() {
+		if err := a.printJSON(map[string]any{"environment": env, "running": false, "releases": rels}); err != nil {
+			return err
+		}
+		return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("%s is not running", env), Reported: true}
+	}
+	fmt.Fprintf(a.Out, "%s is not running\n", env)
+	for _, r := range rels {
+		fmt.Fprintf(a.Out, "  release %d  %s/%s  snapshot %s  %s  %s\n", r.ID, r.Env, r.Site, snapshot.Short(r.Snapshot), r.Phase, r.Started.Local().Format("2006-01-02 15:04:05"))
+	}
+	return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("%s is not running", env), Hint: "ladder up", Reported: true}
+}

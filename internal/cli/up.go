@@ -1,0 +1,334 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/agent"
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/proc"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/target"
+	"github.com/ladderhq/ladder/internal/target/process"
+)
+
+type upOptions struct {
+	env       string
+	detach    bool
+	dashboard string
+	timeout   time.Duration
+}
+
+func newUpCmd(a *app) *cobra.Command {
+	var o upOptions
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Build what changed, snapshot the stack and run it",
+		Long: `up builds every service whose build inputs changed (the rest come from
+the cache), records the snapshot, deploys it to the environment (the first
+rung, "local", by default) and waits until every service is healthy. It
+then prints the services, their URLs, the snapshot ID and the dashboard,
+and stays in the foreground until Ctrl-C, which takes everything down.
+
+With -d the stack keeps running in the background; later commands (status,
+logs, up, down) talk to it. Running up again while the stack runs deploys
+only what changed: a changed service is started beside the old one and
+replaces it once healthy; if it never becomes healthy the old one keeps
+serving and up exits with code 3.`,
+		Example: `  ladder up
+  ladder up -d --dashboard 127.0.0.1:0
+  ladder up -d && ladder status`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runUp(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.env, "env", "e", "", "environment to deploy to (default: the first rung)")
+	f.BoolVarP(&o.detach, "detach", "d", false, "keep the stack running in the background")
+	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address (default: the environment's, 127.0.0.1:7700)")
+	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
+	return cmd
+}
+
+func (a *app) runUp(ctx context.Context, o upOptions) error {
+	begun := time.Now()
+	ws, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	env, err := ws.environment(o.env)
+	if err != nil {
+		return err
+	}
+	if o.timeout > 0 {
+		env.Health.Timeout = o.timeout
+	}
+	out := &printer{w: a.Out, quiet: a.json()}
+	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
+	if err := a.recover(ctx, ws, rec, env.Name, out); err != nil {
+		return err
+	}
+	client, running := agent.Find(ctx, ws.stateDir, env.Name)
+
+	out.printf("building %s\n", ws.project.Stack.Name)
+	b := ws.newBuilder(out.build)
+	made, err := deploy.MakeSnapshot(ctx, ws.project, ws.store, b)
+	if err != nil {
+		return err
+	}
+	var sites []string
+	for _, s := range env.Sites {
+		sites = append(sites, s.Name)
+	}
+	deploy.RecordMade(rec, made, env.Name, sites)
+	snap := made.Snapshot
+	state := "unchanged"
+	if made.Created {
+		state = "new"
+	}
+	out.printf("snapshot %s (%s, %d services built, %d unchanged, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), round(made.Report.BuildTime))
+
+	if running {
+		return a.upViaAgent(ctx, client, snap.ID, env.Name, out, begun)
+	}
+	if o.detach {
+		c, err := a.startAgent(ctx, ws, env.Name, o)
+		if err != nil {
+			return err
+		}
+		return a.upViaAgent(ctx, c, snap.ID, env.Name, out, begun)
+	}
+	return a.upForeground(ctx, ws, env.Name, snap, o, out, begun)
+}
+
+// recover closes what a killed ladder left behind before doing anything.
+func (a *app) recover(ctx context.Context, ws *workspace, rec *deploy.Recorder, env string, out *printer) error {
+	closed, err := deploy.Recover(ctx, ws.store, rec)
+	if err != nil {
+		return fmt.Errorf("recovering interrupted releases: %w", err)
+	}
+	for _, r := range closed {
+		out.printf("recovered: release %d (snapshot %s on %s/%s) was interrupted and is recorded so\n", r.ID, snapshot.Short(r.Snapshot), r.Env, r.Site)
+	}
+	reaped, err := process.Reap(ctx, ws.store)
+	if err != nil {
+		return fmt.Errorf("stopping instances left behind: %w", err)
+	}
+	if len(reaped) > 0 {
+		out.printf("recovered: stopped %d instance(s) left by a ladder process that is gone\n", len(reaped))
+	}
+	return nil
+}
+
+func (a *app) upViaAgent(ctx context.Context, c *agent.Client, id, env string, out *printer, begun time.Time) error {
+	out.printf("deploying to %s (agent pid %d)\n", env, c.Info.PID)
+	res, err := c.Deploy(ctx, id)
+	if err != nil {
+		return a.deployFailed(res, err)
+	}
+	st, err := c.Status(ctx)
+	if err != nil {
+		return err
+	}
+	return a.upSummary(res, st, out, time.Since(begun), true)
+}
+
+func (a *app) deployFailed(res *api.DeployResult, err error) error {
+	if a.json() && res != nil {
+		_ = a.printJSON(res)
+	}
+	msg := err.Error()
+	if res != nil && len(res.LastLines) > 0 {
+		msg += "\nlast lines of its output:"
+		for _, l := range res.LastLines {
+			msg += "\n  | " + l
+		}
+	}
+	code := ExitUnhealthy
+	if Code(err) != ExitFailure {
+		code = Code(err)
+	}
+	hint := "`ladder logs SERVICE` shows the whole output; the previous release (if any) is still running"
+	if res == nil {
+		hint = ""
+	}
+	return &ExitError{Code: code, Err: errors.New(msg), Hint: hint}
+}
+
+func (a *app) upSummary(res *api.DeployResult, st *api.Status, out *printer, took time.Duration, detached bool) error {
+	if a.json() {
+		return a.printJSON(struct {
+			Deploy *api.DeployResult `json:"deploy"`
+			Status *api.Status       `json:"status"`
+		}{res, st})
+	}
+	if res.Release == 0 {
+		out.printf("nothing to change: %s/%s already runs snapshot %s\n", res.Environment, res.Site, snapshot.Short(res.Snapshot))
+	} else {
+		out.printf("release %d: %s/%s runs snapshot %s (%s)\n", res.Release, res.Environment, res.Site, snapshot.Short(res.Snapshot), round(took))
+	}
+	printStatus(a.Out, st)
+	if detached {
+		out.printf("running in the background; `ladder down` stops it\n")
+	} else {
+		out.printf("press Ctrl-C to stop\n")
+	}
+	return nil
+}
+
+// upForeground runs the agent in this process until interrupted.
+func (a *app) upForeground(ctx context.Context, ws *workspace, env string, snap *snapshot.Snapshot, o upOptions, out *printer, begun time.Time) error {
+	ag, err := a.newAgent(ws, env, o.dashboard)
+	if err != nil {
+		return err
+	}
+	fellBack, err := ag.Listen()
+	if err != nil {
+		return err
+	}
+	if fellBack {
+		out.printf("dashboard address in use; serving on %s instead\n", ag.URL())
+	}
+	runCtx, cancelRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRun()
+	runDone := make(chan error, 1)
+	go func() { runDone <- ag.Run(runCtx) }()
+
+	out.printf("deploying to %s\n", env)
+	res, err := ag.DeployWith(ctx, snap.ID, agent.DeployOptions{Progress: out.deploy, Plan: func(p *plan.Plan) {
+		if a.verbose {
+			out.printf("%s", p)
+		}
+	}})
+	if err != nil {
+		// Nothing was running before: take down whatever is left and stop.
+		cancelRun()
+		<-runDone
+		if ctx.Err() != nil {
+			out.printf("interrupted: everything started was taken down\n")
+			return &ExitError{Code: ExitInterrupted, Err: ctx.Err(), Reported: true}
+		}
+		return a.deployFailed(res, err)
+	}
+	st, err := ag.Status(ctx)
+	if err != nil {
+		cancelRun()
+		<-runDone
+		return err
+	}
+	if err := a.upSummary(res, st, out, time.Since(begun), false); err != nil {
+		cancelRun()
+		<-runDone
+		return err
+	}
+	select {
+	case <-ctx.Done():
+		out.printf("\nstopping %s...\n", env)
+		cancelRun()
+	case <-ag.Done():
+		out.printf("stopping %s (ladder down)...\n", env)
+	case err := <-runDone:
+		return err
+	}
+	if err := <-runDone; err != nil {
+		return err
+	}
+	out.printf("stopped\n")
+	return nil
+}
+
+func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, error) {
+	owner := proc.Self()
+	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
+	tgt, err := a.newTarget(ws, env, owner, rec)
+	if err != nil {
+		return nil, err
+	}
+	return agent.New(agent.Options{
+		Dir: ws.project.Dir, Load: a.loadOptions(), Project: ws.project, Env: env,
+		StateDir: ws.stateDir, Store: ws.store, Builder: ws.builder, Target: tgt,
+		Addr: dashboard, Logger: a.logger(),
+	})
+}
+
+// newTarget picks the runtime of an environment.
+func (a *app) newTarget(ws *workspace, env, owner string, rec *deploy.Recorder) (target.Target, error) {
+	e, _ := ws.project.Ladder.Environment(env)
+	switch e.Target {
+	case "", "auto", "process":
+		return process.New(process.Options{
+			StateDir: ws.stateDir,
+			Rootfs: func(ctx context.Context, digest string) (string, error) {
+				dir, _, err := ws.builder.Rootfs(ctx, digest)
+				return dir, err
+			},
+			Store: ws.store, Owner: owner, Events: rec.Record, Logger: a.logger(),
+		}), nil
+	}
+	return nil, exitf(ExitConfig, "environment %s: target %q is not available in this build of ladder", env, e.Target)
+}
+
+// startAgent starts `ladder agent` detached and waits until it answers.
+func (a *app) startAgent(ctx context.Context, ws *workspace, env string, o upOptions) (*agent.Client, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"agent", "-C", ws.project.Dir, "--env", env}
+	if a.ladderFile != "" {
+		args = append(args, "--file", a.ladderFile)
+	}
+	if a.stackFile != "" {
+		args = append(args, "--stack", a.stackFile)
+	}
+	if o.dashboard != "" {
+		args = append(args, "--dashboard", o.dashboard)
+	}
+	logPath := filepath.Join(ws.stateDir, "logs", "agent-"+env+".log")
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(self, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Dir = ws.project.Dir
+	// A session of its own: the agent outlives this command and its terminal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the agent: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	deadline := time.After(15 * time.Second)
+	for {
+		if c, ok := agent.Find(ctx, ws.stateDir, env); ok && c.Info.PID == cmd.Process.Pid {
+			return c, nil
+		}
+		select {
+		case err := <-exited:
+			return nil, fmt.Errorf("the agent exited at start (%v); its log is %s", err, logPath)
+		case <-deadline:
+			return nil, fmt.Errorf("the agent did not answer within 15s; its log is %s", logPath)
+		case <-ctx.Done():
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			return nil, ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/target"
+)
+
+// Recorder writes events to the store; a failure to record is logged, not
+// fatal, because losing an event must not stop a release half-way.
+type Recorder struct {
+	Store  store.Store
+	Logger *slog.Logger
+}
+
+// Record appends e, stamping the time when unset.
+func (r *Recorder) Record(e store.Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now().UTC()
+	}
+	if _, err := r.Store.AppendEvent(context.Background(), e); err != nil && r.Logger != nil {
+		r.Logger.Warn("recording event", "kind", e.Kind, "err", err)
+	}
+}
+
+// Deployer makes releases.
+type Deployer struct {
+	Store  store.Store
+	Events *Recorder
+	// Owner identifies this process in release records (see Owner()).
+	Owner string
+}
+
+// Options tune one deploy.
+type Options struct {
+	HealthTimeout time.Duration
+	Progress      func(target.Progress)
+	// Plan, when set, is told of the plan before it runs.
+	Plan func(*plan.Plan)
+}
+
+// Deploy brings the site of d to d on tgt. Nothing is recorded when the
+// site already runs exactly d. A failed release leaves the previous
+// instances serving, is recorded as failed, and returns the error.
+func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Desired, opts Options) (*api.DeployResult, error) {
+	begun := time.Now()
+	res := &api.DeployResult{Environment: d.Env, Site: d.Site, Snapshot: d.Snapshot}
+	obs, err := tgt.Observe(ctx, d.SiteRef)
+	if err != nil {
+		return nil, fmt.Errorf("observing %s: %w", d.SiteRef, err)
+	}
+	p := plan.Compute(d, obs)
+	res.Plan = p.String()
+	res.Changed = p.Changed()
+	if opts.Plan != nil {
+		opts.Plan(p)
+	}
+	if p.Empty() && slices.Equal(obs.Snapshots(), []string{d.Snapshot}) {
+		res.Duration = time.Since(begun)
+		return res, nil
+	}
+
+	rel, err := dp.Store.CreateRelease(ctx, store.Release{
+		Env: d.Env, Site: d.Site, Snapshot: d.Snapshot,
+		Phase: store.PhaseProgressing, Started: time.Now().UTC(), Owner: dp.Owner,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("recording release: %w", err)
+	}
+	res.Release = rel.ID
+	dp.event(d, store.EventDeployStarted, fmt.Sprintf("release %d of snapshot %s started: %s", rel.ID, snapshot.Short(d.Snapshot), summary(p)), map[string]string{"release": fmt.Sprint(rel.ID)})
+
+	err = tgt.Apply(ctx, d, p, target.ApplyOptions{HealthTimeout: opts.HealthTimeout, Progress: opts.Progress})
+	res.Duration = time.Since(begun)
+	// The outcome is recorded even when ctx was cancelled: the release
+	// must not stay "progressing" because its caller went away.
+	finishCtx := context.WithoutCancel(ctx)
+	if err != nil {
+		res.Error = err.Error()
+		var de *target.DeployError
+		if errors.As(err, &de) {
+			res.LastLines = de.LastLines
+		}
+		phase := store.PhaseFailed
+		if ferr := dp.Store.FinishRelease(finishCtx, rel.ID, phase, err.Error(), time.Now().UTC()); ferr != nil {
+			err = errors.Join(err, ferr)
+		}
+		dp.event(d, store.EventDeployFailed, fmt.Sprintf("release %d of snapshot %s failed: %v; the previous release keeps running", rel.ID, snapshot.Short(d.Snapshot), res.Error), map[string]string{"release": fmt.Sprint(rel.ID)})
+		return res, err
+	}
+	if err := dp.Store.FinishRelease(finishCtx, rel.ID, store.PhaseSucceeded, "", time.Now().UTC()); err != nil {
+		return res, fmt.Errorf("recording release outcome: %w", err)
+	}
+	dp.event(d, store.EventDeploySucceeded, fmt.Sprintf("release %d of snapshot %s succeeded in %s", rel.ID, snapshot.Short(d.Snapshot), res.Duration.Round(time.Millisecond)), map[string]string{"release": fmt.Sprint(rel.ID)})
+	return res, nil
+}
+
+func (dp *Deployer) event(d *render.Desired, kind store.EventKind, msg string, attrs map[string]string) {
+	if dp.Events == nil {
+		return
+	}
+	dp.Events.Record(store.Event{Kind: kind, Env: d.Env, Site: d.Site, Snapshot: d.Snapshot, Message: msg, Attrs: attrs})
+}
+
+func summary(p *plan.Plan) string {
+	counts := map[plan.Action]int{}
+	for _, s := range p.Services {
+		counts[s.Action]++
+	}
+	var parts []string
+	for _, a := range []plan.Action{plan.ActionCreate, plan.ActionReplace, plan.ActionScale, plan.ActionRemove, plan.ActionKeep} {
+		if counts[a] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[a], a))
+		}
+	}
+	if len(parts) == 0 {
+		return "nothing to change"
+	}
+	return fmt.Sprint(parts)
+}

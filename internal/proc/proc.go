@@ -1,0 +1,84 @@
+// Package proc identifies ladder processes so that one ladder command can
+// tell whether the process that wrote a record (a release in progress, a
+// supervised instance) is still alive, even after its PID was reused.
+package proc
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Self returns this process's owner string: "PID/STARTTIME", where
+// STARTTIME is the kernel's start time of the process in clock ticks since
+// boot, which a recycled PID does not share.
+func Self() string {
+	pid := os.Getpid()
+	return fmt.Sprintf("%d/%d", pid, startTime(pid))
+}
+
+// Alive reports whether the process named by owner (from Self) still runs.
+func Alive(owner string) bool {
+	pidStr, stStr, ok := strings.Cut(owner, "/")
+	if !ok {
+		return false
+	}
+	pid, err := strconv.Atoi(pidStr)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	st, err := strconv.ParseUint(stStr, 10, 64)
+	if err != nil {
+		return false
+	}
+	if err := syscall.Kill(pid, 0); err != nil && err != syscall.EPERM {
+		return false
+	}
+	return startTime(pid) == st
+}
+
+// PID returns the PID part of an owner string, or 0.
+func PID(owner string) int {
+	pidStr, _, _ := strings.Cut(owner, "/")
+	pid, _ := strconv.Atoi(pidStr)
+	return pid
+}
+
+// startTime reads field 22 of /proc/PID/stat; 0 when unreadable.
+func startTime(pid int) uint64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces; fields resume after ")".
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	// fields[0] is field 3 (state); start time is field 22.
+	if len(fields) < 20 {
+		return 0
+	}
+	st, _ := strconv.ParseUint(fields[19], 10, 64)
+	return st
+}
+
+// Environ returns the environment of a running process, or nil.
+func Environ(pid int) map[string]string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		return nil
+	}
+	env := map[string]string{}
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		k, v, ok := strings.Cut(string(kv), "=")
+		if ok {
+			env[k] = v
+		}
+	}
+	return env
+}

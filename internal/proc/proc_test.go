@@ -1,0 +1,58 @@
+package proc
+
+import (
+	"os"
+	"os/exec"
+	"strconv"
+	"testing"
+	"time"
+)
+
+func TestSelfIsAlive(t *testing.T) {
+	if !Alive(Self()) {
+		t.Fatalf("Alive(Self()=%q) = false", Self())
+	}
+	if PID(Self()) != os.Getpid() {
+		t.Fatalf("PID(Self()) = %d, want %d", PID(Self()), os.Getpid())
+	}
+}
+
+func TestDeadAndReusedOwners(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, owner := range []string{
+		"", "garbage", "0/1", "-1/5",
+		// a finished process
+		itoa(cmd.Process.Pid) + "/1",
+		// this PID but another start time: the PID was reused
+		itoa(os.Getpid()) + "/1",
+	} {
+		if Alive(owner) {
+			t.Errorf("Alive(%q) = true, want false", owner)
+		}
+	}
+}
+
+func TestEnviron(t *testing.T) {
+	cmd := exec.Command("sleep", "5")
+	cmd.Env = []string{"LADDER_SLOT=1-abc", "X=y=z"}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	// The kernel fills /proc/PID/environ a moment after exec returns.
+	var env map[string]string
+	for range 100 {
+		if env = Environ(cmd.Process.Pid); len(env) > 0 {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if env["LADDER_SLOT"] != "1-abc" || env["X"] != "y=z" {
+		t.Fatalf("Environ = %v", env)
+	}
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

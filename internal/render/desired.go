@@ -1,0 +1,193 @@
+package render
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/snapshot"
+)
+
+// SiteRef names one site of one environment.
+type SiteRef struct {
+	Env  string `json:"environment"`
+	Site string `json:"site"`
+}
+
+func (s SiteRef) String() string { return s.Env + "/" + s.Site }
+
+// Desired is what a site should run.
+type Desired struct {
+	SiteRef
+	// Stack is the stack (Compose project) name.
+	Stack string `json:"stack"`
+	// Snapshot is the ID of the snapshot being deployed.
+	Snapshot string `json:"snapshot"`
+	// Services in dependency order: every service comes after the services
+	// it depends on; ties are broken by name so the order is stable.
+	Services []Service `json:"services"`
+}
+
+// Service is the desired state of one service on a site.
+type Service struct {
+	Name string `json:"name"`
+	// Digest is the artifact (image) digest the service runs.
+	Digest string `json:"digest"`
+	// Entrypoint and Command are the argv, in the image's terms (paths
+	// inside the image), after the stack's overrides were applied.
+	Entrypoint []string `json:"entrypoint,omitempty"`
+	Command    []string `json:"command,omitempty"`
+	WorkingDir string   `json:"workingDir,omitempty"`
+	// Environment is the service's environment: the image's, then the
+	// stack's, then the environment's values, in increasing precedence.
+	Environment map[string]string `json:"environment,omitempty"`
+	Ports       []Port            `json:"ports,omitempty"`
+	Replicas    int               `json:"replicas"`
+	Health      *Health           `json:"health,omitempty"`
+	Metrics     *Endpoint         `json:"metrics,omitempty"`
+	DependsOn   []Dependency      `json:"dependsOn,omitempty"`
+	// Restart is the Compose restart policy: "no", "always", "on-failure"
+	// or "unless-stopped".
+	Restart   string        `json:"restart"`
+	StopGrace time.Duration `json:"stopGrace"`
+	// Config is a hash of everything above but Replicas: two instances with
+	// the same Config run the same thing, so an unchanged service is kept
+	// as it runs and only a changed one is replaced.
+	Config string `json:"config"`
+}
+
+// Port is a port the service listens on.
+type Port struct {
+	// Target is the port the service listens on (the container port).
+	Target int `json:"target"`
+	// Published is the host port it must be reachable on; 0 lets the
+	// target choose a free one.
+	Published int    `json:"published,omitempty"`
+	Protocol  string `json:"protocol"`
+}
+
+// Health is how a service's instances are checked.
+type Health struct {
+	// HTTP, when set, is probed directly (preferred where the target can).
+	HTTP *Endpoint `json:"http,omitempty"`
+	// Command is the Compose healthcheck test as argv ("CMD" form; the
+	// "CMD-SHELL" form becomes ["/bin/sh", "-c", ...]).
+	Command     []string      `json:"command,omitempty"`
+	Interval    time.Duration `json:"interval"`
+	Timeout     time.Duration `json:"timeout"`
+	Retries     int           `json:"retries"`
+	StartPeriod time.Duration `json:"startPeriod"`
+}
+
+// Endpoint is an HTTP path on one of the service's ports.
+type Endpoint struct {
+	Path string `json:"path"`
+	Port int    `json:"port"`
+}
+
+// Dependency is a depends_on entry.
+type Dependency struct {
+	Service string `json:"service"`
+	// Condition is "service_started", "service_healthy" or
+	// "service_completed_successfully".
+	Condition string `json:"condition"`
+}
+
+// Service returns the desired service named name.
+func (d *Desired) Service(name string) (*Service, bool) {
+	for i := range d.Services {
+		if d.Services[i].Name == name {
+			return &d.Services[i], true
+		}
+	}
+	return nil, false
+}
+
+// Job reports whether the service runs to completion rather than serving
+// (a dependent waits for it with service_completed_successfully).
+func (d *Desired) Job(name string) bool {
+	for _, s := range d.Services {
+		for _, dep := range s.DependsOn {
+			if dep.Service == name && dep.Condition == ConditionCompleted {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// depends_on conditions.
+const (
+	ConditionStarted   = "service_started"
+	ConditionHealthy   = "service_healthy"
+	ConditionCompleted = "service_completed_successfully"
+)
+
+// String is the render's text form, used by golden tests and `ladder render`.
+func (d *Desired) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "site %s stack %s snapshot %s\n", d.SiteRef, d.Stack, snapshot.Short(d.Snapshot))
+	for _, s := range d.Services {
+		fmt.Fprintf(&b, "service %s\n", s.Name)
+		fmt.Fprintf(&b, "  digest      %s\n", s.Digest)
+		fmt.Fprintf(&b, "  config      %s\n", snapshot.Short(s.Config))
+		fmt.Fprintf(&b, "  replicas    %d\n", s.Replicas)
+		if len(s.Entrypoint) > 0 {
+			fmt.Fprintf(&b, "  entrypoint  %s\n", strings.Join(s.Entrypoint, " "))
+		}
+		if len(s.Command) > 0 {
+			fmt.Fprintf(&b, "  command     %s\n", strings.Join(s.Command, " "))
+		}
+		for _, k := range sortedKeys(s.Environment) {
+			fmt.Fprintf(&b, "  env         %s=%s\n", k, s.Environment[k])
+		}
+		for _, p := range s.Ports {
+			pub := "auto"
+			if p.Published != 0 {
+				pub = fmt.Sprint(p.Published)
+			}
+			fmt.Fprintf(&b, "  port        %d/%s published %s\n", p.Target, p.Protocol, pub)
+		}
+		if h := s.Health; h != nil {
+			how := strings.Join(h.Command, " ")
+			if h.HTTP != nil {
+				how = fmt.Sprintf("GET :%d%s", h.HTTP.Port, h.HTTP.Path)
+			}
+			fmt.Fprintf(&b, "  health      %s every %s timeout %s retries %d start %s\n", how, h.Interval, h.Timeout, h.Retries, h.StartPeriod)
+		}
+		if m := s.Metrics; m != nil {
+			fmt.Fprintf(&b, "  metrics     :%d%s\n", m.Port, m.Path)
+		}
+		for _, dep := range s.DependsOn {
+			fmt.Fprintf(&b, "  depends on  %s (%s)\n", dep.Service, dep.Condition)
+		}
+		fmt.Fprintf(&b, "  restart     %s, stop grace %s\n", s.Restart, s.StopGrace)
+	}
+	return b.String()
+}
+
+// ConfigHash hashes the service's definition except Replicas and Config;
+// Render sets Service.Config to it.
+func ConfigHash(s Service) string {
+	s.Replicas = 0
+	s.Config = ""
+	b, err := json.Marshal(s)
+	if err != nil {
+		panic(err) // plain data; cannot fail
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

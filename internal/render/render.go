@@ -1,0 +1,251 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/spec"
+)
+
+// Image is what render needs from an artifact's image configuration.
+type Image struct {
+	Entrypoint []string
+	Cmd        []string
+	Env        []string
+	WorkingDir string
+}
+
+// ImageLookup returns the image configuration of an artifact digest.
+type ImageLookup func(digest string) (Image, error)
+
+// ReservedEnvPrefix marks environment variables that targets set on every
+// instance (LADDER_SNAPSHOT, LADDER_ENVIRONMENT, LADDER_SITE, ...); a stack
+// or values file may not set them.
+const ReservedEnvPrefix = "LADDER_"
+
+// Defaults applied where the stack is silent. Compose's own defaults for
+// healthchecks (30s interval and timeout) suit long-lived production
+// services; HTTP probes declared for ladder default to a quicker pace
+// because a release waits on them.
+const (
+	DefaultStopGrace    = 10 * time.Second
+	DefaultInterval     = 30 * time.Second
+	DefaultTimeout      = 30 * time.Second
+	DefaultRetries      = 3
+	DefaultHTTPInterval = 2 * time.Second
+	DefaultHTTPTimeout  = 2 * time.Second
+)
+
+// Render computes the desired state of site on environment envName for
+// snapshot snap. Every problem is returned at once.
+func Render(p *spec.Project, envName, site string, snap *snapshot.Snapshot, images ImageLookup) (*Desired, error) {
+	env, ok := p.Ladder.Environment(envName)
+	if !ok {
+		return nil, fmt.Errorf("environment %q is not defined in %s", envName, ladderFileName(p))
+	}
+	d := &Desired{
+		SiteRef:  SiteRef{Env: envName, Site: site},
+		Stack:    p.Stack.Name,
+		Snapshot: snap.ID,
+	}
+	var errs []error
+	for _, name := range dependencyOrder(p.Stack.Compose) {
+		svc, err := renderService(p, env, name, snap, images)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		d.Services = append(d.Services, svc)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func renderService(p *spec.Project, env *spec.Environment, name string, snap *snapshot.Snapshot, images ImageLookup) (Service, error) {
+	cs := p.Stack.Compose.Services[name]
+	art, ok := snap.Artifacts[name]
+	if !ok {
+		return Service{}, fmt.Errorf("service %q: snapshot %s has no artifact for it (only services with a build section can be deployed)", name, snapshot.Short(snap.ID))
+	}
+	img, err := images(art.Digest)
+	if err != nil {
+		return Service{}, fmt.Errorf("service %q: %w", name, err)
+	}
+	s := Service{
+		Name:       name,
+		Digest:     art.Digest,
+		Entrypoint: img.Entrypoint,
+		Command:    img.Cmd,
+		WorkingDir: img.WorkingDir,
+		Replicas:   cs.GetScale(),
+		Restart:    cs.Restart,
+		StopGrace:  DefaultStopGrace,
+	}
+	// Compose semantics: overriding the entrypoint drops the image's command.
+	if cs.Entrypoint != nil {
+		s.Entrypoint = []string(cs.Entrypoint)
+		s.Command = nil
+	}
+	if cs.Command != nil {
+		s.Command = []string(cs.Command)
+	}
+	if cs.WorkingDir != "" {
+		s.WorkingDir = cs.WorkingDir
+	}
+	if s.Restart == "" {
+		s.Restart = types.RestartPolicyNo
+	}
+	if cs.StopGracePeriod != nil {
+		s.StopGrace = time.Duration(*cs.StopGracePeriod)
+	}
+
+	var errs []error
+	s.Environment = map[string]string{}
+	for _, kv := range img.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		s.Environment[k] = v
+	}
+	for k, v := range cs.Environment {
+		if v != nil {
+			s.Environment[k] = *v
+		}
+	}
+	vals := env.Values.Services[name]
+	for k, v := range vals.Environment {
+		s.Environment[k] = v
+	}
+	for k := range s.Environment {
+		if strings.HasPrefix(k, ReservedEnvPrefix) {
+			errs = append(errs, fmt.Errorf("service %q: environment variable %s is reserved: ladder sets %s* on every instance", name, k, ReservedEnvPrefix))
+		}
+	}
+	if vals.Replicas != nil {
+		s.Replicas = *vals.Replicas
+	}
+
+	for _, pc := range cs.Ports {
+		port := Port{Target: int(pc.Target), Protocol: pc.Protocol}
+		if port.Protocol == "" {
+			port.Protocol = "tcp"
+		}
+		if pc.Published != "" {
+			n, err := strconv.Atoi(pc.Published)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("service %q: published port %q: ladder needs a single port, not a range", name, pc.Published))
+				continue
+			}
+			port.Published = n
+		}
+		s.Ports = append(s.Ports, port)
+	}
+	ext := p.Stack.Ext[name]
+	firstPort := 0
+	if len(s.Ports) > 0 {
+		firstPort = s.Ports[0].Target
+	}
+	if ext.Health != nil {
+		port := ext.Health.Port
+		if port == 0 {
+			port = firstPort
+		}
+		s.Health = &Health{
+			HTTP:     &Endpoint{Path: ext.Health.Path, Port: port},
+			Interval: DefaultHTTPInterval,
+			Timeout:  DefaultHTTPTimeout,
+			Retries:  DefaultRetries,
+		}
+		if port == 0 {
+			errs = append(errs, fmt.Errorf("service %q: x-ladder.health needs a port: the service declares none", name))
+		}
+	}
+	if hc := cs.HealthCheck; hc != nil && !hc.Disable && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
+		if s.Health == nil {
+			s.Health = &Health{Interval: DefaultInterval, Timeout: DefaultTimeout, Retries: DefaultRetries}
+		}
+		switch hc.Test[0] {
+		case "CMD":
+			s.Health.Command = append([]string(nil), hc.Test[1:]...)
+		case "CMD-SHELL":
+			s.Health.Command = []string{"/bin/sh", "-c", strings.Join(hc.Test[1:], " ")}
+		default:
+			errs = append(errs, fmt.Errorf("service %q: healthcheck test must start with CMD, CMD-SHELL or NONE", name))
+		}
+		if hc.Interval != nil {
+			s.Health.Interval = time.Duration(*hc.Interval)
+		}
+		if hc.Timeout != nil {
+			s.Health.Timeout = time.Duration(*hc.Timeout)
+		}
+		if hc.Retries != nil {
+			s.Health.Retries = int(*hc.Retries)
+		}
+		if hc.StartPeriod != nil {
+			s.Health.StartPeriod = time.Duration(*hc.StartPeriod)
+		}
+	}
+	if ext.Metrics != nil {
+		port := ext.Metrics.Port
+		if port == 0 {
+			port = firstPort
+		}
+		s.Metrics = &Endpoint{Path: ext.Metrics.Path, Port: port}
+	}
+
+	for _, dep := range sortedKeys(cs.DependsOn) {
+		cond := cs.DependsOn[dep].Condition
+		if cond == "" {
+			cond = ConditionStarted
+		}
+		s.DependsOn = append(s.DependsOn, Dependency{Service: dep, Condition: cond})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Service{}, err
+	}
+	s.Config = ConfigHash(s)
+	return s, nil
+}
+
+// dependencyOrder sorts services so each follows its dependencies, breaking
+// ties by name. compose-go has already refused cycles and unknown services.
+func dependencyOrder(p *types.Project) []string {
+	names := make([]string, 0, len(p.Services))
+	for name := range p.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	done := map[string]bool{}
+	var order []string
+	var visit func(string)
+	visit = func(n string) {
+		if done[n] {
+			return
+		}
+		done[n] = true
+		for _, dep := range sortedKeys(p.Services[n].DependsOn) {
+			if _, ok := p.Services[dep]; ok {
+				visit(dep)
+			}
+		}
+		order = append(order, n)
+	}
+	for _, n := range names {
+		visit(n)
+	}
+	return order
+}
+
+func ladderFileName(p *spec.Project) string {
+	if p.LadderFile != "" {
+		return p.LadderFile
+	}
+	return "the default ladder (no ladder.yaml)"
+}

@@ -1,0 +1,193 @@
+package spec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the expected section of the golden files in testdata/")
+
+// A golden case is testdata/NAME.txtar: a comment saying what it checks,
+// then "-- FILE --" sections written into a fresh project directory, and
+// an "-- expected --" section holding Load's output: the diagnostics one
+// per line, or "ok" and a summary of the loaded project.
+
+type archive struct {
+	comment string
+	files   []archiveFile
+}
+
+type archiveFile struct {
+	name string
+	data string
+}
+
+func parseArchive(data string) archive {
+	var a archive
+	cur := -1
+	for _, line := range strings.SplitAfter(data, "\n") {
+		trimmed := strings.TrimRight(line, "\n")
+		if strings.HasPrefix(trimmed, "-- ") && strings.HasSuffix(trimmed, " --") && len(trimmed) > 6 {
+			a.files = append(a.files, archiveFile{name: strings.TrimSpace(trimmed[3 : len(trimmed)-3])})
+			cur = len(a.files) - 1
+			continue
+		}
+		if cur < 0 {
+			a.comment += line
+		} else {
+			a.files[cur].data += line
+		}
+	}
+	return a
+}
+
+func (a archive) format() string {
+	var b strings.Builder
+	b.WriteString(a.comment)
+	for _, f := range a.files {
+		fmt.Fprintf(&b, "-- %s --\n%s", f.name, f.data)
+	}
+	return b.String()
+}
+
+// runCase loads the archive's files from a directory named "proj" (so the
+// default project name is stable) and renders the outcome.
+func runCase(t *testing.T, a archive, opts LoadOptions) (string, error) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "proj")
+	for _, f := range a.files {
+		if f.name == "expected" {
+			continue
+		}
+		p := filepath.Join(dir, filepath.FromSlash(f.name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(f.data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, err := Load(context.Background(), dir, opts)
+	if err != nil {
+		return err.Error() + "\n", err
+	}
+	return summarize(p), nil
+}
+
+// summarize renders what a successful load produced, enough to see order
+// and defaults at a glance.
+func summarize(p *Project) string {
+	var b strings.Builder
+	b.WriteString("ok\n")
+	l := p.Ladder
+	fmt.Fprintf(&b, "state %s stack-name %s\n", l.State, p.Stack.Name)
+	for _, e := range l.Environments {
+		sites := make([]string, len(e.Sites))
+		for i, s := range e.Sites {
+			sites[i] = s.Name
+		}
+		fmt.Fprintf(&b, "env %s target=%s sites=%s dashboard=%s health.timeout=%s telemetry.interval=%s\n",
+			e.Name, e.Target, strings.Join(sites, ","), e.Dashboard, e.Health.Timeout, e.Telemetry.Interval)
+		names := make([]string, 0, len(e.Values.Services))
+		for n := range e.Values.Services {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			v := e.Values.Services[n]
+			r := "-"
+			if v.Replicas != nil {
+				r = fmt.Sprint(*v.Replicas)
+			}
+			fmt.Fprintf(&b, "  values %s replicas=%s env=%v\n", n, r, v.Environment)
+		}
+	}
+	names := make([]string, 0, len(p.Stack.Ext))
+	for n := range p.Stack.Ext {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		x := p.Stack.Ext[n]
+		fmt.Fprintf(&b, "service %s", n)
+		if x.Health != nil {
+			fmt.Fprintf(&b, " health=%s:%d", x.Health.Path, x.Health.Port)
+		}
+		if x.Metrics != nil {
+			fmt.Fprintf(&b, " metrics=%s:%d", x.Metrics.Path, x.Metrics.Port)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func TestGolden(t *testing.T) {
+	files, err := filepath.Glob("testdata/*.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) == 0 {
+		t.Fatal("no golden cases in testdata/")
+	}
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".txtar")
+		t.Run(name, func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := parseArchive(string(data))
+			got, lerr := runCase(t, a, LoadOptions{})
+
+			// Whatever the case, every diagnostic must point somewhere.
+			var ds Diagnostics
+			if lerr != nil && !errors.As(lerr, &ds) {
+				t.Fatalf("Load returned %T, want Diagnostics: %v", lerr, lerr)
+			}
+			for _, d := range ds {
+				if d.Line <= 0 || d.Col <= 0 || d.File == "" || d.Message == "" {
+					t.Errorf("diagnostic without a position or text: %#v", d)
+				}
+			}
+
+			idx := -1
+			for i, f := range a.files {
+				if f.name == "expected" {
+					idx = i
+				}
+			}
+			if *update {
+				if idx < 0 {
+					a.files = append(a.files, archiveFile{name: "expected"})
+					idx = len(a.files) - 1
+				}
+				a.files[idx].data = got
+				if err := os.WriteFile(file, []byte(a.format()), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if idx < 0 {
+				t.Fatalf("no expected section (run go test -update)")
+			}
+			if want := a.files[idx].data; got != want {
+				t.Errorf("Load output differs\n--- got\n%s--- want\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestParseArchiveRoundTrip(t *testing.T) {
+	src := "comment\n-- a.yaml --\nx: 1\n-- expected --\nok\n"
+	if got := parseArchive(src).format(); !bytes.Equal([]byte(got), []byte(src)) {
+		t.Errorf("round trip: got %q", got)
+	}
+}

@@ -1,0 +1,206 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Defaults applied to what ladder.yaml leaves out.
+const (
+	DefaultState     = ".ladder"
+	DefaultTarget    = "auto"
+	DefaultSite      = "default"
+	DefaultDashboard = "127.0.0.1:7700"
+	DefaultEnvName   = "local"
+
+	DefaultHealthTimeout     = 60 * time.Second
+	DefaultTelemetryInterval = 2 * time.Second
+)
+
+// Targets are the runtime kinds an environment may ask for.
+var Targets = []string{"auto", "process", "compose"}
+
+// dnsLabel keeps environment and site names usable in host names, container
+// names and directory names alike.
+var dnsLabel = regexp.MustCompile(`^[a-z][a-z0-9-]{0,30}$`)
+
+// ladderDoc is a parsed ladder.yaml: the decoded value plus its node tree,
+// kept for positioning the checks that need the stack first.
+type ladderDoc struct {
+	file   string // as shown in diagnostics
+	root   *yaml.Node
+	ladder *Ladder
+}
+
+// parseLadder decodes ladder.yaml strictly; the result is usable (partly
+// decoded) even when diagnostics are returned.
+func parseLadder(file string, content []byte) (*ladderDoc, Diagnostics) {
+	doc := &ladderDoc{file: file, ladder: &Ladder{}}
+	root, ds := parseYAML(file, content)
+	if ds != nil {
+		return doc, ds
+	}
+	doc.root = root
+	return doc, DecodeNode(root, doc.ladder, file, "")
+}
+
+// DefaultLadder is the ladder used when a project has no ladder.yaml: one
+// environment, "local", with every default.
+func DefaultLadder() *Ladder {
+	l := &Ladder{Environments: []Environment{{Name: DefaultEnvName}}}
+	applyDefaults(l)
+	return l
+}
+
+func applyDefaults(l *Ladder) {
+	if l.State == "" {
+		l.State = DefaultState
+	}
+	for i := range l.Environments {
+		e := &l.Environments[i]
+		if e.Target == "" {
+			e.Target = DefaultTarget
+		}
+		if len(e.Sites) == 0 {
+			e.Sites = []Site{{Name: DefaultSite}}
+		}
+		if e.Dashboard == "" {
+			e.Dashboard = DefaultDashboard
+		}
+		if e.Health.Timeout == 0 {
+			e.Health.Timeout = DefaultHealthTimeout
+		}
+		if e.Telemetry.Interval == 0 {
+			e.Telemetry.Interval = DefaultTelemetryInterval
+		}
+	}
+}
+
+// check runs the semantic checks of ladder.yaml. services are the stack's
+// service names, or nil when the stack could not be read at all (then
+// values.services is not checked, to avoid reporting every name).
+func (doc *ladderDoc) check(services []string) Diagnostics {
+	if doc.root == nil {
+		return nil
+	}
+	var ds Diagnostics
+	add := func(loc location, useKey bool, msg string) {
+		n := loc.Value
+		if useKey {
+			n = loc.keyNode()
+		}
+		ds = append(ds, at(doc.file, n, loc.Path, msg))
+	}
+	l := doc.ladder
+	if len(l.Environments) == 0 {
+		loc := locate(doc.root, "environments")
+		if loc.Found == 0 || isNull(resolve(loc.Value)) || resolve(loc.Value).Kind == yaml.MappingNode {
+			add(loc, true, "at least one environment is required")
+		}
+	}
+	for _, e := range l.Environments {
+		base := []string{"environments", e.Name}
+		if !dnsLabel.MatchString(e.Name) {
+			add(locate(doc.root, base...), true, fmt.Sprintf("environment name %q must be a DNS label: lowercase letters, digits and '-', starting with a letter, at most 31 characters", e.Name))
+		}
+		if e.Target != "" && !slices.Contains(Targets, e.Target) {
+			add(locate(doc.root, append(base, "target")...), false,
+				fmt.Sprintf("unknown target %q: must be one of auto, process, compose%s", e.Target, suggest(e.Target, Targets)))
+		}
+		seen := map[string]int{}
+		for i, s := range e.Sites {
+			loc := locate(doc.root, append(base, "sites", strconv.Itoa(i))...)
+			if nl := locate(doc.root, append(base, "sites", strconv.Itoa(i), "name")...); nl.Found == len(base)+3 {
+				loc = nl
+			}
+			switch {
+			case s.Name == "":
+				add(loc, false, "site name is required")
+			case !dnsLabel.MatchString(s.Name):
+				add(loc, false, fmt.Sprintf("site name %q must be a DNS label: lowercase letters, digits and '-', starting with a letter, at most 31 characters", s.Name))
+			}
+			if j, dup := seen[s.Name]; dup && s.Name != "" {
+				add(loc, false, fmt.Sprintf("duplicate site name %q (also sites[%d])", s.Name, j))
+			}
+			seen[s.Name] = i
+		}
+		if e.Dashboard != "" {
+			if msg := checkHostPort(e.Dashboard); msg != "" {
+				add(locate(doc.root, append(base, "dashboard")...), false, msg)
+			}
+		}
+		ds = append(ds, doc.positive(append(base, "health", "timeout"))...)
+		ds = append(ds, doc.positive(append(base, "telemetry", "interval"))...)
+		ds = append(ds, doc.checkValues(e, base, services)...)
+	}
+	return ds
+}
+
+// positive reports a duration that was written but is zero or negative.
+// Values that did not parse were already reported by the decoder.
+func (doc *ladderDoc) positive(segs []string) Diagnostics {
+	loc := locate(doc.root, segs...)
+	if loc.Found != len(segs) {
+		return nil
+	}
+	n := resolve(loc.Value)
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		return nil
+	}
+	if d, err := time.ParseDuration(n.Value); err == nil && d <= 0 {
+		return Diagnostics{at(doc.file, n, loc.Path, fmt.Sprintf("must be a positive duration, not %q", n.Value))}
+	}
+	return nil
+}
+
+func (doc *ladderDoc) checkValues(e Environment, base []string, services []string) Diagnostics {
+	var ds Diagnostics
+	names := make([]string, 0, len(e.Values.Services))
+	for name := range e.Values.Services {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		segs := append(slices.Clone(base), "values", "services", name)
+		if services != nil && !slices.Contains(services, name) {
+			loc := locate(doc.root, segs...)
+			ds = append(ds, at(doc.file, loc.keyNode(), loc.Path,
+				fmt.Sprintf("unknown service %q: not defined in the stack%s", name, suggest(name, services))))
+		}
+		if r := e.Values.Services[name].Replicas; r != nil && *r < 0 {
+			loc := locate(doc.root, append(segs, "replicas")...)
+			ds = append(ds, at(doc.file, loc.Value, loc.Path, fmt.Sprintf("must be 0 or more, not %d", *r)))
+		}
+	}
+	return ds
+}
+
+// checkHostPort accepts what net.Listen accepts for TCP, with a numeric
+// port: "127.0.0.1:7700", ":7700", "[::1]:0", "localhost:8080".
+func checkHostPort(s string) string {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		reason := err.Error()
+		var ae *net.AddrError
+		if errors.As(err, &ae) {
+			reason = ae.Err
+		}
+		return fmt.Sprintf("must be an address host:port, like %q: %s", DefaultDashboard, reason)
+	}
+	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 {
+		return fmt.Sprintf("port %q must be a number from 0 to 65535", port)
+	}
+	if host != "" && net.ParseIP(host) == nil && !hostname.MatchString(host) {
+		return fmt.Sprintf("host %q is neither an IP address nor a host name", host)
+	}
+	return ""
+}
+
+var hostname = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)

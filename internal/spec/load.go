@@ -1,0 +1,149 @@
+package spec
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// LoadOptions tells Load where the files are. Relative paths are taken
+// from the directory given to Load.
+type LoadOptions struct {
+	// LadderFile is the ladder file; empty means the first of
+	// LadderFileNames in the directory, or none (defaults are used).
+	LadderFile string
+	// StackFile is the Compose file; empty means ladder.yaml's `stack:`
+	// (relative to ladder.yaml), else the first of StackFileNames in the
+	// project directory.
+	StackFile string
+	// Env holds extra KEY=VALUE variables for interpolation in the stack
+	// file; they override the OS environment, which overrides the
+	// project's .env file.
+	Env []string
+}
+
+// Load reads the project in dir: ladder.yaml (or the defaults) and the
+// stack file. When anything is wrong the error is a Diagnostics holding
+// every problem found in both files, sorted by file and position.
+func Load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	var ds Diagnostics
+
+	ladderAbs := ""
+	if opts.LadderFile != "" {
+		ladderAbs = absFrom(absDir, opts.LadderFile)
+		if !isFile(ladderAbs) {
+			return nil, Diagnostics{{File: relPath(absDir, ladderAbs), Message: "ladder file not found"}}
+		}
+	} else {
+		ladderAbs = findFirst(absDir, LadderFileNames)
+	}
+	projectDir := absDir
+	var doc *ladderDoc
+	if ladderAbs != "" {
+		projectDir = filepath.Dir(ladderAbs)
+		shown := relPath(absDir, ladderAbs)
+		content, err := os.ReadFile(ladderAbs)
+		if err != nil {
+			return nil, Diagnostics{{File: shown, Message: "cannot read the ladder file: " + unwrapPathError(err)}}
+		}
+		var d Diagnostics
+		doc, d = parseLadder(shown, content)
+		ds = append(ds, d...)
+	}
+
+	stackAbs := ""
+	switch {
+	case opts.StackFile != "":
+		stackAbs = absFrom(absDir, opts.StackFile)
+		if !isFile(stackAbs) {
+			ds = append(ds, Diagnostic{File: relPath(absDir, stackAbs), Message: "stack file not found"})
+			stackAbs = ""
+		}
+	case doc != nil && doc.ladder.Stack != "":
+		stackAbs = absFrom(projectDir, doc.ladder.Stack)
+		if !isFile(stackAbs) {
+			loc := locate(doc.root, "stack")
+			ds = append(ds, at(doc.file, loc.Value, loc.Path,
+				fmt.Sprintf("stack file %q not found (relative to %s)", doc.ladder.Stack, doc.file)))
+			stackAbs = ""
+		}
+	default:
+		stackAbs = findFirst(projectDir, StackFileNames)
+		if stackAbs == "" {
+			where := relPath(absDir, projectDir)
+			if where == "." {
+				where = dir
+			}
+			ds = append(ds, Diagnostic{
+				File:    relPath(absDir, filepath.Join(projectDir, StackFileNames[0])),
+				Message: fmt.Sprintf("no stack file found: looked for %s in %s", strings.Join(StackFileNames, ", "), where),
+			})
+		}
+	}
+
+	var stack *Stack
+	var services []string
+	if stackAbs != "" {
+		var d Diagnostics
+		stack, services, d = loadStack(ctx, stackInput{abs: stackAbs, shown: relPath(absDir, stackAbs), base: absDir, env: opts.Env})
+		ds = append(ds, d...)
+	}
+	if doc != nil {
+		ds = append(ds, doc.check(services)...)
+	}
+	if len(ds) > 0 {
+		// Messages first, so problems sharing a position keep one order
+		// from run to run (schema errors come out in map order).
+		slices.SortStableFunc(ds, func(a, b Diagnostic) int { return strings.Compare(a.Message, b.Message) })
+		ds.Sort()
+		return nil, ds
+	}
+
+	p := &Project{Dir: projectDir, LadderFile: ladderAbs, Stack: stack}
+	if doc != nil {
+		applyDefaults(doc.ladder)
+		p.Ladder = doc.ladder
+	} else {
+		p.Ladder = DefaultLadder()
+		p.Dir = filepath.Dir(stackAbs)
+	}
+	return p, nil
+}
+
+func absFrom(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Clean(p)
+	}
+	return filepath.Join(dir, p)
+}
+
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && !fi.IsDir()
+}
+
+func findFirst(dir string, names []string) string {
+	for _, n := range names {
+		if p := filepath.Join(dir, n); isFile(p) {
+			return p
+		}
+	}
+	return ""
+}
+
+// relPath shows p relative to base when it lies under it, which keeps
+// diagnostics short and the same in every checkout.
+func relPath(base, p string) string {
+	rel, err := filepath.Rel(base, p)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return p
+	}
+	return filepath.ToSlash(rel)
+}

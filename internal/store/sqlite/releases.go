@@ -1,0 +1,135 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+const releaseCols = `id, env, site, snapshot, phase, reason, owner, started_ms, finished_ms`
+
+// CreateRelease implements store.Store. A zero Started is set to now and an
+// empty Phase to PhaseProgressing, mirroring AppendEvent, so a caller need
+// only say what is being released where.
+func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Release, error) {
+	if r.Started.IsZero() {
+		r.Started = time.Now()
+	}
+	r.Started = norm(r.Started)
+	if !r.Finished.IsZero() {
+		r.Finished = norm(r.Finished)
+	}
+	if r.Phase == "" {
+		r.Phase = store.PhaseProgressing
+	}
+	// RETURNING rather than LastInsertId: PostgreSQL drivers have no
+	// LastInsertId, and both engines support RETURNING.
+	err := s.w.QueryRowContext(ctx, `INSERT INTO releases
+		(env, site, snapshot, phase, reason, owner, started_ms, finished_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
+	).Scan(&r.ID)
+	if err != nil {
+		return store.Release{}, fmt.Errorf("store: create release of %s to %s/%s: %w", r.Snapshot, r.Env, r.Site, err)
+	}
+	return r, nil
+}
+
+// FinishRelease implements store.Store. A zero at is taken as now.
+func (s *Store) FinishRelease(ctx context.Context, id int64, phase store.Phase, reason string, at time.Time) error {
+	if !phase.IsTerminal() {
+		return fmt.Errorf("store: finish release %d: phase %q is not terminal", id, phase)
+	}
+	if at.IsZero() {
+		at = time.Now()
+	}
+	// The phase test in the WHERE clause makes check-and-set one atomic
+	// statement: of two processes finishing the same release, one wins and
+	// the other sees zero rows.
+	res, err := s.w.ExecContext(ctx, `UPDATE releases SET phase = $1, reason = $2, finished_ms = $3
+		WHERE id = $4 AND phase NOT IN ($5, $6, $7)`,
+		string(phase), reason, toMS(at), id,
+		string(store.PhaseSucceeded), string(store.PhaseFailed), string(store.PhaseInterrupted))
+	if err != nil {
+		return fmt.Errorf("store: finish release %d: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: finish release %d: %w", id, err)
+	}
+	if n == 1 {
+		return nil
+	}
+	// Releases are never deleted, so telling "unknown" from "already
+	// finished" after the fact is race-free.
+	var current string
+	err = s.r.QueryRowContext(ctx, `SELECT phase FROM releases WHERE id = $1`, id).Scan(&current)
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("store: finish release %d: %w", id, store.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("store: finish release %d: %w", id, err)
+	}
+	return fmt.Errorf("store: finish release %d: already %s: %w", id, current, store.ErrConflict)
+}
+
+// GetRelease implements store.Store.
+func (s *Store) GetRelease(ctx context.Context, id int64) (store.Release, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+releaseCols+` FROM releases WHERE id = $1`, id)
+	if err != nil {
+		return store.Release{}, fmt.Errorf("store: get release %d: %w", id, err)
+	}
+	rels, err := scanReleases(rows)
+	if err != nil {
+		return store.Release{}, fmt.Errorf("store: get release %d: %w", id, err)
+	}
+	if len(rels) == 0 {
+		return store.Release{}, fmt.Errorf("store: get release %d: %w", id, store.ErrNotFound)
+	}
+	return rels[0], nil
+}
+
+// ListReleases implements store.Store. Newest means most recently created,
+// which the ID records exactly (Started is whatever the caller said).
+func (s *Store) ListReleases(ctx context.Context, f store.ReleaseFilter) ([]store.Release, error) {
+	var q query
+	q.eq("env", f.Env)
+	q.eq("site", f.Site)
+	q.eq("snapshot", f.Snapshot)
+	q.eq("phase", string(f.Phase))
+	rows, err := s.r.QueryContext(ctx, `SELECT `+releaseCols+` FROM releases`+
+		q.whereSQL()+` ORDER BY id DESC`+q.limitSQL(f.Limit), q.args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list releases: %w", err)
+	}
+	rels, err := scanReleases(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: list releases: %w", err)
+	}
+	return rels, nil
+}
+
+func scanReleases(rows *sql.Rows) ([]store.Release, error) {
+	defer rows.Close()
+	var out []store.Release
+	for rows.Next() {
+		var (
+			r        store.Release
+			phase    string
+			started  int64
+			finished sql.NullInt64
+		)
+		if err := rows.Scan(&r.ID, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished); err != nil {
+			return nil, err
+		}
+		r.Phase = store.Phase(phase)
+		r.Started = fromMS(started)
+		r.Finished = fromNullMS(finished)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

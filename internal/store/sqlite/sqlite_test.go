@@ -1,0 +1,362 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/storetest"
+)
+
+func openTemp(t testing.TB) (*Store, string) {
+	t.Helper()
+	// A directory that does not exist yet: Open must create it.
+	path := filepath.Join(t.TempDir(), "state", "nested", "ladder.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s, path
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, _ := openTemp(t)
+		return s
+	})
+}
+
+// TestPragmas checks that connections of both pools are set up for sharing
+// the file: WAL, a busy timeout, foreign keys, and a read-only reader pool.
+func TestPragmas(t *testing.T) {
+	s, _ := openTemp(t)
+	defer s.Close()
+	ctx := t.Context()
+	for _, pool := range []struct {
+		name      string
+		query     func(string) (string, error)
+		queryOnly string
+	}{
+		{"writer", func(q string) (v string, err error) { err = s.w.QueryRowContext(ctx, q).Scan(&v); return }, "0"},
+		{"reader", func(q string) (v string, err error) { err = s.r.QueryRowContext(ctx, q).Scan(&v); return }, "1"},
+	} {
+		for pragma, want := range map[string]string{
+			"journal_mode": "wal", "busy_timeout": "5000", "foreign_keys": "1",
+			"synchronous": "1", "query_only": pool.queryOnly,
+		} {
+			got, err := pool.query("PRAGMA " + pragma)
+			if err != nil {
+				t.Fatalf("%s: PRAGMA %s: %v", pool.name, pragma, err)
+			}
+			if got != want {
+				t.Errorf("%s: PRAGMA %s = %q, want %q", pool.name, pragma, got, want)
+			}
+		}
+	}
+	if _, err := s.r.ExecContext(ctx, `INSERT INTO events (time_ms, kind) VALUES (1, 'x')`); err == nil {
+		t.Error("reader pool accepted a write")
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	for _, path := range []string{"", filepath.Join(t.TempDir(), "what?.db")} {
+		if s, err := Open(path); err == nil {
+			s.Close()
+			t.Errorf("Open(%q): no error", path)
+		}
+	}
+}
+
+// migrationRows returns schema_migrations as version -> applied_at.
+func migrationRows(t *testing.T, s *Store) map[int]int64 {
+	t.Helper()
+	rows, err := s.w.QueryContext(t.Context(), `SELECT version, applied_at FROM schema_migrations`)
+	if err != nil {
+		t.Fatalf("read schema_migrations: %v", err)
+	}
+	defer rows.Close()
+	out := map[int]int64{}
+	for rows.Next() {
+		var v int
+		var at int64
+		if err := rows.Scan(&v, &at); err != nil {
+			t.Fatal(err)
+		}
+		out[v] = at
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	migs, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatalf("loadMigrations: %v", err)
+	}
+	s, path := openTemp(t)
+	first := migrationRows(t, s)
+	if len(first) != len(migs) {
+		t.Fatalf("after Open: %d migrations recorded, want %d", len(first), len(migs))
+	}
+	if _, err := s.AppendEvent(t.Context(), store.Event{Kind: store.EventDrift, Message: "kept"}); err != nil {
+		t.Fatal(err)
+	}
+	// Directly, on the open database...
+	if err := migrate(t.Context(), s.w, migs); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	if got := migrationRows(t, s); fmt.Sprint(got) != fmt.Sprint(first) {
+		t.Errorf("second migrate changed schema_migrations: %v, was %v", got, first)
+	}
+	s.Close()
+	// ...and by reopening the file.
+	s2, err := Open(path)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s2.Close()
+	if got := migrationRows(t, s2); fmt.Sprint(got) != fmt.Sprint(first) {
+		t.Errorf("reopen changed schema_migrations: %v, was %v", got, first)
+	}
+	events, err := s2.ListEvents(t.Context(), store.EventFilter{})
+	if err != nil || len(events) != 1 || events[0].Message != "kept" {
+		t.Errorf("after reopen: events %v, %v; want the one event written before", events, err)
+	}
+}
+
+// TestMigrateAppliesOnlyNew upgrades a database across a made-up history.
+func TestMigrateAppliesOnlyNew(t *testing.T) {
+	ctx := t.Context()
+	v1 := migration{version: 1, name: "0001_a.sql", sql: `CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);`}
+	v2 := migration{version: 2, name: "0002_b.sql", sql: `CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (2);`}
+	// A fresh file, opened without Open so that only these migrations run.
+	fresh, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "raw.db"), true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	fresh.SetMaxOpenConns(1)
+	for _, step := range [][]migration{{v1}, {v1}, {v1, v2}, {v1, v2}} {
+		if err := migrate(ctx, fresh, step); err != nil {
+			t.Fatalf("migrate %d: %v", len(step), err)
+		}
+	}
+	var n int
+	if err := fresh.QueryRowContext(ctx, `SELECT COUNT(*) FROM a`).Scan(&n); err != nil || n != 2 {
+		t.Errorf("rows in a = %d (%v), want 2: each migration must run exactly once", n, err)
+	}
+	if v, err := schemaVersion(ctx, fresh); err != nil || v != 2 {
+		t.Errorf("schema version = %d (%v), want 2", v, err)
+	}
+
+	// A failing migration leaves the previous version intact.
+	bad := migration{version: 3, name: "0003_bad.sql", sql: `CREATE TABLE c (z INTEGER); SELECT * FROM nowhere;`}
+	if err := migrate(ctx, fresh, []migration{v1, v2, bad}); err == nil || !strings.Contains(err.Error(), "0003_bad.sql") {
+		t.Errorf("bad migration: error = %v, want one naming 0003_bad.sql", err)
+	}
+	if v, _ := schemaVersion(ctx, fresh); v != 2 {
+		t.Errorf("after failed migration: version %d, want 2", v)
+	}
+	if _, err := fresh.ExecContext(ctx, `SELECT * FROM c`); err == nil {
+		t.Error("failed migration left table c behind")
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	s, path := openTemp(t)
+	migs, _ := loadMigrations(migrationFS)
+	known := len(migs)
+	if _, err := s.w.ExecContext(t.Context(), `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)`, known+41); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	_, err := Open(path)
+	want := fmt.Sprintf("database schema version %d is newer than this ladder supports (%d); upgrade ladder", known+41, known)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Open of a newer database: error = %v, want it to contain %q", err, want)
+	}
+}
+
+func TestLoadMigrations(t *testing.T) {
+	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	good := fstest.MapFS{
+		"migrations/0002_b.sql": file("B"),
+		"migrations/0001_a.sql": file("A"),
+		"migrations/README":     file("ignored"),
+	}
+	migs, err := loadMigrations(good)
+	if err != nil || len(migs) != 2 || migs[0].sql != "A" || migs[1].version != 2 {
+		t.Errorf("loadMigrations: %+v, %v", migs, err)
+	}
+	for name, fsys := range map[string]fstest.MapFS{
+		"gap":      {"migrations/0001_a.sql": file(""), "migrations/0003_c.sql": file("")},
+		"repeat":   {"migrations/0001_a.sql": file(""), "migrations/0001_b.sql": file("")},
+		"no start": {"migrations/0002_b.sql": file("")},
+		"bad name": {"migrations/init.sql": file("")},
+		"zero":     {"migrations/0000_z.sql": file("")},
+	} {
+		if _, err := loadMigrations(fsys); err == nil {
+			t.Errorf("loadMigrations %s: no error", name)
+		}
+	}
+}
+
+// TestSharedFile opens the same file twice, as a CLI command and a running
+// server would, and checks each sees the other's writes, including while
+// both write at once.
+func TestSharedFile(t *testing.T) {
+	a, path := openTemp(t)
+	defer a.Close()
+	b, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := t.Context()
+
+	snap := snapshot.New("shop", strings.Repeat("ab", 32), map[string]snapshot.Artifact{
+		"api": {Service: "api", Digest: "sha256:" + strings.Repeat("cd", 32)},
+	}, "r1", snapshotTime)
+	if _, err := a.PutSnapshot(ctx, snap); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := b.GetSnapshot(ctx, snap.ID[:8]); err != nil || got.ID != snap.ID {
+		t.Errorf("b.GetSnapshot: %v, %v", got, err)
+	}
+	if created, err := b.PutSnapshot(ctx, snap); err != nil || created {
+		t.Errorf("b.PutSnapshot of a's snapshot: created=%v, %v", created, err)
+	}
+	rel, err := b.CreateRelease(ctx, store.Release{Env: "prod", Site: "eu-1", Snapshot: snap.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.FinishRelease(ctx, rel.ID, store.PhaseSucceeded, "", snapshotTime); err != nil {
+		t.Fatalf("a.FinishRelease of b's release: %v", err)
+	}
+	if got, err := b.GetRelease(ctx, rel.ID); err != nil || got.Phase != store.PhaseSucceeded {
+		t.Errorf("b.GetRelease after a finished it: %+v, %v", got, err)
+	}
+	if err := b.FinishRelease(ctx, rel.ID, store.PhaseFailed, "", snapshotTime); !errors.Is(err, store.ErrConflict) {
+		t.Errorf("b.FinishRelease after a finished it: %v, want ErrConflict", err)
+	}
+
+	// Both write concurrently; a tails b's events by ID.
+	const perWriter = 25
+	var wg sync.WaitGroup
+	for i, s := range []*Store{a, a, b, b} {
+		wg.Go(func() {
+			for j := range perWriter {
+				if _, err := s.AppendEvent(ctx, store.Event{Kind: store.EventDrift, Message: fmt.Sprintf("%d-%d", i, j)}); err != nil {
+					t.Errorf("writer %d: %v", i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for name, s := range map[string]*Store{"a": a, "b": b} {
+		events, err := s.ListEvents(ctx, store.EventFilter{})
+		if err != nil || len(events) != 4*perWriter {
+			t.Errorf("%s.ListEvents: %d events (%v), want %d", name, len(events), err, 4*perWriter)
+		}
+	}
+}
+
+var snapshotTime = time.Date(2025, 3, 14, 9, 26, 53, 589_000_000, time.UTC)
+
+// helperEnv names the database a child test process writes to; see
+// TestSharedFileAcrossProcesses.
+const helperEnv = "LADDER_SQLITE_HELPER_DB"
+
+// TestSharedFileAcrossProcesses runs a second OS process (this test binary
+// again) appending events while this one does, as a CLI command and a
+// running server would: file locking, not just in-process coordination,
+// must keep both working with nothing lost.
+func TestSharedFileAcrossProcesses(t *testing.T) {
+	if path := os.Getenv(helperEnv); path != "" {
+		helperWrite(t, path)
+		return
+	}
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	s, path := openTemp(t)
+	defer s.Close()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSharedFileAcrossProcesses$", "-test.count=1")
+	cmd.Env = append(os.Environ(), helperEnv+"="+path)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Start writing once the child is, so that the two really contend.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		events, err := s.ListEvents(t.Context(), store.EventFilter{Env: "child", Limit: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("child wrote nothing in 10s\n%s", out.String())
+		}
+	}
+	for i := range helperEvents {
+		if _, err := s.AppendEvent(t.Context(), store.Event{Kind: store.EventDrift, Env: "parent", Message: fmt.Sprint(i)}); err != nil {
+			t.Errorf("parent AppendEvent %d: %v", i, err)
+			break
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child process: %v\n%s", err, out.String())
+	}
+	for _, env := range []string{"parent", "child"} {
+		events, err := s.ListEvents(t.Context(), store.EventFilter{Env: env})
+		if err != nil || len(events) != helperEvents {
+			t.Errorf("events from %s: %d (%v), want %d", env, len(events), err, helperEvents)
+		}
+	}
+	// Whether the writes actually overlapped depends on scheduling; say so
+	// rather than fail, since either way nothing may be lost.
+	all, err := s.ListEvents(t.Context(), store.EventFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	switches := 0
+	for i := 1; i < len(all); i++ {
+		if all[i].Env != all[i-1].Env {
+			switches++
+		}
+	}
+	t.Logf("writers alternated %d times in ID order", switches)
+}
+
+const helperEvents = 1000
+
+func helperWrite(t *testing.T, path string) {
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("child Open: %v", err)
+	}
+	defer s.Close()
+	for i := range helperEvents {
+		if _, err := s.AppendEvent(context.Background(), store.Event{Kind: store.EventDrift, Env: "child", Message: fmt.Sprint(i)}); err != nil {
+			t.Fatalf("child AppendEvent %d: %v", i, err)
+		}
+	}
+}

@@ -1,0 +1,199 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/snapshot"
+)
+
+// Errors every implementation returns (wrapped is fine; callers use errors.Is).
+var (
+	// ErrNotFound: no record matches.
+	ErrNotFound = errors.New("not found")
+	// ErrAmbiguous: an ID prefix matches more than one record.
+	ErrAmbiguous = errors.New("ambiguous ID prefix")
+	// ErrConflict: a write would contradict an existing record (for example
+	// a snapshot ID stored with different content).
+	ErrConflict = errors.New("conflicting record")
+)
+
+// Store is ladder's durable record. Implementations are safe for concurrent
+// use by several goroutines and by several processes sharing the same
+// database.
+type Store interface {
+	// PutSnapshot records s. Storing a snapshot whose ID is already known is
+	// a no-op that returns created=false (the first record, with its
+	// revision and time, is kept); storing different content under a known
+	// ID is ErrConflict.
+	PutSnapshot(ctx context.Context, s *snapshot.Snapshot) (created bool, err error)
+	// GetSnapshot finds a snapshot by full ID or unique prefix (at least 4
+	// hex digits): ErrNotFound or ErrAmbiguous otherwise.
+	GetSnapshot(ctx context.Context, idOrPrefix string) (*snapshot.Snapshot, error)
+	// ListSnapshots returns snapshots newest first; limit <= 0 means all.
+	ListSnapshots(ctx context.Context, limit int) ([]*snapshot.Snapshot, error)
+
+	// PutArtifact records a built artifact; idempotent per (service, inputs).
+	PutArtifact(ctx context.Context, a snapshot.Artifact) error
+	// LookupArtifact returns the artifact last built for service from the
+	// given inputs hash, or ErrNotFound.
+	LookupArtifact(ctx context.Context, service, inputs string) (snapshot.Artifact, error)
+
+	// CreateRelease records a new release and returns it with its ID set.
+	CreateRelease(ctx context.Context, r Release) (Release, error)
+	// FinishRelease moves a release to a terminal phase. Finishing a release
+	// that is already terminal is ErrConflict.
+	FinishRelease(ctx context.Context, id int64, phase Phase, reason string, at time.Time) error
+	// GetRelease returns one release by ID.
+	GetRelease(ctx context.Context, id int64) (Release, error)
+	// ListReleases returns releases matching f, newest first.
+	ListReleases(ctx context.Context, f ReleaseFilter) ([]Release, error)
+
+	// AppendEvent records e and returns it with ID (monotonic) and Time set
+	// (Time is kept if already set).
+	AppendEvent(ctx context.Context, e Event) (Event, error)
+	// ListEvents returns events matching f, oldest first when AfterID is
+	// set (for tailing), otherwise the newest Limit events in ascending order.
+	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
+
+	// PutInstance records or replaces a supervised instance (keyed by
+	// Env, Site, Service, Slot).
+	PutInstance(ctx context.Context, in Instance) error
+	// DeleteInstance forgets one instance; deleting an unknown one is not an error.
+	DeleteInstance(ctx context.Context, env, site, service, slot string) error
+	// ListInstances returns the instances recorded for env/site (both may be
+	// empty to mean all), ordered by service then slot.
+	ListInstances(ctx context.Context, env, site string) ([]Instance, error)
+
+	// AppendSamples records telemetry samples.
+	AppendSamples(ctx context.Context, samples []Sample) error
+	// ListSamples returns samples matching f, oldest first.
+	ListSamples(ctx context.Context, f SampleFilter) ([]Sample, error)
+
+	// Close releases the store's resources.
+	Close() error
+}
+
+// Phase is where a release is in its life.
+type Phase string
+
+// Release phases.
+const (
+	PhaseProgressing Phase = "progressing"
+	PhaseSucceeded   Phase = "succeeded"
+	PhaseFailed      Phase = "failed"
+	// PhaseInterrupted: the process making the release died before it
+	// finished; the next ladder command found it and closed it.
+	PhaseInterrupted Phase = "interrupted"
+)
+
+// IsTerminal reports whether no further change of phase can happen.
+func (p Phase) IsTerminal() bool {
+	return p == PhaseSucceeded || p == PhaseFailed || p == PhaseInterrupted
+}
+
+// Release is snapshot X deployed to site S of environment E.
+type Release struct {
+	ID       int64     `json:"id"`
+	Env      string    `json:"environment"`
+	Site     string    `json:"site"`
+	Snapshot string    `json:"snapshot"`
+	Phase    Phase     `json:"phase"`
+	Reason   string    `json:"reason,omitempty"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	// Owner identifies the process making the release (host:pid), so a
+	// later command can tell a live release from one whose maker died.
+	Owner string `json:"owner,omitempty"`
+}
+
+// ReleaseFilter selects releases; zero fields match everything.
+type ReleaseFilter struct {
+	Env, Site, Snapshot string
+	Phase               Phase
+	Limit               int
+}
+
+// EventKind names what happened.
+type EventKind string
+
+// Event kinds.
+const (
+	EventBuilt           EventKind = "artifact.built"
+	EventSnapshotCreated EventKind = "snapshot.created"
+	EventDeployStarted   EventKind = "deploy.started"
+	EventDeploySucceeded EventKind = "deploy.succeeded"
+	EventDeployFailed    EventKind = "deploy.failed"
+	EventDeployRecovered EventKind = "deploy.interrupted"
+	EventHealthChanged   EventKind = "health.changed"
+	EventRestarted       EventKind = "process.restarted"
+	EventInstanceStarted EventKind = "instance.started"
+	EventInstanceStopped EventKind = "instance.stopped"
+	EventStackDown       EventKind = "stack.down"
+	EventDrift           EventKind = "drift.detected"
+)
+
+// Event is anything that happened. It always carries the snapshot ID,
+// environment and site it concerns (empty only where none applies yet, as
+// for a build before its snapshot exists).
+type Event struct {
+	ID       int64             `json:"id"`
+	Time     time.Time         `json:"time"`
+	Kind     EventKind         `json:"kind"`
+	Env      string            `json:"environment"`
+	Site     string            `json:"site"`
+	Snapshot string            `json:"snapshot"`
+	Service  string            `json:"service,omitempty"`
+	Message  string            `json:"message"`
+	Attrs    map[string]string `json:"attrs,omitempty"`
+}
+
+// EventFilter selects events; zero fields match everything.
+type EventFilter struct {
+	Env, Site, Snapshot, Service string
+	Kind                         EventKind
+	AfterID                      int64
+	Limit                        int
+}
+
+// Instance is one supervised replica of a service on a site, recorded so
+// that a later ladder process can find what an earlier one started.
+type Instance struct {
+	Env      string    `json:"environment"`
+	Site     string    `json:"site"`
+	Service  string    `json:"service"`
+	Slot     string    `json:"slot"`
+	Snapshot string    `json:"snapshot"`
+	Digest   string    `json:"digest"`
+	Config   string    `json:"config"`
+	PID      int       `json:"pid"`
+	Port     int       `json:"port"`
+	Owner    string    `json:"owner"`
+	Started  time.Time `json:"started"`
+}
+
+// Sample is one telemetry reading of a service on a site for a snapshot,
+// computed from two successive scrapes.
+type Sample struct {
+	Time     time.Time `json:"time"`
+	Env      string    `json:"environment"`
+	Site     string    `json:"site"`
+	Snapshot string    `json:"snapshot"`
+	Service  string    `json:"service"`
+	// RequestRate is requests per second.
+	RequestRate float64 `json:"requestRate"`
+	// ErrorRate is the fraction (0..1) of requests answered 5xx.
+	ErrorRate float64 `json:"errorRate"`
+	// P50 and P95 are latency quantiles in seconds (NaN-free: 0 when there
+	// were no requests).
+	P50 float64 `json:"p50"`
+	P95 float64 `json:"p95"`
+}
+
+// SampleFilter selects samples; zero fields match everything.
+type SampleFilter struct {
+	Env, Site, Snapshot, Service string
+	Since                        time.Time
+	Limit                        int
+}

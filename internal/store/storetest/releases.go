@@ -1,0 +1,193 @@
+package storetest
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+var releaseTests = []test{
+	{"CreateGet", testReleaseCreateGet},
+	{"CreateDefaults", testReleaseDefaults},
+	{"Finish", testReleaseFinish},
+	{"FinishTwiceConflicts", testReleaseFinishTwice},
+	{"Unknown", testReleaseUnknown},
+	{"ListFilters", testReleaseList},
+}
+
+func testReleaseCreateGet(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	in := store.Release{
+		Env: "prod", Site: "eu-1", Snapshot: hexOf("snap"), Phase: store.PhaseProgressing,
+		Reason: "rollout", Owner: "host-a:4242",
+		Started: time.Date(2025, 3, 14, 10, 26, 53, 589_793_238, time.FixedZone("CET", 3600)),
+	}
+	got, err := s.CreateRelease(ctx, in)
+	must(t, "CreateRelease", err)
+	if got.ID <= 0 {
+		t.Fatalf("CreateRelease: ID = %d, want > 0", got.ID)
+	}
+	want := in
+	want.ID = got.ID
+	want.Started = base // in.Started at millisecond precision, in UTC
+	equal(t, "CreateRelease result", got, want)
+
+	back, err := s.GetRelease(ctx, got.ID)
+	must(t, "GetRelease", err)
+	equal(t, "GetRelease", back, want)
+
+	second, err := s.CreateRelease(ctx, store.Release{Env: "prod", Site: "eu-1", Snapshot: hexOf("snap2"),
+		Phase: store.PhaseProgressing, Started: at(1)})
+	must(t, "CreateRelease second", err)
+	if second.ID <= got.ID {
+		t.Errorf("second release ID %d not after first %d", second.ID, got.ID)
+	}
+}
+
+// testReleaseDefaults pins what CreateRelease fills in: a zero Started
+// becomes now and an empty Phase becomes progressing.
+func testReleaseDefaults(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	before := time.Now()
+	got, err := s.CreateRelease(ctx, store.Release{Env: "dev", Site: "local", Snapshot: hexOf("s")})
+	after := time.Now()
+	must(t, "CreateRelease", err)
+	within(t, "CreateRelease Started", got.Started, before, after)
+	if got.Phase != store.PhaseProgressing {
+		t.Errorf("CreateRelease Phase = %q, want %q", got.Phase, store.PhaseProgressing)
+	}
+	back, err := s.GetRelease(ctx, got.ID)
+	must(t, "GetRelease", err)
+	equal(t, "GetRelease", back, got)
+}
+
+func testReleaseFinish(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for i, phase := range []store.Phase{store.PhaseSucceeded, store.PhaseFailed, store.PhaseInterrupted} {
+		r, err := s.CreateRelease(ctx, store.Release{Env: "prod", Site: "eu-1", Snapshot: hexOf("s"),
+			Phase: store.PhaseProgressing, Owner: "host:1", Started: at(i)})
+		must(t, "CreateRelease", err)
+		reason := fmt.Sprintf("reason %d", i)
+		finished := time.Date(2025, 3, 14, 10, 30, i, 123_456_789, time.FixedZone("CET", 3600))
+		must(t, "FinishRelease "+string(phase), s.FinishRelease(ctx, r.ID, phase, reason, finished))
+
+		want := r
+		want.Phase, want.Reason = phase, reason
+		want.Finished = time.Date(2025, 3, 14, 9, 30, i, 123_000_000, time.UTC)
+		got, err := s.GetRelease(ctx, r.ID)
+		must(t, "GetRelease", err)
+		equal(t, "GetRelease after finish "+string(phase), got, want)
+	}
+
+	// A phase that is not terminal is refused and changes nothing.
+	r, err := s.CreateRelease(ctx, store.Release{Env: "prod", Site: "eu-1", Phase: store.PhaseProgressing, Started: at(9)})
+	must(t, "CreateRelease", err)
+	for _, p := range []store.Phase{store.PhaseProgressing, "", "bogus"} {
+		if err := s.FinishRelease(ctx, r.ID, p, "nope", at(10)); err == nil {
+			t.Errorf("FinishRelease with phase %q: no error", p)
+		}
+	}
+	got, err := s.GetRelease(ctx, r.ID)
+	must(t, "GetRelease", err)
+	equal(t, "GetRelease after refused finishes", got, r)
+}
+
+func testReleaseFinishTwice(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r, err := s.CreateRelease(ctx, store.Release{Env: "prod", Site: "eu-1", Phase: store.PhaseProgressing, Started: at(0)})
+	must(t, "CreateRelease", err)
+	must(t, "FinishRelease", s.FinishRelease(ctx, r.ID, store.PhaseFailed, "health check", at(5)))
+	for _, p := range []store.Phase{store.PhaseFailed, store.PhaseSucceeded, store.PhaseInterrupted} {
+		err := s.FinishRelease(ctx, r.ID, p, "again", at(6))
+		isErr(t, "second FinishRelease "+string(p), err, store.ErrConflict)
+	}
+	want := r
+	want.Phase, want.Reason, want.Finished = store.PhaseFailed, "health check", at(5)
+	got, err := s.GetRelease(ctx, r.ID)
+	must(t, "GetRelease", err)
+	equal(t, "GetRelease after second finish", got, want)
+
+	// Created already terminal: finishing it is a conflict too.
+	done, err := s.CreateRelease(ctx, store.Release{Env: "prod", Site: "eu-1", Phase: store.PhaseSucceeded,
+		Started: at(7), Finished: at(8)})
+	must(t, "CreateRelease terminal", err)
+	isErr(t, "FinishRelease of a release created terminal",
+		s.FinishRelease(ctx, done.ID, store.PhaseFailed, "x", at(9)), store.ErrConflict)
+}
+
+func testReleaseUnknown(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r, err := s.CreateRelease(ctx, store.Release{Env: "prod", Site: "eu-1", Phase: store.PhaseProgressing, Started: at(0)})
+	must(t, "CreateRelease", err)
+	for _, id := range []int64{r.ID + 1, r.ID + 1000, 0, -1} {
+		_, err := s.GetRelease(ctx, id)
+		isErr(t, fmt.Sprintf("GetRelease %d", id), err, store.ErrNotFound)
+		err = s.FinishRelease(ctx, id, store.PhaseSucceeded, "", at(1))
+		isErr(t, fmt.Sprintf("FinishRelease %d", id), err, store.ErrNotFound)
+	}
+}
+
+func testReleaseList(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	snapA, snapB := hexOf("a"), hexOf("b")
+	specs := []struct {
+		env, site, snap string
+		finish          store.Phase
+	}{
+		{"prod", "eu-1", snapA, store.PhaseSucceeded},      // 0
+		{"prod", "us-1", snapA, store.PhaseSucceeded},      // 1
+		{"prod", "eu-1", snapB, store.PhaseFailed},         // 2
+		{"staging", "eu-1", snapB, store.PhaseSucceeded},   // 3
+		{"prod", "eu-1", snapB, ""},                        // 4: still progressing
+		{"staging", "us-1", snapA, store.PhaseInterrupted}, // 5
+	}
+	var rels []store.Release
+	for i, sp := range specs {
+		r, err := s.CreateRelease(ctx, store.Release{Env: sp.env, Site: sp.site, Snapshot: sp.snap,
+			Phase: store.PhaseProgressing, Started: at(i)})
+		must(t, "CreateRelease", err)
+		if sp.finish != "" {
+			must(t, "FinishRelease", s.FinishRelease(ctx, r.ID, sp.finish, "", at(i+100)))
+			r.Phase, r.Finished = sp.finish, at(i+100)
+		}
+		rels = append(rels, r)
+	}
+	// pick lists releases by index, newest first as ListReleases must.
+	pick := func(idx ...int) []store.Release {
+		out := []store.Release{}
+		for _, i := range idx {
+			out = append(out, rels[i])
+		}
+		return out
+	}
+	cases := []struct {
+		name string
+		f    store.ReleaseFilter
+		want []store.Release
+	}{
+		{"All", store.ReleaseFilter{}, pick(5, 4, 3, 2, 1, 0)},
+		{"Env", store.ReleaseFilter{Env: "prod"}, pick(4, 2, 1, 0)},
+		{"Site", store.ReleaseFilter{Site: "eu-1"}, pick(4, 3, 2, 0)},
+		{"EnvSite", store.ReleaseFilter{Env: "prod", Site: "eu-1"}, pick(4, 2, 0)},
+		{"Snapshot", store.ReleaseFilter{Snapshot: snapA}, pick(5, 1, 0)},
+		{"Phase", store.ReleaseFilter{Phase: store.PhaseSucceeded}, pick(3, 1, 0)},
+		{"PhaseProgressing", store.ReleaseFilter{Phase: store.PhaseProgressing}, pick(4)},
+		{"AllFields", store.ReleaseFilter{Env: "prod", Site: "eu-1", Snapshot: snapB, Phase: store.PhaseFailed}, pick(2)},
+		{"Limit", store.ReleaseFilter{Limit: 2}, pick(5, 4)},
+		{"EnvLimit", store.ReleaseFilter{Env: "prod", Limit: 3}, pick(4, 2, 1)},
+		{"LimitAboveCount", store.ReleaseFilter{Env: "staging", Limit: 10}, pick(5, 3)},
+		{"NegativeLimit", store.ReleaseFilter{Env: "staging", Limit: -1}, pick(5, 3)},
+		{"NoMatch", store.ReleaseFilter{Env: "qa"}, pick()},
+		{"NoMatchCombination", store.ReleaseFilter{Env: "staging", Snapshot: snapB, Phase: store.PhaseFailed}, pick()},
+	}
+	for _, tc := range cases {
+		got, err := s.ListReleases(ctx, tc.f)
+		must(t, "ListReleases "+tc.name, err)
+		if len(got) == 0 && len(tc.want) == 0 {
+			continue
+		}
+		equal(t, "ListReleases "+tc.name, got, tc.want)
+	}
+}

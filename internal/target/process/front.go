@@ -1,0 +1,155 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/plan"
+)
+
+// front is a service's stable address: a TCP listener forwarding each
+// connection to one of the instances currently routed.
+type front struct {
+	service   string
+	target    int // the service's own port
+	published int // 0 when the port was picked freely
+	ln        net.Listener
+	port      int
+
+	mu       sync.RWMutex
+	backends []*instance
+	next     atomic.Uint64
+
+	wg     sync.WaitGroup
+	closed chan struct{}
+}
+
+func listenFront(service string, target, published int) (*front, error) {
+	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", itoa(published)))
+	if err != nil {
+		return nil, err
+	}
+	f := &front{
+		service: service, target: target, published: published,
+		ln: ln, port: ln.Addr().(*net.TCPAddr).Port,
+		closed: make(chan struct{}),
+	}
+	f.wg.Add(1)
+	go f.serve()
+	return f, nil
+}
+
+func (f *front) route(backends []*instance) {
+	f.mu.Lock()
+	f.backends = backends
+	f.mu.Unlock()
+}
+
+// pick prefers healthy instances, then any that runs, round robin.
+func (f *front) pick() *instance {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	var ready, running []*instance
+	for _, in := range f.backends {
+		st, health := in.status()
+		if st != plan.StateRunning {
+			continue
+		}
+		running = append(running, in)
+		if health == plan.HealthHealthy || health == plan.HealthNone {
+			ready = append(ready, in)
+		}
+	}
+	pool := ready
+	if len(pool) == 0 {
+		pool = running
+	}
+	if len(pool) == 0 {
+		return nil
+	}
+	return pool[f.next.Add(1)%uint64(len(pool))]
+}
+
+func (f *front) serve() {
+	defer f.wg.Done()
+	for {
+		conn, err := f.ln.Accept()
+		if err != nil {
+			select {
+			case <-f.closed:
+				return
+			default:
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		f.wg.Add(1)
+		go func() {
+			defer f.wg.Done()
+			f.forward(conn)
+		}()
+	}
+}
+
+func (f *front) forward(conn net.Conn) {
+	defer conn.Close()
+	in := f.pick()
+	if in == nil {
+		return
+	}
+	port := in.ports[f.target]
+	up, err := net.DialTimeout("tcp", net.JoinHostPort("127.0.0.1", itoa(port)), 2*time.Second)
+	if err != nil {
+		return
+	}
+	defer up.Close()
+	done := make(chan struct{}, 2)
+	pipe := func(dst, src net.Conn) {
+		_, _ = io.Copy(dst, src)
+		if tc, ok := dst.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		done <- struct{}{}
+	}
+	go pipe(up, conn)
+	go pipe(conn, up)
+	select {
+	case <-done:
+		<-done
+	case <-f.closed:
+	}
+}
+
+func (f *front) close(ctx context.Context) {
+	select {
+	case <-f.closed:
+		return
+	default:
+	}
+	close(f.closed)
+	_ = f.ln.Close()
+	waited := make(chan struct{})
+	go func() { f.wg.Wait(); close(waited) }()
+	select {
+	case <-waited:
+	case <-ctx.Done():
+	}
+}
+
+// freePort asks the kernel for an unused loopback port.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}

@@ -1,0 +1,51 @@
+package process
+
+import (
+	"context"
+	"syscall"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/proc"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+// Reap stops the instances that a ladder process which is no longer
+// running left behind, and forgets their records. An instance record is
+// only acted on when the process under its PID still carries the
+// instance's LADDER_SLOT and LADDER_SERVICE, so a recycled PID is never
+// signalled. It returns the reaped records.
+func Reap(ctx context.Context, st store.Store) ([]store.Instance, error) {
+	all, err := st.ListInstances(ctx, "", "")
+	if err != nil {
+		return nil, err
+	}
+	var reaped []store.Instance
+	for _, in := range all {
+		if proc.Alive(in.Owner) {
+			continue
+		}
+		if in.PID > 0 {
+			env := proc.Environ(in.PID)
+			if env["LADDER_SLOT"] == in.Slot && env["LADDER_SERVICE"] == in.Service {
+				killGroup(in.PID)
+			}
+		}
+		if err := st.DeleteInstance(ctx, in.Env, in.Site, in.Service, in.Slot); err != nil {
+			return reaped, err
+		}
+		reaped = append(reaped, in)
+	}
+	return reaped, nil
+}
+
+// killGroup ends a process group: SIGTERM, then SIGKILL if it lingers.
+func killGroup(pid int) {
+	_ = syscall.Kill(-pid, syscall.SIGTERM)
+	for range 50 {
+		if syscall.Kill(pid, 0) != nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+}

@@ -1,0 +1,234 @@
+package process
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/target"
+)
+
+// startAll starts the new slots of every service of p, each service as
+// soon as the services it depends on are ready, and awaits them. It
+// returns every instance it started, also on error, so they can be undone.
+func (t *Target) startAll(ctx context.Context, s *siteState, d *render.Desired, p *plan.Plan, timeout time.Duration, progress func(target.Progress)) ([]*instance, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	t.mu.Lock()
+	fronts := map[string]map[int]int{}
+	for svc, ports := range s.fronts {
+		fronts[svc] = map[int]int{}
+		for port, f := range ports {
+			fronts[svc][port] = f.port
+		}
+	}
+	t.mu.Unlock()
+
+	ready := map[string]chan struct{}{}
+	for _, sp := range p.Services {
+		if len(sp.Start) > 0 {
+			ready[sp.Service] = make(chan struct{})
+		}
+	}
+	var (
+		mu      sync.Mutex
+		started []*instance
+		errs    []error
+		wg      sync.WaitGroup
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+		cancel()
+	}
+	for _, sp := range p.Services {
+		if len(sp.Start) == 0 {
+			continue
+		}
+		svc, ok := d.Service(sp.Service)
+		if !ok {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, dep := range sp.After {
+				select {
+				case <-ready[dep]:
+				case <-ctx.Done():
+					return
+				}
+			}
+			ins, err := t.launchService(ctx, s, d, svc, sp.Start, fronts, progress)
+			mu.Lock()
+			started = append(started, ins...)
+			mu.Unlock()
+			if err != nil {
+				fail(err)
+				return
+			}
+			for _, in := range ins {
+				if err := t.await(ctx, in, sp.Await, timeout, progress); err != nil {
+					fail(err)
+					return
+				}
+			}
+			close(ready[svc.Name])
+		}()
+	}
+	wg.Wait()
+	// Report the instance that failed, not the ones cancelled because of it.
+	for _, err := range errs {
+		var de *target.DeployError
+		if errors.As(err, &de) {
+			return started, err
+		}
+	}
+	if len(errs) > 0 {
+		return started, errors.Join(errs...)
+	}
+	if err := ctx.Err(); err != nil && len(started) > 0 {
+		return started, err
+	}
+	return started, nil
+}
+
+func (t *Target) launchService(ctx context.Context, s *siteState, d *render.Desired, svc *render.Service, slots []string, fronts map[string]map[int]int, progress func(target.Progress)) ([]*instance, error) {
+	rootfs, err := t.opts.Rootfs(ctx, svc.Digest)
+	if err != nil {
+		return nil, fmt.Errorf("service %s: unpacking artifact %s: %w", svc.Name, svc.Digest, err)
+	}
+	t.mu.Lock()
+	s.rootfs[svc.Digest] = rootfs
+	log, ok := s.logs[svc.Name]
+	t.mu.Unlock()
+	if !ok {
+		if log, err = openServiceLog(logPath(t.opts.StateDir, d.SiteRef, svc.Name)); err != nil {
+			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
+		}
+		t.mu.Lock()
+		s.logs[svc.Name] = log
+		t.mu.Unlock()
+	}
+	argv := mapArgv(rootfs, append(append([]string(nil), svc.Entrypoint...), svc.Command...))
+	if len(argv) == 0 {
+		return nil, fmt.Errorf("service %s: nothing to run: the image has no entrypoint and the stack no command", svc.Name)
+	}
+	dir := rootfs
+	if svc.WorkingDir != "" && svc.WorkingDir != "/" {
+		dir = rootfs + svc.WorkingDir
+		if _, err := os.Stat(dir); err != nil {
+			dir = rootfs
+		}
+	}
+	var out []*instance
+	for _, slot := range slots {
+		ports := map[int]int{}
+		for _, p := range svc.Ports {
+			n, err := freePort()
+			if err != nil {
+				return out, fmt.Errorf("service %s: no free port: %w", svc.Name, err)
+			}
+			ports[p.Target] = n
+		}
+		in := &instance{
+			t: t, site: d.SiteRef, svc: *svc, slot: slot, snapshot: d.Snapshot,
+			argv: argv, dir: dir, ports: ports, log: log,
+			env:     instanceEnv(d.SiteRef, *svc, slot, d.Snapshot, rootfs, ports, fronts),
+			state:   plan.StateStarting,
+			changed: make(chan struct{}),
+			done:    make(chan struct{}),
+		}
+		t.mu.Lock()
+		if s.instances[svc.Name] == nil {
+			s.instances[svc.Name] = map[string]*instance{}
+		}
+		prev := s.instances[svc.Name][slot]
+		s.instances[svc.Name][slot] = in
+		t.mu.Unlock()
+		if prev != nil {
+			// A slot is restarted only when its instance is not running.
+			prev.stop(ctx)
+		}
+		// Supervision outlives the release that started the instance.
+		runCtx, cancel := context.WithCancel(context.Background())
+		in.cancel = cancel
+		progress(target.Progress{Service: svc.Name, Slot: slot, Step: "starting"})
+		go in.supervise(runCtx)
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+// await waits until in reaches cond, failing fast if it exits when it
+// should be serving.
+func (t *Target) await(ctx context.Context, in *instance, cond plan.Await, timeout time.Duration, progress func(target.Progress)) error {
+	begun := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	err := in.wait(ctx, func(in *instance) (bool, error) {
+		in.mu.Lock()
+		state, health, code, restarts := in.state, in.health, in.exitCode, in.restarts
+		in.mu.Unlock()
+		exited := state == plan.StateExited || state == plan.StateRestarting || restarts > 0
+		switch cond {
+		case plan.AwaitCompleted:
+			if exited && code == 0 && state == plan.StateExited {
+				return true, nil
+			}
+			if exited && code != 0 {
+				return false, in.failure(fmt.Sprintf("exited with code %d", code))
+			}
+			return false, nil
+		case plan.AwaitHealthy:
+			if exited {
+				return false, in.failure(fmt.Sprintf("exited with code %d before becoming healthy", code))
+			}
+			return health == plan.HealthHealthy, nil
+		default:
+			if exited {
+				return false, in.failure(fmt.Sprintf("exited with code %d right after starting", code))
+			}
+			return state == plan.StateRunning, nil
+		}
+	})
+	switch {
+	case err == nil:
+		step := map[plan.Await]string{plan.AwaitCompleted: "completed", plan.AwaitHealthy: "healthy"}[cond]
+		if step == "" {
+			step = "started"
+		}
+		progress(target.Progress{Service: in.svc.Name, Slot: in.slot, Step: step, Elapsed: time.Since(begun)})
+		return nil
+	case errors.Is(err, context.DeadlineExceeded) && ctx.Err() != nil && time.Since(begun) >= timeout:
+		in.mu.Lock()
+		detail := in.detail
+		in.mu.Unlock()
+		reason := fmt.Sprintf("not %s after %s", cond, timeout)
+		if detail != "" {
+			reason += ": last check: " + detail
+		}
+		err = in.failure(reason)
+		progress(target.Progress{Service: in.svc.Name, Slot: in.slot, Step: "failed", Detail: reason, Elapsed: time.Since(begun)})
+		return fmt.Errorf("%w (%w)", err, target.ErrTimeout)
+	default:
+		var de *target.DeployError
+		if errors.As(err, &de) {
+			progress(target.Progress{Service: in.svc.Name, Slot: in.slot, Step: "failed", Detail: de.Reason, Elapsed: time.Since(begun)})
+		}
+		return err
+	}
+}
+
+func (in *instance) failure(reason string) error {
+	// Give the output pipe a moment to drain the last lines of a crash.
+	time.Sleep(50 * time.Millisecond)
+	return &target.DeployError{Service: in.svc.Name, Slot: in.slot, Reason: reason, LastLines: in.lastLines()}
+}

@@ -1,0 +1,102 @@
+package target
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/render"
+)
+
+// Target runs sites of one runtime kind.
+type Target interface {
+	// Kind names the runtime: "process", "compose", ...
+	Kind() string
+	// Observe reads what site runs, once.
+	Observe(ctx context.Context, site render.SiteRef) (*plan.Observed, error)
+	// Apply carries out p so that the site runs d. It starts the new slots
+	// in dependency order and awaits them, then routes traffic to the
+	// desired instances, then stops the old ones. If a start or an await
+	// fails, Apply stops what it started, leaves the previous instances
+	// serving and returns the error (a *DeployError when an instance is to
+	// blame).
+	Apply(ctx context.Context, d *render.Desired, p *plan.Plan, opts ApplyOptions) error
+	// Down stops and removes everything of site.
+	Down(ctx context.Context, site render.SiteRef) error
+	// Endpoints returns where each service of site can be reached from the
+	// host, for people and for probes.
+	Endpoints(site render.SiteRef) []Endpoint
+	// Logs writes the captured output of service (every service when
+	// empty) to w; with Follow it keeps writing until ctx ends.
+	Logs(ctx context.Context, site render.SiteRef, service string, opts LogOptions, w io.Writer) error
+}
+
+// ApplyOptions tune one Apply.
+type ApplyOptions struct {
+	// HealthTimeout bounds each service's wait for its new instances.
+	HealthTimeout time.Duration
+	// Progress, when set, is told of each step as it happens.
+	Progress func(Progress)
+}
+
+// Progress is one step of an Apply.
+type Progress struct {
+	Service string
+	Slot    string
+	// Step is "starting", "started", "healthy", "completed", "routed",
+	// "stopped" or "failed".
+	Step    string
+	Detail  string
+	Elapsed time.Duration
+}
+
+// Endpoint is one published port of a service.
+type Endpoint struct {
+	Service string `json:"service"`
+	// Target is the service's own (container) port.
+	Target int `json:"target"`
+	// URL is how the host reaches it, e.g. "http://127.0.0.1:3000".
+	URL string `json:"url"`
+}
+
+// LogOptions select log output.
+type LogOptions struct {
+	Follow bool
+	// Tail limits output to the last N lines per service (0: all).
+	Tail int
+}
+
+// DeployError says which instance failed a release and shows what it
+// last printed, so the user sees the cause without digging in log files.
+type DeployError struct {
+	Service string
+	Slot    string
+	// Reason is what went wrong, e.g. "exited with code 1" or "not
+	// healthy after 60s: HTTP 503".
+	Reason string
+	// LastLines are the instance's last lines of output.
+	LastLines []string
+}
+
+func (e *DeployError) Error() string {
+	return fmt.Sprintf("service %s (%s): %s", e.Service, e.Slot, e.Reason)
+}
+
+// ErrTimeout marks health waits that ran out of time.
+var ErrTimeout = errors.New("timed out")
+
+// PortInUseError is returned when a port a service must publish is taken.
+type PortInUseError struct {
+	Service string
+	Port    int
+	Err     error
+}
+
+func (e *PortInUseError) Error() string {
+	return fmt.Sprintf("service %s: port %d is already in use on this host: %v", e.Service, e.Port, e.Err)
+}
+
+func (e *PortInUseError) Unwrap() error { return e.Err }
