@@ -264,4 +264,3 @@ func (a *Agent) scrapeTargets(ctx context.Context) []signal.ScrapeTarget {
 }
 
 var _ server.Source = (*Agent)(nil)
-

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/deploy"
@@ -16,13 +17,30 @@ import (
 
 // DeployOptions watch a deploy as it happens.
 type DeployOptions struct {
-	Progress func(target.Progress)
-	Plan     func(*plan.Plan)
+	// HealthTimeout overrides the environment's health.timeout when set.
+	HealthTimeout time.Duration
+	Progress      func(target.Progress)
+	Plan          func(*plan.Plan)
 }
 
-// Deploy implements server.Source.
+// Deploy implements server.Source. A release that was attempted and
+// failed is an answer, not an error: its result carries the error, and the
+// previous release keeps serving.
 func (a *Agent) Deploy(ctx context.Context, req api.DeployRequest) (*api.DeployResult, error) {
-	return a.DeployWith(ctx, req.Snapshot, DeployOptions{})
+	var opts DeployOptions
+	if req.HealthTimeout != "" {
+		d, err := time.ParseDuration(req.HealthTimeout)
+		if err != nil || d <= 0 {
+			return nil, fmt.Errorf("healthTimeout %q is not a positive duration", req.HealthTimeout)
+		}
+		opts.HealthTimeout = d
+	}
+	res, err := a.DeployWith(ctx, req.Snapshot, opts)
+	if err != nil && res != nil {
+		res.Error = err.Error()
+		return res, nil
+	}
+	return res, err
 }
 
 // StaleStackError says a snapshot was made from another stack definition
@@ -80,8 +98,12 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 		if err != nil {
 			return nil, err
 		}
+		timeout := env.Health.Timeout
+		if opts.HealthTimeout > 0 {
+			timeout = opts.HealthTimeout
+		}
 		res, err := a.deployer.Deploy(ctx, a.opts.Target, d, deploy.Options{
-			HealthTimeout: env.Health.Timeout, Progress: opts.Progress, Plan: opts.Plan,
+			HealthTimeout: timeout, Progress: opts.Progress, Plan: opts.Plan,
 		})
 		if err != nil {
 			if res == nil {

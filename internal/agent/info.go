@@ -107,9 +107,9 @@ func (c *Client) Status(ctx context.Context) (*api.Status, error) {
 // Deploy asks the agent to deploy a snapshot and waits for the outcome.
 // A failed release comes back as a result with Error set and a non-nil
 // error.
-func (c *Client) Deploy(ctx context.Context, id string) (*api.DeployResult, error) {
+func (c *Client) Deploy(ctx context.Context, req api.DeployRequest) (*api.DeployResult, error) {
 	var res api.DeployResult
-	err := c.do(ctx, http.MethodPost, "/api/v1/deploy", api.DeployRequest{Snapshot: id}, &res)
+	err := c.do(ctx, http.MethodPost, "/api/v1/deploy", req, &res)
 	if err == nil && res.Error != "" {
 		return &res, errors.New(res.Error)
 	}
@@ -173,10 +173,6 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		// A failed deploy still answers with its result document.
-		if out != nil && json.Unmarshal(data, out) == nil && resp.StatusCode == http.StatusUnprocessableEntity {
-			return nil
-		}
 		ae := &APIError{Status: resp.StatusCode}
 		if json.Unmarshal(data, &ae.Body) != nil || ae.Body.Error == "" {
 			ae.Body.Error = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(data))

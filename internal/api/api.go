@@ -61,7 +61,11 @@ type ServiceStatus struct {
 
 // DeployRequest asks a running agent to deploy a snapshot.
 type DeployRequest struct {
+	// Snapshot is a snapshot ID or a unique prefix of one.
 	Snapshot string `json:"snapshot"`
+	// HealthTimeout, a Go duration ("90s"), overrides the environment's
+	// health.timeout for this deploy.
+	HealthTimeout string `json:"healthTimeout,omitempty"`
 }
 
 // DeployResult is what a deploy did.

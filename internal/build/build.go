@@ -65,9 +65,10 @@ type Progress struct {
 // Report summarises one Build call.
 type Report struct {
 	// Built and Cached are the services built and reused, sorted.
-	Built, Cached []string
+	Built  []string `json:"built"`
+	Cached []string `json:"cached"`
 	// BuildTime is the wall-clock time Build took.
-	BuildTime time.Duration
+	BuildTime time.Duration `json:"buildTime"`
 }
 
 // Builder builds a stack's services into artifacts. It is safe for

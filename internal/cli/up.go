@@ -14,6 +14,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/proc"
@@ -72,9 +73,6 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.timeout > 0 {
-		env.Health.Timeout = o.timeout
-	}
 	out := &printer{w: a.Out, quiet: a.json()}
 	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
 	if err := a.recover(ctx, ws, rec, env.Name, out); err != nil {
@@ -101,16 +99,16 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	out.printf("snapshot %s (%s, %d services built, %d unchanged, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), round(made.Report.BuildTime))
 
 	if running {
-		return a.upViaAgent(ctx, client, snap.ID, env.Name, out, begun)
+		return a.upViaAgent(ctx, client, made, env.Name, o, out, begun, false)
 	}
 	if o.detach {
 		c, err := a.startAgent(ctx, ws, env.Name, o)
 		if err != nil {
 			return err
 		}
-		return a.upViaAgent(ctx, c, snap.ID, env.Name, out, begun)
+		return a.upViaAgent(ctx, c, made, env.Name, o, out, begun, true)
 	}
-	return a.upForeground(ctx, ws, env.Name, snap, o, out, begun)
+	return a.upForeground(ctx, ws, env.Name, made, o, out, begun)
 }
 
 // recover closes what a killed ladder left behind before doing anything.
@@ -132,17 +130,29 @@ func (a *app) recover(ctx context.Context, ws *workspace, rec *deploy.Recorder, 
 	return nil
 }
 
-func (a *app) upViaAgent(ctx context.Context, c *agent.Client, id, env string, out *printer, begun time.Time) error {
+// upViaAgent deploys through a running agent. An agent this command
+// started for a first release that failed is stopped again, so a failed
+// `up -d` leaves nothing running.
+func (a *app) upViaAgent(ctx context.Context, c *agent.Client, made *deploy.Made, env string, o upOptions, out *printer, begun time.Time, started bool) error {
 	out.printf("deploying to %s (agent pid %d)\n", env, c.Info.PID)
-	res, err := c.Deploy(ctx, id)
+	req := api.DeployRequest{Snapshot: made.Snapshot.ID}
+	if o.timeout > 0 {
+		req.HealthTimeout = o.timeout.String()
+	}
+	res, err := c.Deploy(ctx, req)
 	if err != nil {
+		if started {
+			downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			_ = c.Down(downCtx)
+		}
 		return a.deployFailed(res, err)
 	}
 	st, err := c.Status(ctx)
 	if err != nil {
 		return err
 	}
-	return a.upSummary(res, st, out, time.Since(begun), true)
+	return a.upSummary(made, res, st, out, time.Since(begun), true)
 }
 
 func (a *app) deployFailed(res *api.DeployResult, err error) error {
@@ -167,12 +177,17 @@ func (a *app) deployFailed(res *api.DeployResult, err error) error {
 	return &ExitError{Code: code, Err: errors.New(msg), Hint: hint}
 }
 
-func (a *app) upSummary(res *api.DeployResult, st *api.Status, out *printer, took time.Duration, detached bool) error {
+// upResult is `up -o json`.
+type upResult struct {
+	Snapshot *snapshot.Snapshot `json:"snapshot"`
+	Build    *build.Report      `json:"build"`
+	Deploy   *api.DeployResult  `json:"deploy"`
+	Status   *api.Status        `json:"status"`
+}
+
+func (a *app) upSummary(made *deploy.Made, res *api.DeployResult, st *api.Status, out *printer, took time.Duration, detached bool) error {
 	if a.json() {
-		return a.printJSON(struct {
-			Deploy *api.DeployResult `json:"deploy"`
-			Status *api.Status       `json:"status"`
-		}{res, st})
+		return a.printJSON(upResult{Snapshot: made.Snapshot, Build: made.Report, Deploy: res, Status: st})
 	}
 	if res.Release == 0 {
 		out.printf("nothing to change: %s/%s already runs snapshot %s\n", res.Environment, res.Site, snapshot.Short(res.Snapshot))
@@ -189,7 +204,7 @@ func (a *app) upSummary(res *api.DeployResult, st *api.Status, out *printer, too
 }
 
 // upForeground runs the agent in this process until interrupted.
-func (a *app) upForeground(ctx context.Context, ws *workspace, env string, snap *snapshot.Snapshot, o upOptions, out *printer, begun time.Time) error {
+func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made *deploy.Made, o upOptions, out *printer, begun time.Time) error {
 	ag, err := a.newAgent(ws, env, o.dashboard)
 	if err != nil {
 		return err
@@ -207,7 +222,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, snap 
 	go func() { runDone <- ag.Run(runCtx) }()
 
 	out.printf("deploying to %s\n", env)
-	res, err := ag.DeployWith(ctx, snap.ID, agent.DeployOptions{Progress: out.deploy, Plan: func(p *plan.Plan) {
+	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, Progress: out.deploy, Plan: func(p *plan.Plan) {
 		if a.verbose {
 			out.printf("%s", p)
 		}
@@ -228,7 +243,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, snap 
 		<-runDone
 		return err
 	}
-	if err := a.upSummary(res, st, out, time.Since(begun), false); err != nil {
+	if err := a.upSummary(made, res, st, out, time.Since(begun), false); err != nil {
 		cancelRun()
 		<-runDone
 		return err

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs ladder's whole test suite, installing the components the tests use
+# for real (a headless Chromium for the dashboard) when they are missing.
+# Under CI=true a test that lacks its component fails instead of skipping.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_pkgs=()
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${need_pkgs[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+  else
+    echo "missing ${need_pkgs[*]}: install them (apt-get install ${need_pkgs[*]}) or the tests that need them skip (and fail under CI=true)" >&2
+  fi
+fi
+
+go vet ./...
+go test -count=1 -timeout 45m "$@" ./...
