@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
@@ -126,5 +127,5 @@ func summary(p *plan.Plan) string {
 	if len(parts) == 0 {
 		return "nothing to change"
 	}
-	return fmt.Sprint(parts)
+	return strings.Join(parts, ", ")
 }

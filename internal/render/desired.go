@@ -52,8 +52,11 @@ type Service struct {
 	DependsOn   []Dependency      `json:"dependsOn,omitempty"`
 	// Restart is the Compose restart policy: "no", "always", "on-failure"
 	// or "unless-stopped".
-	Restart   string        `json:"restart"`
-	StopGrace time.Duration `json:"stopGrace"`
+	Restart string `json:"restart"`
+	// MaxRestarts bounds "on-failure" restarts (Compose's "on-failure:N");
+	// 0 means no bound.
+	MaxRestarts int           `json:"maxRestarts,omitempty"`
+	StopGrace   time.Duration `json:"stopGrace"`
 	// Config is a hash of everything above but Replicas: two instances with
 	// the same Config run the same thing, so an unchanged service is kept
 	// as it runs and only a changed one is replaced.
@@ -165,7 +168,11 @@ func (d *Desired) String() string {
 		for _, dep := range s.DependsOn {
 			fmt.Fprintf(&b, "  depends on  %s (%s)\n", dep.Service, dep.Condition)
 		}
-		fmt.Fprintf(&b, "  restart     %s, stop grace %s\n", s.Restart, s.StopGrace)
+		restart := s.Restart
+		if s.MaxRestarts > 0 {
+			restart = fmt.Sprintf("%s (at most %d times)", restart, s.MaxRestarts)
+		}
+		fmt.Fprintf(&b, "  restart     %s, stop grace %s\n", restart, s.StopGrace)
 	}
 	return b.String()
 }

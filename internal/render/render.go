@@ -101,14 +101,15 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 	if cs.WorkingDir != "" {
 		s.WorkingDir = cs.WorkingDir
 	}
-	if s.Restart == "" {
-		s.Restart = types.RestartPolicyNo
+	var errs []error
+	s.Restart, s.MaxRestarts, err = restartPolicy(cs.Restart)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("service %q: %w", name, err))
 	}
 	if cs.StopGracePeriod != nil {
 		s.StopGrace = time.Duration(*cs.StopGracePeriod)
 	}
 
-	var errs []error
 	s.Environment = map[string]string{}
 	for _, kv := range img.Env {
 		k, v, _ := strings.Cut(kv, "=")
@@ -123,7 +124,7 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 	for k, v := range vals.Environment {
 		s.Environment[k] = v
 	}
-	for k := range s.Environment {
+	for _, k := range sortedKeys(s.Environment) {
 		if strings.HasPrefix(k, ReservedEnvPrefix) {
 			errs = append(errs, fmt.Errorf("service %q: environment variable %s is reserved: ladder sets %s* on every instance", name, k, ReservedEnvPrefix))
 		}
@@ -212,6 +213,23 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 	}
 	s.Config = ConfigHash(s)
 	return s, nil
+}
+
+// restartPolicy splits a Compose restart policy into its kind and, for
+// "on-failure:N", the bound on restarts.
+func restartPolicy(p string) (string, int, error) {
+	switch p {
+	case "":
+		return types.RestartPolicyNo, 0, nil
+	case types.RestartPolicyNo, types.RestartPolicyAlways, types.RestartPolicyOnFailure, types.RestartPolicyUnlessStopped:
+		return p, 0, nil
+	}
+	if n, ok := strings.CutPrefix(p, types.RestartPolicyOnFailure+":"); ok {
+		if max, err := strconv.Atoi(n); err == nil && max >= 0 {
+			return types.RestartPolicyOnFailure, max, nil
+		}
+	}
+	return "", 0, fmt.Errorf("restart policy %q: want no, always, on-failure[:N] or unless-stopped", p)
 }
 
 // dependencyOrder sorts services so each follows its dependencies, breaking

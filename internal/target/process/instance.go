@@ -118,7 +118,10 @@ func (in *instance) supervise(ctx context.Context) {
 			reason = err.Error()
 		}
 		in.update(func() { in.state = plan.StateExited; in.exitCode = code; in.health = healthAfterExit(in.health) })
-		if !shouldRestart(in.svc.Restart, code) {
+		in.mu.Lock()
+		restarts := in.restarts
+		in.mu.Unlock()
+		if !shouldRestart(in.svc.Restart, in.svc.MaxRestarts, restarts, code) {
 			in.t.event(in, store.EventInstanceStopped, fmt.Sprintf("%s %s %s", in.svc.Name, in.slot, reason), nil)
 			return
 		}
@@ -139,12 +142,12 @@ func (in *instance) supervise(ctx context.Context) {
 	}
 }
 
-func shouldRestart(policy string, code int) bool {
+func shouldRestart(policy string, maxRestarts, restarts, code int) bool {
 	switch policy {
 	case "always", "unless-stopped":
 		return true
 	case "on-failure":
-		return code != 0
+		return code != 0 && (maxRestarts == 0 || restarts < maxRestarts)
 	}
 	return false
 }
