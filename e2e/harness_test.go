@@ -58,9 +58,14 @@ type project struct {
 	dir     string // the stack directory
 	webPort int
 	env     []string
+	kind    string // the target kind the project runs on
 }
 
-func newProject(t *testing.T) *project {
+// newProject copies the demo for a test that runs on the process target.
+func newProject(t *testing.T) *project { return newProjectOn(t, "process") }
+
+// newProjectOn copies the demo for a test on the given target kind.
+func newProjectOn(t *testing.T, kind string) *project {
 	t.Helper()
 	root := t.TempDir()
 	src := repoRoot()
@@ -86,8 +91,11 @@ func newProject(t *testing.T) *project {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &project{t: t, root: root, dir: filepath.Join(root, "examples", "trading"), webPort: freePort(t)}
-	p.env = []string{fmt.Sprintf("WEB_PORT=%d", p.webPort)}
+	p := &project{t: t, root: root, dir: filepath.Join(root, "examples", "trading"), webPort: freePort(t), kind: kind}
+	// A project name of its own, so the test's Compose project never
+	// meets another run's.
+	p.env = []string{fmt.Sprintf("WEB_PORT=%d", p.webPort), "LADDER_TARGET=" + kind,
+		fmt.Sprintf("COMPOSE_PROJECT_NAME=e2e%d", time.Now().UnixNano()%1_000_000_000)}
 	t.Cleanup(func() {
 		// Whatever a test did, leave nothing running.
 		res := p.run("down")
@@ -95,9 +103,12 @@ func newProject(t *testing.T) *project {
 			t.Logf("cleanup: ladder down exited %d: %s", res.code, res.stderr)
 		}
 		if left := p.leftovers(); len(left) > 0 {
-			t.Errorf("processes left running after the test: %v", left)
-			for _, pid := range left {
-				_ = syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("instances left running after the test: %v", left)
+			if p.kind == "process" {
+				for _, pid := range left {
+					n, _ := strconv.Atoi(pid)
+					_ = syscall.Kill(n, syscall.SIGKILL)
+				}
 			}
 		}
 	})
@@ -207,10 +218,19 @@ func (p *project) status() (api.Status, result) {
 	return st, res
 }
 
-// leftovers lists processes running a binary unpacked under this
-// project's state directory: instances ladder should have stopped.
-func (p *project) leftovers() []int {
-	var pids []int
+// leftovers lists what still runs of the project: on the process target
+// the processes running a binary unpacked under the project's state
+// directory, on the compose target the project's containers.
+func (p *project) leftovers() []string {
+	if p.kind == "compose" {
+		out, err := exec.Command("docker", "ps", "-aq", "--filter", "label=dev.ladder.environment=local",
+			"--filter", "label=com.docker.compose.project.working_dir="+p.dir).Output()
+		if err != nil {
+			p.t.Fatalf("docker ps: %v", err)
+		}
+		return strings.Fields(string(out))
+	}
+	var pids []string
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
@@ -222,7 +242,7 @@ func (p *project) leftovers() []int {
 			continue
 		}
 		if strings.HasPrefix(exe, p.root+string(filepath.Separator)) {
-			pids = append(pids, pid)
+			pids = append(pids, strconv.Itoa(pid))
 		}
 	}
 	return pids
@@ -295,4 +315,16 @@ func endpoint(t *testing.T, st api.Status, name string) string {
 		t.Fatalf("no endpoint for %s in status", name)
 	}
 	return s.Endpoints[0]
+}
+
+// requireDocker fails the test under CI, and skips it elsewhere, when no
+// Docker engine answers.
+func requireDocker(t *testing.T) {
+	t.Helper()
+	if err := exec.Command("docker", "version", "--format", "{{.Server.Version}}").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("Docker engine not reachable: %v", err)
+		}
+		t.Skipf("Docker engine not reachable: %v", err)
+	}
 }

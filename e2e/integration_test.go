@@ -22,7 +22,16 @@ var demoServices = []string{"notifications", "trades", "users", "web"}
 // correlation to the snapshot ID; then change one service and confirm only
 // it is rebuilt and restarted and everything follows the new snapshot.
 func TestDeploySnapshotTelemetryDashboard(t *testing.T) {
-	p := newProject(t)
+	for _, kind := range []string{"process", "compose"} {
+		t.Run(kind, func(t *testing.T) { testDeploySnapshotTelemetryDashboard(t, kind) })
+	}
+}
+
+func testDeploySnapshotTelemetryDashboard(t *testing.T, kind string) {
+	if kind == "compose" {
+		requireDocker(t)
+	}
+	p := newProjectOn(t, kind)
 	up := p.upJSON("-d", "--dashboard", "127.0.0.1:0")
 	s1 := up.Snapshot.ID
 	if !snapshot.ValidID(s1) {
@@ -32,8 +41,8 @@ func TestDeploySnapshotTelemetryDashboard(t *testing.T) {
 		t.Errorf("first up built %v, want every service %v", got, demoServices)
 	}
 	st := up.Status
-	if st.Target != "process" || len(st.Sites) != 1 || st.Sites[0].Snapshot != s1 {
-		t.Fatalf("status after up: target %q, sites %+v; want process running %s", st.Target, st.Sites, s1)
+	if st.Target != kind || len(st.Sites) != 1 || st.Sites[0].Snapshot != s1 {
+		t.Fatalf("status after up: target %q, sites %+v; want %s running %s", st.Target, st.Sites, kind, snapshot.Short(s1))
 	}
 
 	// Health: every service healthy, every instance of snapshot S1.

@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/server"
@@ -52,6 +54,12 @@ type Agent struct {
 	mu      sync.Mutex
 	project *spec.Project
 	env     *spec.Environment
+	// desired is each site's desired state after its last release, and
+	// drift its latest drift report (absent when it matches).
+	desired map[string]*render.Desired
+	drift   map[string]*drift.Report
+
+	wg sync.WaitGroup // the watch goroutines
 
 	deployMu sync.Mutex // one release at a time
 
@@ -78,11 +86,13 @@ func New(opts Options) (*Agent, error) {
 		owner:    owner,
 		started:  time.Now().UTC(),
 		events:   rec,
-		deployer: &deploy.Deployer{Store: opts.Store, Events: rec, Owner: owner},
+		deployer: &deploy.Deployer{Store: opts.Store, Events: rec, Owner: owner, ImageID: render.ImageIDs(opts.Builder.Image)},
 		scraper:  signal.NewScraper(signal.ScraperOptions{}),
 		history:  signal.NewHistory(120),
 		project:  opts.Project,
 		env:      env,
+		desired:  map[string]*render.Desired{},
+		drift:    map[string]*drift.Report{},
 		shutdown: make(chan struct{}),
 	}, nil
 }
@@ -147,6 +157,8 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.scrapeLoop(scrapeCtx)
 	}()
 
+	a.watchDrift(scrapeCtx)
+
 	var err error
 	select {
 	case <-ctx.Done():
@@ -161,6 +173,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer cancel2()
 	_ = a.srv.Shutdown(shutCtx)
 	wg.Wait()
+	a.wg.Wait()
 	return err
 }
 
@@ -181,7 +194,7 @@ func (a *Agent) down(ctx context.Context) error {
 	for _, site := range a.sites() {
 		ref := render.SiteRef{Env: a.opts.Env, Site: site}
 		snap := a.currentSnapshot(ctx, ref)
-		if err := a.opts.Target.Down(ctx, ref); err != nil {
+		if err := a.opts.Target.Down(ctx, ref, target.DownOptions{}); err != nil {
 			errs = append(errs, fmt.Errorf("taking %s down: %w", ref, err))
 			continue
 		}
@@ -251,12 +264,12 @@ func (a *Agent) scrapeTargets(ctx context.Context) []signal.ScrapeTarget {
 				}
 			}
 			hostPort, ok := in.Ports[port]
-			if !ok {
+			if !ok || in.Addr == "" {
 				continue
 			}
 			out = append(out, signal.ScrapeTarget{
 				Env: ref.Env, Site: ref.Site, Snapshot: in.Snapshot, Service: in.Service, Slot: in.Slot,
-				URL: fmt.Sprintf("http://127.0.0.1:%d%s", hostPort, ext.Metrics.Path),
+				URL: fmt.Sprintf("http://%s%s", net.JoinHostPort(in.Addr, strconv.Itoa(hostPort)), ext.Metrics.Path),
 			})
 		}
 	}

@@ -81,17 +81,7 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	a.project, a.env = p, env
 	a.mu.Unlock()
 
-	images := func(digest string) (render.Image, error) {
-		img, err := a.opts.Builder.Image(digest)
-		if err != nil {
-			return render.Image{}, err
-		}
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return render.Image{}, fmt.Errorf("image %s: %w", snapshot.Short(digest), err)
-		}
-		return render.Image{Entrypoint: cf.Config.Entrypoint, Cmd: cf.Config.Cmd, Env: cf.Config.Env, WorkingDir: cf.Config.WorkingDir}, nil
-	}
+	images := render.FromImages(a.opts.Builder.Image)
 	var last *api.DeployResult
 	for _, site := range env.Sites {
 		d, err := render.Render(p, env.Name, site.Name, snap, images)
@@ -111,6 +101,10 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 			}
 			return res, err
 		}
+		a.mu.Lock()
+		a.desired[site.Name] = d
+		a.mu.Unlock()
+		a.checkDriftLocked(ctx, d.SiteRef, "a release")
 		last = res
 	}
 	if last == nil {

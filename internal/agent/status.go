@@ -53,6 +53,9 @@ func (a *Agent) siteStatus(ctx context.Context, ref render.SiteRef) (api.SiteSta
 		ss.Release = &rels[0]
 	}
 	ss.Snapshot = a.currentSnapshot(ctx, ref)
+	a.mu.Lock()
+	ss.Drift = a.drift[ref.Site]
+	a.mu.Unlock()
 	obs, err := a.opts.Target.Observe(ctx, ref)
 	if err != nil {
 		return ss, err

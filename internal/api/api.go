@@ -3,6 +3,7 @@ package api
 import (
 	"time"
 
+	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/store"
 )
@@ -39,6 +40,8 @@ type SiteStatus struct {
 	// Release is the site's latest release, whatever its outcome.
 	Release  *store.Release  `json:"release,omitempty"`
 	Services []ServiceStatus `json:"services"`
+	// Drift is set when what the site runs differs from its last release.
+	Drift *drift.Report `json:"drift,omitempty"`
 }
 
 // ServiceStatus is one service on a site.

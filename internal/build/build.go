@@ -22,7 +22,10 @@ import (
 const BuilderVersion = "ladder-go/1"
 
 // Builder names recorded in snapshot.Artifact.Builder.
-const builderGo = "go"
+const (
+	builderGo         = "go"
+	builderDockerfile = "dockerfile"
+)
 
 // Progress states, in the order a service goes through them.
 const (
@@ -33,10 +36,10 @@ const (
 	StateFailed   = "failed"
 )
 
-// ErrDockerfile is returned (wrapped, naming the service) for a service
-// whose build context is a Dockerfile build: those need a Docker engine,
-// which only the compose target has.
-var ErrDockerfile = errors.New("Dockerfile builds need the compose target")
+// ErrDockerfile is returned (wrapped, naming the service and DOCKER_HOST)
+// for a service whose build context is a Dockerfile build when the Builder
+// has no Docker engine (Options.Docker is nil).
+var ErrDockerfile = errors.New("Dockerfile builds need a Docker engine")
 
 // Options configures a Builder.
 type Options struct {
@@ -45,6 +48,15 @@ type Options struct {
 	Progress func(Progress) // may be nil
 	Parallel int            // concurrent builds, default 2
 	Env      []string       // extra environment for the go tool
+
+	// Docker builds the services whose context has a Dockerfile (see
+	// NewDockerClient). Nil refuses them with an error wrapping
+	// ErrDockerfile; Go services never use it.
+	Docker DockerEngine
+	// Log receives the output of Dockerfile builds line by line as it
+	// arrives. May be nil; never called concurrently (nor concurrently
+	// with Progress).
+	Log func(service, line string)
 }
 
 // Progress reports one step of one service's build. The callback is never
@@ -109,6 +121,16 @@ type job struct {
 	service string
 	context string   // absolute build context directory
 	ports   []string // exposed container ports, "8080/tcp", sorted
+	docker  *dockerSpec
+}
+
+func needsGo(jobs []*job) bool {
+	for _, j := range jobs {
+		if j.docker == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // outcome is what became of one job.
@@ -140,7 +162,7 @@ func (b *Builder) Build(ctx context.Context, stack *spec.Stack) (map[string]snap
 		b.emit(Progress{Service: name, State: StateFailed, Err: planErrs[name]})
 	}
 	if len(jobs) > 0 {
-		s, err := b.newSession(ctx)
+		s, err := b.openSession(ctx, needsGo(jobs))
 		if err != nil {
 			return arts, report, errors.Join(err, joinSorted(errs))
 		}
@@ -221,7 +243,11 @@ func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
 		return fail(fmt.Errorf("service %q: looking up the cached artifact: %w", j.service, err))
 	}
 	b.emit(Progress{Service: j.service, State: StateBuilding, Duration: time.Since(start)})
-	art, err = b.buildGo(ctx, s, j, inputs)
+	if j.docker != nil {
+		art, err = b.buildDockerfile(ctx, s, j, inputs)
+	} else {
+		art, err = b.buildGo(ctx, s, j, inputs)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -288,6 +314,16 @@ func (b *Builder) emit(p Progress) {
 	b.progressMu.Lock()
 	defer b.progressMu.Unlock()
 	b.opts.Progress(p)
+}
+
+// log delivers one line of build output to the Log callback.
+func (b *Builder) log(service, line string) {
+	if b.opts.Log == nil {
+		return
+	}
+	b.progressMu.Lock()
+	defer b.progressMu.Unlock()
+	b.opts.Log(service, line)
 }
 
 // safeName keeps a service name usable inside a temp file name.

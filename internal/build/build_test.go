@@ -331,7 +331,7 @@ func TestCompileErrorNamesServiceAndOthersStillBuild(t *testing.T) {
 	checkReport(t, rep, []string{"worker"}, []string{"api"})
 }
 
-func TestDockerfileContextIsRefused(t *testing.T) {
+func TestDockerfileWithoutEngineIsRefused(t *testing.T) {
 	src := copyFixture(t)
 	writeFile(t, filepath.Join(src, "services/docker/Dockerfile"), "FROM scratch\n")
 	writeFile(t, filepath.Join(src, "services/docker/main.go"), "package main\n\nfunc main() {}\n")
@@ -340,15 +340,18 @@ func TestDockerfileContextIsRefused(t *testing.T) {
 	stack.Compose.Services["named"] = types.ServiceConfig{Name: "named", WorkloadSpec: types.WorkloadSpec{Build: &types.BuildConfig{Context: "services/worker", Dockerfile: "build.Dockerfile"}}}
 	stack.Compose.Services["inline"] = types.ServiceConfig{Name: "inline", WorkloadSpec: types.WorkloadSpec{Build: &types.BuildConfig{Context: "services/worker", DockerfileInline: "FROM scratch"}}}
 
-	h := newHarness(t, "", nil)
+	h := newHarness(t, "", nil) // no Options.Docker
 	arts, rep, err := h.Build(context.Background(), stack)
 	if !errors.Is(err, ErrDockerfile) {
 		t.Fatalf("Build = %v, want ErrDockerfile", err)
 	}
 	for _, name := range []string{"docker", "named", "inline"} {
-		if want := `service "` + name + `": Dockerfile builds need the compose target`; !strings.Contains(err.Error(), want) {
+		if want := `service "` + name + `": Dockerfile builds need a Docker engine, and none is configured`; !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %q lacks %q", err, want)
 		}
+	}
+	if !strings.Contains(err.Error(), "DOCKER_HOST") {
+		t.Fatalf("error %q does not say where the engine is looked for", err)
 	}
 	if _, ok := arts["api"]; !ok || !reflect.DeepEqual(rep.Built, []string{"api"}) {
 		t.Fatalf("api not built: %v %+v", arts, rep)

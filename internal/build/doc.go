@@ -17,8 +17,20 @@
 // the hash is reused without running go list or reading a file, which makes
 // a no-op build of a whole stack take milliseconds.
 //
-// Today a service is built by the Go builder: its build context must hold a
-// Go main package, which is compiled as a static linux binary and wrapped in
-// a single-layer image the way ko does it. Dockerfile contexts are refused
-// with ErrDockerfile until the compose target can build them.
+// A service is built by one of two builders. The Go builder takes a build
+// context that holds a Go main package, compiles it as a static linux
+// binary and wraps it in a single-layer image the way ko does it. The
+// Dockerfile builder takes a context with a Dockerfile (or
+// build.dockerfile / dockerfile_inline) to a Docker engine (Options.Docker,
+// see NewDockerClient), builds it with the engine's classic builder and
+// exports the image into the same store, normalised (OCI media types,
+// timestamps at the epoch, ladder's labels). Its inputs hash covers the
+// files .dockerignore lets through, the Dockerfile, build args, target, the
+// images it takes from the engine, and the builder versions. ladder never
+// pulls: a FROM image must be scratch or already in the engine, which
+// LoadImage can put there from the store without a registry.
+//
+// Go images are byte-for-byte reproducible anywhere; Dockerfile images are
+// only as reproducible as the layers the engine makes (see
+// buildDockerfile). Either way a service is built once per inputs hash.
 package build

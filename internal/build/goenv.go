@@ -57,9 +57,18 @@ type toolchain struct {
 }
 
 func (b *Builder) newSession(ctx context.Context) (*session, error) {
+	return b.openSession(ctx, true)
+}
+
+// openSession loads the stat cache and, when withGo is set, finds and asks
+// the go command. Stacks of Dockerfile services only need no Go toolchain.
+func (b *Builder) openSession(ctx context.Context, withGo bool) (*session, error) {
 	cacheDir := filepath.Join(b.opts.Dir, "cache")
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("build: %w", err)
+	}
+	if !withGo {
+		return &session{b: b, cache: loadStatCache(filepath.Join(cacheDir, "inputs.json"))}, nil
 	}
 	base := mergeEnv(os.Environ(), b.opts.Env)
 	goBin, err := lookGo(base)

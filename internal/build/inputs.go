@@ -46,6 +46,9 @@ type listError struct{ Err string }
 // inputs returns the inputs hash of j: from the stat cache when nothing it
 // was computed from changed, otherwise from go list and the files.
 func (s *session) inputs(ctx context.Context, j *job) (string, error) {
+	if j.docker != nil {
+		return s.dockerInputs(ctx, j)
+	}
 	source, ok := s.cache.lookup(j.context, s.tc.Key)
 	if !ok {
 		var entry *cacheEntry

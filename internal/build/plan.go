@@ -32,6 +32,10 @@ func (b *Builder) plan(stack *spec.Stack) ([]*job, map[string]error) {
 	for _, name := range names {
 		svc := proj.Services[name]
 		j, err := planService(name, svc, base)
+		if err == nil && j.docker != nil && b.opts.Docker == nil {
+			err = fmt.Errorf("service %q: %w, and none is configured: Options.Docker is nil "+
+				"(NewDockerClient connects to the engine DOCKER_HOST names; %s)", name, ErrDockerfile, dockerHost())
+		}
 		if err != nil {
 			errs[name] = err
 			continue
@@ -60,10 +64,11 @@ func planService(name string, svc types.ServiceConfig, base string) (*job, error
 	if fi, err := os.Stat(ctxDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("service %q: build context %s is not a directory", name, ctxDir)
 	}
+	j := &job{service: name, context: ctxDir, ports: exposedPorts(svc.Ports)}
 	if isDockerfileBuild(bc, ctxDir) {
-		return nil, fmt.Errorf("service %q: %w", name, ErrDockerfile)
+		j.docker = planDockerfile(bc, ctxDir)
 	}
-	return &job{service: name, context: ctxDir, ports: exposedPorts(svc.Ports)}, nil
+	return j, nil
 }
 
 // isDockerfileBuild reports whether a build section asks for a Dockerfile.

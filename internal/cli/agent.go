@@ -42,5 +42,6 @@ func newAgentCmd(a *app) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&env, "env", "e", "", "environment")
 	cmd.Flags().StringVar(&dashboard, "dashboard", "", "dashboard address")
+	cmd.Flags().StringVar(&a.target, "target", "", "runtime: auto, process or compose")
 	return cmd
 }

@@ -8,16 +8,24 @@ import (
 
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/target"
 )
 
 func newDownCmd(a *app) *cobra.Command {
-	var env string
+	var (
+		env     string
+		volumes bool
+	)
 	cmd := &cobra.Command{
 		Use:   "down",
 		Short: "Stop the running stack and everything it started",
 		Long: `down asks the ladder agent running the environment to stop every
 instance and exit. When no agent runs, it stops any instance a killed ladder
-process left behind. The store keeps every snapshot, release and event.`,
+process left behind, and removes the Compose project of a site on the
+compose target (whose containers outlive ladder). Named volumes are kept
+unless --volumes is given. The store keeps every snapshot, release and
+event.`,
 		Example: `  ladder down
   ladder down --env local`,
 		Args: cobra.NoArgs,
@@ -47,6 +55,26 @@ process left behind. The store keeps every snapshot, release and event.`,
 			if err := a.recover(ctx, ws, rec, e.Name, out); err != nil {
 				return err
 			}
+			if kind, err := a.targetKind(ctx, ws, e.Name); err == nil && kind == "compose" {
+				tgt, err := a.newTarget(ctx, ws, e.Name, "", nil)
+				if err != nil {
+					return err
+				}
+				for _, s := range e.Sites {
+					ref := render.SiteRef{Env: e.Name, Site: s.Name}
+					obs, err := tgt.Observe(ctx, ref)
+					if err != nil {
+						return err
+					}
+					if err := tgt.Down(ctx, ref, target.DownOptions{Volumes: volumes}); err != nil {
+						return err
+					}
+					if len(obs.Instances) > 0 {
+						stopped = true
+						out.printf("%s: removed %d container(s)\n", ref, len(obs.Instances))
+					}
+				}
+			}
 			if !stopped {
 				out.printf("nothing running for %s\n", e.Name)
 			}
@@ -57,5 +85,6 @@ process left behind. The store keeps every snapshot, release and event.`,
 		},
 	}
 	cmd.Flags().StringVarP(&env, "env", "e", "", "environment (default: the first rung)")
+	cmd.Flags().BoolVar(&volumes, "volumes", false, "also remove named volumes (compose target)")
 	return cmd
 }

@@ -5,7 +5,6 @@ import (
 
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/target"
-	"github.com/ladderhq/ladder/internal/target/process"
 )
 
 func newLogsCmd(a *app) *cobra.Command {
@@ -54,7 +53,11 @@ new lines until Ctrl-C.`,
 			if site == "" {
 				site = e.Sites[0].Name
 			}
-			err = process.ReadLogs(ctx, ws.stateDir, render.SiteRef{Env: e.Name, Site: site}, service, opts, a.Out)
+			tgt, err := a.newTarget(ctx, ws, e.Name, "", nil)
+			if err != nil {
+				return err
+			}
+			err = tgt.Logs(ctx, render.SiteRef{Env: e.Name, Site: site}, service, opts, a.Out)
 			if err != nil && ctx.Err() == nil {
 				return &ExitError{Code: ExitNotRunning, Err: err}
 			}

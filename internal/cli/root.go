@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/ladderhq/ladder/internal/build"
@@ -31,6 +32,8 @@ type app struct {
 	stackFile  string
 	output     string
 	verbose    bool
+	// target overrides the environment's target kind (up, agent).
+	target string
 }
 
 // New returns ladder's root command.
@@ -84,6 +87,7 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 		newValidateCmd(a),
 		newSnapshotsCmd(a),
 		newSnapshotCmd(a),
+		newDriftCmd(a),
 		newDemoCmd(a),
 		newAgentCmd(a),
 	)
@@ -124,6 +128,7 @@ type workspace struct {
 	stateDir string
 	store    store.Store
 	builder  *build.Builder
+	docker   *client.Client
 }
 
 func (a *app) open(ctx context.Context) (*workspace, error) {
@@ -146,21 +151,31 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &workspace{
-		project:  p,
-		stateDir: stateDir,
-		store:    st,
-		builder:  build.New(build.Options{Store: st, Dir: filepath.Join(stateDir, "artifacts")}),
-	}, nil
+	w := &workspace{project: p, stateDir: stateDir, store: st}
+	// The client connects only when a Dockerfile service is built.
+	if c, err := build.NewDockerClient(); err == nil {
+		w.docker = c
+	}
+	w.builder = w.newBuilder(nil)
+	return w, nil
 }
 
 // newBuilder returns a builder on the workspace's artifact store that
 // reports progress to progress.
 func (w *workspace) newBuilder(progress func(build.Progress)) *build.Builder {
-	return build.New(build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), Progress: progress})
+	opts := build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), Progress: progress}
+	if w.docker != nil {
+		opts.Docker = w.docker
+	}
+	return build.New(opts)
 }
 
-func (w *workspace) Close() error { return w.store.Close() }
+func (w *workspace) Close() error {
+	if w.docker != nil {
+		w.docker.Close()
+	}
+	return w.store.Close()
+}
 
 // environment resolves --env: the named environment, or the first rung.
 func (w *workspace) environment(name string) (*spec.Environment, error) {

@@ -19,7 +19,6 @@ import (
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/snapshot"
-	"github.com/ladderhq/ladder/internal/target"
 	"github.com/ladderhq/ladder/internal/target/process"
 )
 
@@ -58,6 +57,7 @@ serving and up exits with code 3.`,
 	f.StringVarP(&o.env, "env", "e", "", "environment to deploy to (default: the first rung)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "keep the stack running in the background")
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address (default: the environment's, 127.0.0.1:7700)")
+	f.StringVar(&a.target, "target", "", "runtime: auto, process or compose (default: the environment's target)")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
 	return cmd
 }
@@ -267,7 +267,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, error) {
 	owner := proc.Self()
 	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
-	tgt, err := a.newTarget(ws, env, owner, rec)
+	tgt, err := a.newTarget(context.Background(), ws, env, owner, rec)
 	if err != nil {
 		return nil, err
 	}
@@ -276,23 +276,6 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 		StateDir: ws.stateDir, Store: ws.store, Builder: ws.builder, Target: tgt,
 		Addr: dashboard, Logger: a.logger(),
 	})
-}
-
-// newTarget picks the runtime of an environment.
-func (a *app) newTarget(ws *workspace, env, owner string, rec *deploy.Recorder) (target.Target, error) {
-	e, _ := ws.project.Ladder.Environment(env)
-	switch e.Target {
-	case "", "auto", "process":
-		return process.New(process.Options{
-			StateDir: ws.stateDir,
-			Rootfs: func(ctx context.Context, digest string) (string, error) {
-				dir, _, err := ws.builder.Rootfs(ctx, digest)
-				return dir, err
-			},
-			Store: ws.store, Owner: owner, Events: rec.Record, Logger: a.logger(),
-		}), nil
-	}
-	return nil, exitf(ExitConfig, "environment %s: target %q is not available in this build of ladder", env, e.Target)
 }
 
 // startAgent starts `ladder agent` detached and waits until it answers.
@@ -310,6 +293,9 @@ func (a *app) startAgent(ctx context.Context, ws *workspace, env string, o upOpt
 	}
 	if o.dashboard != "" {
 		args = append(args, "--dashboard", o.dashboard)
+	}
+	if a.target != "" {
+		args = append(args, "--target", a.target)
 	}
 	logPath := filepath.Join(ws.stateDir, "logs", "agent-"+env+".log")
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/snapshot"
@@ -40,6 +41,9 @@ type Deployer struct {
 	Events *Recorder
 	// Owner identifies this process in release records (see Owner()).
 	Owner string
+	// ImageID maps artifact digests to the image identity the runtime
+	// reports, for drift checks (nil: the digest itself).
+	ImageID func(digest string) string
 }
 
 // Options tune one deploy.
@@ -59,6 +63,9 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 	obs, err := tgt.Observe(ctx, d.SiteRef)
 	if err != nil {
 		return nil, fmt.Errorf("observing %s: %w", d.SiteRef, err)
+	}
+	if err := dp.markDrift(ctx, tgt, d, obs); err != nil {
+		return nil, err
 	}
 	p := plan.Compute(d, obs)
 	res.Plan = p.String()
@@ -128,4 +135,36 @@ func summary(p *plan.Plan) string {
 		return "nothing to change"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// markDrift flags the observed instances that differ from what they were
+// started as (changed out of band), so the plan replaces them: this is how
+// a release repairs drift. Targets that cannot be inspected are trusted.
+func (dp *Deployer) markDrift(ctx context.Context, tgt target.Target, d *render.Desired, obs *plan.Observed) error {
+	insp, ok := tgt.(target.Inspector)
+	if !ok {
+		return nil
+	}
+	live, err := insp.Inspect(ctx, d.SiteRef)
+	if err != nil {
+		return fmt.Errorf("inspecting %s: %w", d.SiteRef, err)
+	}
+	rep := drift.Compare(d, live, drift.Options{ImageID: dp.ImageID})
+	byInstance := map[string]string{}
+	for _, sd := range rep.Services {
+		for _, it := range sd.Items {
+			switch it.Kind {
+			case drift.KindImage, drift.KindEntrypoint, drift.KindCommand, drift.KindEnv, drift.KindPort, drift.KindLabel:
+				if it.Instance != "" && byInstance[sd.Service+"/"+it.Instance] == "" {
+					byInstance[sd.Service+"/"+it.Instance] = strings.TrimSpace(string(it.Kind) + " " + it.Field)
+				}
+			}
+		}
+	}
+	for i, in := range obs.Instances {
+		if why, ok := byInstance[in.Service+"/"+in.Slot]; ok {
+			obs.Instances[i].Drift = why
+		}
+	}
+	return nil
 }

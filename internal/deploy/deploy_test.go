@@ -46,7 +46,7 @@ func (f *fakeTarget) Apply(ctx context.Context, d *render.Desired, p *plan.Plan,
 	return f.apply(ctx, d, p, opts)
 }
 
-func (f *fakeTarget) Down(context.Context, render.SiteRef) error { return nil }
+func (f *fakeTarget) Down(context.Context, render.SiteRef, target.DownOptions) error { return nil }
 
 func (f *fakeTarget) Endpoints(render.SiteRef) []target.Endpoint { return nil }
 

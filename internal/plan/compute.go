@@ -96,6 +96,9 @@ func computeService(d *render.Desired, svc *render.Service, have []Instance) Ser
 	case len(sp.Start) > 0 && len(sp.Keep) == 0 && len(sp.Stop) > 0:
 		sp.Action = ActionReplace
 		sp.Reason = "instances not running"
+		if d := driftOf(sp.Stop); d != "" {
+			sp.Reason = "repairing drift: " + d
+		}
 	default:
 		sp.Action = ActionScale
 		sp.Reason = fmt.Sprintf("%d -> %d replicas", countRunning(have, svc.Config), svc.Replicas)
@@ -120,10 +123,23 @@ func computeService(d *render.Desired, svc *render.Service, have []Instance) Ser
 // config can be kept: a server that is up (its health is the supervisor's
 // business), or a job that already completed successfully.
 func usableInstance(in Instance, job bool) bool {
+	if in.Drift != "" {
+		return false
+	}
 	if job {
 		return in.State == StateExited && in.ExitCode == 0
 	}
 	return in.State == StateRunning || in.State == StateStarting || in.State == StateRestarting
+}
+
+// driftOf names the first drift among instances, if any.
+func driftOf(ins []Instance) string {
+	for _, in := range ins {
+		if in.Drift != "" {
+			return in.Drift
+		}
+	}
+	return ""
 }
 
 func countRunning(have []Instance, config string) int {

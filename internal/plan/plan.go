@@ -50,11 +50,16 @@ type Instance struct {
 	Health   string `json:"health,omitempty"`
 	ExitCode int    `json:"exitCode"`
 	Restarts int    `json:"restarts"`
-	// Ports maps each target (container) port to the host port the
-	// instance itself listens on.
+	// Addr is the address ladder reaches the instance itself on (for
+	// probes and scrapes), and Ports maps each of the service's target
+	// (container) ports to the port it answers on at Addr.
+	Addr  string      `json:"addr,omitempty"`
 	Ports map[int]int `json:"ports,omitempty"`
 	// ID is the target's handle: a PID, a container ID.
-	ID      string    `json:"id"`
+	ID string `json:"id"`
+	// Drift, when set, says how the instance differs from what it was
+	// started as (changed out of band); it is replaced, not kept.
+	Drift   string    `json:"drift,omitempty"`
 	Started time.Time `json:"started"`
 }
 

@@ -289,6 +289,22 @@ func TestCompute(t *testing.T) {
 			},
 		},
 		{
+			// The web container was changed out of band (drift): it is
+			// replaced in its slot, which repairs it.
+			name: "drift_repaired", d: d,
+			obs: observed(with(steady, "web", func(in *Instance) {
+				in.Drift = "env FAULT_LATENCY"
+			})...),
+			changed: []string{"web"},
+			from:    []string{snapNew},
+			svcs: map[string]want{
+				"db":      {action: ActionKeep, reason: "unchanged", keep: []int{1}},
+				"migrate": {action: ActionKeep, reason: "unchanged", keep: []int{1}},
+				"api":     {action: ActionKeep, reason: "unchanged", keep: []int{1, 2}},
+				"web":     {action: ActionReplace, reason: "repairing drift: env FAULT_LATENCY", start: []int{1}, await: AwaitStarted, stop: []string{slot("web", 1)}},
+			},
+		},
+		{
 			// One of two api replicas crashed: the other is kept.
 			name: "one_replica_crashed", d: d,
 			obs: observed(with(steady, "api", func(in *Instance) {

@@ -30,6 +30,10 @@ type Desired struct {
 	// Services in dependency order: every service comes after the services
 	// it depends on; ties are broken by name so the order is stable.
 	Services []Service `json:"services"`
+	// Networks and Volumes are the stack's named networks and volumes,
+	// sorted (targets without them ignore them).
+	Networks []string `json:"networks,omitempty"`
+	Volumes  []string `json:"volumes,omitempty"`
 }
 
 // Service is the desired state of one service on a site.
@@ -47,9 +51,13 @@ type Service struct {
 	Environment map[string]string `json:"environment,omitempty"`
 	Ports       []Port            `json:"ports,omitempty"`
 	Replicas    int               `json:"replicas"`
-	Health      *Health           `json:"health,omitempty"`
-	Metrics     *Endpoint         `json:"metrics,omitempty"`
-	DependsOn   []Dependency      `json:"dependsOn,omitempty"`
+	// Networks the service joins (by stack name), sorted.
+	Networks []string `json:"networks,omitempty"`
+	// Volumes mounted into the service.
+	Volumes   []Mount      `json:"volumes,omitempty"`
+	Health    *Health      `json:"health,omitempty"`
+	Metrics   *Endpoint    `json:"metrics,omitempty"`
+	DependsOn []Dependency `json:"dependsOn,omitempty"`
 	// Restart is the Compose restart policy: "no", "always", "on-failure"
 	// or "unless-stopped".
 	Restart string `json:"restart"`
@@ -61,6 +69,16 @@ type Service struct {
 	// the same Config run the same thing, so an unchanged service is kept
 	// as it runs and only a changed one is replaced.
 	Config string `json:"config"`
+}
+
+// Mount is a volume or bind mount.
+type Mount struct {
+	// Type is "volume", "bind" or "tmpfs".
+	Type string `json:"type"`
+	// Source is the named volume, or the host path of a bind mount.
+	Source   string `json:"source,omitempty"`
+	Target   string `json:"target"`
+	ReadOnly bool   `json:"readOnly,omitempty"`
 }
 
 // Port is a port the service listens on.
@@ -134,6 +152,12 @@ const (
 func (d *Desired) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "site %s stack %s snapshot %s\n", d.SiteRef, d.Stack, snapshot.Short(d.Snapshot))
+	if len(d.Networks) > 0 {
+		fmt.Fprintf(&b, "networks %s\n", strings.Join(d.Networks, " "))
+	}
+	if len(d.Volumes) > 0 {
+		fmt.Fprintf(&b, "volumes %s\n", strings.Join(d.Volumes, " "))
+	}
 	for _, s := range d.Services {
 		fmt.Fprintf(&b, "service %s\n", s.Name)
 		fmt.Fprintf(&b, "  digest      %s\n", s.Digest)
@@ -167,6 +191,16 @@ func (d *Desired) String() string {
 		}
 		for _, dep := range s.DependsOn {
 			fmt.Fprintf(&b, "  depends on  %s (%s)\n", dep.Service, dep.Condition)
+		}
+		if len(s.Networks) > 0 {
+			fmt.Fprintf(&b, "  networks    %s\n", strings.Join(s.Networks, " "))
+		}
+		for _, m := range s.Volumes {
+			ro := ""
+			if m.ReadOnly {
+				ro = " (read-only)"
+			}
+			fmt.Fprintf(&b, "  volume      %s %s -> %s%s\n", m.Type, m.Source, m.Target, ro)
 		}
 		restart := s.Restart
 		if s.MaxRestarts > 0 {

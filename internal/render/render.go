@@ -55,6 +55,8 @@ func Render(p *spec.Project, envName, site string, snap *snapshot.Snapshot, imag
 		Stack:    p.Stack.Name,
 		Snapshot: snap.ID,
 	}
+	d.Networks = sortedKeys(p.Stack.Compose.Networks)
+	d.Volumes = sortedKeys(p.Stack.Compose.Volumes)
 	var errs []error
 	for _, name := range dependencyOrder(p.Stack.Compose) {
 		svc, err := renderService(p, env, name, snap, images)
@@ -199,6 +201,11 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 			port = firstPort
 		}
 		s.Metrics = &Endpoint{Path: ext.Metrics.Path, Port: port}
+	}
+
+	s.Networks = sortedKeys(cs.Networks)
+	for _, v := range cs.Volumes {
+		s.Volumes = append(s.Volumes, Mount{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
 	}
 
 	for _, dep := range sortedKeys(cs.DependsOn) {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"github.com/ladderhq/ladder/internal/drift"
+	"github.com/ladderhq/ladder/internal/render"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -238,4 +240,24 @@ func firstDiff(want, got string) string {
 		}
 	}
 	return ""
+}
+
+func TestDashboardShowsDrift(t *testing.T) {
+	st := fixtureStatus()
+	h := newTestServer(statusSource(st), nil).handler()
+	if body := do(h, "GET", "/", "").Body.String(); strings.Contains(body, `class="drift"`) {
+		t.Fatal("a site without drift shows a drift banner")
+	}
+	site := &st.Sites[0]
+	site.Drift = &drift.Report{SiteRef: render.SiteRef{Env: st.Environment, Site: site.Site}, Snapshot: site.Snapshot,
+		Services: []drift.ServiceDrift{{Service: "api", Items: []drift.Item{
+			{Kind: drift.KindStopped, Instance: "1-abcdef12"},
+			{Kind: drift.KindEnv, Instance: "1-abcdef12", Field: "API_TOKEN", Want: drift.Redacted, Have: drift.Redacted},
+		}}}}
+	body := do(newTestServer(statusSource(st), nil).handler(), "GET", "/?fragment=1", "").Body.String()
+	for _, want := range []string{`class="drift"`, "ladder up", `data-service="api"`, "1-abcdef12", "stopped", "env API_TOKEN: want &lt;redacted&gt;, have &lt;redacted&gt;"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("drift banner lacks %q", want)
+		}
+	}
 }

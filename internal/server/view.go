@@ -63,6 +63,13 @@ type siteView struct {
 	Snap     snapView
 	Release  *releaseView
 	Services []serviceView
+	// Drift lists what the site runs differently from its release, one
+	// line per difference (secrets already redacted by package drift).
+	Drift []driftLine
+}
+
+type driftLine struct {
+	Service, Instance, Kind, Text string
 }
 
 type releaseView struct {
@@ -196,6 +203,20 @@ func (s *server) dashboardPage(st *api.Status) pageData {
 
 func (s *server) siteOf(site api.SiteStatus) siteView {
 	v := siteView{Name: site.Site, Snap: snapOf(site.Snapshot)}
+	if rep := site.Drift; rep != nil {
+		for _, sd := range rep.Services {
+			for _, it := range sd.Items {
+				text := string(it.Kind)
+				if it.Field != "" {
+					text += " " + it.Field
+				}
+				if it.Want != "" || it.Have != "" {
+					text += ": want " + it.Want + ", have " + it.Have
+				}
+				v.Drift = append(v.Drift, driftLine{Service: sd.Service, Instance: it.Instance, Kind: string(it.Kind), Text: text})
+			}
+		}
+	}
 	if r := site.Release; r != nil {
 		v.Release = &releaseView{
 			ID:     r.ID,

@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/render"
 )
@@ -24,14 +25,21 @@ type Target interface {
 	// serving and returns the error (a *DeployError when an instance is to
 	// blame).
 	Apply(ctx context.Context, d *render.Desired, p *plan.Plan, opts ApplyOptions) error
-	// Down stops and removes everything of site.
-	Down(ctx context.Context, site render.SiteRef) error
+	// Down stops and removes everything of site; named volumes only when
+	// opts.Volumes is set, so data survives a down by default.
+	Down(ctx context.Context, site render.SiteRef, opts DownOptions) error
 	// Endpoints returns where each service of site can be reached from the
 	// host, for people and for probes.
 	Endpoints(site render.SiteRef) []Endpoint
 	// Logs writes the captured output of service (every service when
 	// empty) to w; with Follow it keeps writing until ctx ends.
 	Logs(ctx context.Context, site render.SiteRef, service string, opts LogOptions, w io.Writer) error
+}
+
+// DownOptions tune Down.
+type DownOptions struct {
+	// Volumes also removes the site's named volumes.
+	Volumes bool
 }
 
 // ApplyOptions tune one Apply.
@@ -100,3 +108,16 @@ func (e *PortInUseError) Error() string {
 }
 
 func (e *PortInUseError) Unwrap() error { return e.Err }
+
+// Inspector is a target that can read what a site runs in full, for
+// drift detection.
+type Inspector interface {
+	Inspect(ctx context.Context, site render.SiteRef) (*drift.Live, error)
+}
+
+// Watcher is a target that reports changes to a site as they happen.
+type Watcher interface {
+	// Watch calls changed, with a word on what happened, each time the
+	// runtime reports a change to the site, until ctx ends.
+	Watch(ctx context.Context, site render.SiteRef, changed func(what string))
+}

@@ -27,11 +27,14 @@
     return sel && !sel.isCollapsed && main.contains(sel.anchorNode);
   }
 
+  var next = null, inflight = false;
+
   function tick() {
     if (document.hidden || selecting()) {
-      setTimeout(tick, every);
+      next = setTimeout(tick, every);
       return;
     }
+    inflight = true;
     var ctl = new AbortController();
     var timer = setTimeout(function () { ctl.abort(); }, 5000);
     fetch(fragmentURL(), { cache: "no-store", signal: ctl.signal, headers: { Accept: "text/html" } })
@@ -48,9 +51,21 @@
       .catch(function () { mark(false); })
       .then(function () {
         clearTimeout(timer);
-        setTimeout(tick, every);
+        inflight = false;
+        next = setTimeout(tick, every);
       });
   }
 
-  setTimeout(tick, every);
+  // Something happened (a deploy, a health change, drift): refresh now
+  // rather than at the next tick, so the page follows within a moment.
+  if (window.EventSource) {
+    var stream = new EventSource("/api/v1/events/stream");
+    stream.onmessage = function () {
+      if (inflight || document.hidden) return;
+      clearTimeout(next);
+      tick();
+    };
+  }
+
+  next = setTimeout(tick, every);
 })();

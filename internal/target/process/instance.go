@@ -79,7 +79,7 @@ func (in *instance) observe() plan.Instance {
 		Service: in.svc.Name, Slot: in.slot, Snapshot: in.snapshot,
 		Digest: in.svc.Digest, Config: in.svc.Config,
 		State: in.state, Health: in.health, ExitCode: in.exitCode,
-		Restarts: in.restarts, Ports: in.ports, ID: fmt.Sprint(in.pid), Started: in.started,
+		Restarts: in.restarts, Addr: "127.0.0.1", Ports: in.ports, ID: fmt.Sprint(in.pid), Started: in.started,
 	}
 }
 

@@ -17,9 +17,6 @@ import (
 // soon as the services it depends on are ready, and awaits them. It
 // returns every instance it started, also on error, so they can be undone.
 func (t *Target) startAll(ctx context.Context, s *siteState, d *render.Desired, p *plan.Plan, timeout time.Duration, progress func(target.Progress)) ([]*instance, error) {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
 	t.mu.Lock()
 	fronts := map[string]map[int]int{}
 	for svc, ports := range s.fronts {
@@ -30,74 +27,33 @@ func (t *Target) startAll(ctx context.Context, s *siteState, d *render.Desired, 
 	}
 	t.mu.Unlock()
 
-	ready := map[string]chan struct{}{}
-	for _, sp := range p.Services {
-		if len(sp.Start) > 0 {
-			ready[sp.Service] = make(chan struct{})
-		}
-	}
 	var (
 		mu      sync.Mutex
 		started []*instance
-		errs    []error
-		wg      sync.WaitGroup
 	)
-	fail := func(err error) {
-		mu.Lock()
-		errs = append(errs, err)
-		mu.Unlock()
-		cancel()
-	}
-	for _, sp := range p.Services {
-		if len(sp.Start) == 0 {
-			continue
-		}
+	err := target.StartInOrder(ctx, p, func(ctx context.Context, sp plan.ServicePlan) error {
 		svc, ok := d.Service(sp.Service)
 		if !ok {
-			continue
+			return nil
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, dep := range sp.After {
-				select {
-				case <-ready[dep]:
-				case <-ctx.Done():
-					return
-				}
-			}
-			ins, err := t.launchService(ctx, s, d, svc, sp.Start, fronts, progress)
-			mu.Lock()
-			started = append(started, ins...)
-			mu.Unlock()
-			if err != nil {
-				fail(err)
-				return
-			}
-			for _, in := range ins {
-				if err := t.await(ctx, in, sp.Await, timeout, progress); err != nil {
-					fail(err)
-					return
-				}
-			}
-			close(ready[svc.Name])
-		}()
-	}
-	wg.Wait()
-	// Report the instance that failed, not the ones cancelled because of it.
-	for _, err := range errs {
-		var de *target.DeployError
-		if errors.As(err, &de) {
-			return started, err
+		ins, err := t.launchService(ctx, s, d, svc, sp.Start, fronts, progress)
+		mu.Lock()
+		started = append(started, ins...)
+		mu.Unlock()
+		if err != nil {
+			return err
 		}
+		for _, in := range ins {
+			if err := t.await(ctx, in, sp.Await, timeout, progress); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil && ctx.Err() != nil && len(started) > 0 {
+		err = ctx.Err()
 	}
-	if len(errs) > 0 {
-		return started, errors.Join(errs...)
-	}
-	if err := ctx.Err(); err != nil && len(started) > 0 {
-		return started, err
-	}
-	return started, nil
+	return started, err
 }
 
 func (t *Target) launchService(ctx context.Context, s *siteState, d *render.Desired, svc *render.Service, slots []string, fronts map[string]map[int]int, progress func(target.Progress)) ([]*instance, error) {

@@ -287,7 +287,7 @@ func (t *Target) stopInstances(ctx context.Context, ins []*instance) {
 }
 
 // Down implements target.Target.
-func (t *Target) Down(ctx context.Context, ref render.SiteRef) error {
+func (t *Target) Down(ctx context.Context, ref render.SiteRef, _ target.DownOptions) error {
 	t.stopInstances(ctx, t.instancesOf(ref))
 	t.mu.Lock()
 	s, ok := t.sites[ref]

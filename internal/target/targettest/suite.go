@@ -28,11 +28,23 @@ type Harness struct {
 	// New returns the target under test. Artifacts come from b: a target
 	// runs the images b built (unpacking or loading them as it needs).
 	New func(t *testing.T, b *build.Builder) target.Target
+	// AfterDown, when set, checks the runtime holds nothing of the site
+	// after Down (containers, networks, processes...).
+	AfterDown func(t *testing.T, site render.SiteRef)
 }
 
 // fixture holds the suite's one artifact: testdata/app built as an image.
 type fixture struct {
 	digest string
+}
+
+// Fixture builds the suite's test service (testdata/app) into a fresh
+// artifact store and returns the builder and the artifact's digest, for
+// target-specific tests beyond the suite. See testdata/app/main.go for the
+// environment knobs that set its behaviour.
+func Fixture(t *testing.T, ctx context.Context) (*build.Builder, string) {
+	b, fx := buildFixture(t, ctx)
+	return b, fx.digest
 }
 
 // Run runs the suite. The subtests share one target and run in order,
@@ -46,9 +58,9 @@ func Run(t *testing.T, h Harness) {
 	t.Cleanup(func() {
 		downCtx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		_ = tgt.Down(downCtx, site)
+		_ = tgt.Down(downCtx, site, target.DownOptions{Volumes: true})
 	})
-	s := &suite{t: t, ctx: ctx, tgt: tgt, site: site, fx: fx}
+	s := &suite{t: t, ctx: ctx, tgt: tgt, site: site, fx: fx, afterDown: h.AfterDown}
 	steps := []struct {
 		name string
 		run  func(t *testing.T)
@@ -105,7 +117,8 @@ type suite struct {
 	site render.SiteRef
 	fx   fixture
 
-	frontID string // instance ID of "front" after the first deploy
+	frontID   string // instance ID of "front" after the first deploy
+	afterDown func(t *testing.T, site render.SiteRef)
 }
 
 // svc is a fixture service listening on 8080 with an HTTP health check.
@@ -354,7 +367,7 @@ func (s *suite) publishedPortInUse(t *testing.T) {
 
 func (s *suite) downLeavesNothing(t *testing.T) {
 	url := s.endpoint(t, "api")
-	if err := s.tgt.Down(s.ctx, s.site); err != nil {
+	if err := s.tgt.Down(s.ctx, s.site, target.DownOptions{Volumes: true}); err != nil {
 		t.Fatalf("Down: %v", err)
 	}
 	if obs := s.observe(t); len(obs.Instances) != 0 {
@@ -367,5 +380,8 @@ func (s *suite) downLeavesNothing(t *testing.T) {
 	if resp, err := c.Get(url); err == nil {
 		resp.Body.Close()
 		t.Errorf("%s still answers after Down", url)
+	}
+	if s.afterDown != nil {
+		s.afterDown(t, s.site)
 	}
 }

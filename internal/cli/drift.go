@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/drift"
+	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/target"
+)
+
+// ExitDrift is `ladder drift`'s exit code when a site differs from its
+// last release.
+const ExitDrift = 5
+
+func newDriftCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "drift [ENV]",
+		Short: "Compare what runs with what should run, field by field",
+		Long: `drift renders each site's last successful release (its snapshot with the
+environment's values) and compares it with what the runtime actually runs:
+missing or stopped containers, another image, command, environment, port,
+replica count or label, unhealthy instances. It prints the differences
+grouped by service and exits 5 when there are any (0 when none). Secret
+values are redacted. ` + "`ladder up`" + ` repairs drift.`,
+		Example: `  ladder drift
+  ladder drift staging -o json`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			env, err := ws.environment(name)
+			if err != nil {
+				return err
+			}
+			reports, err := a.driftReports(ctx, ws, env.Name)
+			if err != nil {
+				return err
+			}
+			drifted := false
+			for _, r := range reports {
+				drifted = drifted || r.Drifted()
+			}
+			if a.json() {
+				if err := a.printJSON(reports); err != nil {
+					return err
+				}
+			} else {
+				for _, r := range reports {
+					fmt.Fprint(a.Out, r.String())
+				}
+			}
+			if drifted {
+				return &ExitError{Code: ExitDrift, Err: fmt.Errorf("%s has drifted", env.Name), Reported: true}
+			}
+			return nil
+		},
+	}
+	return cmd
+}
+
+// driftReports computes the drift of every site of env from its last
+// successful release, read-only, talking to the runtime directly.
+func (a *app) driftReports(ctx context.Context, ws *workspace, env string) ([]*drift.Report, error) {
+	tgt, err := a.newTarget(ctx, ws, env, "", nil)
+	if err != nil {
+		return nil, err
+	}
+	insp, ok := tgt.(target.Inspector)
+	if !ok {
+		return nil, exitf(ExitConfig, "drift detection needs a runtime ladder can inspect (the compose target); %s runs on the %s target", env, tgt.Kind())
+	}
+	e, _ := ws.project.Ladder.Environment(env)
+	var out []*drift.Report
+	for _, site := range e.Sites {
+		ref := render.SiteRef{Env: env, Site: site.Name}
+		rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Env: env, Site: site.Name, Phase: store.PhaseSucceeded, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		if len(rels) == 0 {
+			return nil, &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("%s has no successful release to compare with", ref), Hint: "ladder up"}
+		}
+		snap, err := ws.store.GetSnapshot(ctx, rels[0].Snapshot)
+		if err != nil {
+			return nil, err
+		}
+		d, err := render.Render(ws.project, env, site.Name, snap, render.FromImages(ws.builder.Image))
+		if err != nil {
+			return nil, fmt.Errorf("rendering snapshot %s for %s: %w", snapshot.Short(snap.ID), ref, err)
+		}
+		live, err := insp.Inspect(ctx, ref)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, drift.Compare(d, live, drift.Options{ImageID: render.ImageIDs(ws.builder.Image)}))
+	}
+	return out, nil
+}

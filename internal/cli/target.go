@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/target"
+	"github.com/ladderhq/ladder/internal/target/compose"
+	"github.com/ladderhq/ladder/internal/target/process"
+)
+
+// targetKind resolves an environment's target: --target, then the
+// LADDER_TARGET environment variable, then ladder.yaml,
+// and "auto" means compose when a Docker engine answers, else process
+// (said in one line, so nobody wonders where their stack runs).
+func (a *app) targetKind(ctx context.Context, ws *workspace, env string) (string, error) {
+	kind := a.target
+	if kind == "" {
+		kind = os.Getenv("LADDER_TARGET")
+	}
+	if kind == "" {
+		e, _ := ws.project.Ladder.Environment(env)
+		kind = e.Target
+	}
+	switch kind {
+	case "process", "compose":
+		return kind, nil
+	case "", "auto":
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		c, err := compose.Connect(pctx)
+		if err != nil {
+			if !a.json() {
+				fmt.Fprintf(a.Err, "no Docker engine answers (%v): %s runs on the process target\n", shortErr(err), env)
+			}
+			return "process", nil
+		}
+		c.Close()
+		return "compose", nil
+	}
+	return "", exitf(ExitConfig, "unknown target %q: want auto, process or compose", kind)
+}
+
+func shortErr(err error) string {
+	if ue, ok := err.(*compose.UnreachableError); ok {
+		return fmt.Sprintf("DOCKER_HOST %s", ue.Host)
+	}
+	return err.Error()
+}
+
+// newTarget builds the target of an environment.
+func (a *app) newTarget(ctx context.Context, ws *workspace, env, owner string, rec *deploy.Recorder) (target.Target, error) {
+	kind, err := a.targetKind(ctx, ws, env)
+	if err != nil {
+		return nil, err
+	}
+	var events func(store.Event)
+	if rec != nil {
+		events = rec.Record
+	}
+	switch kind {
+	case "compose":
+		eng, err := compose.Connect(ctx)
+		if err != nil {
+			return nil, &ExitError{Code: ExitFailure, Err: err}
+		}
+		return compose.New(compose.Options{
+			Engine: eng, Stack: ws.project.Stack.Name, Images: ws.builder.Image,
+			WorkingDir: ws.project.Dir, ConfigFile: ws.project.Stack.File,
+			Events: events, Logger: a.logger(),
+		}), nil
+	}
+	return process.New(process.Options{
+		StateDir: ws.stateDir,
+		Rootfs: func(ctx context.Context, digest string) (string, error) {
+			dir, _, err := ws.builder.Rootfs(ctx, digest)
+			return dir, err
+		},
+		Store: ws.store, Owner: owner, Events: events, Logger: a.logger(),
+	}), nil
+}

@@ -1,0 +1,335 @@
+package compose
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
+	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/docker/go-connections/nat"
+
+	"github.com/ladderhq/ladder/internal/drift"
+	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/target"
+)
+
+// startContainer creates and starts one slot of svc. A leftover container
+// with the same name (an exited one being restarted) is removed first.
+func (t *Target) startContainer(ctx context.Context, project string, d *render.Desired, svc render.Service, slot, ref string, fullAlias bool, byName map[string]string) (started, error) {
+	cname := containerName(project, svc.Name, slot)
+	c := started{name: cname, svc: svc, slot: slot, fullAlias: fullAlias}
+	if id, ok := byName[cname]; ok {
+		t.remove(ctx, id, 0)
+	}
+	cfg, host, netCfg := t.containerSpec(project, d, svc, slot, ref, fullAlias)
+	resp, err := t.opts.Engine.ContainerCreate(ctx, cfg, host, netCfg, nil, cname)
+	if err != nil {
+		return c, fmt.Errorf("service %s: creating %s: %w", svc.Name, cname, t.engineErr(err))
+	}
+	c.id = resp.ID
+	nets := serviceNetworks(svc)
+	for _, n := range nets[1:] {
+		err := t.opts.Engine.NetworkConnect(ctx, networkName(project, n), c.id, &network.EndpointSettings{Aliases: aliases(svc, cname, fullAlias)})
+		if err != nil {
+			return c, fmt.Errorf("service %s: joining network %s: %w", svc.Name, n, err)
+		}
+	}
+	if err := t.opts.Engine.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
+		return c, portError(svc, fmt.Errorf("service %s: starting %s: %w", svc.Name, cname, t.engineErr(err)))
+	}
+	t.event(d.SiteRef, d.Snapshot, svc.Name, store.EventInstanceStarted, fmt.Sprintf("%s started (container %s)", cname, shortID(c.id)), nil)
+	if info, err := t.opts.Engine.ContainerInspect(ctx, c.id); err == nil {
+		t.probe(d.SiteRef, d.Snapshot, c.id, cname, containerAddr(info), svc)
+	}
+	return c, nil
+}
+
+// portError recognises the engine refusing a host port.
+func portError(svc render.Service, err error) error {
+	msg := err.Error()
+	if !strings.Contains(msg, "port is already allocated") && !strings.Contains(msg, "address already in use") {
+		return err
+	}
+	for _, p := range svc.Ports {
+		if p.Published != 0 && strings.Contains(msg, ":"+strconv.Itoa(p.Published)) {
+			return &target.PortInUseError{Service: svc.Name, Port: p.Published, Err: err}
+		}
+	}
+	return err
+}
+
+func aliases(svc render.Service, cname string, full bool) []string {
+	if full {
+		return []string{svc.Name, cname}
+	}
+	return []string{cname}
+}
+
+// containerSpec is the engine's form of one slot of a desired service.
+func (t *Target) containerSpec(project string, d *render.Desired, svc render.Service, slot, ref string, fullAlias bool) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
+	env := map[string]string{}
+	for k, v := range svc.Environment {
+		env[k] = v
+	}
+	if _, ok := env["PORT"]; !ok && len(svc.Ports) > 0 {
+		env["PORT"] = strconv.Itoa(svc.Ports[0].Target)
+	}
+	env["LADDER_SNAPSHOT"] = d.Snapshot
+	env["LADDER_ENVIRONMENT"] = d.Env
+	env["LADDER_SITE"] = d.Site
+	env["LADDER_SERVICE"] = svc.Name
+	env["LADDER_SLOT"] = slot
+	var envList []string
+	for k, v := range env {
+		envList = append(envList, k+"="+v)
+	}
+	sort.Strings(envList)
+
+	labels := map[string]string{
+		labelProject: project, labelService: svc.Name, labelNumber: replicaOf(slot),
+		labelOneoff: "False", labelConfigHash: svc.Config, labelVersion: composeVersion,
+		drift.LabelSnapshot: d.Snapshot, drift.LabelEnvironment: d.Env, drift.LabelSite: d.Site,
+		drift.LabelService: svc.Name, drift.LabelSlot: slot, drift.LabelDigest: svc.Digest, drift.LabelConfig: svc.Config,
+	}
+	if t.opts.WorkingDir != "" {
+		labels[labelWorkingDir] = t.opts.WorkingDir
+	}
+	if t.opts.ConfigFile != "" {
+		labels[labelConfigFile] = t.opts.ConfigFile
+	}
+
+	exposed := nat.PortSet{}
+	bindings := nat.PortMap{}
+	for _, p := range svc.Ports {
+		port := nat.Port(fmt.Sprintf("%d/%s", p.Target, p.Protocol))
+		exposed[port] = struct{}{}
+		host := ""
+		if p.Published != 0 {
+			host = strconv.Itoa(p.Published)
+		}
+		bindings[port] = append(bindings[port], nat.PortBinding{HostPort: host})
+	}
+	cfg := &container.Config{
+		Image: ref, Env: envList, Labels: labels, ExposedPorts: exposed,
+		Entrypoint: svc.Entrypoint, Cmd: svc.Command, WorkingDir: svc.WorkingDir,
+	}
+	if svc.Command == nil {
+		// An empty Cmd would fall back to the image's; render already
+		// resolved it, so ask for exactly what it says.
+		cfg.Cmd = []string{}
+	}
+	if h := svc.Health; h != nil && len(h.Command) > 0 {
+		cfg.Healthcheck = &container.HealthConfig{
+			Test: append([]string{"CMD"}, h.Command...), Interval: h.Interval, Timeout: h.Timeout,
+			Retries: h.Retries, StartPeriod: h.StartPeriod,
+		}
+	}
+	host := &container.HostConfig{
+		PortBindings:  bindings,
+		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(svc.Restart), MaximumRetryCount: svc.MaxRestarts},
+	}
+	for _, m := range svc.Volumes {
+		switch m.Type {
+		case "volume":
+			src := m.Source
+			if src != "" {
+				src = project + "_" + src
+			}
+			host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
+		case "bind":
+			src := m.Source
+			if !filepath.IsAbs(src) && t.opts.WorkingDir != "" {
+				src = filepath.Join(t.opts.WorkingDir, src)
+			}
+			host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
+		case "tmpfs":
+			host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeTmpfs, Target: m.Target})
+		}
+	}
+	first := serviceNetworks(svc)[0]
+	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
+		networkName(project, first): {Aliases: aliases(svc, containerName(project, svc.Name, slot), fullAlias)},
+	}}
+	return cfg, host, netCfg
+}
+
+// ensureNetworks creates the project's networks the desired state uses.
+func (t *Target) ensureNetworks(ctx context.Context, project string, d *render.Desired) error {
+	want := map[string]bool{}
+	for _, svc := range d.Services {
+		for _, n := range serviceNetworks(svc) {
+			want[n] = true
+		}
+	}
+	have, err := t.opts.Engine.NetworkList(ctx, network.ListOptions{Filters: projectFilter(project)})
+	if err != nil {
+		return t.engineErr(err)
+	}
+	for _, n := range have {
+		delete(want, n.Labels[labelNetwork])
+	}
+	for n := range want {
+		_, err := t.opts.Engine.NetworkCreate(ctx, networkName(project, n), network.CreateOptions{
+			Driver: "bridge",
+			Labels: map[string]string{labelProject: project, labelNetwork: n, labelVersion: composeVersion},
+		})
+		if err != nil && !strings.Contains(err.Error(), "already exists") {
+			return fmt.Errorf("creating network %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// ensureVolumes creates the project's named volumes.
+func (t *Target) ensureVolumes(ctx context.Context, project string, d *render.Desired) error {
+	for _, v := range d.Volumes {
+		_, err := t.opts.Engine.VolumeCreate(ctx, volume.CreateOptions{
+			Name:   project + "_" + v,
+			Labels: map[string]string{labelProject: project, labelVolume: v, labelVersion: composeVersion},
+		})
+		if err != nil {
+			return fmt.Errorf("creating volume %s: %w", v, err)
+		}
+	}
+	return nil
+}
+
+func containerAddr(info container.InspectResponse) string {
+	if info.NetworkSettings == nil {
+		return ""
+	}
+	var names []string
+	for n := range info.NetworkSettings.Networks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if ep := info.NetworkSettings.Networks[n]; ep != nil && ep.IPAddress != "" {
+			return ep.IPAddress
+		}
+	}
+	return ""
+}
+
+// await waits until a new container reaches cond, failing fast when it
+// exits while it should be serving.
+func (t *Target) await(ctx context.Context, site render.SiteRef, c started, cond plan.Await, timeout time.Duration, progress func(target.Progress)) error {
+	begun := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	lastDetail := ""
+	for {
+		info, err := t.opts.Engine.ContainerInspect(ctx, c.id)
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			if isNotFound(err) {
+				return t.failure(ctx, c, "its container was removed while it started")
+			}
+			return err
+		}
+		st := info.State
+		exited := st == nil || st.Status == "exited" || st.Status == "dead" || st.Restarting || info.RestartCount > 0
+		code := 0
+		if st != nil {
+			code = st.ExitCode
+		}
+		t.mu.Lock()
+		pr := t.probers[c.id]
+		t.mu.Unlock()
+		done := false
+		switch cond {
+		case plan.AwaitCompleted:
+			if exited && code == 0 && st != nil && st.Status == "exited" {
+				done = true
+			} else if exited && code != 0 {
+				return t.failure(ctx, c, fmt.Sprintf("exited with code %d", code))
+			}
+		case plan.AwaitHealthy:
+			if exited {
+				return t.failure(ctx, c, fmt.Sprintf("exited with code %d before becoming healthy", code))
+			}
+			switch {
+			case pr != nil:
+				done = pr.health() == plan.HealthHealthy
+				lastDetail = pr.lastDetail()
+			case st.Health != nil:
+				done = st.Health.Status == "healthy"
+				if n := len(st.Health.Log); n > 0 {
+					lastDetail = strings.TrimSpace(st.Health.Log[n-1].Output)
+				}
+			default:
+				done = st.Running
+			}
+		default:
+			if exited {
+				return t.failure(ctx, c, fmt.Sprintf("exited with code %d right after starting", code))
+			}
+			done = st.Running
+		}
+		if done {
+			step := map[plan.Await]string{plan.AwaitCompleted: "completed", plan.AwaitHealthy: "healthy"}[cond]
+			if step == "" {
+				step = "started"
+			}
+			progress(target.Progress{Service: c.svc.Name, Slot: c.slot, Step: step, Elapsed: time.Since(begun)})
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+			continue
+		}
+		break
+	}
+	if time.Since(begun) < timeout {
+		return ctx.Err()
+	}
+	reason := fmt.Sprintf("not %s after %s", cond, timeout)
+	if lastDetail != "" {
+		reason += ": last check: " + lastDetail
+	}
+	err := t.failure(context.WithoutCancel(ctx), c, reason)
+	progress(target.Progress{Service: c.svc.Name, Slot: c.slot, Step: "failed", Detail: reason, Elapsed: time.Since(begun)})
+	return fmt.Errorf("%w (%w)", err, target.ErrTimeout)
+}
+
+func (t *Target) failure(ctx context.Context, c started, reason string) error {
+	return &target.DeployError{Service: c.svc.Name, Slot: c.slot, Reason: reason, LastLines: t.lastLines(context.WithoutCancel(ctx), c.id, 40)}
+}
+
+// lastLines returns a container's last n lines of output.
+func (t *Target) lastLines(ctx context.Context, id string, n int) []string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	rc, err := t.opts.Engine.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(n)})
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	var out bytes.Buffer
+	_, _ = stdcopy.StdCopy(&out, &out, rc)
+	text := strings.TrimRight(out.String(), "\n")
+	if text == "" {
+		return nil
+	}
+	return strings.Split(text, "\n")
+}
+
+// labelFilter selects the site's containers of one service.
+func labelFilter(project, service string) filters.Args {
+	return filters.NewArgs(filters.Arg("label", labelProject+"="+project), filters.Arg("label", labelService+"="+service))
+}
