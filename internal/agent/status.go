@@ -10,6 +10,7 @@ import (
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/signal"
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/target"
 )
 
 // telemetryWindow is how far back the telemetry shown for a service looks.
@@ -56,6 +57,9 @@ func (a *Agent) siteStatus(ctx context.Context, ref render.SiteRef) (api.SiteSta
 	a.mu.Lock()
 	ss.Drift = a.drift[ref.Site]
 	a.mu.Unlock()
+	if d, ok := a.opts.Target.(target.Describer); ok {
+		ss.Runtime = d.Describe(ref)
+	}
 	obs, err := a.opts.Target.Observe(ctx, ref)
 	if err != nil {
 		return ss, err

@@ -42,6 +42,9 @@ type SiteStatus struct {
 	Services []ServiceStatus `json:"services"`
 	// Drift is set when what the site runs differs from its last release.
 	Drift *drift.Report `json:"drift,omitempty"`
+	// Runtime says how to reach the site with the runtime's own tools
+	// (for the compose target: project, composeFile and a hint).
+	Runtime map[string]string `json:"runtime,omitempty"`
 }
 
 // ServiceStatus is one service on a site.

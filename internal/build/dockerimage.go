@@ -129,7 +129,7 @@ func gzipLayer(l v1.Layer, path string) error {
 	if err != nil {
 		return err
 	}
-	zw, err := gzip.NewWriterLevel(f, gzip.DefaultCompression)
+	zw, err := gzip.NewWriterLevel(f, layerCompression)
 	if err == nil {
 		_, err = io.Copy(zw, rc)
 	}

@@ -43,6 +43,12 @@ type imageMeta struct {
 // goImage wraps a static binary into a single-layer OCI image, the way ko
 // does: /app, owned by root, mode 0755, at the epoch, and a config that
 // runs it. It returns the image and the total size of its layers.
+// layerCompression trades ~10% larger layers for compressing several
+// times faster: layers are written on every rebuild in the inner loop and
+// never leave the machine uncached. The level is part of the digest, so
+// it must stay fixed for images to stay reproducible.
+const layerCompression = gzip.BestSpeed
+
 func goImage(bin []byte, m imageMeta) (v1.Image, int64, error) {
 	layer, err := appLayer(bin)
 	if err != nil {
@@ -115,7 +121,7 @@ func appLayer(bin []byte) (v1.Layer, error) {
 		return nil, err
 	}
 	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
+	zw, err := gzip.NewWriterLevel(&gz, layerCompression)
 	if err != nil {
 		return nil, err
 	}

@@ -90,6 +90,12 @@ func printStatus(w io.Writer, st *api.Status) {
 			snap = "snapshot " + snapshot.Short(site.Snapshot)
 		}
 		fmt.Fprintf(w, "%s/%s (%s target) runs %s\n", st.Environment, site.Site, st.Target, snap)
+		if hint := site.Runtime["hint"]; hint != "" {
+			fmt.Fprintf(w, "  compose project %s: %s\n", site.Runtime["project"], hint)
+		}
+		if site.Drift != nil {
+			fmt.Fprintf(w, "  drift: %d service(s) differ from the release (ladder drift shows how; ladder up repairs)\n", len(site.Drift.Services))
+		}
 		if r := site.Release; r != nil && r.Phase != "succeeded" {
 			fmt.Fprintf(w, "  latest release %d (snapshot %s) %s: %s\n", r.ID, snapshot.Short(r.Snapshot), r.Phase, r.Reason)
 		}

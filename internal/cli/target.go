@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/deploy"
@@ -71,7 +72,8 @@ func (a *app) newTarget(ctx context.Context, ws *workspace, env, owner string, r
 		return compose.New(compose.Options{
 			Engine: eng, Stack: ws.project.Stack.Name, Images: ws.builder.Image,
 			WorkingDir: ws.project.Dir, ConfigFile: ws.project.Stack.File,
-			Events: events, Logger: a.logger(),
+			ComposeDir: filepath.Join(ws.stateDir, "compose"),
+			Events:     events, Logger: a.logger(),
 		}), nil
 	}
 	return process.New(process.Options{

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/target/compose"
 	"github.com/ladderhq/ladder/internal/target/process"
 )
 
@@ -79,6 +81,22 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		return err
 	}
 	client, running := agent.Find(ctx, ws.stateDir, env.Name)
+	if !running {
+		// Settle where the stack will run before building anything, so
+		// an unreachable engine is reported at once.
+		kind, err := a.targetKind(ctx, ws, env.Name)
+		if err != nil {
+			return err
+		}
+		if kind == "compose" {
+			c, err := compose.Connect(ctx)
+			if err != nil {
+				return &ExitError{Code: ExitFailure, Err: err}
+			}
+			c.Close()
+		}
+		a.target = kind
+	}
 
 	out.printf("building %s\n", ws.project.Stack.Name)
 	b := ws.newBuilder(out.build)
@@ -323,7 +341,7 @@ func (a *app) startAgent(ctx context.Context, ws *workspace, env string, o upOpt
 		}
 		select {
 		case err := <-exited:
-			return nil, fmt.Errorf("the agent exited at start (%v); its log is %s", err, logPath)
+			return nil, fmt.Errorf("the agent exited at start (%v): %s(its log is %s)", err, tailOf(logPath, 5), logPath)
 		case <-deadline:
 			return nil, fmt.Errorf("the agent did not answer within 15s; its log is %s", logPath)
 		case <-ctx.Done():
@@ -332,4 +350,17 @@ func (a *app) startAgent(ctx context.Context, ws *workspace, env string, o upOpt
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// tailOf returns the last n lines of a file, each followed by a newline.
+func tailOf(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n") + "\n"
 }

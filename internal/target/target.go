@@ -121,3 +121,9 @@ type Watcher interface {
 	// runtime reports a change to the site, until ctx ends.
 	Watch(ctx context.Context, site render.SiteRef, changed func(what string))
 }
+
+// Describer is a target that can say how to reach a site with the
+// runtime's own tools (for Compose: the project name and file).
+type Describer interface {
+	Describe(site render.SiteRef) map[string]string
+}

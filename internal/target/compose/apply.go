@@ -166,6 +166,9 @@ func (t *Target) Apply(ctx context.Context, d *render.Desired, p *plan.Plan, opt
 			}
 		}
 	}
+	if err := t.writeComposeFile(d); err != nil {
+		t.opts.Logger.Warn("writing the site's compose file", "err", err)
+	}
 	return nil
 }
 

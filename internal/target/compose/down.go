@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,9 @@ func (t *Target) Down(ctx context.Context, site render.SiteRef, opts target.Down
 		if err := t.opts.Engine.NetworkRemove(ctx, n.ID); err != nil && !isNotFound(err) {
 			errs = append(errs, fmt.Errorf("removing network %s: %w", n.Name, err))
 		}
+	}
+	if f := t.ComposeFilePath(site); f != "" {
+		_ = os.Remove(f)
 	}
 	if opts.Volumes {
 		vols, err := t.volumes(ctx, project)

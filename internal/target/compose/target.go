@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strconv"
@@ -14,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/render"
@@ -51,6 +54,10 @@ type Options struct {
 	// WorkingDir and ConfigFile are recorded in the Compose labels so
 	// docker-compose run from the project directory recognises the project.
 	WorkingDir, ConfigFile string
+	// ComposeDir, when set, receives after every release the site's
+	// desired state as a Compose file (PROJECT.yml) that docker-compose
+	// reads: `docker-compose -p PROJECT -f FILE ps`.
+	ComposeDir string
 	// Events, when set, receives what happens to instances.
 	Events func(store.Event)
 	Logger *slog.Logger
@@ -306,4 +313,45 @@ func replicaOf(slot string) string {
 		return "1"
 	}
 	return n
+}
+
+// ComposeFilePath is where the site's rendered Compose file is written.
+func (t *Target) ComposeFilePath(site render.SiteRef) string {
+	if t.opts.ComposeDir == "" {
+		return ""
+	}
+	return filepath.Join(t.opts.ComposeDir, t.Project(site)+".yml")
+}
+
+// Describe implements target.Describer: the Compose project of the site
+// and the file docker-compose can use with it.
+func (t *Target) Describe(site render.SiteRef) map[string]string {
+	out := map[string]string{"project": t.Project(site)}
+	if f := t.ComposeFilePath(site); f != "" {
+		if _, err := os.Stat(f); err == nil {
+			out["composeFile"] = f
+			out["hint"] = fmt.Sprintf("docker-compose -p %s -f %s ps", t.Project(site), f)
+		}
+	}
+	return out
+}
+
+// writeComposeFile renders d as the site's Compose file.
+func (t *Target) writeComposeFile(d *render.Desired) error {
+	path := t.ComposeFilePath(d.SiteRef)
+	if path == "" {
+		return nil
+	}
+	b, err := render.ComposeFile(d, func(service, digest string) string { return build.ImageRef(d.Stack, service, digest) }, t.opts.WorkingDir)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }

@@ -1,0 +1,148 @@
+package render
+
+import (
+	"bytes"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ComposeFileVersion is the Compose file format ComposeFile writes: 2.4,
+// the last of the versioned formats, which docker-compose 1.x and
+// `docker compose` both read and which keeps depends_on conditions.
+const ComposeFileVersion = "2.4"
+
+// ComposeFile renders d as a Compose file that names each service's image
+// by image(service, digest): the desired state in the form Docker's own
+// tools read, for `docker-compose -p PROJECT -f FILE ps/logs` and for
+// comparisons with docker-compose. Variables ladder sets on every instance
+// are written too, so containers made from the file are told their
+// snapshot. workingDir resolves relative bind mounts.
+func ComposeFile(d *Desired, image func(service, digest string) string, workingDir string) ([]byte, error) {
+	f := composeFile{Version: ComposeFileVersion, Services: map[string]composeService{}}
+	for _, svc := range d.Services {
+		cs := composeService{
+			Image:       image(svc.Name, svc.Digest),
+			Entrypoint:  svc.Entrypoint,
+			Command:     svc.Command,
+			WorkingDir:  svc.WorkingDir,
+			Environment: map[string]string{},
+			Restart:     svc.Restart,
+			Scale:       svc.Replicas,
+			Networks:    svc.Networks,
+			Labels: map[string]string{
+				"dev.ladder.snapshot": d.Snapshot, "dev.ladder.environment": d.Env, "dev.ladder.site": d.Site,
+				"dev.ladder.service": svc.Name, "dev.ladder.digest": svc.Digest, "dev.ladder.config": svc.Config,
+			},
+			StopGracePeriod: svc.StopGrace.String(),
+		}
+		if svc.MaxRestarts > 0 {
+			cs.Restart = fmt.Sprintf("%s:%d", svc.Restart, svc.MaxRestarts)
+		}
+		for k, v := range svc.Environment {
+			cs.Environment[k] = v
+		}
+		if _, ok := cs.Environment["PORT"]; !ok && len(svc.Ports) > 0 {
+			cs.Environment["PORT"] = strconv.Itoa(svc.Ports[0].Target)
+		}
+		cs.Environment["LADDER_SNAPSHOT"] = d.Snapshot
+		cs.Environment["LADDER_ENVIRONMENT"] = d.Env
+		cs.Environment["LADDER_SITE"] = d.Site
+		cs.Environment["LADDER_SERVICE"] = svc.Name
+		for _, p := range svc.Ports {
+			spec := fmt.Sprintf("%d/%s", p.Target, p.Protocol)
+			if p.Published != 0 {
+				spec = fmt.Sprintf("%d:%s", p.Published, spec)
+			}
+			cs.Ports = append(cs.Ports, spec)
+		}
+		if h := svc.Health; h != nil && len(h.Command) > 0 {
+			cs.Healthcheck = &composeHealth{
+				Test: append([]string{"CMD"}, h.Command...), Interval: h.Interval.String(), Timeout: h.Timeout.String(),
+				Retries: h.Retries, StartPeriod: h.StartPeriod.String(),
+			}
+		}
+		if len(svc.DependsOn) > 0 {
+			cs.DependsOn = map[string]composeDep{}
+			for _, dep := range svc.DependsOn {
+				cs.DependsOn[dep.Service] = composeDep{Condition: dep.Condition}
+			}
+		}
+		for _, m := range svc.Volumes {
+			src := m.Source
+			if m.Type == "bind" && !filepath.IsAbs(src) && workingDir != "" {
+				src = filepath.Join(workingDir, src)
+			}
+			spec := src + ":" + m.Target
+			if m.Type == "tmpfs" || src == "" {
+				spec = m.Target
+			}
+			if m.ReadOnly {
+				spec += ":ro"
+			}
+			cs.Volumes = append(cs.Volumes, spec)
+		}
+		f.Services[svc.Name] = cs
+	}
+	if len(d.Networks) > 0 {
+		f.Networks = map[string]struct{}{}
+		for _, n := range d.Networks {
+			f.Networks[n] = struct{}{}
+		}
+	}
+	if len(d.Volumes) > 0 {
+		f.Volumes = map[string]struct{}{}
+		for _, v := range d.Volumes {
+			f.Volumes[v] = struct{}{}
+		}
+	}
+	var buf bytes.Buffer
+	fmt.Fprintf(&buf, "# Rendered by ladder: snapshot %s on %s. Regenerated on every release; do not edit.\n", d.Snapshot, d.SiteRef)
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(f); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+type composeFile struct {
+	Version  string                    `yaml:"version"`
+	Services map[string]composeService `yaml:"services"`
+	Networks map[string]struct{}       `yaml:"networks,omitempty"`
+	Volumes  map[string]struct{}       `yaml:"volumes,omitempty"`
+}
+
+type composeService struct {
+	Image           string                `yaml:"image"`
+	Entrypoint      []string              `yaml:"entrypoint,omitempty,flow"`
+	Command         []string              `yaml:"command,omitempty,flow"`
+	WorkingDir      string                `yaml:"working_dir,omitempty"`
+	Environment     map[string]string     `yaml:"environment,omitempty"`
+	Ports           []string              `yaml:"ports,omitempty"`
+	Healthcheck     *composeHealth        `yaml:"healthcheck,omitempty"`
+	Restart         string                `yaml:"restart,omitempty"`
+	DependsOn       map[string]composeDep `yaml:"depends_on,omitempty"`
+	Labels          map[string]string     `yaml:"labels,omitempty"`
+	Networks        []string              `yaml:"networks,omitempty"`
+	Volumes         []string              `yaml:"volumes,omitempty"`
+	Scale           int                   `yaml:"scale,omitempty"`
+	StopGracePeriod string                `yaml:"stop_grace_period,omitempty"`
+}
+
+type composeHealth struct {
+	Test        []string `yaml:"test,flow"`
+	Interval    string   `yaml:"interval"`
+	Timeout     string   `yaml:"timeout"`
+	Retries     int      `yaml:"retries"`
+	StartPeriod string   `yaml:"start_period"`
+}
+
+type composeDep struct {
+	Condition string `yaml:"condition"`
+}
