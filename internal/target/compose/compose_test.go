@@ -4,14 +4,17 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 
 	"github.com/ladderhq/ladder/internal/build"
+	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/target"
 	"github.com/ladderhq/ladder/internal/target/compose"
@@ -74,3 +77,53 @@ func assertNothingLeft(t *testing.T, eng *client.Client, project string) {
 }
 
 func renderImageIDs(b *build.Builder) func(string) string { return render.ImageIDs(b.Image) }
+
+func TestDownKeepsNamedVolumesUnlessAsked(t *testing.T) {
+	eng := engine(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	b, digest := targettest.Fixture(t, ctx)
+	stack := uniqueStack("vol")
+	tgt := compose.New(compose.Options{Engine: eng, Stack: stack, Images: b.Image})
+	site := render.SiteRef{Env: "test", Site: "one"}
+	svc := render.Service{
+		Name: "api", Digest: digest, Entrypoint: []string{"/app"}, WorkingDir: "/",
+		Environment: map[string]string{"PATH": "/", "VERSION": "v"}, Replicas: 1, Restart: "no", StopGrace: time.Second,
+		Ports:    []render.Port{{Target: 8080, Protocol: "tcp"}},
+		Networks: []string{"default"},
+		Volumes:  []render.Mount{{Type: "volume", Source: "data", Target: "/data"}},
+	}
+	svc.Config = render.ConfigHash(svc)
+	d := &render.Desired{SiteRef: site, Stack: stack, Snapshot: strings.Repeat("c", 64), Networks: []string{"default"}, Volumes: []string{"data"}, Services: []render.Service{svc}}
+	obs, err := tgt.Observe(ctx, site)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tgt.Apply(ctx, d, plan.Compute(d, obs), target.ApplyOptions{HealthTimeout: 30 * time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	project := compose.ProjectName(stack, site)
+	volumes := func() int {
+		resp, err := eng.VolumeList(ctx, volume.ListOptions{Filters: compose.ProjectFilter(project)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(resp.Volumes)
+	}
+	if n := volumes(); n != 1 {
+		t.Fatalf("%d volumes after deploy, want 1", n)
+	}
+	if err := tgt.Down(ctx, site, target.DownOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if n := volumes(); n != 1 {
+		t.Errorf("Down removed the named volume (%d left); data must survive unless asked", n)
+	}
+	assertNothingLeft(t, eng, project)
+	if err := tgt.Down(ctx, site, target.DownOptions{Volumes: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := volumes(); n != 0 {
+		t.Errorf("Down with Volumes left %d volumes", n)
+	}
+}
