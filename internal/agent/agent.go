@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/build"
@@ -16,8 +17,10 @@ import (
 	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/server"
 	"github.com/ladderhq/ladder/internal/signal"
+	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/target"
@@ -37,8 +40,17 @@ type Options struct {
 	Builder  *build.Builder
 	Target   target.Target
 	// Addr overrides the environment's dashboard address.
-	Addr   string
-	Logger *slog.Logger
+	Addr string
+	// Verify checks a snapshot's signature and artifacts (protected
+	// environments, signed gates).
+	Verify func(*snapshot.Snapshot) error
+	// Secrets returns an environment's secret values (decrypted with its
+	// key); called only when a release needs them.
+	Secrets func(env string) (map[string]string, error)
+	// Redactor learns every secret value a release loads, so logs and
+	// output never show them.
+	Redactor *secrets.Redactor
+	Logger   *slog.Logger
 }
 
 // Agent runs one environment.
@@ -59,7 +71,8 @@ type Agent struct {
 	desired map[string]*render.Desired
 	drift   map[string]*drift.Report
 
-	wg sync.WaitGroup // the watch goroutines
+	wg    sync.WaitGroup // the watch goroutines
+	ticks atomic.Int64   // scrape ticks, to pace slower periodic work
 
 	deployMu sync.Mutex // one release at a time
 
@@ -224,6 +237,10 @@ func (a *Agent) scrapeLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		}
+		if tick := a.ticks.Add(1); tick%5 == 0 && a.deployMu.TryLock() {
+			a.refreshKnownGood(ctx)
+			a.deployMu.Unlock()
 		}
 		targets := a.scrapeTargets(ctx)
 		samples, errs := a.scraper.Scrape(ctx, targets)

@@ -9,8 +9,8 @@ import (
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/render"
-	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/target"
 )
@@ -19,15 +19,17 @@ import (
 type DeployOptions struct {
 	// HealthTimeout overrides the environment's health.timeout when set.
 	HealthTimeout time.Duration
-	Progress      func(target.Progress)
-	Plan          func(*plan.Plan)
+	// By is who asked for the deploy.
+	By       string
+	Progress func(target.Progress)
+	Plan     func(*plan.Plan)
 }
 
 // Deploy implements server.Source. A release that was attempted and
 // failed is an answer, not an error: its result carries the error, and the
 // previous release keeps serving.
 func (a *Agent) Deploy(ctx context.Context, req api.DeployRequest) (*api.DeployResult, error) {
-	var opts DeployOptions
+	opts := DeployOptions{By: req.By}
 	if req.HealthTimeout != "" {
 		d, err := time.ParseDuration(req.HealthTimeout)
 		if err != nil || d <= 0 {
@@ -43,14 +45,18 @@ func (a *Agent) Deploy(ctx context.Context, req api.DeployRequest) (*api.DeployR
 	return res, err
 }
 
-// StaleStackError says a snapshot was made from another stack definition
-// than the one on disk, so it cannot be rendered from the files as they are.
-type StaleStackError struct{ Snapshot, Want, Have string }
-
-func (e *StaleStackError) Error() string {
-	return fmt.Sprintf("snapshot %s was made from another stack definition (%s) than the files on disk (%s); run `ladder up` to make a snapshot of them",
-		snapshot.Short(e.Snapshot), snapshot.Short(e.Want), snapshot.Short(e.Have))
+// ProtectedError is a protected environment refusing a snapshot whose
+// signature or artifacts do not verify.
+type ProtectedError struct {
+	Env string
+	Err error
 }
+
+func (e *ProtectedError) Error() string {
+	return fmt.Sprintf("%s is protected and refuses this snapshot: %v", e.Env, e.Err)
+}
+
+func (e *ProtectedError) Unwrap() error { return e.Err }
 
 // DeployWith deploys snapshot id to every site of the environment, one
 // site after the other, stopping at the first that fails. The project is
@@ -74,8 +80,17 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	if err := snap.Verify(); err != nil {
 		return nil, err
 	}
-	if snap.StackHash != p.Stack.Hash {
-		return nil, &StaleStackError{Snapshot: snap.ID, Want: snap.StackHash, Have: p.Stack.Hash}
+	if env.Protected {
+		if a.opts.Verify == nil {
+			return nil, fmt.Errorf("%s is protected and this agent cannot verify signatures", env.Name)
+		}
+		if err := a.opts.Verify(snap); err != nil {
+			return nil, &ProtectedError{Env: env.Name, Err: err}
+		}
+	}
+	rp, err := deploy.ProjectFor(ctx, p, a.opts.StateDir, a.opts.Load, snap)
+	if err != nil {
+		return nil, err
 	}
 	a.mu.Lock()
 	a.project, a.env = p, env
@@ -84,7 +99,7 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	images := render.FromImages(a.opts.Builder.Image)
 	var last *api.DeployResult
 	for _, site := range env.Sites {
-		d, err := render.Render(p, env.Name, site.Name, snap, images)
+		d, err := render.RenderWith(rp, env.Name, site.Name, snap, images, render.Options{Secrets: a.secretsOf(env.Name)})
 		if err != nil {
 			return nil, err
 		}
@@ -93,7 +108,7 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 			timeout = opts.HealthTimeout
 		}
 		res, err := a.deployer.Deploy(ctx, a.opts.Target, d, deploy.Options{
-			HealthTimeout: timeout, Progress: opts.Progress, Plan: opts.Plan,
+			HealthTimeout: timeout, Progress: opts.Progress, Plan: opts.Plan, By: opts.By,
 		})
 		if err != nil {
 			if res == nil {
@@ -110,5 +125,47 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	if last == nil {
 		return nil, errors.New("the environment has no sites")
 	}
+	a.refreshKnownGood(ctx)
 	return last, nil
+}
+
+// refreshKnownGood marks the environment's current releases known-good
+// once they passed health and soak (see promote.RefreshKnownGood).
+func (a *Agent) refreshKnownGood(ctx context.Context) {
+	a.mu.Lock()
+	p := a.project
+	a.mu.Unlock()
+	pr := &promote.Promoter{Project: p, Store: a.opts.Store}
+	if err := pr.RefreshKnownGood(ctx, a.opts.Env); err != nil {
+		a.opts.Logger.Warn("marking known-good releases", "err", err)
+	}
+}
+
+// secretsOf returns the render option that reads env's secrets, loading
+// (and decrypting) them once, only if a service asks for one, and teaching
+// the redactor their values before any can be printed.
+func (a *Agent) secretsOf(env string) func(name string) (string, error) {
+	var values map[string]string
+	return func(name string) (string, error) {
+		if values == nil {
+			if a.opts.Secrets == nil {
+				return "", fmt.Errorf("this agent cannot read secrets")
+			}
+			v, err := a.opts.Secrets(env)
+			if err != nil {
+				return "", err
+			}
+			values = v
+			if a.opts.Redactor != nil {
+				for _, val := range values {
+					a.opts.Redactor.Add(val)
+				}
+			}
+		}
+		v, ok := values[name]
+		if !ok {
+			return "", fmt.Errorf("not set: ladder secret set %s %s", env, name)
+		}
+		return v, nil
+	}
 }

@@ -72,6 +72,8 @@ type DeployRequest struct {
 	// HealthTimeout, a Go duration ("90s"), overrides the environment's
 	// health.timeout for this deploy.
 	HealthTimeout string `json:"healthTimeout,omitempty"`
+	// By is who asks (recorded with the release).
+	By string `json:"by,omitempty"`
 }
 
 // DeployResult is what a deploy did.

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/snapshot"
@@ -97,7 +98,11 @@ func (a *app) driftReports(ctx context.Context, ws *workspace, env string) ([]*d
 		if err != nil {
 			return nil, err
 		}
-		d, err := render.Render(ws.project, env, site.Name, snap, render.FromImages(ws.builder.Image))
+		rp, err := deploy.ProjectFor(ctx, ws.project, ws.stateDir, a.loadOptions(), snap)
+		if err != nil {
+			return nil, err
+		}
+		d, err := render.Render(rp, env, site.Name, snap, render.FromImages(ws.builder.Image))
 		if err != nil {
 			return nil, fmt.Errorf("rendering snapshot %s for %s: %w", snapshot.Short(snap.ID), ref, err)
 		}

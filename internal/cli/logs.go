@@ -57,7 +57,16 @@ new lines until Ctrl-C.`,
 			if err != nil {
 				return err
 			}
-			err = tgt.Logs(ctx, render.SiteRef{Env: e.Name, Site: site}, service, opts, a.Out)
+			// Hide the environment's secrets when this machine can read
+			// them; a service printing one must not leak it here.
+			if values, err := ws.secrets().Values(e.Name); err == nil {
+				for _, v := range values {
+					ws.redactor.Add(v)
+				}
+			}
+			out := ws.redactor.WriteCloser(a.Out)
+			defer out.Close()
+			err = tgt.Logs(ctx, render.SiteRef{Env: e.Name, Site: site}, service, opts, out)
 			if err != nil && ctx.Err() == nil {
 				return &ExitError{Code: ExitNotRunning, Err: err}
 			}

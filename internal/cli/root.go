@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ladderhq/ladder/internal/build"
+	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/store/sqlite"
@@ -85,9 +86,21 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 		newStatusCmd(a),
 		newLogsCmd(a),
 		newValidateCmd(a),
+		newLintCmd(a),
+		newDiffCmd(a),
 		newSnapshotsCmd(a),
 		newSnapshotCmd(a),
 		newDriftCmd(a),
+		newPromoteCmd(a),
+		newApproveCmd(a),
+		newRollbackCmd(a),
+		newHistoryCmd(a),
+		newAuditCmd(a),
+		newSecretCmd(a),
+		newKeysCmd(a),
+		newSignCmd(a),
+		newVerifyCmd(a),
+		newSBOMCmd(a),
 		newDemoCmd(a),
 		newAgentCmd(a),
 	)
@@ -129,6 +142,8 @@ type workspace struct {
 	store    store.Store
 	builder  *build.Builder
 	docker   *client.Client
+	// redactor hides every secret value this process has loaded.
+	redactor *secrets.Redactor
 }
 
 func (a *app) open(ctx context.Context) (*workspace, error) {
@@ -151,7 +166,7 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &workspace{project: p, stateDir: stateDir, store: st}
+	w := &workspace{project: p, stateDir: stateDir, store: st, redactor: secrets.NewRedactor()}
 	// The client connects only when a Dockerfile service is built.
 	if c, err := build.NewDockerClient(); err == nil {
 		w.docker = c

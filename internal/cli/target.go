@@ -83,5 +83,6 @@ func (a *app) newTarget(ctx context.Context, ws *workspace, env, owner string, r
 			return dir, err
 		},
 		Store: ws.store, Owner: owner, Events: events, Logger: a.logger(),
+		Redact: ws.redactor.Redact,
 	}), nil
 }

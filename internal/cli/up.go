@@ -4,11 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -75,6 +70,13 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if err != nil {
 		return err
 	}
+	if env.Template {
+		return exitf(ExitConfig, "%s is a template for previews, not an environment to run", env.Name)
+	}
+	if env.From != "" {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s is promoted to from %s, never built and deployed directly", env.Name, env.From),
+			Hint: fmt.Sprintf("ladder promote SNAPSHOT --to %s", env.Name)}
+	}
 	out := &printer{w: a.Out, quiet: a.json()}
 	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
 	if err := a.recover(ctx, ws, rec, env.Name, out); err != nil {
@@ -100,7 +102,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 
 	out.printf("building %s\n", ws.project.Stack.Name)
 	b := ws.newBuilder(out.build)
-	made, err := deploy.MakeSnapshot(ctx, ws.project, ws.store, b)
+	made, err := deploy.MakeSnapshot(ctx, ws.project, ws.store, b, ws.stateDir)
 	if err != nil {
 		return err
 	}
@@ -109,6 +111,9 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		sites = append(sites, s.Name)
 	}
 	deploy.RecordMade(rec, made, env.Name, sites)
+	if err := a.sealSnapshot(ctx, ws, made, out); err != nil {
+		return err
+	}
 	snap := made.Snapshot
 	state := "unchanged"
 	if made.Created {
@@ -120,7 +125,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		return a.upViaAgent(ctx, client, made, env.Name, o, out, begun, false)
 	}
 	if o.detach {
-		c, err := a.startAgent(ctx, ws, env.Name, o)
+		c, err := a.startAgent(ctx, ws, env.Name, o.dashboard)
 		if err != nil {
 			return err
 		}
@@ -292,75 +297,7 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 	return agent.New(agent.Options{
 		Dir: ws.project.Dir, Load: a.loadOptions(), Project: ws.project, Env: env,
 		StateDir: ws.stateDir, Store: ws.store, Builder: ws.builder, Target: tgt,
-		Addr: dashboard, Logger: a.logger(),
+		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws),
+		Secrets: ws.secrets().Values, Redactor: ws.redactor,
 	})
-}
-
-// startAgent starts `ladder agent` detached and waits until it answers.
-func (a *app) startAgent(ctx context.Context, ws *workspace, env string, o upOptions) (*agent.Client, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	args := []string{"agent", "-C", ws.project.Dir, "--env", env}
-	if a.ladderFile != "" {
-		args = append(args, "--file", a.ladderFile)
-	}
-	if a.stackFile != "" {
-		args = append(args, "--stack", a.stackFile)
-	}
-	if o.dashboard != "" {
-		args = append(args, "--dashboard", o.dashboard)
-	}
-	if a.target != "" {
-		args = append(args, "--target", a.target)
-	}
-	logPath := filepath.Join(ws.stateDir, "logs", "agent-"+env+".log")
-	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
-		return nil, err
-	}
-	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close()
-	cmd := exec.Command(self, args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.Dir = ws.project.Dir
-	// A session of its own: the agent outlives this command and its terminal.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the agent: %w", err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	deadline := time.After(15 * time.Second)
-	for {
-		if c, ok := agent.Find(ctx, ws.stateDir, env); ok && c.Info.PID == cmd.Process.Pid {
-			return c, nil
-		}
-		select {
-		case err := <-exited:
-			return nil, fmt.Errorf("the agent exited at start (%v): %s(its log is %s)", err, tailOf(logPath, 5), logPath)
-		case <-deadline:
-			return nil, fmt.Errorf("the agent did not answer within 15s; its log is %s", logPath)
-		case <-ctx.Done():
-			_ = cmd.Process.Signal(syscall.SIGTERM)
-			return nil, ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-// tailOf returns the last n lines of a file, each followed by a newline.
-func tailOf(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return ""
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n") + "\n"
 }

@@ -52,6 +52,8 @@ type Options struct {
 	Progress      func(target.Progress)
 	// Plan, when set, is told of the plan before it runs.
 	Plan func(*plan.Plan)
+	// By is who asked for the release.
+	By string
 }
 
 // Deploy brings the site of d to d on tgt. Nothing is recorded when the
@@ -80,7 +82,7 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 
 	rel, err := dp.Store.CreateRelease(ctx, store.Release{
 		Env: d.Env, Site: d.Site, Snapshot: d.Snapshot,
-		Phase: store.PhaseProgressing, Started: time.Now().UTC(), Owner: dp.Owner,
+		Phase: store.PhaseProgressing, Started: time.Now().UTC(), Owner: dp.Owner, By: opts.By,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recording release: %w", err)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -24,13 +26,19 @@ type Made struct {
 
 // MakeSnapshot builds what changed and records the snapshot of the stack
 // as it is now. Building the same sources again yields the same snapshot.
-func MakeSnapshot(ctx context.Context, p *spec.Project, st store.Store, b *build.Builder) (*Made, error) {
+// The stack definition is archived in stateDir (stacks/HASH.yaml) so the
+// snapshot can be rendered again after the files on disk have moved on:
+// a rollback deploys the definition the snapshot was made with.
+func MakeSnapshot(ctx context.Context, p *spec.Project, st store.Store, b *build.Builder, stateDir string) (*Made, error) {
 	arts, report, err := b.Build(ctx, p.Stack)
 	if err != nil {
 		return nil, err
 	}
 	if len(arts) == 0 {
 		return nil, errors.New("no service of the stack has a build section: ladder builds every artifact it deploys")
+	}
+	if err := archiveStack(p, stateDir); err != nil {
+		return nil, fmt.Errorf("archiving the stack definition: %w", err)
 	}
 	snap := snapshot.New(p.Stack.Name, p.Stack.Hash, arts, Revision(p.Dir), time.Now())
 	created, err := st.PutSnapshot(ctx, snap)
@@ -79,4 +87,64 @@ func Revision(dir string) string {
 		return ""
 	}
 	return head.Hash().String()
+}
+
+func stackArchive(stateDir, hash string) string {
+	return filepath.Join(stateDir, "stacks", hash+".yaml")
+}
+
+// archiveStack writes the loaded stack definition, normalised by
+// compose-go, once per definition hash.
+func archiveStack(p *spec.Project, stateDir string) error {
+	path := stackArchive(stateDir, p.Stack.Hash)
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	b, err := p.Stack.Compose.MarshalYAML()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// StaleStackError says a snapshot's stack definition is neither the one on
+// disk nor archived.
+type StaleStackError struct{ Snapshot, Want, Have string }
+
+func (e *StaleStackError) Error() string {
+	return fmt.Sprintf("snapshot %s was made from another stack definition (%s) than the files on disk (%s), and that definition is not archived in this state directory; run `ladder up` to make a snapshot of the files",
+		snapshot.Short(e.Snapshot), snapshot.Short(e.Want), snapshot.Short(e.Have))
+}
+
+// ProjectFor returns the project to render snap with: p itself when the
+// stack on disk is the snapshot's, otherwise p's ladder file with the
+// snapshot's archived stack definition. Environment values always come
+// from the ladder file as it is now.
+func ProjectFor(ctx context.Context, p *spec.Project, stateDir string, opts spec.LoadOptions, snap *snapshot.Snapshot) (*spec.Project, error) {
+	if snap.StackHash == p.Stack.Hash {
+		return p, nil
+	}
+	path := stackArchive(stateDir, snap.StackHash)
+	if _, err := os.Stat(path); err != nil {
+		return nil, &StaleStackError{Snapshot: snap.ID, Want: snap.StackHash, Have: p.Stack.Hash}
+	}
+	opts.StackFile = path
+	if opts.LadderFile == "" {
+		opts.LadderFile = p.LadderFile
+	}
+	q, err := spec.Load(ctx, p.Dir, opts)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s's stack definition with the current ladder file: %w", snapshot.Short(snap.ID), err)
+	}
+	if q.Stack.Hash != snap.StackHash {
+		return nil, fmt.Errorf("snapshot %s's archived stack definition hashes to %s, not %s: the archive was altered", snapshot.Short(snap.ID), snapshot.Short(q.Stack.Hash), snapshot.Short(snap.StackHash))
+	}
+	return q, nil
 }

@@ -32,6 +32,18 @@ func Compare(d *render.Desired, live *Live, opts Options) *Report {
 	if opts.Secret == nil {
 		opts.Secret = DefaultSecret
 	}
+	// A variable the release injected from the environment's secrets is
+	// a secret whatever its name.
+	declared := map[string]bool{}
+	for _, s := range d.Services {
+		for _, k := range s.SecretEnv {
+			declared[k] = true
+		}
+	}
+	if len(declared) > 0 {
+		named := opts.Secret
+		opts.Secret = func(k string) bool { return declared[k] || named(k) }
+	}
 	c := &comparer{d: d, opts: opts}
 	envs := make([]map[string]string, 0, len(d.Services)+len(live.Instances))
 	for _, s := range d.Services {

@@ -38,10 +38,21 @@ func ComposeFile(d *Desired, image func(service, digest string) string, workingD
 			},
 			StopGracePeriod: svc.StopGrace.String(),
 		}
+		if r := svc.Resources; r != nil {
+			if cpus, err := strconv.ParseFloat(r.CPUs, 64); err == nil {
+				cs.CPUs = cpus
+			}
+			cs.MemLimit = r.Memory
+		}
 		if svc.MaxRestarts > 0 {
 			cs.Restart = fmt.Sprintf("%s:%d", svc.Restart, svc.MaxRestarts)
 		}
 		for k, v := range svc.Environment {
+			if svc.Secret(k) {
+				// Never write a secret to disk: docker-compose takes it
+				// from its own environment when someone runs the file.
+				v = "${" + k + "}"
+			}
 			cs.Environment[k] = v
 		}
 		if _, ok := cs.Environment["PORT"]; !ok && len(svc.Ports) > 0 {
@@ -132,6 +143,8 @@ type composeService struct {
 	Networks        []string              `yaml:"networks,omitempty"`
 	Volumes         []string              `yaml:"volumes,omitempty"`
 	Scale           int                   `yaml:"scale,omitempty"`
+	CPUs            float64               `yaml:"cpus,omitempty"`
+	MemLimit        string                `yaml:"mem_limit,omitempty"`
 	StopGracePeriod string                `yaml:"stop_grace_period,omitempty"`
 }
 

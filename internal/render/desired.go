@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -47,10 +48,21 @@ type Service struct {
 	Command    []string `json:"command,omitempty"`
 	WorkingDir string   `json:"workingDir,omitempty"`
 	// Environment is the service's environment: the image's, then the
-	// stack's, then the environment's values, in increasing precedence.
+	// stack's, then the environment's values, in increasing precedence,
+	// then its secrets.
 	Environment map[string]string `json:"environment,omitempty"`
-	Ports       []Port            `json:"ports,omitempty"`
-	Replicas    int               `json:"replicas"`
+	// SecretEnv names the variables of Environment whose values are
+	// secrets (values.services.X.secrets), sorted: every printer shows
+	// them as Redacted.
+	SecretEnv []string `json:"secretEnv,omitempty"`
+	Ports     []Port   `json:"ports,omitempty"`
+	Replicas  int      `json:"replicas"`
+	// Resources are per-instance limits from the environment's values;
+	// nil means none.
+	Resources *Resources `json:"resources,omitempty"`
+	// Job is "migration" or "seed" for a service that runs to completion
+	// on every release (x-ladder.job); empty for a serving service.
+	Job string `json:"job,omitempty"`
 	// Networks the service joins (by stack name), sorted.
 	Networks []string `json:"networks,omitempty"`
 	// Volumes mounted into the service.
@@ -69,6 +81,22 @@ type Service struct {
 	// the same Config run the same thing, so an unchanged service is kept
 	// as it runs and only a changed one is replaced.
 	Config string `json:"config"`
+}
+
+// Resources are CPU and memory limits, as Compose writes them ("0.5",
+// "512m").
+type Resources struct {
+	CPUs   string `json:"cpus,omitempty"`
+	Memory string `json:"memory,omitempty"`
+}
+
+// Redacted is shown instead of a secret's value.
+const Redacted = "<redacted>"
+
+// Secret reports whether the variable key of the service holds a secret.
+func (s *Service) Secret(key string) bool {
+	_, found := slices.BinarySearch(s.SecretEnv, key)
+	return found
 }
 
 // Mount is a volume or bind mount.
@@ -128,10 +156,14 @@ func (d *Desired) Service(name string) (*Service, bool) {
 	return nil, false
 }
 
-// Job reports whether the service runs to completion rather than serving
-// (a dependent waits for it with service_completed_successfully).
+// Job reports whether the service runs to completion rather than serving:
+// it is marked as a job (x-ladder.job), or a dependent waits for it with
+// service_completed_successfully.
 func (d *Desired) Job(name string) bool {
 	for _, s := range d.Services {
+		if s.Name == name && s.Job != "" {
+			return true
+		}
 		for _, dep := range s.DependsOn {
 			if dep.Service == name && dep.Condition == ConditionCompleted {
 				return true
@@ -163,6 +195,12 @@ func (d *Desired) String() string {
 		fmt.Fprintf(&b, "  digest      %s\n", s.Digest)
 		fmt.Fprintf(&b, "  config      %s\n", snapshot.Short(s.Config))
 		fmt.Fprintf(&b, "  replicas    %d\n", s.Replicas)
+		if r := s.Resources; r != nil {
+			fmt.Fprintf(&b, "  resources   cpus %s memory %s\n", orDash(r.CPUs), orDash(r.Memory))
+		}
+		if s.Job != "" {
+			fmt.Fprintf(&b, "  job         %s (runs to completion)\n", s.Job)
+		}
 		if len(s.Entrypoint) > 0 {
 			fmt.Fprintf(&b, "  entrypoint  %s\n", strings.Join(s.Entrypoint, " "))
 		}
@@ -170,6 +208,10 @@ func (d *Desired) String() string {
 			fmt.Fprintf(&b, "  command     %s\n", strings.Join(s.Command, " "))
 		}
 		for _, k := range sortedKeys(s.Environment) {
+			if s.Secret(k) {
+				fmt.Fprintf(&b, "  env         %s=%s (secret)\n", k, Redacted)
+				continue
+			}
 			fmt.Fprintf(&b, "  env         %s=%s\n", k, s.Environment[k])
 		}
 		for _, p := range s.Ports {
@@ -211,17 +253,38 @@ func (d *Desired) String() string {
 	return b.String()
 }
 
-// ConfigHash hashes the service's definition except Replicas and Config;
-// Render sets Service.Config to it.
+// ConfigHash hashes the service's definition except Replicas, Config and
+// the values of secrets (which variables are secret is part of it); Render
+// sets Service.Config to it. Leaving secret values out keeps Config the
+// same whether or not a render loaded them (drift and diff do not), and
+// keeps a hash of a secret out of container labels: a rotated secret alone
+// does not replace instances.
 func ConfigHash(s Service) string {
 	s.Replicas = 0
 	s.Config = ""
+	if len(s.SecretEnv) > 0 {
+		env := make(map[string]string, len(s.Environment))
+		for k, v := range s.Environment {
+			if s.Secret(k) {
+				v = Redacted
+			}
+			env[k] = v
+		}
+		s.Environment = env
+	}
 	b, err := json.Marshal(s)
 	if err != nil {
 		panic(err) // plain data; cannot fail
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -43,12 +43,39 @@ const (
 	DefaultHTTPTimeout  = 2 * time.Second
 )
 
+// Options are the optional inputs of RenderWith.
+type Options struct {
+	// Secrets returns the value of the named secret of the environment
+	// being rendered; an error means it is not available. nil uses
+	// Placeholder, for renders that never show or deploy secret values.
+	Secrets func(name string) (string, error)
+}
+
+// Placeholder is the Options.Secrets of renders that must not load secret
+// values (diff, drift): it stands "<secret NAME>" in for each, so that
+// two renders differ where their secret references differ and nowhere
+// else.
+func Placeholder(name string) (string, error) { return "<secret " + name + ">", nil }
+
 // Render computes the desired state of site on environment envName for
-// snapshot snap. Every problem is returned at once.
+// snapshot snap, without loading secrets (see Placeholder). Every problem
+// is returned at once.
 func Render(p *spec.Project, envName, site string, snap *snapshot.Snapshot, images ImageLookup) (*Desired, error) {
+	return RenderWith(p, envName, site, snap, images, Options{})
+}
+
+// RenderWith is Render with options: the secrets of the environment are
+// injected as the variables values.services.X.secrets names, which
+// Service.SecretEnv lists. Services whose x-ladder tier is above the
+// environment's values.tier are left out; a service that runs depending
+// on one left out is an error.
+func RenderWith(p *spec.Project, envName, site string, snap *snapshot.Snapshot, images ImageLookup, opts Options) (*Desired, error) {
 	env, ok := p.Ladder.Environment(envName)
 	if !ok {
 		return nil, fmt.Errorf("environment %q is not defined in %s", envName, ladderFileName(p))
+	}
+	if opts.Secrets == nil {
+		opts.Secrets = Placeholder
 	}
 	d := &Desired{
 		SiteRef:  SiteRef{Env: envName, Site: site},
@@ -59,7 +86,15 @@ func Render(p *spec.Project, envName, site string, snap *snapshot.Snapshot, imag
 	d.Volumes = sortedKeys(p.Stack.Compose.Volumes)
 	var errs []error
 	for _, name := range dependencyOrder(p.Stack.Compose) {
-		svc, err := renderService(p, env, name, snap, images)
+		if !env.Runs(p.Stack.Ext[name]) {
+			continue
+		}
+		for _, dep := range sortedKeys(p.Stack.Compose.Services[name].DependsOn) {
+			if x := p.Stack.Ext[dep]; !env.Runs(x) {
+				errs = append(errs, fmt.Errorf("service %q depends on %q, which does not run on %s: its x-ladder.tier is %s, above the environment's tier %s", name, dep, envName, x.ServiceTier(), env.Tier()))
+			}
+		}
+		svc, err := renderService(p, env, name, snap, images, opts)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -72,7 +107,7 @@ func Render(p *spec.Project, envName, site string, snap *snapshot.Snapshot, imag
 	return d, nil
 }
 
-func renderService(p *spec.Project, env *spec.Environment, name string, snap *snapshot.Snapshot, images ImageLookup) (Service, error) {
+func renderService(p *spec.Project, env *spec.Environment, name string, snap *snapshot.Snapshot, images ImageLookup, opts Options) (Service, error) {
 	cs := p.Stack.Compose.Services[name]
 	art, ok := snap.Artifacts[name]
 	if !ok {
@@ -126,6 +161,16 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 	for k, v := range vals.Environment {
 		s.Environment[k] = v
 	}
+	for _, k := range sortedKeys(vals.Secrets) {
+		secret := vals.Secrets[k]
+		v, err := opts.Secrets(secret)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("service %q: secret %s (for %s) is not available in environment %s: %w", name, secret, k, env.Name, err))
+			continue
+		}
+		s.Environment[k] = v
+		s.SecretEnv = append(s.SecretEnv, k)
+	}
 	for _, k := range sortedKeys(s.Environment) {
 		if strings.HasPrefix(k, ReservedEnvPrefix) {
 			errs = append(errs, fmt.Errorf("service %q: environment variable %s is reserved: ladder sets %s* on every instance", name, k, ReservedEnvPrefix))
@@ -134,6 +179,10 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 	if vals.Replicas != nil {
 		s.Replicas = *vals.Replicas
 	}
+	if r := vals.Resources; r != nil && (r.CPUs != "" || r.Memory != "") {
+		s.Resources = &Resources{CPUs: r.CPUs, Memory: r.Memory}
+	}
+	s.Job = p.Stack.Ext[name].Job
 
 	for _, pc := range cs.Ports {
 		port := Port{Target: int(pc.Target), Protocol: pc.Protocol}

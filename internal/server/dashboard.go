@@ -72,6 +72,7 @@ var funcs = template.FuncMap{
 var (
 	dashboardTmpl = parsePage("dashboard.html")
 	eventsTmpl    = parsePage("events.html")
+	ladderTmpl    = parsePage("ladder.html")
 )
 
 func parsePage(name string) *template.Template {

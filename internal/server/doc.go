@@ -26,14 +26,27 @@
 //	GET  /api/v1/releases            []store.Release (environment, site, snapshot, limit)
 //	POST /api/v1/deploy              api.DeployRequest -> api.DeployResult
 //	POST /api/v1/down                202, then Source.Shutdown
+//	GET  /api/v1/ladder              api.Ladder                          (*)
+//	POST /api/v1/promote             api.PromoteRequest -> api.ActionResult  (*)
+//	POST /api/v1/approve             api.ApproveRequest -> api.ActionResult  (*)
+//	POST /api/v1/rollback            api.RollbackRequest -> api.ActionResult (*)
 //	GET  /                           dashboard (?fragment=1: main content only)
 //	GET  /events                     all recent events (?fragment=1 likewise)
+//	GET  /ladder                     every environment side by side (*)
+//	POST /ladder/{promote,approve,rollback}
+//	                                 the ladder page's forms: 303 to /ladder?ok=|error= (*)
+//
+// Routes marked (*) need a Source that also implements LadderSource; for
+// any other they answer 404. An action a gate refuses is not an HTTP
+// error: 200 with ActionResult.OK false, its Error and the promotion's
+// gate results.
 //
 // API errors are api.Error documents. Store errors are classified with
 // errors.Is: store.ErrNotFound is 404, store.ErrAmbiguous and
 // store.ErrConflict are 409, malformed input is 400 and anything else 500.
 // Unsafe cross-origin requests are refused (403), so a web page the user
-// happens to visit cannot deploy or tear down their stack.
+// happens to visit cannot deploy, promote, roll back or tear down their
+// stack, form posts to /ladder/* included.
 //
 // Environment variable values never reach this package: the api documents
 // do not carry them and nothing here renders event attributes.

@@ -56,6 +56,8 @@ func classify(err error) (status int, hint string) {
 		return http.StatusConflict, "give more digits of the ID"
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict, ""
+	case errors.Is(err, errNoLadder):
+		return http.StatusNotFound, ""
 	case errors.Is(err, errNoStore), errors.Is(err, errNoSource):
 		return http.StatusServiceUnavailable, ""
 	case errors.Is(err, context.DeadlineExceeded):

@@ -87,17 +87,26 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/releases", s.handleReleases)
 	mux.HandleFunc("POST /api/v1/deploy", s.handleDeploy)
 	mux.HandleFunc("POST /api/v1/down", s.handleDown)
+	mux.HandleFunc("GET /api/v1/ladder", s.handleLadder)
+	mux.HandleFunc("POST /api/v1/promote", actionJSON(s, promoteAction))
+	mux.HandleFunc("POST /api/v1/approve", actionJSON(s, approveAction))
+	mux.HandleFunc("POST /api/v1/rollback", actionJSON(s, rollbackAction))
 
 	mux.HandleFunc("GET /{$}", s.handleDashboard)
 	mux.HandleFunc("GET /events", s.handleEventsPage)
+	mux.HandleFunc("GET /ladder", s.handleLadderPage)
+	mux.HandleFunc("POST /ladder/promote", actionForm(s, promoteAction))
+	mux.HandleFunc("POST /ladder/approve", actionForm(s, approveAction))
+	mux.HandleFunc("POST /ladder/rollback", actionForm(s, rollbackAction))
 	mux.HandleFunc("GET /assets/{name}", s.handleAsset)
 
 	// The CLI sends no Origin or Sec-Fetch-Site header and passes; a browser
-	// tab on another site trying to POST /api/v1/down does not.
+	// tab on another site trying to POST /api/v1/down, or to submit a form
+	// to /ladder/rollback, does not. Every POST goes through this.
 	cop := http.NewCrossOriginProtection()
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusForbidden, "cross-origin request refused",
-			"deploy and down may only be requested from the dashboard's own origin or a non-browser client")
+			"deploys, promotions, approvals, rollbacks and down may only be requested from the dashboard's own origin or a non-browser client")
 	}))
 
 	return s.recoverPanics(cop.Handler(apiErrors(mux)))

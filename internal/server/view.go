@@ -20,7 +20,7 @@ import (
 
 // pageData is what every page template renders.
 type pageData struct {
-	Page        string // "dashboard" or "events": which nav entry is current
+	Page        string // "dashboard", "events" or "ladder": which nav entry is current
 	Title       string
 	Stack       string
 	Environment string
@@ -34,6 +34,14 @@ type pageData struct {
 	// Err is shown as a banner: the page still renders what it can.
 	Err     string
 	Updated timeView
+	// HasLadder: the source serves the ladder view, so the nav links it.
+	HasLadder bool
+	// Interactive pages hold forms: no meta refresh for browsers without
+	// script, which would wipe what the user is typing.
+	Interactive bool
+	// Ladder and Flash (an action's outcome) are the ladder page's.
+	Ladder *ladderView
+	Flash  *flashView
 }
 
 type agentView struct {
@@ -172,7 +180,7 @@ func snapOf(id string) snapView { return snapView{Full: id, Short: snapshot.Shor
 
 // statusPage fills the header fields of a page from st.
 func (s *server) statusPage(page string, st *api.Status) pageData {
-	p := pageData{Page: page, Title: "ladder", Updated: s.timeOf(s.now())}
+	p := pageData{Page: page, Title: "ladder", Updated: s.timeOf(s.now()), HasLadder: s.ladder() != nil}
 	if st == nil {
 		return p
 	}

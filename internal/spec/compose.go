@@ -75,7 +75,7 @@ func loadStack(ctx context.Context, in stackInput) (*Stack, []string, Diagnostic
 			exts[name] = ServiceExt{}
 		}
 	}
-	st := &Stack{File: in.abs, Name: project.Name, Compose: project, Ext: exts}
+	st := &Stack{File: in.abs, Name: project.Name, Compose: project, Ext: exts, src: source{file: in.shown, root: root}}
 	if st.Hash, err = hashStack(st); err != nil {
 		return nil, services, Diagnostics{at(in.shown, root, "", "cannot hash the stack: "+err.Error())}
 	}

@@ -211,14 +211,29 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		names[i] = f.name
 		byName[f.name] = f.index
 	}
+	var hook unknownKeyHook
+	if v.CanAddr() {
+		hook, _ = v.Addr().Interface().(unknownKeyHook)
+	}
 	d.entries(n, path, func(k, val *yaml.Node, p string) {
 		idx, ok := byName[k.Value]
 		if !ok {
+			if hook != nil && hook.unknownKey(k, d.file, p) {
+				return
+			}
 			d.errorf(k, p, "unknown field %q%s", k.Value, suggest(k.Value, names))
 			return
 		}
 		d.decode(val, v.Field(idx), p)
 	})
+}
+
+// unknownKeyHook is implemented by structs that set some keys their fields
+// do not name aside, with their positions, instead of reporting them as
+// unknown (ServiceValues keeps the fields an overlay must not change, for
+// `ladder lint`). unknownKey reports whether it took the key.
+type unknownKeyHook interface {
+	unknownKey(k *yaml.Node, file, path string) bool
 }
 
 // entries calls fn for each key of a mapping after reporting non-string

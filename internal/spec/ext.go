@@ -41,6 +41,7 @@ func decodeExtensions(file string, root *yaml.Node, model map[string]any) (map[s
 		loc := locate(root, "services", name, ExtensionKey)
 		if loc.Found == 3 {
 			ds = append(ds, DecodeNode(loc.Value, &ext, file, loc.Path)...)
+			ds = append(ds, checkExt(file, root, name, ext)...)
 			svc, _ := services[name].(map[string]any)
 			ports := targetPorts(svc["ports"])
 			if ext.Health != nil {

@@ -96,6 +96,25 @@ func summarize(p *Project) string {
 		}
 		fmt.Fprintf(&b, "env %s target=%s sites=%s dashboard=%s health.timeout=%s telemetry.interval=%s\n",
 			e.Name, e.Target, strings.Join(sites, ","), e.Dashboard, e.Health.Timeout, e.Telemetry.Interval)
+		fmt.Fprintf(&b, "  rung from=%s data=%s tier=%s", or(e.From, "-"), e.Data, e.Values.Tier)
+		for _, f := range []struct {
+			on   bool
+			name string
+		}{{e.AutoPromote, "autoPromote"}, {e.Protected, "protected"}, {e.Template, "template"}} {
+			if f.on {
+				fmt.Fprintf(&b, " %s", f.name)
+			}
+		}
+		if len(e.Secrets) > 0 {
+			fmt.Fprintf(&b, " secrets=%s", strings.Join(e.Secrets, ","))
+		}
+		b.WriteString("\n")
+		if g := e.Gates; g.Soak != 0 || g.Approvals != 0 || g.Signed || len(g.Tests) > 0 {
+			fmt.Fprintf(&b, "  gates soak=%s approvals=%d signed=%v\n", g.Soak, g.Approvals, g.Signed)
+			for _, t := range g.Tests {
+				fmt.Fprintf(&b, "    test %s %q timeout=%s\n", t.Name, t.Command, t.Timeout)
+			}
+		}
 		names := make([]string, 0, len(e.Values.Services))
 		for n := range e.Values.Services {
 			names = append(names, n)
@@ -107,7 +126,17 @@ func summarize(p *Project) string {
 			if v.Replicas != nil {
 				r = fmt.Sprint(*v.Replicas)
 			}
-			fmt.Fprintf(&b, "  values %s replicas=%s env=%v\n", n, r, v.Environment)
+			fmt.Fprintf(&b, "  values %s replicas=%s env=%v", n, r, v.Environment)
+			if len(v.Secrets) > 0 {
+				fmt.Fprintf(&b, " secrets=%v", v.Secrets)
+			}
+			if v.Resources != nil {
+				fmt.Fprintf(&b, " resources=%+v", *v.Resources)
+			}
+			b.WriteString("\n")
+			for _, f := range v.Forbidden {
+				fmt.Fprintf(&b, "    forbidden %s at %s:%d:%d %s\n", f.Field, f.File, f.Line, f.Col, f.Path)
+			}
 		}
 	}
 	names := make([]string, 0, len(p.Stack.Ext))
@@ -124,9 +153,22 @@ func summarize(p *Project) string {
 		if x.Metrics != nil {
 			fmt.Fprintf(&b, " metrics=%s:%d", x.Metrics.Path, x.Metrics.Port)
 		}
+		if x.Tier != "" {
+			fmt.Fprintf(&b, " tier=%s", x.Tier)
+		}
+		if x.Job != "" {
+			fmt.Fprintf(&b, " job=%s", x.Job)
+		}
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func TestGolden(t *testing.T) {

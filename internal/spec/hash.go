@@ -18,8 +18,11 @@ import (
 // project directory (absolute paths are made relative to it), the project
 // name (it defaults to the directory's name, and leaks into network and
 // volume names), env_file/label_file lists (their content is already in
-// environment/labels) and build sections (images built from them are
-// identified by their artifact digests instead).
+// environment/labels), build sections (images built from them are
+// identified by their artifact digests instead) and the host side of
+// published ports (host port and address): those are endpoints, which may
+// differ between rungs (a rung publishes WEB_PORT=3001, another 3002) while
+// the snapshot they run stays the same. Container ports are kept.
 func hashStack(st *Stack) (string, error) {
 	p := st.Compose
 	type namedService struct {
@@ -35,6 +38,14 @@ func hashStack(st *Stack) (string, error) {
 	for _, name := range names {
 		s := p.Services[name]
 		s.Build, s.EnvFiles, s.LabelFiles, s.Extends = nil, nil, nil, nil
+		if len(s.Ports) > 0 {
+			ports := make([]types.ServicePortConfig, len(s.Ports))
+			for i, pc := range s.Ports {
+				pc.Published, pc.HostIP = "", ""
+				ports[i] = pc
+			}
+			s.Ports = ports
+		}
 		services = append(services, namedService{Name: name, Service: s})
 	}
 	networks := types.Networks{}

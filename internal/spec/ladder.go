@@ -80,6 +80,17 @@ func applyDefaults(l *Ladder) {
 		if e.Telemetry.Interval == 0 {
 			e.Telemetry.Interval = DefaultTelemetryInterval
 		}
+		if e.Data == "" {
+			e.Data = DefaultData
+		}
+		if e.Values.Tier == "" {
+			e.Values.Tier = DefaultTier
+		}
+		for t := range e.Gates.Tests {
+			if e.Gates.Tests[t].Timeout == 0 {
+				e.Gates.Tests[t].Timeout = DefaultGateTimeout
+			}
+		}
 	}
 }
 
@@ -105,7 +116,7 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 			add(loc, true, "at least one environment is required")
 		}
 	}
-	for _, e := range l.Environments {
+	for i, e := range l.Environments {
 		base := []string{"environments", e.Name}
 		if !dnsLabel.MatchString(e.Name) {
 			add(locate(doc.root, base...), true, fmt.Sprintf("environment name %q must be a DNS label: lowercase letters, digits and '-', starting with a letter, at most 31 characters", e.Name))
@@ -139,6 +150,7 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 		ds = append(ds, doc.positive(append(base, "health", "timeout"))...)
 		ds = append(ds, doc.positive(append(base, "telemetry", "interval"))...)
 		ds = append(ds, doc.checkValues(e, base, services)...)
+		ds = append(ds, doc.checkRung(i, base)...)
 	}
 	return ds
 }
@@ -178,6 +190,7 @@ func (doc *ladderDoc) checkValues(e Environment, base []string, services []strin
 			loc := locate(doc.root, append(segs, "replicas")...)
 			ds = append(ds, at(doc.file, loc.Value, loc.Path, fmt.Sprintf("must be 0 or more, not %d", *r)))
 		}
+		ds = append(ds, doc.checkServiceValues(e.Values.Services[name], segs)...)
 	}
 	return ds
 }

@@ -110,6 +110,7 @@ func Load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 	if doc != nil {
 		applyDefaults(doc.ladder)
 		p.Ladder = doc.ladder
+		p.ladderSrc = source{file: doc.file, root: doc.root}
 	} else {
 		p.Ladder = DefaultLadder()
 		p.Dir = filepath.Dir(stackAbs)

@@ -205,7 +205,7 @@ func TestStackHash(t *testing.T) {
 
 	changes := map[string][2]string{
 		"environment value": {"MODE: prod", "MODE: dev"},
-		"port":              {`"8080:80"`, `"8081:80"`},
+		"container port":    {`"8080:80"`, `"8080:81"`},
 		"image":             {"postgres:16", "postgres:17"},
 		"x-ladder":          {"/healthz", "/ready"},
 		"network":           {"back: {}", "back: {internal: true}"},
@@ -214,6 +214,14 @@ func TestStackHash(t *testing.T) {
 		changed := strings.Replace(hashStackYAML, c[0], c[1], 1)
 		if h := stackHash(t, filepath.Join(base, "change-"+strings.ReplaceAll(name, " ", "-")), changed); h == h1 {
 			t.Errorf("changing the %s did not change the hash", name)
+		}
+	}
+	// The host side of a port is an endpoint of the rung, not part of the
+	// definition: the same snapshot runs wherever it is published.
+	for name, published := range map[string]string{"host port": `"8081:80"`, "host address": `"127.0.0.1:8080:80"`, "no host port": `"80"`} {
+		changed := strings.Replace(hashStackYAML, `"8080:80"`, published, 1)
+		if h := stackHash(t, filepath.Join(base, "published-"+strings.ReplaceAll(name, " ", "-")), changed); h != h1 {
+			t.Errorf("changing the %s changed the hash", name)
 		}
 	}
 	build := strings.Replace(hashStackYAML, "context: ./web", "context: ./other\n      dockerfile: Dockerfile.dev", 1)

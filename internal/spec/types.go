@@ -22,6 +22,10 @@ type Project struct {
 	LadderFile string
 	Ladder     *Ladder
 	Stack      *Stack
+
+	// ladderSrc is ladder.yaml as parsed, for positioning later checks
+	// (see LadderPos); zero when the defaults were used.
+	ladderSrc source
 }
 
 // Stack is the loaded, interpolated and validated Compose model plus
@@ -38,6 +42,10 @@ type Stack struct {
 	// Hash is the sha256 (hex) of the canonical stack definition: the same
 	// definition hashes the same on every machine and checkout directory.
 	Hash string
+
+	// src is the stack file as parsed, for positioning later checks (see
+	// Project.StackPos).
+	src source
 }
 
 // ServiceExt is the `x-ladder` extension of a Compose service.
@@ -48,6 +56,13 @@ type ServiceExt struct {
 	// Metrics is where the service exposes Prometheus metrics; nil means
 	// the service is not scraped.
 	Metrics *MetricsEndpoint `yaml:"metrics" json:"metrics,omitempty"`
+	// Tier is the lowest dependency tier the service runs in: "lite"
+	// (default: always), "standard" or "full".
+	Tier string `yaml:"tier" json:"tier,omitempty"`
+	// Job marks a service that runs to completion on every release, the
+	// same way on every rung: "migration" or "seed". ladder records which
+	// snapshot each job ran with, per environment.
+	Job string `yaml:"job" json:"job,omitempty"`
 }
 
 // HTTPProbe is a health check by HTTP GET: healthy on a 2xx answer.
@@ -96,6 +111,52 @@ type Environment struct {
 	Telemetry TelemetryPolicy `yaml:"telemetry" json:"telemetry"`
 	// Values overlay the stack for this environment.
 	Values Values `yaml:"values" json:"values"`
+
+	// From is the rung this environment promotes from; a snapshot must
+	// have run there before it may be promoted here. It must name an
+	// earlier environment that is not a template. Empty for the first
+	// rung; leaving it out on a later one loads, but `ladder lint` reports
+	// it (rule rung-order).
+	From string `yaml:"from" json:"from,omitempty"`
+	// Gates must pass before a snapshot is promoted here.
+	Gates Gates `yaml:"gates" json:"gates"`
+	// AutoPromote promotes a snapshot here as soon as its gates pass (for
+	// early rungs); `ladder promote --auto` acts on it.
+	AutoPromote bool `yaml:"autoPromote" json:"autoPromote,omitempty"`
+	// Protected environments only run signed snapshots whose signature and
+	// artifacts verify.
+	Protected bool `yaml:"protected" json:"protected,omitempty"`
+	// Data says what data the environment holds: "throwaway", "seeded",
+	// "synthetic" or "real" (production). Real data is never copied into a
+	// rung that is not itself "real". Default "seeded".
+	Data string `yaml:"data" json:"data,omitempty"`
+	// Template marks an environment that is not run itself but
+	// instantiated per pull request (previews: pr-<n>).
+	Template bool `yaml:"template" json:"template,omitempty"`
+	// Secrets lists the secret names the environment must have.
+	Secrets []string `yaml:"secrets" json:"secrets,omitempty"`
+}
+
+// Gates are the checks a promotion to an environment must pass.
+type Gates struct {
+	// Soak is how long the snapshot must have run healthy on the
+	// previous rung.
+	Soak time.Duration `yaml:"soak" json:"soak,omitempty"`
+	// Tests are commands run against the previous rung; each must exit 0.
+	Tests []GateTest `yaml:"tests" json:"tests,omitempty"`
+	// Approvals is how many distinct identities must approve.
+	Approvals int `yaml:"approvals" json:"approvals,omitempty"`
+	// Signed requires the snapshot's signature to verify.
+	Signed bool `yaml:"signed" json:"signed,omitempty"`
+}
+
+// GateTest is a named test command (smoke, e2e) run against a rung. It
+// gets LADDER_SNAPSHOT, LADDER_ENVIRONMENT and <SERVICE>_URL for each
+// published service of the rung's first site in its environment.
+type GateTest struct {
+	Name    string        `yaml:"name" json:"name"`
+	Command []string      `yaml:"command" json:"command"`
+	Timeout time.Duration `yaml:"timeout" json:"timeout,omitempty"`
 }
 
 // Site is one place an environment runs.
@@ -118,6 +179,10 @@ type TelemetryPolicy struct {
 
 // Values is an environment's overlay on the stack.
 type Values struct {
+	// Tier is the dependency tier the environment runs: "lite",
+	// "standard" or "full" (default). A service marked with a higher tier
+	// (x-ladder: {tier: full}) does not run on a lower one.
+	Tier     string                   `yaml:"tier" json:"tier,omitempty"`
 	Services map[string]ServiceValues `yaml:"services" json:"services,omitempty"`
 }
 
@@ -125,8 +190,34 @@ type Values struct {
 type ServiceValues struct {
 	// Replicas overrides deploy.replicas; nil keeps the stack's value.
 	Replicas *int `yaml:"replicas" json:"replicas,omitempty"`
-	// Environment adds or replaces environment variables.
+	// Environment adds or replaces environment variables (endpoints,
+	// feature flags).
 	Environment map[string]string `yaml:"environment" json:"environment,omitempty"`
+	// Secrets maps environment variables to secret names of the
+	// environment, injected at deploy and never shown.
+	Secrets map[string]string `yaml:"secrets" json:"secrets,omitempty"`
+	// Resources sets CPU and memory limits (scale).
+	Resources *Resources `yaml:"resources" json:"resources,omitempty"`
+
+	// Forbidden holds fields an overlay may not change (image, build,
+	// command, entrypoint, healthcheck, depends_on, ...), kept with their
+	// positions so `ladder lint` can report each as a parity violation.
+	Forbidden []ForbiddenField `yaml:"-" json:"-"`
+}
+
+// Resources are per-instance limits.
+type Resources struct {
+	CPUs   string `yaml:"cpus" json:"cpus,omitempty"`
+	Memory string `yaml:"memory" json:"memory,omitempty"`
+}
+
+// ForbiddenField is a field set in a values overlay that must not differ
+// between environments.
+type ForbiddenField struct {
+	Field     string `json:"field"`
+	File      string `json:"file"`
+	Line, Col int    `json:"-"`
+	Path      string `json:"path"`
 }
 
 // Environment returns the environment named name, or false.

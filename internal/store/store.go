@@ -17,6 +17,8 @@ var (
 	// ErrConflict: a write would contradict an existing record (for example
 	// a snapshot ID stored with different content).
 	ErrConflict = errors.New("conflicting record")
+	// ErrLocked: a lock is held by another live owner.
+	ErrLocked = errors.New("locked")
 )
 
 // Store is ladder's durable record. Implementations are safe for concurrent
@@ -71,6 +73,8 @@ type Store interface {
 	// ListSamples returns samples matching f, oldest first.
 	ListSamples(ctx context.Context, f SampleFilter) ([]Sample, error)
 
+	LadderStore
+
 	// Close releases the store's resources.
 	Close() error
 }
@@ -106,13 +110,20 @@ type Release struct {
 	// Owner identifies the process making the release (host:pid), so a
 	// later command can tell a live release from one whose maker died.
 	Owner string `json:"owner,omitempty"`
+	// KnownGood is set once the release passed health (and soak, where
+	// the environment has one): a rollback target.
+	KnownGood bool `json:"knownGood,omitempty"`
+	// By is who asked for the release (for the audit trail).
+	By string `json:"by,omitempty"`
 }
 
 // ReleaseFilter selects releases; zero fields match everything.
 type ReleaseFilter struct {
 	Env, Site, Snapshot string
 	Phase               Phase
-	Limit               int
+	// KnownGood selects only known-good releases.
+	KnownGood bool
+	Limit     int
 }
 
 // EventKind names what happened.

@@ -1,6 +1,7 @@
 // Keeps a ladder page live without reloading it: every second, fetch the
 // page's main content alone (?fragment=1, the same server-side template)
-// and swap it in. Without script, a <meta http-equiv=refresh> does the same.
+// and swap it in. Without script, a <meta http-equiv=refresh> does the same
+// (pages with forms go without: it would wipe what is being typed).
 (function () {
   "use strict";
   var main = document.getElementById("content");
@@ -27,10 +28,48 @@
     return sel && !sel.isCollapsed && main.contains(sel.anchorNode);
   }
 
-  var next = null, inflight = false;
+  // Nor while they type into a form field: the swap would take the
+  // caret away mid-word.
+  function typing() {
+    var el = document.activeElement;
+    return el && main.contains(el) && (el.tagName === "TEXTAREA" ||
+      (el.tagName === "INPUT" && el.type !== "hidden" && el.type !== "submit"));
+  }
+
+  // What was typed into fields the user left survives the swap: fields
+  // keep their id across renders.
+  function keep() {
+    var kept = {};
+    var fields = main.querySelectorAll("input[id], textarea[id]");
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].value !== fields[i].defaultValue) kept[fields[i].id] = fields[i].value;
+    }
+    return kept;
+  }
+
+  function restore(kept) {
+    for (var id in kept) {
+      var el = document.getElementById(id);
+      if (el && main.contains(el)) el.value = kept[id];
+    }
+  }
+
+  // Nor between pressing a button and releasing it: the click would land
+  // on a node the swap removed, and be lost.
+  var pressing = false;
+  main.addEventListener("pointerdown", function () { pressing = true; });
+  document.addEventListener("pointerup", function () { pressing = false; });
+  document.addEventListener("pointercancel", function () { pressing = false; });
+
+  function interacting() {
+    return document.hidden || pressing || selecting() || typing();
+  }
+
+  var next = null, inflight = false, acting = false;
 
   function tick() {
-    if (document.hidden || selecting()) {
+    if (acting) return; // a form was submitted: the page is on its way out
+    if (interacting()) {
       next = setTimeout(tick, every);
       return;
     }
@@ -44,7 +83,10 @@
         var type = res.headers.get("Content-Type") || "";
         if (type.indexOf("text/html") !== 0) throw new Error("HTTP " + res.status);
         return res.text().then(function (html) {
+          if (acting || interacting()) return;
+          var kept = keep();
           main.innerHTML = html;
+          restore(kept);
           mark(res.ok);
         });
       })
@@ -52,16 +94,46 @@
       .then(function () {
         clearTimeout(timer);
         inflight = false;
-        next = setTimeout(tick, every);
+        if (!acting) next = setTimeout(tick, every);
       });
   }
+
+  // An action (promote, approve, roll back) may run a whole deploy before
+  // the server answers: show that the form is working, refuse a second
+  // submission meanwhile, and stop swapping the form away.
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (!main.contains(form) || ev.defaultPrevented) return;
+    if (acting) {
+      ev.preventDefault();
+      return;
+    }
+    acting = true;
+    clearTimeout(next);
+    form.classList.add("busy");
+    form.setAttribute("aria-busy", "true");
+    main.classList.add("acting");
+  });
+
+  // Back to a page kept in the back/forward cache: it is live again.
+  window.addEventListener("pageshow", function (ev) {
+    if (!ev.persisted || !acting) return;
+    acting = false;
+    main.classList.remove("acting");
+    var busy = main.querySelectorAll("form.busy");
+    for (var i = 0; i < busy.length; i++) {
+      busy[i].classList.remove("busy");
+      busy[i].removeAttribute("aria-busy");
+    }
+    next = setTimeout(tick, every);
+  });
 
   // Something happened (a deploy, a health change, drift): refresh now
   // rather than at the next tick, so the page follows within a moment.
   if (window.EventSource) {
     var stream = new EventSource("/api/v1/events/stream");
     stream.onmessage = function () {
-      if (inflight || document.hidden) return;
+      if (inflight || acting || document.hidden) return;
       clearTimeout(next);
       tick();
     };

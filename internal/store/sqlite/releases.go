@@ -10,11 +10,12 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-const releaseCols = `id, env, site, snapshot, phase, reason, owner, started_ms, finished_ms`
+const releaseCols = `id, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor`
 
 // CreateRelease implements store.Store. A zero Started is set to now and an
 // empty Phase to PhaseProgressing, mirroring AppendEvent, so a caller need
-// only say what is being released where.
+// only say what is being released where. KnownGood may only be set on a
+// release created succeeded, as MarkKnownGood requires.
 func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Release, error) {
 	if r.Started.IsZero() {
 		r.Started = time.Now()
@@ -26,12 +27,26 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 	if r.Phase == "" {
 		r.Phase = store.PhaseProgressing
 	}
+	// known_good_ms records when the release was marked; for one created
+	// known-good that is when it finished (or, failing that, started).
+	var knownGoodAt any
+	if r.KnownGood {
+		if r.Phase != store.PhaseSucceeded {
+			return store.Release{}, fmt.Errorf("store: create release of %s to %s/%s: known-good release must be %s, not %s",
+				r.Snapshot, r.Env, r.Site, store.PhaseSucceeded, r.Phase)
+		}
+		knownGoodAt = toMS(r.Started)
+		if !r.Finished.IsZero() {
+			knownGoodAt = toMS(r.Finished)
+		}
+	}
 	// RETURNING rather than LastInsertId: PostgreSQL drivers have no
 	// LastInsertId, and both engines support RETURNING.
 	err := s.w.QueryRowContext(ctx, `INSERT INTO releases
-		(env, site, snapshot, phase, reason, owner, started_ms, finished_ms)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+		(env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
 		r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
+		r.KnownGood, knownGoodAt, r.By,
 	).Scan(&r.ID)
 	if err != nil {
 		return store.Release{}, fmt.Errorf("store: create release of %s to %s/%s: %w", r.Snapshot, r.Env, r.Site, err)
@@ -101,6 +116,11 @@ func (s *Store) ListReleases(ctx context.Context, f store.ReleaseFilter) ([]stor
 	q.eq("site", f.Site)
 	q.eq("snapshot", f.Snapshot)
 	q.eq("phase", string(f.Phase))
+	if f.KnownGood {
+		// Spelled exactly as the partial index releases_known_good's
+		// condition, so SQLite can use it.
+		q.conds = append(q.conds, "known_good")
+	}
 	rows, err := s.r.QueryContext(ctx, `SELECT `+releaseCols+` FROM releases`+
 		q.whereSQL()+` ORDER BY id DESC`+q.limitSQL(f.Limit), q.args...)
 	if err != nil {
@@ -123,7 +143,8 @@ func scanReleases(rows *sql.Rows) ([]store.Release, error) {
 			started  int64
 			finished sql.NullInt64
 		)
-		if err := rows.Scan(&r.ID, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished); err != nil {
+		if err := rows.Scan(&r.ID, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
+			&r.KnownGood, &r.By); err != nil {
 			return nil, err
 		}
 		r.Phase = store.Phase(phase)
@@ -132,4 +153,43 @@ func scanReleases(rows *sql.Rows) ([]store.Release, error) {
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// MarkKnownGood implements store.Store. Marking a release that is already
+// known-good succeeds and keeps the first marking's time.
+//
+// The check and the write are one transaction on the writer (BEGIN
+// IMMEDIATE holds SQLite's write lock throughout), so the phase that decides
+// the outcome is the one the release has when it is marked.
+func (s *Store) MarkKnownGood(ctx context.Context, id int64, at time.Time) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("store: mark release %d known-good: %w", id, err)
+		}
+	}()
+	if at.IsZero() {
+		at = time.Now()
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var phase string
+	err = tx.QueryRowContext(ctx, `SELECT phase FROM releases WHERE id = $1`, id).Scan(&phase)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if store.Phase(phase) != store.PhaseSucceeded {
+		return fmt.Errorf("it is %s, not %s: %w", phase, store.PhaseSucceeded, store.ErrConflict)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE releases
+		SET known_good = TRUE, known_good_ms = COALESCE(known_good_ms, $1)
+		WHERE id = $2`, toMS(at), id); err != nil {
+		return err
+	}
+	return tx.Commit()
 }

@@ -15,5 +15,20 @@
 //   - CreateRelease defaults a zero Started to now and an empty Phase to
 //     progressing; FinishRelease refuses a non-terminal phase;
 //   - snapshots are newest by Created, releases by creation (ID);
-//   - ListSamples' Since is inclusive and Limit keeps the oldest samples.
+//   - ListSamples' Since is inclusive and Limit keeps the oldest samples;
+//   - CreatePromotion defaults a zero Created to now, a zero Updated to
+//     Created and an empty Phase to pending; CreatePromotion and
+//     UpdatePromotion refuse a phase ladder does not define; a non-terminal
+//     promotion may move to any phase (pending again included); promotions
+//     and audit entries are newest by creation (ID);
+//   - AddGateResult for an unknown promotion is ErrNotFound; GateResults of
+//     an unknown promotion is empty; gate results, approvals and job
+//     runs default a zero At to now, and Audit a zero Time;
+//   - approvals are oldest by At, job runs newest by At, ties broken by
+//     the order recorded; an approval identity is compared exactly;
+//   - CreateRelease refuses KnownGood on a release that is not succeeded;
+//     MarkKnownGood of a release already known-good succeeds;
+//   - AcquireLock treats a lock as expired once now reaches its expiry,
+//     consults stale only for a live lock held by another owner, and
+//     refuses an empty name or owner or a zero expiry.
 package storetest

@@ -26,6 +26,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Events", eventTests},
 		{"Instances", instanceTests},
 		{"Samples", sampleTests},
+		{"Promotions", promotionTests},
+		{"GateResults", gateTests},
+		{"Approvals", approvalTests},
+		{"KnownGood", knownGoodTests},
+		{"Jobs", jobTests},
+		{"Audit", auditTests},
+		{"Locks", lockTests},
 		{"Concurrency", concurrencyTests},
 	}
 	for _, g := range groups {

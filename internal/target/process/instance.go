@@ -171,6 +171,9 @@ func (in *instance) runOnce(ctx context.Context, attempt int) (int, error) {
 		sc.Buffer(make([]byte, 64*1024), 1024*1024)
 		for sc.Scan() {
 			line := sc.Text()
+			if in.t.opts.Redact != nil {
+				line = in.t.opts.Redact(line)
+			}
 			in.addLine(line)
 			in.log.write(in.slot, line)
 		}

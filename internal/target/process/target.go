@@ -31,6 +31,9 @@ type Options struct {
 	Owner string
 	// Events, when set, receives what happens to instances.
 	Events func(store.Event)
+	// Redact, when set, is applied to every line of output captured, so a
+	// service printing a secret does not leak it into logs.
+	Redact func(string) string
 	Logger *slog.Logger
 }
 

@@ -1,0 +1,223 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/go-git/go-git/v5/config"
+	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/proc"
+	"github.com/ladderhq/ladder/internal/promote"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+// actor is who runs the command, for approvals and the audit trail:
+// --as, else LADDER_ACTOR, else git's user.email, else $USER.
+func (a *app) actor(as string) string {
+	if as != "" {
+		return as
+	}
+	if v := os.Getenv("LADDER_ACTOR"); v != "" {
+		return v
+	}
+	if cfg, err := config.LoadConfig(config.GlobalScope); err == nil && cfg.User.Email != "" {
+		return cfg.User.Email
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
+
+// promoter builds the library object behind promote, approve and rollback.
+func (a *app) promoter(ws *workspace) *promote.Promoter {
+	return &promote.Promoter{
+		Project: ws.project,
+		Store:   ws.store,
+		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
+			return a.deployTo(ctx, ws, env, id, by)
+		},
+		Endpoints: func(ctx context.Context, env string) (map[string]string, error) {
+			return a.endpointsOf(ctx, ws, env)
+		},
+		Verify: a.verifier(ws),
+		Events: &deploy.Recorder{Store: ws.store, Logger: a.logger()},
+		Owner:  proc.Self(),
+		Dir:    ws.project.Dir,
+	}
+}
+
+func newPromoteCmd(a *app) *cobra.Command {
+	var to, as, why string
+	cmd := &cobra.Command{
+		Use:   "promote SNAPSHOT --to ENV",
+		Short: "Move a snapshot to the next rung once its gates pass",
+		Long: `promote moves exactly the given snapshot (its artifact digests: nothing is
+rebuilt) to ENV, after checking ENV's gates: the snapshot runs on every
+site of the rung ENV promotes from (no rung is skipped), it ran there
+healthy for the soak time, the gate test commands pass against that rung,
+enough distinct identities approved it, and its signature verifies. Every
+gate's result is recorded with its reason; a failed gate blocks the
+promotion (exit 3) and says what to do. Promotions to one environment are
+serialised.`,
+		Example: `  ladder promote 3f2a9c1b --to dev
+  ladder promote 3f2a9c1b --to prod --why "release 1.4"
+  ladder promote 3f2a9c1b --to staging -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			if to == "" {
+				return exitf(ExitConfig, "--to ENV is required")
+			}
+			res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: args[0], To: to, By: a.actor(as), Why: why})
+			if res != nil {
+				a.printPromotion(res)
+			}
+			var blocked *promote.BlockedError
+			var locked *promote.LockedError
+			switch {
+			case errors.As(err, &blocked):
+				return &ExitError{Code: ExitUnhealthy, Err: err, Reported: a.json()}
+			case errors.As(err, &locked):
+				return &ExitError{Code: ExitFailure, Err: err}
+			case errors.Is(err, store.ErrNotFound):
+				return &ExitError{Code: ExitNotRunning, Err: err, Hint: "ladder snapshots"}
+			case err != nil && res != nil && res.Deploy != nil:
+				return a.deployFailed(res.Deploy, err)
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "environment to promote to")
+	cmd.Flags().StringVar(&as, "as", "", "who promotes (default: LADDER_ACTOR, git user.email, $USER)")
+	cmd.Flags().StringVar(&why, "why", "", "why, for the audit trail")
+	return cmd
+}
+
+func (a *app) printPromotion(res *promote.Result) {
+	if a.json() {
+		_ = a.printJSON(res)
+		return
+	}
+	p := res.Promotion
+	fmt.Fprintf(a.Out, "promotion %d: snapshot %s %s -> %s\n", p.ID, snapshot.Short(res.Snapshot.ID), p.From, p.To)
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	for _, g := range res.Gates {
+		mark := "✓"
+		if !g.Passed {
+			mark = "✗"
+		}
+		fmt.Fprintf(tw, "  %s %s\t%s\n", mark, g.Gate, g.Reason)
+	}
+	tw.Flush()
+	switch {
+	case p.Phase == store.PromotionSucceeded && res.Deploy != nil:
+		if res.Deploy.Release == 0 {
+			fmt.Fprintf(a.Out, "%s already runs snapshot %s\n", p.To, snapshot.Short(res.Snapshot.ID))
+		} else {
+			fmt.Fprintf(a.Out, "%s runs snapshot %s (release %d, %s, nothing rebuilt)\n", p.To, snapshot.Short(res.Snapshot.ID), res.Deploy.Release, round(res.Deploy.Duration))
+		}
+	case p.Phase == store.PromotionBlocked:
+		fmt.Fprintf(a.Out, "blocked: %s\n", p.Reason)
+	}
+}
+
+func newApproveCmd(a *app) *cobra.Command {
+	var to, as, comment string
+	cmd := &cobra.Command{
+		Use:   "approve SNAPSHOT --to ENV",
+		Short: "Approve a snapshot for an environment",
+		Long: `approve records your approval of a snapshot for ENV (whose gates may ask
+for N approvals from distinct identities). Approving twice with the same
+identity is refused.`,
+		Example: `  ladder approve 3f2a9c1b --to prod --as ana@example.com --comment "checked the canary"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			if to == "" {
+				return exitf(ExitConfig, "--to ENV is required")
+			}
+			ap, err := a.promoter(ws).Approve(ctx, args[0], to, a.actor(as), comment)
+			if err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return &ExitError{Code: ExitNotRunning, Err: err}
+				}
+				return &ExitError{Code: ExitConfig, Err: err}
+			}
+			if a.json() {
+				return a.printJSON(ap)
+			}
+			fmt.Fprintf(a.Out, "%s approved snapshot %s for %s\n", ap.By, snapshot.Short(ap.Snapshot), ap.Env)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "environment the approval is for")
+	cmd.Flags().StringVar(&as, "as", "", "who approves (default: LADDER_ACTOR, git user.email, $USER)")
+	cmd.Flags().StringVar(&comment, "comment", "", "why, for the audit trail")
+	return cmd
+}
+
+func newRollbackCmd(a *app) *cobra.Command {
+	var to, as, why string
+	cmd := &cobra.Command{
+		Use:   "rollback ENV",
+		Short: "Redeploy an environment's last known-good snapshot",
+		Long: `rollback redeploys the newest known-good snapshot of ENV other than the one
+it runs (or --to SNAPSHOT, any snapshot that once ran there successfully).
+A release is known-good once it passed health, and the soak of the rung
+that promotes from ENV where there is one. Nothing is rebuilt, and it works
+when the current snapshot is broken (crash-looping, failing health).`,
+		Example: `  ladder rollback staging
+  ladder rollback prod --to 1a2b3c4d --why "checkout errors"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			res, err := a.promoter(ws).Rollback(ctx, args[0], to, a.actor(as), why)
+			if err != nil {
+				if res != nil && res.Deploy != nil {
+					return a.deployFailed(res.Deploy, err)
+				}
+				return err
+			}
+			if a.json() {
+				return a.printJSON(res)
+			}
+			fmt.Fprintf(a.Out, "%s rolled back from %s to snapshot %s (release %d, %s, nothing rebuilt)\n",
+				res.Environment, orNone(snapshot.Short(res.From)), snapshot.Short(res.To.ID), res.Deploy.Release, round(res.Deploy.Duration))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&to, "to", "", "snapshot to roll back to (default: the last known-good)")
+	cmd.Flags().StringVar(&as, "as", "", "who rolls back")
+	cmd.Flags().StringVar(&why, "why", "", "why, for the audit trail")
+	return cmd
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "nothing"
+	}
+	return s
+}

@@ -1,0 +1,147 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/sbom"
+	"github.com/ladderhq/ladder/internal/sign"
+	"github.com/ladderhq/ladder/internal/snapshot"
+)
+
+func newKeysCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Manage the key snapshots are signed with",
+	}
+	gen := &cobra.Command{
+		Use:   "generate",
+		Short: "Generate a cosign-compatible signing key pair",
+		Long: `generate writes an ECDSA P-256 key pair in cosign's format: the public key
+to ladder.pub in the project (commit it: everyone verifies with it) and the
+private key, encrypted with LADDER_SIGNING_PASSWORD, to .ladder/keys/signing.key
+(or LADDER_SIGNING_KEY). From then on ` + "`ladder up`" + ` signs every new
+snapshot, and protected environments refuse unsigned or altered ones.`,
+		Example: "  LADDER_SIGNING_PASSWORD=... ladder keys generate",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ws, err := a.open(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			for _, p := range []string{ws.publicKeyPath(), ws.privateKeyPath()} {
+				if _, err := os.Stat(p); err == nil {
+					return exitf(ExitConfig, "%s exists: ladder does not overwrite signing keys", p)
+				}
+			}
+			priv, pub, err := sign.GenerateKeyPair(signingPassword())
+			if err != nil {
+				return err
+			}
+			if err := os.MkdirAll(filepath.Dir(ws.privateKeyPath()), 0o700); err != nil {
+				return err
+			}
+			if err := os.WriteFile(ws.privateKeyPath(), priv, 0o600); err != nil {
+				return err
+			}
+			if err := os.WriteFile(ws.publicKeyPath(), pub, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.Out, "public key  %s (commit it)\nprivate key %s (keep it secret)\n", ws.publicKeyPath(), ws.privateKeyPath())
+			return nil
+		},
+	}
+	cmd.AddCommand(gen)
+	return cmd
+}
+
+func newSignCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "sign SNAPSHOT",
+		Short:   "Sign a snapshot with the project's signing key",
+		Example: "  ladder sign 3f2a9c1b",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			s, err := ws.store.GetSnapshot(ctx, args[0])
+			if err != nil {
+				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err)}
+			}
+			if _, err := os.Stat(ws.privateKeyPath()); errors.Is(err, fs.ErrNotExist) {
+				return &ExitError{Code: ExitConfig, Err: fmt.Errorf("no signing key at %s", ws.privateKeyPath()), Hint: "ladder keys generate"}
+			}
+			return a.sealSnapshot(ctx, ws, &deploy.Made{Snapshot: s}, &printer{w: a.Out})
+		},
+	}
+}
+
+func newVerifyCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify SNAPSHOT",
+		Short: "Verify a snapshot's signature and its artifacts' bytes",
+		Long: `verify checks that the snapshot record matches its ID, that its signature
+verifies with ladder.pub, and that every artifact in the artifact store
+still has exactly the bytes its digest names. Exit 3 when anything fails.`,
+		Example: "  ladder verify 3f2a9c1b",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			s, err := ws.store.GetSnapshot(ctx, args[0])
+			if err != nil {
+				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err)}
+			}
+			if err := a.verifier(ws)(s); err != nil {
+				return &ExitError{Code: ExitUnhealthy, Err: err}
+			}
+			fmt.Fprintf(a.Out, "snapshot %s verifies: signature, record and %d artifacts\n", snapshot.Short(s.ID), len(s.Artifacts))
+			return nil
+		},
+	}
+}
+
+func newSBOMCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:     "sbom SNAPSHOT SERVICE",
+		Short:   "Print a service artifact's SBOM (CycloneDX JSON)",
+		Example: "  ladder sbom 3f2a9c1b trades > trades.cdx.json",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			s, err := ws.store.GetSnapshot(ctx, args[0])
+			if err != nil {
+				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err)}
+			}
+			art, ok := s.Artifacts[args[1]]
+			if !ok {
+				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s has no service %q", snapshot.Short(s.ID), args[1])}
+			}
+			bom, err := sbom.Read(ws.sbomDir(), art.Digest)
+			if err != nil {
+				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("no SBOM for %s (%s): %w", args[1], snapshot.Short(art.Digest), err)}
+			}
+			return sbom.Encode(bom, a.Out)
+		},
+	}
+}

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/sbom"
+	"github.com/ladderhq/ladder/internal/sign"
+	"github.com/ladderhq/ladder/internal/snapshot"
+)
+
+// Where signing material lives: the public key is committed with the
+// project (everyone verifies), the private key stays out of it.
+const publicKeyFile = "ladder.pub"
+
+func (w *workspace) publicKeyPath() string { return filepath.Join(w.project.Dir, publicKeyFile) }
+
+func (w *workspace) privateKeyPath() string {
+	if p := os.Getenv("LADDER_SIGNING_KEY"); p != "" {
+		return p
+	}
+	return filepath.Join(w.stateDir, "keys", "signing.key")
+}
+
+func (w *workspace) signatureDir() string { return filepath.Join(w.stateDir, "signatures") }
+func (w *workspace) sbomDir() string      { return filepath.Join(w.stateDir, "artifacts", "sbom") }
+
+func signingPassword() []byte { return []byte(os.Getenv("LADDER_SIGNING_PASSWORD")) }
+
+// verifier checks a snapshot's record, its signature with the project's
+// public key, and every artifact's bytes against its digest.
+func (a *app) verifier(ws *workspace) func(*snapshot.Snapshot) error {
+	return func(s *snapshot.Snapshot) error {
+		if err := s.Verify(); err != nil {
+			return err
+		}
+		pem, err := os.ReadFile(ws.publicKeyPath())
+		if err != nil {
+			return fmt.Errorf("no public key to verify snapshot %s with (%s): ladder keys generate", snapshot.Short(s.ID), publicKeyFile)
+		}
+		v, err := sign.LoadPublicKey(pem)
+		if err != nil {
+			return err
+		}
+		if _, err := sign.VerifyStored(ws.signatureDir(), s, v); err != nil {
+			if errors.Is(err, sign.ErrUnsigned) {
+				return fmt.Errorf("snapshot %s is not signed: ladder sign %s", snapshot.Short(s.ID), snapshot.Short(s.ID))
+			}
+			return err
+		}
+		for _, name := range s.Services() {
+			digest := s.Artifacts[name].Digest
+			img, err := ws.builder.Image(digest)
+			if err != nil {
+				return fmt.Errorf("service %s: %w", name, err)
+			}
+			if err := sign.VerifyImageDigest(img, digest); err != nil {
+				return fmt.Errorf("service %s: artifact %s: %w", name, snapshot.Short(digest), err)
+			}
+		}
+		return nil
+	}
+}
+
+// signIfKey signs a new snapshot when this machine holds the signing key,
+// and writes an SBOM for every Go artifact that has none yet.
+func (a *app) sealSnapshot(ctx context.Context, ws *workspace, made *deploy.Made, out *printer) error {
+	for _, name := range made.Snapshot.Services() {
+		art := made.Snapshot.Artifacts[name]
+		if art.Builder != "go" {
+			continue
+		}
+		if _, err := sbom.Read(ws.sbomDir(), art.Digest); err == nil {
+			continue
+		}
+		dir, _, err := ws.builder.Rootfs(ctx, art.Digest)
+		if err != nil {
+			return err
+		}
+		bom, err := sbom.ForGoBinaryFile(name, art.Digest, filepath.Join(dir, "app"))
+		if err != nil {
+			return fmt.Errorf("SBOM of %s: %w", name, err)
+		}
+		if err := sbom.Write(ws.sbomDir(), art.Digest, bom); err != nil {
+			return err
+		}
+	}
+	keyPEM, err := os.ReadFile(ws.privateKeyPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := sign.LoadSignature(ws.signatureDir(), made.Snapshot.ID); err == nil {
+		return nil
+	}
+	signer, err := sign.LoadPrivateKey(keyPEM, signingPassword())
+	if err != nil {
+		return fmt.Errorf("signing key %s: %w (LADDER_SIGNING_PASSWORD)", ws.privateKeyPath(), err)
+	}
+	sig, err := sign.Sign(made.Snapshot, signer)
+	if err != nil {
+		return err
+	}
+	if err := sign.SaveSignature(ws.signatureDir(), sig); err != nil {
+		return err
+	}
+	out.printf("signed snapshot %s with key %s\n", snapshot.Short(sig.Snapshot), sig.KeyID[:12])
+	return nil
+}

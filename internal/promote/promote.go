@@ -1,0 +1,287 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/proc"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/spec"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+// Deployer deploys a snapshot to every site of an environment and waits
+// for the outcome (through the environment's agent).
+type Deployer func(ctx context.Context, env, snapshotID, by string) (*api.DeployResult, error)
+
+// Endpoints returns, for the first site of an environment, one variable
+// per published service: WEB_URL=http://127.0.0.1:3000, ...
+type Endpoints func(ctx context.Context, env string) (map[string]string, error)
+
+// Promoter carries out promotions, approvals and rollbacks.
+type Promoter struct {
+	Project   *spec.Project
+	Store     store.Store
+	Deploy    Deployer
+	Endpoints Endpoints
+	// Verify checks a snapshot's signature and its artifacts' integrity.
+	Verify func(s *snapshot.Snapshot) error
+	Events *deploy.Recorder
+	// Owner identifies this process (proc.Self) for the promotion lock.
+	Owner string
+	// Dir is where gate test commands run (the project directory).
+	Dir string
+	Now func() time.Time
+}
+
+// Request asks for a promotion.
+type Request struct {
+	Snapshot string // ID or unique prefix
+	To       string
+	By       string
+	Why      string
+}
+
+// Result is a promotion's record, its gates and, when it ran, its deploy.
+type Result struct {
+	Promotion store.Promotion    `json:"promotion"`
+	Gates     []store.GateResult `json:"gates"`
+	Deploy    *api.DeployResult  `json:"deploy,omitempty"`
+	Snapshot  *snapshot.Snapshot `json:"snapshot"`
+}
+
+// BlockedError is a promotion a gate refused.
+type BlockedError struct {
+	Promotion store.Promotion
+	Failed    []store.GateResult
+}
+
+func (e *BlockedError) Error() string {
+	var lines []string
+	for _, g := range e.Failed {
+		lines = append(lines, fmt.Sprintf("  %s: %s", g.Gate, g.Reason))
+	}
+	return fmt.Sprintf("promotion %d of snapshot %s to %s is blocked:\n%s",
+		e.Promotion.ID, snapshot.Short(e.Promotion.Snapshot), e.Promotion.To, strings.Join(lines, "\n"))
+}
+
+// LockedError says another ladder process is promoting to the environment.
+type LockedError struct {
+	Env    string
+	Holder store.Lock
+}
+
+func (e *LockedError) Error() string {
+	return fmt.Sprintf("another ladder process (pid %d) is promoting to %s until %s; wait for it, or stop it",
+		proc.PID(e.Holder.Owner), e.Env, e.Holder.Expires.Local().Format("15:04:05"))
+}
+
+// lockTTL bounds how long a promotion holds its environment's lock; a
+// live holder extends nothing, a dead one's lock is taken over at once.
+const lockTTL = 30 * time.Minute
+
+func (p *Promoter) now() time.Time {
+	if p.Now != nil {
+		return p.Now().UTC()
+	}
+	return time.Now().UTC()
+}
+
+func (p *Promoter) env(name string) (*spec.Environment, error) {
+	e, ok := p.Project.Ladder.Environment(name)
+	if !ok {
+		return nil, fmt.Errorf("no environment %q in the ladder", name)
+	}
+	return e, nil
+}
+
+// lock takes the promotion lock of env; release it with the returned func.
+func (p *Promoter) lock(ctx context.Context, env string) (func(), error) {
+	name := "promote/" + env
+	holder, err := p.Store.AcquireLock(ctx, name, p.Owner, p.now().Add(lockTTL), func(owner string) bool { return !proc.Alive(owner) })
+	if err != nil {
+		if errors.Is(err, store.ErrLocked) {
+			return nil, &LockedError{Env: env, Holder: holder}
+		}
+		return nil, err
+	}
+	return func() { _ = p.Store.ReleaseLock(context.WithoutCancel(ctx), name, p.Owner) }, nil
+}
+
+// recoverInterrupted closes promotions to env left open by a process that
+// died mid-promotion. It runs under env's lock, so no live process owns
+// them.
+func (p *Promoter) recoverInterrupted(ctx context.Context, env string) error {
+	open, err := p.Store.ListPromotions(ctx, store.PromotionFilter{To: env})
+	if err != nil {
+		return err
+	}
+	for _, pr := range open {
+		if pr.Phase.IsTerminal() {
+			continue
+		}
+		reason := "interrupted: the ladder process promoting it stopped; the release history shows what reached the environment"
+		if err := p.Store.UpdatePromotion(ctx, pr.ID, store.PromotionFailed, reason, p.now()); err != nil {
+			return err
+		}
+		p.audit(ctx, store.AuditEntry{Actor: "ladder", Action: "promote", Env: env, Snapshot: pr.Snapshot, Outcome: "interrupted", Detail: reason})
+	}
+	return nil
+}
+
+func (p *Promoter) audit(ctx context.Context, e store.AuditEntry) {
+	if e.Time.IsZero() {
+		e.Time = p.now()
+	}
+	_, _ = p.Store.Audit(context.WithoutCancel(ctx), e)
+}
+
+func (p *Promoter) event(env, snap string, kind store.EventKind, msg string) {
+	if p.Events == nil {
+		return
+	}
+	e, err := p.env(env)
+	if err != nil {
+		return
+	}
+	for _, s := range e.Sites {
+		p.Events.Record(store.Event{Kind: kind, Env: env, Site: s.Name, Snapshot: snap, Message: msg})
+	}
+}
+
+// Promote moves req.Snapshot to req.To if every gate passes. A blocked
+// promotion is recorded with its gate results and returned as a
+// *BlockedError; nothing is deployed. No artifact is ever built.
+func (p *Promoter) Promote(ctx context.Context, req Request) (*Result, error) {
+	to, err := p.env(req.To)
+	if err != nil {
+		return nil, err
+	}
+	if to.From == "" {
+		return nil, fmt.Errorf("%s is the first rung: nothing promotes to it; deploy it with `ladder up --env %s`", to.Name, to.Name)
+	}
+	if to.Template {
+		return nil, fmt.Errorf("%s is a template (previews are made from it), not a rung to promote to", to.Name)
+	}
+	from, err := p.env(to.From)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := p.Store.GetSnapshot(ctx, req.Snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("snapshot %s: %w", req.Snapshot, err)
+	}
+	unlock, err := p.lock(ctx, to.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	if err := p.recoverInterrupted(ctx, to.Name); err != nil {
+		return nil, err
+	}
+	// The previous rung's releases that passed their soak become
+	// known-good now, whether or not this promotion goes through.
+	_ = p.RefreshKnownGood(ctx, from.Name)
+
+	pr, err := p.Store.CreatePromotion(ctx, store.Promotion{
+		Snapshot: snap.ID, From: from.Name, To: to.Name, Phase: store.PromotionPending,
+		By: req.By, Why: req.Why, Created: p.now(), Updated: p.now(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	p.audit(ctx, store.AuditEntry{Actor: req.By, Action: "promote", Env: to.Name, Snapshot: snap.ID, Outcome: "requested",
+		Detail: fmt.Sprintf("promotion %d from %s; %s", pr.ID, from.Name, orDash(req.Why))})
+
+	ev, err := p.Gather(ctx, snap, from, to)
+	if err != nil {
+		_ = p.Store.UpdatePromotion(ctx, pr.ID, store.PromotionFailed, err.Error(), p.now())
+		return nil, err
+	}
+	gates := Evaluate(*ev)
+	for _, g := range gates {
+		g.Promotion = pr.ID
+		if err := p.Store.AddGateResult(ctx, g); err != nil {
+			return nil, err
+		}
+		outcome := "passed"
+		if !g.Passed {
+			outcome = "failed"
+		}
+		p.audit(ctx, store.AuditEntry{Actor: "ladder", Action: "gate", Env: to.Name, Snapshot: snap.ID, Outcome: outcome, Detail: g.Gate + ": " + g.Reason})
+	}
+	res := &Result{Gates: gates, Snapshot: snap}
+	if ok, failed := Passed(gates); !ok {
+		var names []string
+		for _, g := range failed {
+			names = append(names, g.Gate)
+		}
+		reason := "gates failed: " + strings.Join(names, ", ")
+		_ = p.Store.UpdatePromotion(ctx, pr.ID, store.PromotionBlocked, reason, p.now())
+		pr.Phase, pr.Reason = store.PromotionBlocked, reason
+		res.Promotion = pr
+		p.event(to.Name, snap.ID, eventPromotionBlocked, fmt.Sprintf("promotion %d of snapshot %s to %s blocked: %s", pr.ID, snapshot.Short(snap.ID), to.Name, reason))
+		return res, &BlockedError{Promotion: pr, Failed: failed}
+	}
+
+	if err := p.Store.UpdatePromotion(ctx, pr.ID, store.PromotionRunning, "gates passed", p.now()); err != nil {
+		return nil, err
+	}
+	dres, err := p.Deploy(ctx, to.Name, snap.ID, req.By)
+	res.Deploy = dres
+	phase, reason, outcome := store.PromotionSucceeded, "deployed", "succeeded"
+	if err != nil {
+		phase, reason, outcome = store.PromotionFailed, err.Error(), "failed"
+	}
+	_ = p.Store.UpdatePromotion(context.WithoutCancel(ctx), pr.ID, phase, reason, p.now())
+	pr.Phase, pr.Reason = phase, reason
+	res.Promotion = pr
+	p.audit(ctx, store.AuditEntry{Actor: req.By, Action: "promote", Env: to.Name, Snapshot: snap.ID, Outcome: outcome, Detail: fmt.Sprintf("promotion %d: %s", pr.ID, reason)})
+	if err != nil {
+		return res, err
+	}
+	p.event(to.Name, snap.ID, eventPromoted, fmt.Sprintf("snapshot %s promoted from %s to %s (promotion %d)", snapshot.Short(snap.ID), from.Name, to.Name, pr.ID))
+	return res, nil
+}
+
+// Promotion events.
+const (
+	eventPromoted         store.EventKind = "promotion.succeeded"
+	eventPromotionBlocked store.EventKind = "promotion.blocked"
+	eventRolledBack       store.EventKind = "rollback.succeeded"
+)
+
+func orDash(s string) string {
+	if s == "" {
+		return "no reason given"
+	}
+	return s
+}
+
+// Approve records by's approval of a snapshot for env.
+func (p *Promoter) Approve(ctx context.Context, snapshotRef, env, by, comment string) (store.Approval, error) {
+	if _, err := p.env(env); err != nil {
+		return store.Approval{}, err
+	}
+	if strings.TrimSpace(by) == "" {
+		return store.Approval{}, errors.New("an approval needs an identity: --as NAME")
+	}
+	snap, err := p.Store.GetSnapshot(ctx, snapshotRef)
+	if err != nil {
+		return store.Approval{}, fmt.Errorf("snapshot %s: %w", snapshotRef, err)
+	}
+	a := store.Approval{Snapshot: snap.ID, Env: env, By: by, Comment: comment, At: p.now()}
+	if err := p.Store.AddApproval(ctx, a); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return a, fmt.Errorf("%s has already approved snapshot %s for %s: approvals must come from distinct identities", by, snapshot.Short(snap.ID), env)
+		}
+		return a, err
+	}
+	p.audit(ctx, store.AuditEntry{Actor: by, Action: "approve", Env: env, Snapshot: snap.ID, Outcome: "approved", Detail: orDash(comment)})
+	return a, nil
+}

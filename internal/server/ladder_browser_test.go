@@ -1,0 +1,241 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/browsertest"
+	"github.com/ladderhq/ladder/internal/snapshot"
+)
+
+// TestBrowserLadder drives the ladder page in a real headless Chromium the
+// way a person would: it reads the rungs, tries to promote to staging
+// (refused: staging needs an approval, and the page says so), approves,
+// promotes again (the page shows the action working, then the new
+// snapshot on staging), and rolls staging back. The fake source must have
+// received exactly those actions.
+func TestBrowserLadder(t *testing.T) {
+	f := newFakeLadder()
+	srv := httptest.NewServer(newTestServer(f, nil).handler())
+	t.Cleanup(srv.Close) // after the browser stops (cleanups run last first)
+	bctx := browsertest.Start(t, 90*time.Second)
+
+	eval := func(expr string) any {
+		t.Helper()
+		v, err := chromedp.Run(bctx, chromedp.Evaluate[any](expr))
+		if err != nil {
+			t.Fatalf("evaluate %s: %v", expr, err)
+		}
+		return v
+	}
+	text := func(sel string) string {
+		t.Helper()
+		return eval(`(document.querySelector(` + jsString(sel) + `) || {innerText: ""}).innerText`).(string)
+	}
+	// waitFor polls expr across page loads (a form post navigates, so the
+	// page being evaluated may go away mid-poll).
+	waitFor := func(what, expr string) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(bctx, time.Second)
+			ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+expr+")"))
+			cancel()
+			if err == nil && ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: not within 10s (last error %v); page:\n%s", what, err, text("main"))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	click := func(sel string) {
+		t.Helper()
+		if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(sel))); err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+	sitesOf := func(env string) []string {
+		t.Helper()
+		var out []string
+		raw := eval(`JSON.stringify([...document.querySelectorAll('#env-` + env + ` .rung-sites li[data-site]')].map(li => li.dataset.snapshot || ""))`).(string)
+		if err := json.Unmarshal([]byte(raw), &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/ladder"), chromedp.WaitVisible(chromedp.CSS("ol.ladder"))); err != nil {
+		t.Fatalf("load ladder: %v", err)
+	}
+
+	// The rungs are columns, left to right in ladder order, on one row.
+	var rungs []struct {
+		Env                      string
+		Left, Top, Bottom, Width float64
+	}
+	raw := eval(`JSON.stringify([...document.querySelectorAll('.rung')].map(r => { const b = r.getBoundingClientRect();
+		return {Env: r.dataset.env, Left: b.left, Top: b.top, Width: b.width}; }))`).(string)
+	if err := json.Unmarshal([]byte(raw), &rungs); err != nil {
+		t.Fatal(err)
+	}
+	var order []string
+	for i, r := range rungs {
+		order = append(order, r.Env)
+		if r.Width < 230 {
+			t.Errorf("rung %s is %.0fpx wide", r.Env, r.Width)
+		}
+		if i > 0 && (r.Left <= rungs[i-1].Left+rungs[i-1].Width || r.Top != rungs[0].Top) {
+			t.Errorf("rung %s is not right of %s on the same row: %+v", r.Env, rungs[i-1].Env, rungs)
+		}
+	}
+	if strings.Join(order, " ") != "local dev staging prod" {
+		t.Fatalf("rungs = %v", order)
+	}
+	if r := eval(`getComputedStyle(document.querySelector('.rung')).borderTopLeftRadius`); r != "10px" {
+		t.Errorf("stylesheet not applied: rung radius %v", r)
+	}
+	for _, e := range fixtureLadder().Environments {
+		var want []string
+		for _, s := range e.Sites {
+			want = append(want, s.Snapshot)
+			if s.Snapshot != "" && !strings.Contains(text(`#env-`+e.Name+` li[data-site="`+s.Site+`"]`), snapshot.Short(s.Snapshot)) {
+				t.Errorf("%s/%s does not show snapshot %s", e.Name, s.Site, snapshot.Short(s.Snapshot))
+			}
+		}
+		if got := sitesOf(e.Name); !reflect.DeepEqual(got, want) {
+			t.Errorf("%s sites run %v, want %v", e.Name, got, want)
+		}
+	}
+	shoot(t, bctx, "ladder.png", false)
+	shoot(t, bctx, "ladder-dark.png", true)
+
+	// 1. Promote dev's snapshot to staging: refused, staging needs an approval.
+	promote := "#env-staging form.promote button"
+	if b := strings.Join(strings.Fields(text(promote)), " "); b != "Promote "+snapshot.Short(snapA)+" from dev" {
+		t.Errorf("promote button = %q", b)
+	}
+	click(promote)
+	waitFor("refusal shown", `location.search.startsWith('?error=') && document.querySelector('.alert.flash')`)
+	if msg := text(".alert.flash"); !strings.Contains(msg, "needs 1 approval(s), has 0") {
+		t.Errorf("refusal banner = %q", msg)
+	}
+	if g := text(`#env-staging .gate-results li.fail[data-gate="approvals"]`); !strings.Contains(g, "✗") || !strings.Contains(g, "needs 1 approval(s)") {
+		t.Errorf("staging's blocked gate = %q", g)
+	}
+	if p := text("#env-staging .promo"); !strings.Contains(p, "blocked") || !strings.Contains(p, "✓") {
+		t.Errorf("staging's promotion = %q", p)
+	}
+	shoot(t, bctx, "ladder-blocked.png", false)
+	shoot(t, bctx, "ladder-blocked-dark.png", true)
+
+	// 2. Approve: the identity is required, so an empty one posts nothing.
+	click("#env-staging form.approve button")
+	if missing := eval(`document.querySelector('#env-staging form.approve input[name="by"]').validity.valueMissing`); missing != true {
+		t.Error("approve form does not require an identity")
+	}
+	time.Sleep(300 * time.Millisecond)
+	if n := len(f.Calls()); n != 1 {
+		t.Fatalf("an approval without identity reached the source (%d calls)", n)
+	}
+	if err := chromedp.Do(bctx,
+		chromedp.SendKeys(chromedp.CSS(`#env-staging form.approve input[name="by"]`), "alice@example.com"),
+		chromedp.SendKeys(chromedp.CSS(`#env-staging form.approve input[name="comment"]`), "smoke passed"),
+	); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // a refresh tick must not wipe what was typed
+	if v := eval(`document.querySelector('#env-staging form.approve input[name="by"]').value`); v != "alice@example.com" {
+		t.Errorf("typed identity became %q", v)
+	}
+	click("#env-staging form.approve button")
+	waitFor("approval shown", `document.querySelector('.flash.ok') && document.querySelector('.flash.ok').innerText.includes('alice@example.com approved')`)
+
+	// 3. Promote again, the source held for a moment: the form shows it
+	// is working. (The browser answers no DevTools evaluation while a form
+	// post is pending, so the page notes what it looked like in
+	// sessionStorage, which outlives the navigation.)
+	eval(`document.addEventListener('submit', () => setTimeout(() => {
+		const form = document.querySelector('#env-staging form.promote');
+		sessionStorage.setItem('busy', JSON.stringify({
+			Busy: form.classList.contains('busy') && form.getAttribute('aria-busy') === 'true',
+			Acting: document.querySelector('main').classList.contains('acting'),
+			Spinner: getComputedStyle(form.querySelector('button'), '::after').animationName,
+			Others: getComputedStyle(document.querySelector('#env-local form.rollback button')).pointerEvents,
+		}));
+	}, 300))`)
+	release := f.setHold()
+	defer release()
+	time.AfterFunc(1500*time.Millisecond, release)
+	click(promote)
+	waitFor("promotion shown", `document.querySelector('.flash.ok') && document.querySelector('.flash.ok').innerText.includes('promoted to staging')`)
+	var busy struct {
+		Busy, Acting    bool
+		Spinner, Others string
+	}
+	if err := json.Unmarshal([]byte(eval(`sessionStorage.getItem('busy') || "{}"`).(string)), &busy); err != nil {
+		t.Fatal(err)
+	}
+	if !busy.Busy || !busy.Acting || busy.Spinner != "spin" || busy.Others != "none" {
+		t.Errorf("while the promotion ran the page showed %+v, want the form busy with a spinner and other actions disabled", busy)
+	}
+	if got := sitesOf("staging"); !reflect.DeepEqual(got, []string{snapA, snapA}) {
+		t.Errorf("staging runs %v after the promotion, want %s on both sites", got, snapshot.Short(snapA))
+	}
+	if h := text("#env-staging .here"); !strings.Contains(h, snapshot.Short(snapA)) {
+		t.Errorf("staging should say dev's snapshot runs there: %q", h)
+	}
+	shoot(t, bctx, "ladder-promoted.png", false)
+
+	// 4. Roll staging back to its last known-good.
+	click("#env-staging form.rollback button")
+	waitFor("rollback shown", `document.querySelector('.flash.ok') && document.querySelector('.flash.ok').innerText.includes('rolled back')`)
+	if got := sitesOf("staging"); !reflect.DeepEqual(got, []string{snapB, snapB}) {
+		t.Errorf("staging runs %v after the rollback, want %s", got, snapshot.Short(snapB))
+	}
+
+	want := []any{
+		api.PromoteRequest{Snapshot: snapA, To: "staging", By: formActor},
+		api.ApproveRequest{Snapshot: snapA, Env: "staging", By: "alice@example.com", Comment: "smoke passed"},
+		api.PromoteRequest{Snapshot: snapA, To: "staging", By: formActor},
+		api.RollbackRequest{Env: "staging", By: formActor},
+	}
+	if got := f.Calls(); !reflect.DeepEqual(got, want) {
+		t.Errorf("source calls:\n got %+v\nwant %+v", got, want)
+	}
+
+	// On a narrow screen the rungs stack, in order.
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(600, 900)); err != nil {
+		t.Fatal(err)
+	}
+	rungs = nil
+	raw = eval(`JSON.stringify([...document.querySelectorAll('.rung')].map(r => { const b = r.getBoundingClientRect();
+		return {Env: r.dataset.env, Left: b.left, Top: b.top, Bottom: b.bottom, Width: b.width}; }))`).(string)
+	if err := json.Unmarshal([]byte(raw), &rungs); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rungs {
+		if r.Width < 500 || r.Bottom-r.Top < 150 {
+			t.Errorf("narrow: rung %s is %.0fx%.0f px", r.Env, r.Width, r.Bottom-r.Top)
+		}
+		if i > 0 && (r.Top < rungs[i-1].Bottom || r.Left != rungs[0].Left) {
+			t.Errorf("narrow: rung %s is not below %s: %+v", r.Env, rungs[i-1].Env, rungs)
+		}
+	}
+	shoot(t, bctx, "ladder-narrow.png", false)
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
