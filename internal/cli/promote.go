@@ -89,7 +89,7 @@ serialised.`,
 			var locked *promote.LockedError
 			switch {
 			case errors.As(err, &blocked):
-				return &ExitError{Code: ExitUnhealthy, Err: err, Reported: a.json()}
+				return &ExitError{Code: ExitUnhealthy, Err: err, Reported: true}
 			case errors.As(err, &locked):
 				return &ExitError{Code: ExitFailure, Err: err}
 			case errors.Is(err, store.ErrNotFound):

@@ -98,6 +98,8 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 		newAuditCmd(a),
 		newSecretCmd(a),
 		newKeysCmd(a),
+		newCheckCmd(a),
+		newJobsCmd(a),
 		newSignCmd(a),
 		newVerifyCmd(a),
 		newSBOMCmd(a),

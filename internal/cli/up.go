@@ -13,6 +13,7 @@ import (
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/target/compose"
@@ -112,7 +113,8 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	}
 	deploy.RecordMade(rec, made, env.Name, sites)
 	if err := a.sealSnapshot(ctx, ws, made, out); err != nil {
-		return err
+		// An unsigned snapshot still runs here; protected rungs refuse it.
+		fmt.Fprintf(a.Err, "warning: snapshot %s not signed: %v\n", snapshot.Short(made.Snapshot.ID), err)
 	}
 	snap := made.Snapshot
 	state := "unchanged"
@@ -175,7 +177,10 @@ func (a *app) upViaAgent(ctx context.Context, c *agent.Client, made *deploy.Made
 	if err != nil {
 		return err
 	}
-	return a.upSummary(made, res, st, out, time.Since(begun), true)
+	if err := a.upSummary(made, res, st, out, time.Since(begun), true); err != nil {
+		return err
+	}
+	return a.autoPromote(ctx, c.Info.URL, env, made.Snapshot.ID, out)
 }
 
 func (a *app) deployFailed(res *api.DeployResult, err error) error {
@@ -266,7 +271,11 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 		<-runDone
 		return err
 	}
-	if err := a.upSummary(made, res, st, out, time.Since(begun), false); err != nil {
+	err = a.upSummary(made, res, st, out, time.Since(begun), false)
+	if err == nil {
+		err = a.autoPromote(ctx, ag.URL(), env, made.Snapshot.ID, out)
+	}
+	if err != nil {
 		cancelRun()
 		<-runDone
 		return err
@@ -300,4 +309,34 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws),
 		Secrets: ws.secrets().Values, Redactor: ws.redactor,
 	})
+}
+
+// autoPromote promotes a snapshot that just became healthy on env to every
+// rung that promotes from env with autoPromote set, through the agent's
+// ladder API so the promotion runs where the environments are known. A
+// blocked gate is reported, not an error: the snapshot is where it was
+// asked to be.
+func (a *app) autoPromote(ctx context.Context, agentURL, env, id string, out *printer) error {
+	ws, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	for _, e := range ws.project.Ladder.Environments {
+		if e.From != env || !e.AutoPromote || e.Template {
+			continue
+		}
+		out.printf("auto-promoting snapshot %s to %s\n", snapshot.Short(id), e.Name)
+		res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: id, To: e.Name, By: a.actor(""), Why: "autoPromote from " + env})
+		var blocked *promote.BlockedError
+		switch {
+		case errors.As(err, &blocked):
+			out.printf("  not promoted: %s\n", res.Promotion.Reason)
+		case err != nil:
+			out.printf("  promotion to %s failed: %v\n", e.Name, err)
+		default:
+			out.printf("  %s runs snapshot %s\n", e.Name, snapshot.Short(id))
+		}
+	}
+	return nil
 }

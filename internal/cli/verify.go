@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/sbom"
@@ -78,11 +83,11 @@ func (a *app) sealSnapshot(ctx context.Context, ws *workspace, made *deploy.Made
 		if _, err := sbom.Read(ws.sbomDir(), art.Digest); err == nil {
 			continue
 		}
-		dir, _, err := ws.builder.Rootfs(ctx, art.Digest)
+		bin, err := imageFile(ws, art.Digest, "app")
 		if err != nil {
-			return err
+			return fmt.Errorf("SBOM of %s: %w", name, err)
 		}
-		bom, err := sbom.ForGoBinaryFile(name, art.Digest, filepath.Join(dir, "app"))
+		bom, err := sbom.ForGoBinary(name, art.Digest, bin)
 		if err != nil {
 			return fmt.Errorf("SBOM of %s: %w", name, err)
 		}
@@ -113,4 +118,25 @@ func (a *app) sealSnapshot(ctx context.Context, ws *workspace, made *deploy.Made
 	}
 	out.printf("signed snapshot %s with key %s\n", snapshot.Short(sig.Snapshot), sig.KeyID[:12])
 	return nil
+}
+
+// imageFile reads one file from an artifact's image, without unpacking
+// the image to disk.
+func imageFile(ws *workspace, digest, name string) ([]byte, error) {
+	img, err := ws.builder.Image(digest)
+	if err != nil {
+		return nil, err
+	}
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	for {
+		hdr, err := tr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("image %s has no /%s: %w", snapshot.Short(digest), name, err)
+		}
+		if strings.TrimPrefix(hdr.Name, "/") == name {
+			return io.ReadAll(tr)
+		}
+	}
 }

@@ -105,9 +105,11 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 		if ferr := dp.Store.FinishRelease(finishCtx, rel.ID, phase, err.Error(), time.Now().UTC()); ferr != nil {
 			err = errors.Join(err, ferr)
 		}
+		dp.recordJobs(finishCtx, d, p, err)
 		dp.event(d, store.EventDeployFailed, fmt.Sprintf("release %d of snapshot %s failed: %v; the previous release keeps running", rel.ID, snapshot.Short(d.Snapshot), res.Error), map[string]string{"release": fmt.Sprint(rel.ID)})
 		return res, err
 	}
+	dp.recordJobs(finishCtx, d, p, nil)
 	if err := dp.Store.FinishRelease(finishCtx, rel.ID, store.PhaseSucceeded, "", time.Now().UTC()); err != nil {
 		return res, fmt.Errorf("recording release outcome: %w", err)
 	}
@@ -169,4 +171,26 @@ func (dp *Deployer) markDrift(ctx context.Context, tgt target.Target, d *render.
 		}
 	}
 	return nil
+}
+
+// recordJobs records, per environment, which snapshot each migration or
+// seed job of the release ran with, and how it ended: the same jobs run
+// the same way on every rung, and this is where that is visible.
+func (dp *Deployer) recordJobs(ctx context.Context, d *render.Desired, p *plan.Plan, applyErr error) {
+	var de *target.DeployError
+	errors.As(applyErr, &de)
+	for _, svc := range d.Services {
+		sp, ok := p.Service(svc.Name)
+		if svc.Job == "" || !ok || len(sp.Start) == 0 {
+			continue
+		}
+		outcome := "succeeded"
+		switch {
+		case de != nil && de.Service == svc.Name:
+			outcome = "failed"
+		case applyErr != nil:
+			outcome = "not finished: the release failed"
+		}
+		_ = dp.Store.RecordJob(ctx, store.JobRun{Env: d.Env, Site: d.Site, Job: svc.Name, Snapshot: d.Snapshot, Digest: svc.Digest, Outcome: outcome, At: time.Now().UTC()})
+	}
 }

@@ -462,3 +462,54 @@ func TestRecoverWithoutRecorder(t *testing.T) {
 		t.Errorf("%d events, want none", len(evs))
 	}
 }
+
+func TestDeployRecordsJobRuns(t *testing.T) {
+	withJob := func() *render.Desired {
+		d := desired()
+		job := render.Service{Name: "migrate", Digest: digest("3"), Entrypoint: []string{"/migrate"}, Replicas: 1, Restart: "no", Job: "migration"}
+		job.Config = render.ConfigHash(job)
+		d.Services = append([]render.Service{job}, d.Services...)
+		return d
+	}
+	tests := []struct {
+		name    string
+		err     error
+		outcome string
+	}{
+		{name: "succeeded"},
+		{name: "the job failed", err: &target.DeployError{Service: "migrate", Slot: "1-x", Reason: "exited with code 3"}, outcome: "failed"},
+		{name: "another service failed", err: &target.DeployError{Service: "api", Slot: "1-y", Reason: "exited with code 1"}, outcome: "not finished: the release failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := openStore(t)
+			tgt := &fakeTarget{apply: func(context.Context, *render.Desired, *plan.Plan, target.ApplyOptions) error { return tt.err }}
+			d := withJob()
+			_, _ = newDeployer(st).Deploy(context.Background(), tgt, d, Options{})
+			jobs, err := st.ListJobs(context.Background(), "dev", 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.outcome
+			if want == "" {
+				want = "succeeded"
+			}
+			if len(jobs) != 1 || jobs[0].Job != "migrate" || jobs[0].Snapshot != d.Snapshot || jobs[0].Digest != digest("3") || jobs[0].Outcome != want || jobs[0].Site != "east" {
+				t.Fatalf("job runs %+v, want one run of migrate %s", jobs, want)
+			}
+		})
+	}
+	// A job that already ran with this configuration is not run again, so
+	// nothing new is recorded.
+	st := openStore(t)
+	d := withJob()
+	obs := runs(d, snapID)
+	obs.Instances[0].State, obs.Instances[0].ExitCode = plan.StateExited, 0
+	tgt := &fakeTarget{observe: func(context.Context, render.SiteRef) (*plan.Observed, error) { return obs, nil }}
+	if _, err := newDeployer(st).Deploy(context.Background(), tgt, d, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if jobs, _ := st.ListJobs(context.Background(), "", 0); len(jobs) != 0 {
+		t.Errorf("a job that already ran was recorded again: %+v", jobs)
+	}
+}

@@ -101,6 +101,9 @@ func (p *Promoter) troubleSince(ctx context.Context, id, env, site string, since
 // run against, and SERVICE_URL for each of its published services.
 func (p *Promoter) testVars(ctx context.Context, snap *snapshot.Snapshot, env string) ([]string, error) {
 	vars := []string{"LADDER_SNAPSHOT=" + snap.ID, "LADDER_ENVIRONMENT=" + env}
+	if self, err := os.Executable(); err == nil {
+		vars = append(vars, "LADDER_BIN="+self)
+	}
 	if p.Endpoints == nil {
 		return vars, nil
 	}

@@ -197,7 +197,19 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 			}
 			port.Published = n
 		}
+		if host, ok := vals.Ports[strconv.Itoa(port.Target)]; ok {
+			port.Published = host
+		}
 		s.Ports = append(s.Ports, port)
+	}
+	for k := range vals.Ports {
+		found := false
+		for _, p := range s.Ports {
+			found = found || strconv.Itoa(p.Target) == k
+		}
+		if !found {
+			errs = append(errs, fmt.Errorf("service %q: values publish container port %s, which the service does not declare", name, k))
+		}
 	}
 	ext := p.Stack.Ext[name]
 	firstPort := 0

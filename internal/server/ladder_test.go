@@ -333,11 +333,16 @@ func TestLadderPageVariants(t *testing.T) {
 	f.l.Environments[0].Sites[0].Snapshot = snapA
 	f.l.Environments[1].Template = true
 	dev := rung(t, do(ladderHandler(f), "GET", "/ladder", "").Body.String(), "dev")
-	if !strings.Contains(dev, `<p class="here" data-snapshot="`+snapA+`">✓`) || strings.Contains(dev, "/ladder/promote") {
-		t.Error("dev should say local's snapshot runs there, with nothing to promote")
+	if strings.Contains(dev, "/ladder/promote") {
+		t.Error("a template offers a promotion: templates are instantiated, never promoted to")
 	}
 	if !strings.Contains(dev, `<span class="tag info"`) {
 		t.Error("template badge missing")
+	}
+	f.l.Environments[1].Template = false
+	dev = rung(t, do(ladderHandler(f), "GET", "/ladder", "").Body.String(), "dev")
+	if !strings.Contains(dev, `<p class="here" data-snapshot="`+snapA+`">✓`) || strings.Contains(dev, "/ladder/promote") {
+		t.Error("dev should say local's snapshot runs there, with nothing to promote")
 	}
 	// dev mid-rollout: two sites on two snapshots, so staging is offered
 	// both, and dev's history names the sites.

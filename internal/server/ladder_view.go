@@ -158,7 +158,8 @@ func (s *server) rungOf(step int, e api.LadderEnv, from *api.LadderEnv) rungView
 	if len(e.Promotions) > 0 && e.Promotions[0].Phase != store.PromotionSucceeded {
 		v.Promotion = s.promotionOf(e.Promotions[0])
 	}
-	if from != nil {
+	// A template is instantiated, never promoted to.
+	if from != nil && !e.Template {
 		v.Candidates = candidates(e, *from)
 	}
 	current := ""

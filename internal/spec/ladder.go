@@ -191,6 +191,20 @@ func (doc *ladderDoc) checkValues(e Environment, base []string, services []strin
 			ds = append(ds, at(doc.file, loc.Value, loc.Path, fmt.Sprintf("must be 0 or more, not %d", *r)))
 		}
 		ds = append(ds, doc.checkServiceValues(e.Values.Services[name], segs)...)
+		ports := make([]string, 0, len(e.Values.Services[name].Ports))
+		for k := range e.Values.Services[name].Ports {
+			ports = append(ports, k)
+		}
+		slices.Sort(ports)
+		for _, k := range ports {
+			loc := locate(doc.root, append(segs, "ports", k)...)
+			if n, err := strconv.Atoi(k); err != nil || n < 1 || n > 65535 {
+				ds = append(ds, at(doc.file, loc.keyNode(), loc.Path, fmt.Sprintf("%q is not a container port: want a number from 1 to 65535", k)))
+			}
+			if v := e.Values.Services[name].Ports[k]; v < 0 || v > 65535 {
+				ds = append(ds, at(doc.file, loc.Value, loc.Path, fmt.Sprintf("host port must be from 0 (any free port) to 65535, not %d", v)))
+			}
+		}
 	}
 	return ds
 }

@@ -198,6 +198,10 @@ type ServiceValues struct {
 	Secrets map[string]string `yaml:"secrets" json:"secrets,omitempty"`
 	// Resources sets CPU and memory limits (scale).
 	Resources *Resources `yaml:"resources" json:"resources,omitempty"`
+	// Ports publishes a container port (the key) on another host port
+	// (the value; 0 picks a free one): an endpoint, so each rung may use
+	// its own, which lets several rungs run on one machine.
+	Ports map[string]int `yaml:"ports" json:"ports,omitempty"`
 
 	// Forbidden holds fields an overlay may not change (image, build,
 	// command, entrypoint, healthcheck, depends_on, ...), kept with their
