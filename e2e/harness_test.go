@@ -92,6 +92,9 @@ func newProjectOn(t *testing.T, kind string) *project {
 		t.Fatal(err)
 	}
 	p := &project{t: t, root: root, dir: filepath.Join(root, "examples", "trading"), webPort: freePort(t), kind: kind}
+	// One rung is enough here (the demo's ladder auto-promotes to dev,
+	// which would start a second stack); the ladder tests write their own.
+	p.write("ladder.yaml", "stack: compose.yaml\nenvironments:\n  local:\n    target: auto\n    telemetry: {interval: 1s}\n")
 	// A project name of its own, so the test's Compose project never
 	// meets another run's.
 	p.env = []string{fmt.Sprintf("WEB_PORT=%d", p.webPort), "LADDER_TARGET=" + kind,

@@ -67,7 +67,8 @@ enough distinct identities approved it, and its signature verifies. Every
 gate's result is recorded with its reason; a failed gate blocks the
 promotion (exit 3) and says what to do. Promotions to one environment are
 serialised.`,
-		Example: `  ladder promote 3f2a9c1b --to dev
+		Example: `  ladder promote latest --to dev
+  ladder promote 3f2a9c1b --to dev
   ladder promote 3f2a9c1b --to prod --why "release 1.4"
   ladder promote 3f2a9c1b --to staging -o json`,
 		Args: cobra.ExactArgs(1),
@@ -81,7 +82,11 @@ serialised.`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
-			res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: args[0], To: to, By: a.actor(as), Why: why})
+			ref, err := resolveSnapshot(ctx, ws, args[0])
+			if err != nil {
+				return err
+			}
+			res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: ref, To: to, By: a.actor(as), Why: why})
 			if res != nil {
 				a.printPromotion(res)
 			}
@@ -154,7 +159,11 @@ identity is refused.`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
-			ap, err := a.promoter(ws).Approve(ctx, args[0], to, a.actor(as), comment)
+			ref, err := resolveSnapshot(ctx, ws, args[0])
+			if err != nil {
+				return err
+			}
+			ap, err := a.promoter(ws).Approve(ctx, ref, to, a.actor(as), comment)
 			if err != nil {
 				if errors.Is(err, store.ErrNotFound) {
 					return &ExitError{Code: ExitNotRunning, Err: err}

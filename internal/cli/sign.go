@@ -75,7 +75,11 @@ func newSignCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer ws.Close()
-			s, err := ws.store.GetSnapshot(ctx, args[0])
+			ref, err := resolveSnapshot(ctx, ws, args[0])
+			if err != nil {
+				return err
+			}
+			s, err := ws.store.GetSnapshot(ctx, ref)
 			if err != nil {
 				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err)}
 			}
@@ -103,7 +107,11 @@ still has exactly the bytes its digest names. Exit 3 when anything fails.`,
 				return err
 			}
 			defer ws.Close()
-			s, err := ws.store.GetSnapshot(ctx, args[0])
+			ref, err := resolveSnapshot(ctx, ws, args[0])
+			if err != nil {
+				return err
+			}
+			s, err := ws.store.GetSnapshot(ctx, ref)
 			if err != nil {
 				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err)}
 			}
@@ -129,7 +137,11 @@ func newSBOMCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer ws.Close()
-			s, err := ws.store.GetSnapshot(ctx, args[0])
+			ref, err := resolveSnapshot(ctx, ws, args[0])
+			if err != nil {
+				return err
+			}
+			s, err := ws.store.GetSnapshot(ctx, ref)
 			if err != nil {
 				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err)}
 			}

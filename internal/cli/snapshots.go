@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"text/tabwriter"
@@ -171,4 +173,20 @@ func nonNil(xs []string) []string {
 		return []string{}
 	}
 	return xs
+}
+
+// resolveSnapshot turns "latest" into the newest snapshot's ID; any other
+// reference (an ID or a unique prefix) is returned as it is.
+func resolveSnapshot(ctx context.Context, ws *workspace, ref string) (string, error) {
+	if ref != "latest" {
+		return ref, nil
+	}
+	snaps, err := ws.store.ListSnapshots(ctx, 1)
+	if err != nil {
+		return "", err
+	}
+	if len(snaps) == 0 {
+		return "", &ExitError{Code: ExitNotRunning, Err: errors.New("no snapshot yet"), Hint: "ladder up"}
+	}
+	return snaps[0].ID, nil
 }

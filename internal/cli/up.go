@@ -16,6 +16,8 @@ import (
 	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/spec"
+	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/target/compose"
 	"github.com/ladderhq/ladder/internal/target/process"
 )
@@ -323,7 +325,7 @@ func (a *app) autoPromote(ctx context.Context, agentURL, env, id string, out *pr
 	}
 	defer ws.Close()
 	for _, e := range ws.project.Ladder.Environments {
-		if e.From != env || !e.AutoPromote || e.Template {
+		if e.From != env || !e.AutoPromote || e.Template || runsEverywhere(ctx, ws, e.Name, e.Sites, id) {
 			continue
 		}
 		out.printf("auto-promoting snapshot %s to %s\n", snapshot.Short(id), e.Name)
@@ -339,4 +341,16 @@ func (a *app) autoPromote(ctx context.Context, agentURL, env, id string, out *pr
 		}
 	}
 	return nil
+}
+
+// runsEverywhere reports whether every site of env already runs snapshot
+// id, so an auto-promotion would change nothing.
+func runsEverywhere(ctx context.Context, ws *workspace, env string, sites []spec.Site, id string) bool {
+	for _, site := range sites {
+		rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Env: env, Site: site.Name, Phase: store.PhaseSucceeded, Limit: 1})
+		if err != nil || len(rels) == 0 || rels[0].Snapshot != id {
+			return false
+		}
+	}
+	return true
 }
