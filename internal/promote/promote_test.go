@@ -1,0 +1,154 @@
+package promote
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/proc"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/spec"
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlite"
+)
+
+// rig is a two-rung ladder over a real store, with a deployer that
+// records releases the way an agent would.
+type rig struct {
+	t       *testing.T
+	st      *sqlite.Store
+	p       *Promoter
+	snap    *snapshot.Snapshot
+	deploys []string
+}
+
+func newRig(t *testing.T) *rig {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "ladder.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	proj := &spec.Project{Ladder: &spec.Ladder{Environments: []spec.Environment{
+		{Name: "local", Sites: []spec.Site{{Name: "default"}}},
+		{Name: "dev", From: "local", Sites: []spec.Site{{Name: "default"}}, Gates: spec.Gates{Soak: time.Minute}},
+	}}}
+	snap := snapshot.New("shop", strings.Repeat("1", 64), map[string]snapshot.Artifact{
+		"api": {Service: "api", Digest: "sha256:" + strings.Repeat("a", 64)},
+	}, "", time.Now())
+	if _, err := st.PutSnapshot(context.Background(), snap); err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, st: st, snap: snap}
+	r.p = &Promoter{
+		Project: proj, Store: st, Owner: "test/1", Dir: t.TempDir(),
+		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
+			r.deploys = append(r.deploys, env+"@"+snapshot.Short(id))
+			rel := r.release(env, id, time.Now())
+			return &api.DeployResult{Environment: env, Snapshot: id, Release: rel}, nil
+		},
+	}
+	return r
+}
+
+// release records a succeeded release of id on env finished at `at`.
+func (r *rig) release(env, id string, at time.Time) int64 {
+	r.t.Helper()
+	ctx := context.Background()
+	rel, err := r.st.CreateRelease(ctx, store.Release{Env: env, Site: "default", Snapshot: id, Phase: store.PhaseProgressing, Started: at})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := r.st.FinishRelease(ctx, rel.ID, store.PhaseSucceeded, "", at); err != nil {
+		r.t.Fatal(err)
+	}
+	return rel.ID
+}
+
+func TestPromoteRecoversAnInterruptedPromotion(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.release("local", r.snap.ID, time.Now().Add(-time.Hour))
+	// A ladder process died mid-promotion: its promotion is still open.
+	stale, err := r.st.CreatePromotion(ctx, store.Promotion{Snapshot: r.snap.ID, From: "local", To: "dev", Phase: store.PromotionRunning, By: "ghost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := r.p.Promote(ctx, Request{Snapshot: r.snap.ID[:8], To: "dev", By: "ana"})
+	if err != nil {
+		t.Fatalf("Promote: %v", err)
+	}
+	if res.Promotion.Phase != store.PromotionSucceeded || len(r.deploys) != 1 || r.deploys[0] != "dev@"+snapshot.Short(r.snap.ID) {
+		t.Fatalf("promotion %+v, deploys %v", res.Promotion, r.deploys)
+	}
+	old, err := r.st.GetPromotion(ctx, stale.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Phase != store.PromotionFailed || !strings.Contains(old.Reason, "interrupted") {
+		t.Errorf("the interrupted promotion is %s (%s), want failed as interrupted", old.Phase, old.Reason)
+	}
+	audit, _ := r.st.ListAudit(ctx, store.AuditFilter{Action: "promote"})
+	outcomes := map[string]bool{}
+	for _, e := range audit {
+		outcomes[e.Outcome] = true
+	}
+	for _, want := range []string{"interrupted", "requested", "succeeded"} {
+		if !outcomes[want] {
+			t.Errorf("audit lacks a promote %s entry: %+v", want, audit)
+		}
+	}
+}
+
+func TestPromoteSerialisedByLock(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.release("local", r.snap.ID, time.Now().Add(-time.Hour))
+	// Another live process holds it: this test process, named as the
+	// agent would name it (the promoter calls itself "test/1").
+	if _, err := r.st.AcquireLock(ctx, "promote/dev", proc.Self(), time.Now().Add(time.Hour), nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := r.p.Promote(ctx, Request{Snapshot: r.snap.ID, To: "dev", By: "ana"})
+	var locked *LockedError
+	if !errors.As(err, &locked) || locked.Env != "dev" {
+		t.Fatalf("want a LockedError for dev, got %v", err)
+	}
+	if len(r.deploys) != 0 {
+		t.Errorf("a locked promotion deployed: %v", r.deploys)
+	}
+}
+
+func TestRollbackPicksTheLastKnownGood(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	bad := snapshot.New("shop", strings.Repeat("2", 64), r.snap.Artifacts, "", time.Now())
+	if _, err := r.st.PutSnapshot(ctx, bad); err != nil {
+		t.Fatal(err)
+	}
+	// The good one ran on dev long enough to pass dev's (staging-less)
+	// soak; the bad one is current.
+	r.release("dev", r.snap.ID, time.Now().Add(-time.Hour))
+	if err := r.p.RefreshKnownGood(ctx, "dev"); err != nil {
+		t.Fatal(err)
+	}
+	r.release("dev", bad.ID, time.Now())
+	res, err := r.p.Rollback(ctx, "dev", "", "ana", "errors")
+	if err != nil {
+		t.Fatalf("Rollback: %v", err)
+	}
+	if res.To.ID != r.snap.ID || res.From != bad.ID || len(r.deploys) != 1 {
+		t.Fatalf("rolled back from %s to %s (deploys %v), want from the bad to the good", snapshot.Short(res.From), snapshot.Short(res.To.ID), r.deploys)
+	}
+	// --to a snapshot that never ran there is refused.
+	never := snapshot.New("shop", strings.Repeat("3", 64), r.snap.Artifacts, "", time.Now())
+	if _, err := r.st.PutSnapshot(ctx, never); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.p.Rollback(ctx, "dev", never.ID, "ana", ""); err == nil || !strings.Contains(err.Error(), "never ran") {
+		t.Errorf("rollback to a snapshot that never ran: %v", err)
+	}
+}
