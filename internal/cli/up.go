@@ -182,7 +182,7 @@ func (a *app) upViaAgent(ctx context.Context, c *agent.Client, made *deploy.Made
 	if err := a.upSummary(made, res, st, out, time.Since(begun), true); err != nil {
 		return err
 	}
-	return a.autoPromote(ctx, c.Info.URL, env, made.Snapshot.ID, out)
+	return a.autoPromote(ctx, env, made.Snapshot.ID, out)
 }
 
 func (a *app) deployFailed(res *api.DeployResult, err error) error {
@@ -273,9 +273,15 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 		<-runDone
 		return err
 	}
+	// A foreground stack stops on Ctrl-C; rungs it promoted to would
+	// outlive it, so auto-promotion is for detached stacks only.
 	err = a.upSummary(made, res, st, out, time.Since(begun), false)
 	if err == nil {
-		err = a.autoPromote(ctx, ag.URL(), env, made.Snapshot.ID, out)
+		for _, e := range ws.project.Ladder.Environments {
+			if e.From == env && e.AutoPromote && !e.Template {
+				out.printf("(%s auto-promotes from %s when the stack runs detached: ladder up -d)\n", e.Name, env)
+			}
+		}
 	}
 	if err != nil {
 		cancelRun()
@@ -314,11 +320,9 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 }
 
 // autoPromote promotes a snapshot that just became healthy on env to every
-// rung that promotes from env with autoPromote set, through the agent's
-// ladder API so the promotion runs where the environments are known. A
-// blocked gate is reported, not an error: the snapshot is where it was
-// asked to be.
-func (a *app) autoPromote(ctx context.Context, agentURL, env, id string, out *printer) error {
+// rung that promotes from env with autoPromote set. A blocked gate is
+// reported, not an error: the snapshot is where it was asked to be.
+func (a *app) autoPromote(ctx context.Context, env, id string, out *printer) error {
 	ws, err := a.open(ctx)
 	if err != nil {
 		return err
