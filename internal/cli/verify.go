@@ -80,8 +80,10 @@ func (a *app) sealSnapshot(ctx context.Context, ws *workspace, made *deploy.Made
 		if art.Builder != "go" {
 			continue
 		}
-		if _, err := sbom.Read(ws.sbomDir(), art.Digest); err == nil {
-			continue
+		if path, err := sbom.Path(ws.sbomDir(), art.Digest); err == nil {
+			if _, err := os.Stat(path); err == nil {
+				continue // written when the artifact was first snapshotted
+			}
 		}
 		bin, err := imageFile(ws, art.Digest, "app")
 		if err != nil {

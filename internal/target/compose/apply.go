@@ -38,6 +38,8 @@ func (t *Target) Apply(ctx context.Context, d *render.Desired, p *plan.Plan, opt
 		progress = func(target.Progress) {}
 	}
 	project := t.Project(d.SiteRef)
+	t.forgetInspections()
+	defer t.forgetInspections()
 	existing, err := t.containers(ctx, d.SiteRef)
 	if err != nil {
 		return err

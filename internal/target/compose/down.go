@@ -24,6 +24,8 @@ import (
 // networks, and its named volumes only when asked.
 func (t *Target) Down(ctx context.Context, site render.SiteRef, opts target.DownOptions) error {
 	project := t.Project(site)
+	t.forgetInspections()
+	defer t.forgetInspections()
 	cs, err := t.containers(ctx, site)
 	if err != nil {
 		return err

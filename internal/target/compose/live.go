@@ -26,7 +26,7 @@ func (t *Target) Inspect(ctx context.Context, site render.SiteRef) (*drift.Live,
 		if c.Labels[labelOneoff] == "True" {
 			continue
 		}
-		info, err := t.opts.Engine.ContainerInspect(ctx, c.ID)
+		info, err := t.inspectFresh(ctx, c.ID)
 		if err != nil {
 			if isNotFound(err) {
 				continue
@@ -128,6 +128,7 @@ func (t *Target) Watch(ctx context.Context, site render.SiteRef, changed func(wh
 		streamCtx, cancel := context.WithCancel(ctx)
 		msgs, errs := t.opts.Engine.Events(streamCtx, events.ListOptions{Filters: f})
 		if reconnected {
+			t.forgetInspections()
 			changed("reconnected to the engine")
 		}
 		func() {
@@ -138,6 +139,7 @@ func (t *Target) Watch(ctx context.Context, site render.SiteRef, changed func(wh
 					return
 				case m := <-msgs:
 					backoff = 250 * time.Millisecond
+					t.forgetInspections()
 					changed(describe(m))
 				case err := <-errs:
 					if err != nil && ctx.Err() == nil {

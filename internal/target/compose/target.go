@@ -74,6 +74,8 @@ type Target struct {
 	// images caches the image references known loaded in the engine.
 	images  map[string]string
 	probers map[string]*prober // by container ID
+	// inspections caches container inspections for the read paths.
+	inspections map[string]inspected
 }
 
 // New returns a compose target.
@@ -81,7 +83,7 @@ func New(opts Options) *Target {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Target{opts: opts, adopted: map[string]string{}, images: map[string]string{}, probers: map[string]*prober{}}
+	return &Target{opts: opts, adopted: map[string]string{}, images: map[string]string{}, probers: map[string]*prober{}, inspections: map[string]inspected{}}
 }
 
 // Kind implements target.Target.
@@ -183,7 +185,7 @@ func (t *Target) Observe(ctx context.Context, site render.SiteRef) (*plan.Observ
 }
 
 func (t *Target) instance(ctx context.Context, c container.Summary) (plan.Instance, error) {
-	info, err := t.opts.Engine.ContainerInspect(ctx, c.ID)
+	info, err := t.inspect(ctx, c.ID)
 	if err != nil {
 		return plan.Instance{}, t.engineErr(err)
 	}
