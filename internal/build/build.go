@@ -95,6 +95,8 @@ type Builder struct {
 	progressMu sync.Mutex
 	// rootfsMu serialises unpacking, so one digest is unpacked once.
 	rootfsMu sync.Mutex
+	// index caches the parsed layout index for image lookups.
+	index indexCache
 
 	// goHook, when set, is called before every go command runs, with its
 	// arguments. Tests use it to prove what did (not) run.

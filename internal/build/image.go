@@ -257,6 +257,9 @@ func (b *Builder) storeImage(s *session, img v1.Image, service string) (string, 
 	if err := writeFileAtomic(filepath.Join(b.opts.Dir, "index.json"), raw); err != nil {
 		return "", err
 	}
+	b.index.mu.Lock()
+	b.index.byHash = nil // this process's lookups see the new image at once
+	b.index.mu.Unlock()
 	if s != nil && s.index != nil {
 		s.index[digest] = true
 	}
@@ -270,23 +273,15 @@ func (b *Builder) Image(digest string) (v1.Image, error) {
 	if err != nil {
 		return nil, fmt.Errorf("image %q: malformed digest: %w", digest, err)
 	}
-	b.layoutMu.Lock()
-	idx, err := b.readIndex()
-	b.layoutMu.Unlock()
+	desc, ok, err := b.descriptor(h)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("image %s: not in the artifact store %s (it has no images yet): %w", digest, b.opts.Dir, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("image %s: reading the artifact store: %w", digest, err)
 	}
-	for _, d := range idx.Manifests {
-		if d.Digest == h {
-			img, err := layout.Path(b.opts.Dir).Image(h)
-			if err != nil {
-				return nil, fmt.Errorf("image %s: %w", digest, err)
-			}
-			return img, nil
-		}
+	if ok {
+		return openImage(b.opts.Dir, desc)
 	}
 	return nil, fmt.Errorf("image %s: not in the artifact store %s: %w", digest, b.opts.Dir, store.ErrNotFound)
 }
