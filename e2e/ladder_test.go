@@ -40,6 +40,7 @@ environments:
   prod:
     from: staging
     target: process
+    sites: [{name: east}, {name: west}]
     dashboard: 127.0.0.1:0
     protected: true
     data: real
@@ -207,6 +208,11 @@ func TestLadderPromotionRollbackAndAudit(t *testing.T) {
 	pr, res = p.promote(s1, "prod")
 	if res.code != 0 || pr.Promotion.Phase != store.PromotionSucceeded {
 		t.Fatalf("promote to prod: %s", res)
+	}
+	// prod is a fleet of two sites: both run the snapshot.
+	prod := statusOf(t, p, "prod")
+	if len(prod.Sites) != 2 || prod.Sites[0].Snapshot != s1 || prod.Sites[1].Snapshot != s1 {
+		t.Errorf("prod sites: %+v, want east and west on %s", prod.Sites, snapshot.Short(s1))
 	}
 
 	// Break dev with the demo's error knob (a new snapshot), then roll back.
