@@ -27,6 +27,7 @@ const exitCodesHelp = `Exit codes:
   2    bad command line or configuration (every problem is listed)
   3    a release failed (the previous one keeps running) or the stack is unhealthy
   4    nothing is running, or the named snapshot/service does not exist
+  5    drift: what runs differs from the last release (ladder drift)
   130  interrupted (Ctrl-C); everything started was torn down`
 
 // ExitError carries an exit code to main.
