@@ -59,6 +59,12 @@ func (b *bench) newProject(role string) (*project, error) {
 	if err != nil {
 		return nil, fmt.Errorf("copying the demo: %w", err)
 	}
+	// One rung: the demo's ladder auto-promotes local to dev, which would
+	// start a second stack on fixed ports outside what is measured.
+	oneRung := "stack: compose.yaml\nenvironments:\n  local:\n    target: auto\n    telemetry: {interval: 1s}\n"
+	if err := os.WriteFile(filepath.Join(root, "examples", "trading", "ladder.yaml"), []byte(oneRung), 0o644); err != nil {
+		return nil, err
+	}
 	port, err := freePort()
 	if err != nil {
 		return nil, err
