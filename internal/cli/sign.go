@@ -75,13 +75,9 @@ func newSignCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer ws.Close()
-			ref, err := resolveSnapshot(ctx, ws, args[0])
+			s, err := findSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
-			}
-			s, err := ws.store.GetSnapshot(ctx, ref)
-			if err != nil {
-				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err)}
 			}
 			if _, err := os.Stat(ws.privateKeyPath()); errors.Is(err, fs.ErrNotExist) {
 				return &ExitError{Code: ExitConfig, Err: fmt.Errorf("no signing key at %s", ws.privateKeyPath()), Hint: "ladder keys generate"}
@@ -107,13 +103,9 @@ still has exactly the bytes its digest names. Exit 3 when anything fails.`,
 				return err
 			}
 			defer ws.Close()
-			ref, err := resolveSnapshot(ctx, ws, args[0])
+			s, err := findSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
-			}
-			s, err := ws.store.GetSnapshot(ctx, ref)
-			if err != nil {
-				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err)}
 			}
 			if err := a.verifier(ws)(s); err != nil {
 				return &ExitError{Code: ExitUnhealthy, Err: err}
@@ -137,13 +129,9 @@ func newSBOMCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer ws.Close()
-			ref, err := resolveSnapshot(ctx, ws, args[0])
+			s, err := findSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
-			}
-			s, err := ws.store.GetSnapshot(ctx, ref)
-			if err != nil {
-				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err)}
 			}
 			art, ok := s.Artifacts[args[1]]
 			if !ok {

@@ -79,9 +79,9 @@ func newSnapshotCmd(a *app) *cobra.Command {
 				return err
 			}
 			defer ws.Close()
-			s, err := ws.store.GetSnapshot(ctx, args[0])
+			s, err := findSnapshot(ctx, ws, args[0])
 			if err != nil {
-				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", args[0], err), Hint: "ladder snapshots"}
+				return err
 			}
 			rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Snapshot: s.ID, Limit: 20})
 			if err != nil {
@@ -189,4 +189,18 @@ func resolveSnapshot(ctx context.Context, ws *workspace, ref string) (string, er
 		return "", &ExitError{Code: ExitNotRunning, Err: errors.New("no snapshot yet"), Hint: "ladder up"}
 	}
 	return snaps[0].ID, nil
+}
+
+// findSnapshot resolves a snapshot argument ("latest", an ID or a unique
+// prefix) to its record; an unknown one exits 4.
+func findSnapshot(ctx context.Context, ws *workspace, ref string) (*snapshot.Snapshot, error) {
+	id, err := resolveSnapshot(ctx, ws, ref)
+	if err != nil {
+		return nil, err
+	}
+	s, err := ws.store.GetSnapshot(ctx, id)
+	if err != nil {
+		return nil, &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", ref, err), Hint: "ladder snapshots"}
+	}
+	return s, nil
 }
