@@ -249,7 +249,7 @@ func TestLadderPromotionRollbackAndAudit(t *testing.T) {
 	for _, e := range entries {
 		seen[e.Action+"/"+e.Outcome] = true
 	}
-	for _, want := range []string{"promote/requested", "promote/succeeded", "approve/approved", "gate/failed", "gate/passed", "rollback/succeeded"} {
+	for _, want := range []string{"deploy/succeeded", "promote/requested", "promote/succeeded", "approve/approved", "gate/failed", "gate/passed", "rollback/succeeded"} {
 		if !seen[want] {
 			t.Errorf("audit lacks %s (has %v)", want, seen)
 		}

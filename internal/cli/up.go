@@ -162,7 +162,7 @@ func (a *app) recover(ctx context.Context, ws *workspace, rec *deploy.Recorder, 
 // `up -d` leaves nothing running.
 func (a *app) upViaAgent(ctx context.Context, c *agent.Client, made *deploy.Made, env string, o upOptions, out *printer, begun time.Time, started bool) error {
 	out.printf("deploying to %s (agent pid %d)\n", env, c.Info.PID)
-	req := api.DeployRequest{Snapshot: made.Snapshot.ID}
+	req := api.DeployRequest{Snapshot: made.Snapshot.ID, By: a.actor("")}
 	if o.timeout > 0 {
 		req.HealthTimeout = o.timeout.String()
 	}
@@ -252,7 +252,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	go func() { runDone <- ag.Run(runCtx) }()
 
 	out.printf("deploying to %s\n", env)
-	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, Progress: out.deploy, Plan: func(p *plan.Plan) {
+	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, By: a.actor(""), Progress: out.deploy, Plan: func(p *plan.Plan) {
 		if a.verbose {
 			out.printf("%s", p)
 		}

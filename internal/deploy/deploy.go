@@ -106,10 +106,12 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 			err = errors.Join(err, ferr)
 		}
 		dp.recordJobs(finishCtx, d, p, err)
+		dp.audit(finishCtx, d, opts.By, rel.ID, "failed", err.Error())
 		dp.event(d, store.EventDeployFailed, fmt.Sprintf("release %d of snapshot %s failed: %v; the previous release keeps running", rel.ID, snapshot.Short(d.Snapshot), res.Error), map[string]string{"release": fmt.Sprint(rel.ID)})
 		return res, err
 	}
 	dp.recordJobs(finishCtx, d, p, nil)
+	dp.audit(finishCtx, d, opts.By, rel.ID, "succeeded", summary(p))
 	if err := dp.Store.FinishRelease(finishCtx, rel.ID, store.PhaseSucceeded, "", time.Now().UTC()); err != nil {
 		return res, fmt.Errorf("recording release outcome: %w", err)
 	}
@@ -193,4 +195,16 @@ func (dp *Deployer) recordJobs(ctx context.Context, d *render.Desired, p *plan.P
 		}
 		_ = dp.Store.RecordJob(ctx, store.JobRun{Env: d.Env, Site: d.Site, Job: svc.Name, Snapshot: d.Snapshot, Digest: svc.Digest, Outcome: outcome, At: time.Now().UTC()})
 	}
+}
+
+// audit records a release in the audit trail: who deployed what, where,
+// and how it ended.
+func (dp *Deployer) audit(ctx context.Context, d *render.Desired, by string, release int64, outcome, detail string) {
+	if by == "" {
+		by = "ladder"
+	}
+	_, _ = dp.Store.Audit(ctx, store.AuditEntry{
+		Time: time.Now().UTC(), Actor: by, Action: "deploy", Env: d.Env, Site: d.Site, Snapshot: d.Snapshot,
+		Outcome: outcome, Detail: fmt.Sprintf("release %d: %s", release, detail),
+	})
 }
