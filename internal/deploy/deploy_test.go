@@ -513,3 +513,29 @@ func TestDeployRecordsJobRuns(t *testing.T) {
 		t.Errorf("a job that already ran was recorded again: %+v", jobs)
 	}
 }
+
+func TestDeployIsAudited(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		err     error
+		outcome string
+	}{
+		{name: "succeeded", outcome: "succeeded"},
+		{name: "failed", err: &target.DeployError{Service: "api", Reason: "exited with code 1"}, outcome: "failed"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			st := openStore(t)
+			tgt := &fakeTarget{apply: func(context.Context, *render.Desired, *plan.Plan, target.ApplyOptions) error { return tt.err }}
+			d := desired()
+			_, _ = newDeployer(st).Deploy(context.Background(), tgt, d, Options{By: "ana"})
+			entries, err := st.ListAudit(context.Background(), store.AuditFilter{Action: "deploy"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != 1 || entries[0].Actor != "ana" || entries[0].Outcome != tt.outcome ||
+				entries[0].Env != "dev" || entries[0].Site != "east" || entries[0].Snapshot != d.Snapshot {
+				t.Fatalf("audit %+v, want one %s deploy by ana of %s on dev/east", entries, tt.outcome, d.Snapshot)
+			}
+		})
+	}
+}
