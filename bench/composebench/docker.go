@@ -9,10 +9,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
 const labelProject = "com.docker.compose.project"
@@ -35,7 +36,7 @@ func run(ctx context.Context, name string, args ...string) (string, error) {
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	if err := cmd.Run(); err != nil {
-		return out.String(), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, tail(errb.Bytes()))
+		return out.String(), fmt.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, harness.Tail(errb.Bytes()))
 	}
 	return out.String(), nil
 }
@@ -223,38 +224,6 @@ func sweep(ctx context.Context, prefix string) ([]string, error) {
 	list("volume", []string{"volume", "rm"}, "volume", "ls", "--filter", "name="+prefix, "--format", "{{.Name}} {{.Name}}")
 	list("image", []string{"rmi"}, "images", "--filter", "reference="+prefix+"*", "--format", "{{.Repository}}:{{.Tag}} {{.Repository}}")
 	return found, errors.Join(errs...)
-}
-
-// processesUnder lists the processes whose executable lies under dir:
-// the ladder binary and its agents.
-func processesUnder(dir string) []int {
-	prefix := filepath.Clean(dir) + string(filepath.Separator)
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err == nil && strings.HasPrefix(exe, prefix) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// waitGone waits up to d for every process under dir to exit and returns
-// those still running.
-func waitGone(dir string, d time.Duration) []int {
-	deadline := time.Now().Add(d)
-	for {
-		left := processesUnder(dir)
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // dirBytes is the apparent size (sum of file sizes) and the allocated

@@ -56,12 +56,11 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
 // services are the demo's services.
@@ -84,84 +83,51 @@ func realMain() int {
 		fmt.Fprintln(os.Stderr, "usage: go run ./bench/composebench [-n 5] [-drift 10] [-services 20] [-noop 15] [-assemble 3] [-out FILE] [-keep]")
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := harness.SignalContext()
 	defer stop()
 
-	repo, err := moduleRoot()
-	if err == nil {
-		err = checkTools(ctx)
+	if err := checkTools(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, "composebench:", err)
+		return 1
 	}
+	r, err := harness.New("composebench", *keep)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "composebench:", err)
 		return 1
 	}
-	tmp, err := os.MkdirTemp("", "composebench-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "composebench:", err)
-		return 1
-	}
-	b := &bench{cfg: cfg, repo: repo, tmp: tmp, keep: *keep, run: "cb" + randHex(4), res: newResults(), given: *bin}
-	b.res.env = environment(repo, b.run, tmp)
-	if b.given != "" {
-		b.res.env.Commit = "binary " + b.given + " (-ladder)"
-		b.res.env.Binary = "a copy of " + b.given
-	}
+	b := &bench{Run: r, cfg: cfg, prefix: "cb" + randHex(4), res: newResults(), given: *bin}
+	b.res.env = b.environment()
 	runErr := b.measure(ctx)
-	b.res.env.LoadAfter = loadavg()
-	cleanErr := b.cleanup()
-	if runErr != nil {
-		if ctx.Err() != nil {
-			runErr = fmt.Errorf("interrupted: %w", runErr)
-		}
-		fmt.Fprintln(os.Stderr, "composebench: FAILED:", runErr)
-	}
-	if cleanErr != nil {
-		fmt.Fprintln(os.Stderr, "composebench: cleanup:", cleanErr)
-	}
-	if runErr != nil || cleanErr != nil {
+	b.res.env.LoadAfter = harness.LoadAvg()
+	cleanErr := r.Cleanup(5*time.Minute, harness.Hooks{After: b.removeStacks, Sweep: b.sweep})
+	if !r.Outcome(ctx, runErr, cleanErr) {
 		return 1
 	}
 	md := b.res.markdown(cfg, b.cmds)
 	fmt.Print(md)
-	if *out != "-" {
-		path := *out
-		if path == "" {
-			path = filepath.Join(repo, "bench", "results", "compose-"+time.Now().Format("2006-01-02")+".md")
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-			err = os.WriteFile(path, []byte(md), 0o644)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "composebench: writing results:", err)
-			return 1
-		}
-		fmt.Fprintln(os.Stderr, "composebench: wrote", path)
+	if err := r.WriteResults(*out, "compose", md); err != nil {
+		r.Logf("%v", err)
+		return 1
 	}
 	return 0
 }
 
 type config struct{ n, drift, services, noop, assemble int }
 
-// bench is one run of the benchmark and everything it must clean up.
+// bench is one run of the benchmark and what it started outside ladder,
+// for its cleanup; the ladder stacks are tracked by the harness.
 type bench struct {
-	cfg       config
-	repo, tmp string
-	keep      bool
-	given     string // -ladder: a prebuilt binary to measure
-	run       string // prefix of every Compose project, image and container of this run
-	ladderBin string
-	res       *results
+	*harness.Run
+	cfg    config
+	given  string // -ladder: a prebuilt binary to measure
+	prefix string // prefix of every Compose project, image and container of this run
+	res    *results
 
-	mu       sync.Mutex
-	projects []*project  // copies ladder may have started a stack from
-	dcs      [][2]string // docker-compose projects: name, file
-	stacks   []string    // stack names whose images to remove
-	cmds     []string    // the commands run, one of each shape, for the report
-	seenCmd  map[string]bool
-}
-
-func (b *bench) logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "composebench: "+format+"\n", args...)
+	mu      sync.Mutex
+	dcs     [][2]string // docker-compose projects: name, file
+	stacks  []string    // stack names whose images to remove
+	cmds    []string    // the commands run, one of each shape, for the report
+	seenCmd map[string]bool
 }
 
 // note records a command line for the report, once per shape.
@@ -173,30 +139,19 @@ func (b *bench) note(shape, line string) {
 	}
 	if !b.seenCmd[shape] {
 		b.seenCmd[shape] = true
-		b.cmds = append(b.cmds, strings.ReplaceAll(line, b.tmp, "$TMP"))
+		b.cmds = append(b.cmds, strings.ReplaceAll(line, b.Tmp, "$TMP"))
 	}
 }
 
 // measure takes every measurement; any failed check ends it.
 func (b *bench) measure(ctx context.Context) error {
-	b.ladderBin = filepath.Join(b.tmp, "bin", "ladder")
 	if b.given != "" {
-		// In the temp dir like a built one, so the final process scan
-		// finds its agents.
-		b.logf("copying %s to %s (run prefix %s)", b.given, b.ladderBin, b.run)
-		if err := copyFile(b.given, b.ladderBin); err != nil {
-			return err
-		}
-		if err := os.Chmod(b.ladderBin, 0o755); err != nil {
-			return err
-		}
+		b.Logf("copying %s to %s (run prefix %s)", b.given, b.Bin, b.prefix)
 	} else {
-		b.logf("building ladder into %s (run prefix %s)", b.ladderBin, b.run)
-		build := exec.CommandContext(ctx, "go", "build", "-o", b.ladderBin, "./cmd/ladder")
-		build.Dir = b.repo
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build ./cmd/ladder: %v\n%s", err, out)
-		}
+		b.Logf("building ladder into %s (run prefix %s)", b.Bin, b.prefix)
+	}
+	if err := b.InstallLadder(ctx, b.given); err != nil {
+		return err
 	}
 	demo, file, err := b.prepare(ctx)
 	if err != nil {
@@ -217,72 +172,31 @@ func (b *bench) measure(ctx context.Context) error {
 	return nil
 }
 
-// cleanup removes everything measure started, whatever state it was left
-// in, then sweeps for anything named after the run and removes it too.
-func (b *bench) cleanup() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	var errs []error
+// removeStacks runs in cleanup once every ladder stack is down: `docker-compose
+// down -v` for every docker-compose project, then `docker rmi` of every
+// image tag of the run's stacks.
+func (b *bench) removeStacks(ctx context.Context) error {
 	b.mu.Lock()
-	projects := append([]*project(nil), b.projects...)
 	dcs := append([][2]string(nil), b.dcs...)
 	stacks := append([]string(nil), b.stacks...)
 	b.mu.Unlock()
-	if _, err := os.Stat(b.ladderBin); err == nil {
-		for _, p := range projects {
-			if _, err := os.Stat(filepath.Join(p.dir, ".ladder")); err != nil {
-				continue // ladder never ran there
-			}
-			r, err := b.ladder(ctx, p, "down", "--volumes")
-			if err != nil {
-				errs = append(errs, fmt.Errorf("ladder down in %s: %w", p.dir, err))
-			} else if r.code != 0 && r.code != exitNotRunning {
-				errs = append(errs, fmt.Errorf("ladder down in %s: exit %d: %s", p.dir, r.code, tail(r.stderr)))
-			}
-		}
-	}
+	var errs []error
 	for _, dc := range dcs {
-		if err := composeDown(ctx, dc[0], dc[1]); err != nil {
-			errs = append(errs, err)
-		}
+		errs = append(errs, composeDown(ctx, dc[0], dc[1]))
 	}
 	for _, s := range stacks {
-		if err := removeImages(ctx, s); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if left := waitGone(b.tmp, 15*time.Second); len(left) > 0 {
-		for _, pid := range left {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		errs = append(errs, fmt.Errorf("processes still running from %s after cleanup (killed): %v", b.tmp, left))
-	}
-	if left, err := sweep(ctx, b.run); err != nil || len(left) > 0 {
-		errs = append(errs, fmt.Errorf("left behind after cleanup (now removed): %v %v", left, err))
-	}
-	if b.keep {
-		b.logf("kept %s", b.tmp)
-	} else if err := os.RemoveAll(b.tmp); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, removeImages(ctx, s))
 	}
 	return errors.Join(errs...)
 }
 
-// moduleRoot is the directory of the ladder module composebench runs in.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
+// sweep runs last in cleanup: anything still named after the run is
+// removed, and is a failure.
+func (b *bench) sweep(ctx context.Context) error {
+	if left, err := sweep(ctx, b.prefix); err != nil || len(left) > 0 {
+		return fmt.Errorf("left behind after cleanup (now removed): %v %v", left, err)
 	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not in a Go module: run composebench from the ladder repository")
-	}
-	root := filepath.Dir(gomod)
-	if _, err := os.Stat(filepath.Join(root, "cmd", "ladder")); err != nil {
-		return "", fmt.Errorf("%s has no cmd/ladder: run composebench from the ladder repository", root)
-	}
-	return root, nil
+	return nil
 }
 
 // checkTools fails early without an engine or docker-compose.

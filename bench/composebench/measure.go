@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
 // dcHealthTimeout bounds the wait for docker-compose's containers.
@@ -24,15 +26,15 @@ func (b *bench) prepare(ctx context.Context) (*project, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	b.logf("prepare: ladder up -d in a fresh copy (builds and loads the 4 images; warms the Go build cache)")
+	b.Logf("prepare: ladder up -d in a fresh copy (builds and loads the 4 images; warms the Go build cache)")
 	up, took, err := b.up(ctx, p, true, services)
 	if err != nil {
 		return nil, "", err
 	}
-	if !sameSet(up.Build.Built, services...) {
+	if !harness.SameSet(up.Build.Built, services...) {
 		return nil, "", fmt.Errorf("first up built %v, want all four", up.Build.Built)
 	}
-	b.logf("  first up %s (build %s)", ms(took), ms(up.Build.BuildTime))
+	b.Logf("  first up %s (build %s)", harness.Ms(took), harness.Ms(up.Build.BuildTime))
 	rendered := up.Status.Sites[0].Runtime["composeFile"]
 	data, err := os.ReadFile(rendered)
 	if err != nil {
@@ -41,8 +43,8 @@ func (b *bench) prepare(ctx context.Context) (*project, string, error) {
 	if !strings.Contains(string(data), "image: "+p.stack+"-users:ladder-") {
 		return nil, "", fmt.Errorf("%s does not run the images of stack %s:\n%s", rendered, p.stack, data)
 	}
-	file := filepath.Join(b.tmp, "compose", filepath.Base(rendered))
-	if err := copyFile(rendered, file); err != nil {
+	file := filepath.Join(b.Tmp, "compose", filepath.Base(rendered))
+	if err := harness.CopyFile(rendered, file); err != nil {
 		return nil, "", err
 	}
 	return p, file, b.down(ctx, p)
@@ -51,7 +53,7 @@ func (b *bench) prepare(ctx context.Context) (*project, string, error) {
 // upVsCompose alternates ladder and docker-compose, each from nothing
 // running until every service is healthy, on the same images.
 func (b *bench) upVsCompose(ctx context.Context, p *project, file string) error {
-	dc := b.run + "dc"
+	dc := b.prefix + "dc"
 	b.mu.Lock()
 	b.dcs = append(b.dcs, [2]string{dc, file})
 	b.mu.Unlock()
@@ -61,17 +63,17 @@ func (b *bench) upVsCompose(ctx context.Context, p *project, file string) error 
 			return fmt.Errorf("round %d: %w", i+1, err)
 		}
 		switch {
-		case len(up.Build.Built) != 0 || !sameSet(up.Build.Cached, services...):
+		case len(up.Build.Built) != 0 || !harness.SameSet(up.Build.Cached, services...):
 			return fmt.Errorf("round %d: built %v, cached %v; want nothing built", i+1, up.Build.Built, up.Build.Cached)
-		case up.Deploy.Release == 0 || !sameSet(up.Deploy.Changed, services...):
+		case up.Deploy.Release == 0 || !harness.SameSet(up.Deploy.Changed, services...):
 			return fmt.Errorf("round %d: release %d changed %v; want a release starting all four", i+1, up.Deploy.Release, up.Deploy.Changed)
 		}
 		if ids, err := containers(ctx, p.composeProject(), "status=running"); err != nil || len(ids) != len(services) {
 			return fmt.Errorf("round %d: %d running containers after ladder up (%v), want %d", i+1, len(ids), err, len(services))
 		}
-		b.res.add("ladder.up.total", took)
-		b.res.add("ladder.up.build", up.Build.BuildTime)
-		b.res.add("ladder.up.deploy", took-up.Build.BuildTime)
+		b.res.Add("ladder.up.total", took)
+		b.res.Add("ladder.up.build", up.Build.BuildTime)
+		b.res.Add("ladder.up.deploy", took-up.Build.BuildTime)
 		if err := b.down(ctx, p); err != nil {
 			return err
 		}
@@ -91,10 +93,10 @@ func (b *bench) upVsCompose(ctx context.Context, p *project, file string) error 
 		if checked != len(services) {
 			return fmt.Errorf("round %d: %d containers with a healthcheck, want %d", i+1, checked, len(services))
 		}
-		b.res.add("dc.up.returned", returned)
-		b.res.add("dc.up.healthy", healthy)
-		b.logf("round %d/%d: ladder %s (build %s); docker-compose returned %s, healthy %s",
-			i+1, b.cfg.n, ms(took), ms(up.Build.BuildTime), ms(returned), ms(healthy))
+		b.res.Add("dc.up.returned", returned)
+		b.res.Add("dc.up.healthy", healthy)
+		b.Logf("round %d/%d: ladder %s (build %s); docker-compose returned %s, healthy %s",
+			i+1, b.cfg.n, harness.Ms(took), harness.Ms(up.Build.BuildTime), harness.Ms(returned), harness.Ms(healthy))
 		b.note("dc down", "docker-compose -p "+dc+" -f "+file+" down -v")
 		if err := composeDown(ctx, dc, file); err != nil {
 			return err
@@ -144,8 +146,8 @@ func (b *bench) driftLatency(ctx context.Context, p *project) error {
 	agent, snap := up.Status.Agent.URL, up.Snapshot.ID
 	b.note("drift poll", "curl '"+agent+"/api/v1/events?kind=drift.detected&after=ID'  # every 10 ms")
 	for i := range b.cfg.drift {
-		if r, err := b.ladder(ctx, p, "drift"); err != nil || r.code != 0 {
-			return fmt.Errorf("run %d: ladder drift before stopping: exit %d %v\n%s", i+1, r.code, err, tail(r.stdout))
+		if r, err := b.ladder(ctx, p, "drift"); err != nil || r.Code != 0 {
+			return fmt.Errorf("run %d: ladder drift before stopping: exit %d %v\n%s", i+1, r.Code, err, harness.Tail(r.Stdout))
 		}
 		old, err := driftEvents(ctx, agent, 0)
 		if err != nil {
@@ -188,24 +190,24 @@ func (b *bench) driftLatency(ctx context.Context, p *project) error {
 		if !strings.Contains(got.Message, "users") {
 			return fmt.Errorf("run %d: the drift event does not name users: %s", i+1, got.Message)
 		}
-		b.res.add("drift.fromReturn", seen.Sub(returned))
-		b.res.add("drift.fromCall", seen.Sub(called))
-		b.res.add("drift.stop", returned.Sub(called))
-		b.res.add("drift.eventTime", got.Time.Sub(returned))
+		b.res.Add("drift.fromReturn", seen.Sub(returned))
+		b.res.Add("drift.fromCall", seen.Sub(called))
+		b.res.Add("drift.stop", returned.Sub(called))
+		b.res.Add("drift.eventTime", got.Time.Sub(returned))
 
 		rep, took, err := b.up(ctx, p, false, services)
 		if err != nil {
 			return fmt.Errorf("run %d: repair: %w", i+1, err)
 		}
-		if len(rep.Build.Built) != 0 || rep.Deploy.Release == 0 || !sameSet(rep.Deploy.Changed, "users") {
+		if len(rep.Build.Built) != 0 || rep.Deploy.Release == 0 || !harness.SameSet(rep.Deploy.Changed, "users") {
 			return fmt.Errorf("run %d: repair built %v, release %d, changed %v; want only users replaced", i+1, rep.Build.Built, rep.Deploy.Release, rep.Deploy.Changed)
 		}
-		if r, err := b.ladder(ctx, p, "drift"); err != nil || r.code != 0 {
-			return fmt.Errorf("run %d: ladder drift after the repair: exit %d %v\n%s", i+1, r.code, err, tail(r.stdout))
+		if r, err := b.ladder(ctx, p, "drift"); err != nil || r.Code != 0 {
+			return fmt.Errorf("run %d: ladder drift after the repair: exit %d %v\n%s", i+1, r.Code, err, harness.Tail(r.Stdout))
 		}
-		b.res.add("drift.repair", took)
-		b.logf("drift %d/%d: seen %s after docker stop returned (%s after it was called); repair %s",
-			i+1, b.cfg.drift, ms(seen.Sub(returned)), ms(seen.Sub(called)), ms(took))
+		b.res.Add("drift.repair", took)
+		b.Logf("drift %d/%d: seen %s after docker stop returned (%s after it was called); repair %s",
+			i+1, b.cfg.drift, harness.Ms(seen.Sub(returned)), harness.Ms(seen.Sub(called)), harness.Ms(took))
 	}
 	return b.down(ctx, p)
 }
@@ -225,9 +227,9 @@ func (b *bench) noopMany(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	b.res.add("many.first", took)
-	b.logf("%d services: first up -d %s (%d built, build %s)", len(names), ms(took), len(up.Build.Built), ms(up.Build.BuildTime))
-	ids, _ := up.instances(names)
+	b.res.Add("many.first", took)
+	b.Logf("%d services: first up -d %s (%d built, build %s)", len(names), harness.Ms(took), len(up.Build.Built), harness.Ms(up.Build.BuildTime))
+	ids, _ := instances(up, names)
 	before, err := projectState(ctx, p.composeProject())
 	if err != nil {
 		return err
@@ -240,9 +242,9 @@ func (b *bench) noopMany(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("no-op %d: %w", i+1, err)
 		}
-		now, _ := up.instances(names)
+		now, _ := instances(up, names)
 		switch {
-		case len(up.Build.Built) != 0 || !sameSet(up.Build.Cached, names...):
+		case len(up.Build.Built) != 0 || !harness.SameSet(up.Build.Cached, names...):
 			return fmt.Errorf("no-op %d: built %v, %d cached; want nothing built", i+1, up.Build.Built, len(up.Build.Cached))
 		case up.Deploy.Release != 0 || len(up.Deploy.Changed) != 0:
 			return fmt.Errorf("no-op %d: release %d, changed %v; want release 0", i+1, up.Deploy.Release, up.Deploy.Changed)
@@ -256,11 +258,11 @@ func (b *bench) noopMany(ctx context.Context) error {
 		if !maps.Equal(after, before) {
 			return fmt.Errorf("no-op %d: containers changed:\nbefore %v\nafter  %v", i+1, before, after)
 		}
-		b.res.add("many.noop", took)
-		b.res.add("many.noop.build", up.Build.BuildTime)
-		b.res.add("many.noop.deploy", up.Deploy.Duration)
+		b.res.Add("many.noop", took)
+		b.res.Add("many.noop.build", up.Build.BuildTime)
+		b.res.Add("many.noop.deploy", up.Deploy.Duration)
 	}
-	b.logf("%d services: %d no-op ups, median %s", len(names), b.cfg.noop, ms(b.res.median("many.noop")))
+	b.Logf("%d services: %d no-op ups, median %s", len(names), b.cfg.noop, harness.Ms(b.res.Median("many.noop")))
 	if err := b.down(ctx, p); err != nil {
 		return err
 	}
@@ -286,16 +288,16 @@ func (b *bench) assembly(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !sameSet(up.Build.Built, services...) || len(up.Build.Cached) != 0 {
+		if !harness.SameSet(up.Build.Built, services...) || len(up.Build.Cached) != 0 {
 			return fmt.Errorf("run %d: fresh state built %v, cached %v; want all four built", i+1, up.Build.Built, up.Build.Cached)
 		}
 		r, err := b.ladder(ctx, p, "snapshot", "show", up.Snapshot.ID, "-o", "json")
-		if err != nil || r.code != 0 {
-			return fmt.Errorf("run %d: ladder snapshot show: exit %d %v", i+1, r.code, err)
+		if err != nil || r.Code != 0 {
+			return fmt.Errorf("run %d: ladder snapshot show: exit %d %v", i+1, r.Code, err)
 		}
 		var show snapshotShow
-		if err := json.Unmarshal(r.stdout, &show); err != nil || len(show.Artifacts) != len(services) {
-			return fmt.Errorf("run %d: ladder snapshot show -o json: %d artifacts (%v)\n%s", i+1, len(show.Artifacts), err, tail(r.stdout))
+		if err := json.Unmarshal(r.Stdout, &show); err != nil || len(show.Artifacts) != len(services) {
+			return fmt.Errorf("run %d: ladder snapshot show -o json: %d artifacts (%v)\n%s", i+1, len(show.Artifacts), err, harness.Tail(r.Stdout))
 		}
 		var total int64
 		for _, s := range services {
@@ -303,7 +305,7 @@ func (b *bench) assembly(ctx context.Context) error {
 			total += show.Artifacts[s].Size
 		}
 		b.res.count("size total", total)
-		store := filepath.Join(p.dir, ".ladder", "artifacts")
+		store := filepath.Join(p.Dir, ".ladder", "artifacts")
 		apparent, allocated, err := dirBytes(store)
 		if err != nil {
 			return err
@@ -328,7 +330,7 @@ func (b *bench) assembly(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("run %d: second up: %w", i+1, err)
 		}
-		if len(again.Build.Built) != 0 || !sameSet(again.Build.Cached, services...) || again.Deploy.Release != 0 {
+		if len(again.Build.Built) != 0 || !harness.SameSet(again.Build.Cached, services...) || again.Deploy.Release != 0 {
 			return fmt.Errorf("run %d: second up built %v, cached %v, release %d; want no work", i+1, again.Build.Built, again.Build.Cached, again.Deploy.Release)
 		}
 		third, took3, err := b.up(ctx, p, false, services)
@@ -338,14 +340,14 @@ func (b *bench) assembly(ctx context.Context) error {
 		if len(third.Build.Built) != 0 || third.Deploy.Release != 0 {
 			return fmt.Errorf("run %d: third up built %v, release %d; want no work", i+1, third.Build.Built, third.Deploy.Release)
 		}
-		b.res.add("img.build", up.Build.BuildTime)
-		b.res.add("img.first", took)
-		b.res.add("img.again.build", again.Build.BuildTime)
-		b.res.add("img.again.total", took2)
-		b.res.add("img.third.build", third.Build.BuildTime)
-		b.res.add("img.third.total", took3)
-		b.logf("assembly %d/%d: build %s (%d bytes of artifacts, %d under .ladder/artifacts); second up build %s, third %s",
-			i+1, b.cfg.assemble, ms(up.Build.BuildTime), total, apparent, ms(again.Build.BuildTime), ms(third.Build.BuildTime))
+		b.res.Add("img.build", up.Build.BuildTime)
+		b.res.Add("img.first", took)
+		b.res.Add("img.again.build", again.Build.BuildTime)
+		b.res.Add("img.again.total", took2)
+		b.res.Add("img.third.build", third.Build.BuildTime)
+		b.res.Add("img.third.total", took3)
+		b.Logf("assembly %d/%d: build %s (%d bytes of artifacts, %d under .ladder/artifacts); second up build %s, third %s",
+			i+1, b.cfg.assemble, harness.Ms(up.Build.BuildTime), total, apparent, harness.Ms(again.Build.BuildTime), harness.Ms(third.Build.BuildTime))
 		if err := b.down(ctx, p); err != nil {
 			return err
 		}

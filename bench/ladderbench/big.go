@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ladderhq/ladder/bench/internal/harness"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/spec"
@@ -123,7 +124,7 @@ func (b *bench) makeSnapshot(ctx context.Context, dir string) (*deploy.Made, err
 	progress := func(pr build.Progress) {
 		if pr.State == build.StateBuilt || pr.State == build.StateCached {
 			if done++; done%100 == 0 || time.Since(last) > 30*time.Second {
-				b.logf("  %d/%d services built", done, b.services)
+				b.Logf("  %d/%d services built", done, b.services)
 				last = time.Now()
 			}
 		}
@@ -135,19 +136,19 @@ func (b *bench) makeSnapshot(ctx context.Context, dir string) (*deploy.Made, err
 // big is part 2: the generated project, its snapshot, then ladder lint and
 // ladder diff e1 e9, and the Go benchmarks of internal/parity.
 func (b *bench) big(ctx context.Context, res *results) error {
-	p := &project{root: filepath.Join(b.tmp, "big"), envs: nil} // lint and diff start no agent
+	p := &project{root: filepath.Join(b.Tmp, "big"), envs: nil} // lint and diff start no agent
 	p.dir = p.root
 	b.register(p)
-	b.logf("part 2: generating %d services x %d environments", b.services, b.envs)
+	b.Logf("part 2: generating %d services x %d environments", b.services, b.envs)
 	t0 := time.Now()
 	if err := writeBig(p.dir, b.services, b.envs); err != nil {
 		return err
 	}
-	res.add("b.setup.write", time.Since(t0))
+	res.Add("b.setup.write", time.Since(t0))
 	// ladder's input cache ignores files written less than 2 s before the
 	// hash (a racy-mtime guard); a user's sources are older than that.
 	time.Sleep(2100 * time.Millisecond)
-	b.logf("setup: building the snapshot of %d services (bounded by %s)", b.services, b.setupTimeout)
+	b.Logf("setup: building the snapshot of %d services (bounded by %s)", b.services, b.setupTimeout)
 	sctx, cancel := context.WithTimeout(ctx, b.setupTimeout)
 	t0 = time.Now()
 	made, err := b.makeSnapshot(sctx, p.dir)
@@ -155,7 +156,7 @@ func (b *bench) big(ctx context.Context, res *results) error {
 	if err != nil {
 		return fmt.Errorf("building the generated project's snapshot: %w", err)
 	}
-	res.add("b.setup.snapshot", time.Since(t0))
+	res.Add("b.setup.snapshot", time.Since(t0))
 	if len(made.Report.Built) != b.services || len(made.Snapshot.Artifacts) != b.services {
 		return fmt.Errorf("the generated snapshot built %d and holds %d artifacts, want %d", len(made.Report.Built), len(made.Snapshot.Artifacts), b.services)
 	}
@@ -171,7 +172,7 @@ func (b *bench) big(ctx context.Context, res *results) error {
 		return fmt.Errorf("the artifact layout's index.json: %w", err)
 	}
 	res.bigIndexBytes, res.bigIndexImages = len(index), len(idx.Manifests)
-	b.logf("  snapshot %s in %s", short(made.Snapshot.ID), ms(time.Since(t0)))
+	b.Logf("  snapshot %s in %s", short(made.Snapshot.ID), harness.Ms(time.Since(t0)))
 
 	// Checked once, untimed: the diff is of that snapshot, clean, not empty.
 	r, err := b.ladderOK(ctx, p.dir, "diff", "e1", "e9", "-o", "json")
@@ -201,18 +202,18 @@ func (b *bench) big(ctx context.Context, res *results) error {
 		if err != nil {
 			return err
 		}
-		if !strings.Contains(string(r.stdout), wantLint) {
-			return fmt.Errorf("ladder lint said %q, want %q", tail(r.stdout), wantLint)
+		if !strings.Contains(string(r.Stdout), wantLint) {
+			return fmt.Errorf("ladder lint said %q, want %q", harness.Tail(r.Stdout), wantLint)
 		}
-		res.add(key, r.took)
+		res.Add(key, r.Took)
 		if r, err = b.ladderOK(ctx, p.dir, "diff", "e1", "e9"); err != nil {
 			return err
 		}
-		if len(r.stdout) == 0 {
+		if len(r.Stdout) == 0 {
 			return fmt.Errorf("ladder diff e1 e9 printed nothing")
 		}
-		res.add(strings.Replace(key, "lint", "diff", 1), r.took)
-		b.logf("  lint %s, diff %s", ms(res.last(key)), ms(r.took))
+		res.Add(strings.Replace(key, "lint", "diff", 1), r.Took)
+		b.Logf("  lint %s, diff %s", harness.Ms(res.Last(key)), harness.Ms(r.Took))
 	}
 	return b.goBench(ctx, res)
 }
@@ -221,15 +222,15 @@ var benchLine = regexp.MustCompile(`^Benchmark(\S+?)(?:-\d+)?\s+(\d+)\s+([\d.]+)
 
 // goBench runs internal/parity's Go benchmarks and keeps their output.
 func (b *bench) goBench(ctx context.Context, res *results) error {
-	b.logf("go test -run=^$ -bench=. ./internal/parity/")
-	r, err := b.exec(ctx, b.repo, nil, 15*time.Minute, "go", "test", "-run=^$", "-bench=.", "./internal/parity/")
-	if err == nil && r.code != 0 {
-		err = fmt.Errorf("exit %d\n%s%s", r.code, tail(r.stdout), tail(r.stderr))
+	b.Logf("go test -run=^$ -bench=. ./internal/parity/")
+	r, err := harness.Exec(ctx, b.Repo, nil, 15*time.Minute, "go", "test", "-run=^$", "-bench=.", "./internal/parity/")
+	if err == nil && r.Code != 0 {
+		err = fmt.Errorf("exit %d\n%s%s", r.Code, harness.Tail(r.Stdout), harness.Tail(r.Stderr))
 	}
 	if err != nil {
 		return fmt.Errorf("go test -bench ./internal/parity/: %w", err)
 	}
-	res.goBenchRaw = strings.TrimSpace(string(r.stdout))
+	res.goBenchRaw = strings.TrimSpace(string(r.Stdout))
 	for _, line := range strings.Split(res.goBenchRaw, "\n") {
 		m := benchLine.FindStringSubmatch(line)
 		if m == nil {
@@ -240,7 +241,7 @@ func (b *bench) goBench(ctx context.Context, res *results) error {
 		res.goBench = append(res.goBench, gb)
 	}
 	if len(res.goBench) == 0 {
-		return fmt.Errorf("go test -bench ./internal/parity/ printed no benchmark:\n%s", tail(r.stdout))
+		return fmt.Errorf("go test -bench ./internal/parity/ printed no benchmark:\n%s", harness.Tail(r.Stdout))
 	}
 	return nil
 }

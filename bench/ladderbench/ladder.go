@@ -5,13 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/ladderhq/ladder/bench/internal/harness"
+	"github.com/ladderhq/ladder/internal/api"
 )
 
 // services are the demo's services; web is the one S1 and S2 differ in.
@@ -53,39 +54,23 @@ type project struct {
 	envs []string
 }
 
+// register has cleanup run `ladder down --env E` in p for every rung E.
 func (b *bench) register(p *project) {
-	b.mu.Lock()
-	b.projects = append(b.projects, p)
-	b.mu.Unlock()
+	var downs [][]string
+	for _, env := range p.envs {
+		downs = append(downs, []string{"down", "--env", env})
+	}
+	b.Track(p.dir, processTarget, downs...)
 }
 
-// newDemo copies go.mod, go.sum and examples/trading (never .ladder) into
-// b.tmp/name, makes web's published port ephemeral and writes ladderFile.
+// newDemo copies the demo into b.Tmp/name, makes web's published port
+// ephemeral and writes ladderFile.
 func (b *bench) newDemo(name string) (*project, error) {
-	root := filepath.Join(b.tmp, name)
-	p := &project{root: root, dir: filepath.Join(root, "examples", "trading"), envs: []string{"local", "dev", "staging", "prod"}}
-	for _, f := range []string{"go.mod", "go.sum"} {
-		if err := copyFile(filepath.Join(b.repo, f), filepath.Join(root, f)); err != nil {
-			return nil, err
-		}
-	}
-	demo := filepath.Join(b.repo, "examples", "trading")
-	err := filepath.WalkDir(demo, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() && d.Name() == ".ladder" {
-			return filepath.SkipDir
-		}
-		rel, _ := filepath.Rel(demo, path)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(p.dir, rel), 0o755)
-		}
-		return copyFile(path, filepath.Join(p.dir, rel))
-	})
+	d, err := harness.CopyDemo(b.Repo, filepath.Join(b.Tmp, name))
 	if err != nil {
-		return nil, fmt.Errorf("copying the demo: %w", err)
+		return nil, err
 	}
+	p := &project{root: d.Root, dir: d.Dir, envs: []string{"local", "dev", "staging", "prod"}}
 	if err := edit(filepath.Join(p.dir, "compose.yaml"), `"${WEB_PORT:-3000}:8080"`, `"8080"`); err != nil {
 		return nil, err
 	}
@@ -94,17 +79,6 @@ func (b *bench) newDemo(name string) (*project, error) {
 	}
 	b.register(p)
 	return p, nil
-}
-
-func copyFile(src, dst string) error {
-	data, err := os.ReadFile(src)
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	return os.WriteFile(dst, data, 0o644)
 }
 
 // edit replaces the first old in path by new, and fails if there is none.
@@ -119,23 +93,14 @@ func edit(path, old, new string) error {
 	return os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644)
 }
 
-// deployJSON is api.DeployResult as ladder prints it.
-type deployJSON struct {
-	Snapshot string        `json:"snapshot"`
-	Release  int64         `json:"release"`
-	Changed  []string      `json:"changed"`
-	Duration time.Duration `json:"duration"`
-	Error    string        `json:"error"`
-}
-
 type snapJSON struct {
 	ID string `json:"id"`
 }
 
 // decode parses a command's JSON output into v.
-func decode(r cmdResult, what string, v any) error {
-	if err := json.Unmarshal(r.stdout, v); err != nil {
-		return fmt.Errorf("%s -o json: %v\n%s", what, err, tail(r.stdout))
+func decode(r harness.Result, what string, v any) error {
+	if err := json.Unmarshal(r.Stdout, v); err != nil {
+		return fmt.Errorf("%s -o json: %v\n%s", what, err, harness.Tail(r.Stdout))
 	}
 	return nil
 }
@@ -146,16 +111,7 @@ func (b *bench) up(ctx context.Context, p *project) (id string, built []string, 
 	if err != nil {
 		return "", nil, nil, err
 	}
-	var up struct {
-		Snapshot snapJSON `json:"snapshot"`
-		Build    struct {
-			Built []string `json:"built"`
-		} `json:"build"`
-		Deploy deployJSON `json:"deploy"`
-		Status struct {
-			Target string `json:"target"`
-		} `json:"status"`
-	}
+	var up harness.Up
 	if err := decode(r, "ladder up", &up); err != nil {
 		return "", nil, nil, err
 	}
@@ -167,13 +123,13 @@ func (b *bench) up(ctx context.Context, p *project) (id string, built []string, 
 
 // checkDeploy fails unless d is a successful release of snap that started
 // or stopped exactly want.
-func checkDeploy(what string, d *deployJSON, snap string, want ...string) error {
+func checkDeploy(what string, d *api.DeployResult, snap string, want ...string) error {
 	switch {
 	case d == nil:
 		return fmt.Errorf("%s: no deploy in the JSON", what)
 	case d.Error != "" || d.Snapshot != snap || d.Release == 0:
 		return fmt.Errorf("%s: deploy of %s, release %d, error %q; want a release of %s", what, short(d.Snapshot), d.Release, d.Error, short(snap))
-	case !sameSet(d.Changed, want...):
+	case !harness.SameSet(d.Changed, want...):
 		return fmt.Errorf("%s: changed %v, want %v", what, d.Changed, want)
 	case d.Duration <= 0:
 		return fmt.Errorf("%s: deploy.duration %s", what, d.Duration)
@@ -183,7 +139,7 @@ func checkDeploy(what string, d *deployJSON, snap string, want ...string) error 
 
 // promote runs `ladder promote snap --to env -o json`; every gate must
 // pass and the deploy must change exactly want.
-func (b *bench) promote(ctx context.Context, p *project, snap, env string, want ...string) (*deployJSON, time.Duration, error) {
+func (b *bench) promote(ctx context.Context, p *project, snap, env string, want ...string) (*api.DeployResult, time.Duration, error) {
 	what := "ladder promote " + short(snap) + " --to " + env
 	r, err := b.ladderOK(ctx, p.dir, "promote", snap, "--to", env, "-o", "json")
 	if err != nil {
@@ -197,8 +153,8 @@ func (b *bench) promote(ctx context.Context, p *project, snap, env string, want 
 			Gate   string `json:"gate"`
 			Passed bool   `json:"passed"`
 		} `json:"gates"`
-		Deploy   *deployJSON `json:"deploy"`
-		Snapshot snapJSON    `json:"snapshot"`
+		Deploy   *api.DeployResult `json:"deploy"`
+		Snapshot snapJSON          `json:"snapshot"`
 	}
 	if err := decode(r, what, &pr); err != nil {
 		return nil, 0, err
@@ -211,12 +167,12 @@ func (b *bench) promote(ctx context.Context, p *project, snap, env string, want 
 			return nil, 0, fmt.Errorf("%s: gate %s did not pass", what, g.Gate)
 		}
 	}
-	return pr.Deploy, r.took, checkDeploy(what, pr.Deploy, snap, want...)
+	return pr.Deploy, r.Took, checkDeploy(what, pr.Deploy, snap, want...)
 }
 
 // rollback runs `ladder rollback env [--to snap] -o json`; it must go
 // from `from` to snap and change exactly want.
-func (b *bench) rollback(ctx context.Context, p *project, env, to, from, snap string, want ...string) (*deployJSON, time.Duration, error) {
+func (b *bench) rollback(ctx context.Context, p *project, env, to, from, snap string, want ...string) (*api.DeployResult, time.Duration, error) {
 	args := []string{"rollback", env, "-o", "json"}
 	if to != "" {
 		args = append(args, "--to", to)
@@ -227,9 +183,9 @@ func (b *bench) rollback(ctx context.Context, p *project, env, to, from, snap st
 		return nil, 0, err
 	}
 	var rb struct {
-		From   string      `json:"from"`
-		To     snapJSON    `json:"to"`
-		Deploy *deployJSON `json:"deploy"`
+		From   string            `json:"from"`
+		To     snapJSON          `json:"to"`
+		Deploy *api.DeployResult `json:"deploy"`
 	}
 	if err := decode(r, what, &rb); err != nil {
 		return nil, 0, err
@@ -237,7 +193,7 @@ func (b *bench) rollback(ctx context.Context, p *project, env, to, from, snap st
 	if rb.To.ID != snap || (from != "" && rb.From != from) {
 		return nil, 0, fmt.Errorf("%s: went from %s to %s, want %s to %s", what, short(rb.From), short(rb.To.ID), short(from), short(snap))
 	}
-	return rb.Deploy, r.took, checkDeploy(what, rb.Deploy, snap, want...)
+	return rb.Deploy, r.Took, checkDeploy(what, rb.Deploy, snap, want...)
 }
 
 // history runs `ladder history env -o json`, whose newest release must be
@@ -257,7 +213,7 @@ func (b *bench) history(ctx context.Context, p *project, env, snap string) (time
 	if len(rels) == 0 || rels[0].Snapshot != snap || rels[0].Phase != "succeeded" {
 		return 0, fmt.Errorf("ladder history %s: newest release %+v, want a succeeded release of %s", env, rels[:min(1, len(rels))], short(snap))
 	}
-	return r.took, nil
+	return r.Took, nil
 }
 
 // buildState is what a build would change: the OCI layout's index.json
@@ -293,7 +249,7 @@ func (b *bench) buildState(ctx context.Context, p *project) (index []byte, built
 	if err != nil {
 		return nil, 0, fmt.Errorf("GET %s: %w", url, err)
 	}
-	r := cmdResult{stdout: body}
+	r := harness.Result{Stdout: body}
 	var events []struct {
 		Kind string `json:"kind"`
 	}
@@ -306,13 +262,6 @@ func (b *bench) buildState(ctx context.Context, p *project) (index []byte, built
 		}
 	}
 	return index, len(events), nil
-}
-
-func sameSet(got []string, want ...string) bool {
-	g, w := slices.Clone(got), slices.Clone(want)
-	slices.Sort(g)
-	slices.Sort(w)
-	return slices.Equal(g, w)
 }
 
 func short(id string) string { return id[:min(12, len(id))] }

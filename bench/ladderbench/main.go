@@ -56,36 +56,27 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
-	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
+
+	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
 func main() { os.Exit(realMain()) }
 
+// bench is one run of the benchmark and its settings; the ladder stacks
+// its cleanup takes down are tracked by the harness.
 type bench struct {
-	repo, tmp    string
-	ladderBin    string
+	*harness.Run
 	n, rollbacks int
 	runs         int
 	services     int
 	envs         int
 	setupTimeout time.Duration
-	keep         bool
-
-	mu       sync.Mutex
-	projects []*project // copies ladder may have started agents in
 }
 
 func realMain() int {
@@ -98,241 +89,78 @@ func realMain() int {
 	flag.DurationVar(&b.setupTimeout, "setup-timeout", 30*time.Minute, "bound on building the generated project's snapshot")
 	bin := flag.String("ladder", "", "measure this ladder binary instead of building ./cmd/ladder")
 	out := flag.String("out", "", "results file (default bench/results/ladder-DATE.md in the module; \"-\" for none)")
-	flag.BoolVar(&b.keep, "keep", false, "keep the temp dir (copies, state) for inspection")
+	keep := flag.Bool("keep", false, "keep the temp dir (copies, state) for inspection")
 	flag.Parse()
 	if b.n < 1 || b.rollbacks < 1 || b.runs < 1 || b.services < 0 || (b.services > 0 && b.envs < 10) || flag.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: go run ./bench/ladderbench [-n 10] [-rollbacks 5] [-runs 5] [-services 1000] [-envs 10] [-setup-timeout 30m] [-ladder BIN] [-out FILE] [-keep]")
 		return 2
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := harness.SignalContext()
 	defer stop()
 
-	var err error
-	if b.repo, err = moduleRoot(); err != nil {
+	r, err := harness.New("ladderbench", *keep)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "ladderbench:", err)
 		return 1
 	}
-	if b.tmp, err = os.MkdirTemp("", "ladderbench-"); err != nil {
-		fmt.Fprintln(os.Stderr, "ladderbench:", err)
-		return 1
-	}
+	b.Run = r
 	res, runErr := b.run(ctx, *bin)
-	cleanErr := b.cleanup()
-	if runErr != nil {
-		if ctx.Err() != nil {
-			runErr = fmt.Errorf("interrupted: %w", runErr)
-		}
-		fmt.Fprintln(os.Stderr, "ladderbench: FAILED:", runErr)
-	}
-	if cleanErr != nil {
-		fmt.Fprintln(os.Stderr, "ladderbench: cleanup:", cleanErr)
-	}
-	if runErr != nil || cleanErr != nil {
+	cleanErr := r.Cleanup(5*time.Minute, harness.Hooks{})
+	if !r.Outcome(ctx, runErr, cleanErr) {
 		return 1
 	}
 	md := res.markdown(b)
 	fmt.Print(md)
-	if *out != "-" {
-		path := *out
-		if path == "" {
-			path = filepath.Join(b.repo, "bench", "results", "ladder-"+time.Now().Format("2006-01-02")+".md")
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-			err = os.WriteFile(path, []byte(md), 0o644)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "ladderbench: writing results:", err)
-			return 1
-		}
-		fmt.Fprintln(os.Stderr, "ladderbench: wrote", path)
+	if err := r.WriteResults(*out, "ladder", md); err != nil {
+		r.Logf("%v", err)
+		return 1
 	}
 	return 0
-}
-
-func (b *bench) logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "ladderbench: "+format+"\n", args...)
 }
 
 // run takes every measurement; any failed check ends it with an error.
 func (b *bench) run(ctx context.Context, bin string) (*results, error) {
 	res := newResults()
-	res.env = environment(b.repo)
-	b.ladderBin = filepath.Join(b.tmp, "bin", "ladder")
-	if bin != "" {
-		// Copied under the temp dir, so the /proc scan finds its agents.
-		data, err := os.ReadFile(bin)
-		if err == nil {
-			err = os.MkdirAll(filepath.Dir(b.ladderBin), 0o755)
-		}
-		if err == nil {
-			err = os.WriteFile(b.ladderBin, data, 0o755)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("copying -ladder %s: %w", bin, err)
-		}
-	} else {
-		b.logf("building ladder into %s", b.ladderBin)
-		if r, err := b.exec(ctx, b.repo, nil, 5*time.Minute, "go", "build", "-o", b.ladderBin, "./cmd/ladder"); err != nil || r.code != 0 {
-			return nil, fmt.Errorf("go build ./cmd/ladder: %v\n%s", err, r.stderr)
-		}
+	res.env = environ{Env: b.Environment()}
+	if bin == "" {
+		b.Logf("building ladder into %s", b.Bin)
+	}
+	// Bounded, so that a stuck build fails the run instead of hanging it.
+	bctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	err := b.InstallLadder(bctx, bin)
+	cancel()
+	if err != nil {
+		return nil, err
 	}
 	if err := b.promotions(ctx, res); err != nil {
 		return nil, err
 	}
-	res.env.LoadMid = loadavg()
+	res.env.LoadMid = harness.LoadAvg()
 	if b.services > 0 {
 		if err := b.big(ctx, res); err != nil {
 			return nil, err
 		}
 	}
-	res.env.LoadAfter = loadavg()
+	res.env.LoadAfter = harness.LoadAvg()
 	return res, nil
-}
-
-type cmdResult struct {
-	stdout, stderr []byte
-	code           int
-	took           time.Duration // wall time from start to exit
-}
-
-// exec runs name in dir with env added, bounded by limit. The error is
-// for a command that could not run or was cancelled; its exit code is in
-// the result.
-func (b *bench) exec(ctx context.Context, dir string, env []string, limit time.Duration, name string, args ...string) (cmdResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), env...)
-	// Interrupted like a user would: ladder then takes down what it started.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 30 * time.Second
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	start := time.Now()
-	err := cmd.Run()
-	r := cmdResult{stdout: out.Bytes(), stderr: errb.Bytes(), took: time.Since(start)}
-	if ee, ok := err.(*exec.ExitError); ok && ctx.Err() == nil {
-		r.code, err = ee.ExitCode(), nil
-	}
-	if err != nil {
-		return r, fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
-	}
-	return r, nil
 }
 
 // ladder runs the ladder binary in dir (-C dir) on the process target,
 // at most 3 minutes.
-func (b *bench) ladder(ctx context.Context, dir string, args ...string) (cmdResult, error) {
-	return b.exec(ctx, dir, []string{"LADDER_TARGET=process"}, 3*time.Minute, b.ladderBin, append([]string{"-C", dir}, args...)...)
+func (b *bench) ladder(ctx context.Context, dir string, args ...string) (harness.Result, error) {
+	return b.Ladder(ctx, dir, processTarget, args...)
 }
+
+// processTarget is the environment every ladder command runs with. The
+// generated project's rungs name no target, and "auto" would pick compose
+// wherever a Docker engine answers.
+var processTarget = []string{"LADDER_TARGET=process"}
 
 // ladderOK is ladder that fails unless the command exits 0.
-func (b *bench) ladderOK(ctx context.Context, dir string, args ...string) (cmdResult, error) {
+func (b *bench) ladderOK(ctx context.Context, dir string, args ...string) (harness.Result, error) {
 	r, err := b.ladder(ctx, dir, args...)
-	if err == nil && r.code != 0 {
-		err = fmt.Errorf("ladder %s: exit %d\n%s%s", strings.Join(args, " "), r.code, tail(r.stdout), tail(r.stderr))
+	if err == nil && r.Code != 0 {
+		err = fmt.Errorf("ladder %s: exit %d\n%s%s", strings.Join(args, " "), r.Code, harness.Tail(r.Stdout), harness.Tail(r.Stderr))
 	}
 	return r, err
-}
-
-// cleanup stops everything run started: `ladder down --env E` for every
-// rung of every copy, then any process still running an executable from
-// the temp dir.
-func (b *bench) cleanup() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	var errs []error
-	b.mu.Lock()
-	projects := append([]*project(nil), b.projects...)
-	b.mu.Unlock()
-	if _, err := os.Stat(b.ladderBin); err == nil {
-		for _, p := range projects {
-			if _, err := os.Stat(filepath.Join(p.dir, ".ladder")); err != nil {
-				continue // ladder never ran there
-			}
-			for _, env := range p.envs {
-				r, err := b.ladder(ctx, p.dir, "down", "--env", env)
-				if err != nil {
-					errs = append(errs, fmt.Errorf("ladder down --env %s in %s: %w", env, p.dir, err))
-				} else if r.code != 0 && r.code != exitNotRunning {
-					errs = append(errs, fmt.Errorf("ladder down --env %s in %s: exit %d: %s", env, p.dir, r.code, tail(r.stderr)))
-				}
-			}
-		}
-	}
-	if left := waitGone(b.tmp, 15*time.Second); len(left) > 0 {
-		for _, pid := range left {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		errs = append(errs, fmt.Errorf("processes still running from %s after ladder down (killed): %v", b.tmp, left))
-	}
-	if b.keep {
-		b.logf("kept %s", b.tmp)
-	} else if err := os.RemoveAll(b.tmp); err != nil {
-		errs = append(errs, err)
-	}
-	return errors.Join(errs...)
-}
-
-// exitNotRunning is ladder's exit code for "nothing running".
-const exitNotRunning = 4
-
-// processesUnder lists the processes whose executable lies under dir:
-// the ladder agents (the binary is in the temp dir) and the service
-// instances they run from the unpacked images in .ladder.
-func processesUnder(dir string) []int {
-	prefix := filepath.Clean(dir) + string(filepath.Separator)
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err == nil && strings.HasPrefix(exe, prefix) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// waitGone waits up to d for every process under dir to exit and returns
-// those still running.
-func waitGone(dir string, d time.Duration) []int {
-	deadline := time.Now().Add(d)
-	for {
-		left := processesUnder(dir)
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// moduleRoot is the directory of the ladder module ladderbench runs in.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not in a Go module: run ladderbench from the ladder repository")
-	}
-	root := filepath.Dir(gomod)
-	if _, err := os.Stat(filepath.Join(root, "cmd", "ladder")); err != nil {
-		return "", fmt.Errorf("%s has no cmd/ladder: run ladderbench from the ladder repository", root)
-	}
-	return root, nil
-}
-
-// tail is the last few lines of a command's output, for error messages.
-func tail(b []byte) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > 15 {
-		lines = lines[len(lines)-15:]
-	}
-	return strings.Join(lines, "\n") + "\n"
 }

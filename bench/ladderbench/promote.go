@@ -8,6 +8,9 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/ladderhq/ladder/bench/internal/harness"
+	"github.com/ladderhq/ladder/internal/api"
 )
 
 // rungs is the demo copy with its two snapshots and what runs where.
@@ -29,7 +32,7 @@ func (b *bench) promotions(ctx context.Context, res *results) error {
 	if err != nil {
 		return err
 	}
-	b.logf("setup: lint, up (S1), promote S1 to dev, S2 = S1 plus an environment value on web")
+	b.Logf("setup: lint, up (S1), promote S1 to dev, S2 = S1 plus an environment value on web")
 	if _, err := b.ladderOK(ctx, p.dir, "lint"); err != nil {
 		return fmt.Errorf("the benchmark's ladder.yaml does not lint clean: %w", err)
 	}
@@ -38,7 +41,7 @@ func (b *bench) promotions(ctx context.Context, res *results) error {
 	if ru.s1, built, _, err = b.up(ctx, p); err != nil {
 		return err
 	}
-	if !sameSet(built, services...) {
+	if !harness.SameSet(built, services...) {
 		return fmt.Errorf("first up built %v, want all four", built)
 	}
 	if _, _, err := b.promote(ctx, p, ru.s1, "dev", services...); err != nil {
@@ -52,7 +55,7 @@ func (b *bench) promotions(ctx context.Context, res *results) error {
 	if ru.s2, built, changed, err = b.up(ctx, p); err != nil {
 		return err
 	}
-	if ru.s2 == ru.s1 || len(built) != 0 || !sameSet(changed, "web") {
+	if ru.s2 == ru.s1 || len(built) != 0 || !harness.SameSet(changed, "web") {
 		return fmt.Errorf("S2 should be a new snapshot, built without building, changing only web: %s built %v changed %v", short(ru.s2), built, changed)
 	}
 	if _, _, err := b.promote(ctx, p, ru.s2, "dev", "web"); err != nil {
@@ -84,10 +87,7 @@ func (b *bench) promotions(ctx context.Context, res *results) error {
 			return err
 		}
 	}
-	if left := waitGone(p.root, 15*time.Second); len(left) > 0 {
-		return fmt.Errorf("processes from %s still running 15s after ladder down: %v", p.root, left)
-	}
-	return nil
+	return harness.Stopped(p.root)
 }
 
 // onLocal makes snap local's current release (untimed), as the
@@ -104,7 +104,7 @@ func (ru *rungs) onLocal(ctx context.Context, b *bench, snap string) error {
 }
 
 // promoteDev promotes snap to dev, which must run the other snapshot.
-func (ru *rungs) promoteDev(ctx context.Context, b *bench, snap string) (*deployJSON, time.Duration, error) {
+func (ru *rungs) promoteDev(ctx context.Context, b *bench, snap string) (*api.DeployResult, time.Duration, error) {
 	if err := ru.onLocal(ctx, b, snap); err != nil {
 		return nil, 0, err
 	}
@@ -122,7 +122,7 @@ func (ru *rungs) promoteDev(ctx context.Context, b *bench, snap string) (*deploy
 // each, `ladder history dev -o json` checks what dev runs, and `ladder
 // --version` is timed as the cost of starting the process at all.
 func (b *bench) overhead(ctx context.Context, ru *rungs, res *results) error {
-	b.logf("part 1: %d promotions and %d rollback --to deploys to dev, alternating S1 and S2", b.n, b.n)
+	b.Logf("part 1: %d promotions and %d rollback --to deploys to dev, alternating S1 and S2", b.n, b.n)
 	for k := range 2 * b.n {
 		snap := ru.s1
 		if k%2 == 1 {
@@ -133,31 +133,31 @@ func (b *bench) overhead(ctx context.Context, ru *rungs, res *results) error {
 			if err != nil {
 				return err
 			}
-			res.add("p.promote", took)
-			res.add("p.promote.deploy", d.Duration)
-			res.add("p.promote.overhead", took-d.Duration)
-			b.logf("  promote %s: %s (deploy %s)", short(snap), ms(took), ms(d.Duration))
+			res.Add("p.promote", took)
+			res.Add("p.promote.deploy", d.Duration)
+			res.Add("p.promote.overhead", took-d.Duration)
+			b.Logf("  promote %s: %s (deploy %s)", short(snap), harness.Ms(took), harness.Ms(d.Duration))
 		} else {
 			d, took, err := b.rollback(ctx, ru.p, "dev", snap, ru.dev, snap, "web")
 			if err != nil {
 				return err
 			}
 			ru.dev = snap
-			res.add("p.direct", took)
-			res.add("p.direct.deploy", d.Duration)
-			res.add("p.direct.overhead", took-d.Duration)
-			b.logf("  rollback dev --to %s: %s (deploy %s)", short(snap), ms(took), ms(d.Duration))
+			res.Add("p.direct", took)
+			res.Add("p.direct.deploy", d.Duration)
+			res.Add("p.direct.overhead", took-d.Duration)
+			b.Logf("  rollback dev --to %s: %s (deploy %s)", short(snap), harness.Ms(took), harness.Ms(d.Duration))
 		}
 		took, err := b.history(ctx, ru.p, "dev", snap)
 		if err != nil {
 			return err
 		}
-		res.add("p.history", took)
+		res.Add("p.history", took)
 		r, err := b.ladderOK(ctx, ru.p.dir, "--version")
 		if err != nil {
 			return err
 		}
-		res.add("p.version", r.took)
+		res.Add("p.version", r.Took)
 	}
 	return nil
 }
@@ -185,7 +185,7 @@ func (b *bench) noBuild(ctx context.Context, ru *rungs, res *results, part strin
 // empty site, then S2 is promoted back. The same command both times, so
 // the difference is only what the deploy finds on the site.
 func (b *bench) rollbackVsFresh(ctx context.Context, ru *rungs, res *results) error {
-	b.logf("part 3: %d rounds of rollback (S2 -> S1) vs fresh deploy of S1 on an empty dev", b.rollbacks)
+	b.Logf("part 3: %d rounds of rollback (S2 -> S1) vs fresh deploy of S1 on an empty dev", b.rollbacks)
 	if err := ru.onLocal(ctx, b, ru.s2); err != nil {
 		return err
 	}
@@ -200,8 +200,8 @@ func (b *bench) rollbackVsFresh(ctx context.Context, ru *rungs, res *results) er
 			return fmt.Errorf("round %d (a): %w", i+1, err)
 		}
 		ru.dev = ru.s1
-		res.add("r.rollback", took)
-		res.add("r.rollback.deploy", d.Duration)
+		res.Add("r.rollback", took)
+		res.Add("r.rollback.deploy", d.Duration)
 		if _, _, err := ru.promoteDev(ctx, b, ru.s2); err != nil {
 			return err
 		}
@@ -217,9 +217,9 @@ func (b *bench) rollbackVsFresh(ctx context.Context, ru *rungs, res *results) er
 			return fmt.Errorf("round %d (b): %w", i+1, err)
 		}
 		ru.dev = ru.s1
-		res.add("r.fresh", ftook)
-		res.add("r.fresh.deploy", fd.Duration)
-		b.logf("  round %d: rollback %s (deploy %s), fresh %s (deploy %s)", i+1, ms(took), ms(d.Duration), ms(ftook), ms(fd.Duration))
+		res.Add("r.fresh", ftook)
+		res.Add("r.fresh.deploy", fd.Duration)
+		b.Logf("  round %d: rollback %s (deploy %s), fresh %s (deploy %s)", i+1, harness.Ms(took), harness.Ms(d.Duration), harness.Ms(ftook), harness.Ms(fd.Duration))
 		if _, _, err := ru.promoteDev(ctx, b, ru.s2); err != nil {
 			return err
 		}

@@ -2,12 +2,10 @@ package main
 
 import (
 	"fmt"
-	"os"
-	"os/exec"
-	"runtime"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
 // Goals, reported and never asserted.
@@ -23,7 +21,7 @@ type goBenchResult struct {
 }
 
 type results struct {
-	samples     map[string][]time.Duration
+	harness.Samples
 	env         environ
 	s1, s2      string
 	notes       []string // the zero-build checks
@@ -35,106 +33,20 @@ type results struct {
 	goBenchRaw                    string
 }
 
-func newResults() *results { return &results{samples: map[string][]time.Duration{}} }
-
-func (r *results) add(key string, d time.Duration) { r.samples[key] = append(r.samples[key], d) }
-
-func (r *results) last(key string) time.Duration {
-	s := r.samples[key]
-	if len(s) == 0 {
-		return 0
-	}
-	return s[len(s)-1]
-}
-
-type stat struct {
-	n                   int
-	median, least, most time.Duration
-}
-
-func (r *results) stat(key string) stat {
-	s := slices.Clone(r.samples[key])
-	if len(s) == 0 {
-		return stat{}
-	}
-	slices.Sort(s)
-	m := s[len(s)/2]
-	if len(s)%2 == 0 {
-		m = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	return stat{n: len(s), median: m, least: s[0], most: s[len(s)-1]}
-}
-
-func (r *results) median(key string) time.Duration { return r.stat(key).median }
+func newResults() *results { return &results{Samples: harness.Samples{}} }
 
 // environ is where and how the figures were taken.
 type environ struct {
-	Date, Command, Commit, GoVersion, Kernel string
-	CPUs                                     int
-	LoadBefore, LoadMid, LoadAfter           string
+	harness.Env
+	LoadMid string
 }
 
-func environment(repo string) environ {
-	e := environ{
-		Date:       time.Now().Format(time.RFC3339),
-		Command:    strings.TrimSpace("go run ./bench/ladderbench " + strings.Join(os.Args[1:], " ")),
-		CPUs:       runtime.NumCPU(),
-		LoadBefore: loadavg(),
-	}
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		e.GoVersion = strings.TrimSpace(string(out))
-	}
-	// rev-parse only reads: other people work in this checkout.
-	git := exec.Command("git", "rev-parse", "--short", "HEAD")
-	git.Dir = repo
-	if out, err := git.Output(); err == nil {
-		e.Commit = strings.TrimSpace(string(out)) + " (plus any uncommitted changes)"
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		e.Kernel = strings.TrimSpace(string(b))
-	}
-	return e
-}
-
-// loadavg is the 1, 5 and 15 minute load averages.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
-		return strings.Join(f[:3], " ")
-	}
-	return "?"
-}
-
-func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// ms formats a duration for progress lines and prose.
-func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", msf(d)) }
-
-func num(d time.Duration) string { return fmt.Sprintf("%.0f", msf(d)) }
-
+// ratio is a/b as the tables print it, "-" without samples of b.
 func ratio(a, b time.Duration) string {
 	if b <= 0 {
 		return "-"
 	}
-	return fmt.Sprintf("%.2f×", float64(a)/float64(b))
-}
-
-func verdict(ok bool) string {
-	if ok {
-		return "met"
-	}
-	return "NOT met"
-}
-
-// row is one line of a results table.
-type row struct{ key, name, command string }
-
-func (r *results) table(b *strings.Builder, rows []row) {
-	fmt.Fprintf(b, "| measurement | command | median | min | max | N |\n|---|---|---:|---:|---:|---:|\n")
-	for _, x := range rows {
-		st := r.stat(x.key)
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %d |\n", x.name, x.command, num(st.median), num(st.least), num(st.most), st.n)
-	}
+	return fmt.Sprintf("%.2f×", harness.Ratio(a, b))
 }
 
 func (r *results) markdown(bn *bench) string {
@@ -150,21 +62,21 @@ func (r *results) markdown(bn *bench) string {
 	p, d := "`ladder promote S --to dev -o json`", "`ladder rollback dev --to S -o json`"
 	fmt.Fprintf(&b, "## 1. Promotion overhead beyond the deploy\n\n")
 	fmt.Fprintf(&b, "S1 = `%s`, S2 = `%s`: the same four artifacts, S2 adds one environment value to web, so each deploy replaces web only and nothing is built. Dev alternates S1 and S2; promotions and direct deploys are interleaved (promote, direct, direct, promote, …) so each path deploys both ways. Before each promotion `ladder rollback local --to S` (untimed) makes S local's current release, which dev's previous-rung gate requires.\n\n", short(r.s1), short(r.s2))
-	r.table(&b, []row{
-		{"p.promote", "promote: wall", p},
-		{"p.promote.deploy", "promote: `deploy.duration`", "(from its JSON)"},
-		{"p.promote.overhead", "**promote: overhead** (wall − `deploy.duration`)", ""},
-		{"p.direct", "direct deploy, no gates: wall", d},
-		{"p.direct.deploy", "direct: `deploy.duration`", "(from its JSON)"},
-		{"p.direct.overhead", "direct: overhead (wall − `deploy.duration`)", ""},
-		{"p.history", "reference: process start + spec load + SQLite open + one query", "`ladder history dev -o json`"},
-		{"p.version", "reference: process start only", "`ladder --version`"},
-	})
-	po, do := r.median("p.promote.overhead"), r.median("p.direct.overhead")
-	fmt.Fprintf(&b, "\n- Goal, promotion overhead < %s median: **%s** (%s).\n", ms(overheadGoal), verdict(po < overheadGoal), ms(po))
-	fmt.Fprintf(&b, "- promote wall / direct wall (medians): %s; promote overhead − direct overhead: %s (the gates and the promotion's records).\n", ratio(r.median("p.promote"), r.median("p.direct")), ms(po-do))
+	r.WriteTable(&b, []harness.Row{
+		{Key: "p.promote", Name: "promote: wall", Command: p},
+		{Key: "p.promote.deploy", Name: "promote: `deploy.duration`", Command: "(from its JSON)"},
+		{Key: "p.promote.overhead", Name: "**promote: overhead** (wall − `deploy.duration`)"},
+		{Key: "p.direct", Name: "direct deploy, no gates: wall", Command: d},
+		{Key: "p.direct.deploy", Name: "direct: `deploy.duration`", Command: "(from its JSON)"},
+		{Key: "p.direct.overhead", Name: "direct: overhead (wall − `deploy.duration`)"},
+		{Key: "p.history", Name: "reference: process start + spec load + SQLite open + one query", Command: "`ladder history dev -o json`"},
+		{Key: "p.version", Name: "reference: process start only", Command: "`ladder --version`"},
+	}, true)
+	po, do := r.Median("p.promote.overhead"), r.Median("p.direct.overhead")
+	fmt.Fprintf(&b, "\n- Goal, promotion overhead < %s median: **%s** (%s).\n", harness.Ms(overheadGoal), harness.Verdict(po < overheadGoal), harness.Ms(po))
+	fmt.Fprintf(&b, "- promote wall / direct wall (medians): %s; promote overhead − direct overhead: %s (the gates and the promotion's records).\n", ratio(r.Median("p.promote"), r.Median("p.direct")), harness.Ms(po-do))
 	fmt.Fprintf(&b, "- direct overhead − `history`: %s (lock, known-good refresh, audit, the HTTP call, and the agent's work outside `deploy.duration`); `history` − `--version`: %s (spec load, SQLite open, one query).\n",
-		ms(do-r.median("p.history")), ms(r.median("p.history")-r.median("p.version")))
+		harness.Ms(do-r.Median("p.history")), harness.Ms(r.Median("p.history")-r.Median("p.version")))
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "- Zero builds: %s.\n", n)
 	}
@@ -176,14 +88,14 @@ func (r *results) markdown(bn *bench) string {
 
 	fmt.Fprintf(&b, "## 3. Rollback vs fresh deploy of the same snapshot (dev, N=%d rounds)\n\n", bn.rollbacks)
 	fmt.Fprintf(&b, "Each round: (a) dev runs S2 with S1 known-good; `ladder rollback dev -o json` must go S2 → S1 and replace web only; S2 is then promoted back (untimed). (b) `ladder down --env dev` (untimed; the dev agent and all instances stop), then `ladder rollback dev --to S1 -o json` deploys S1 on the empty site: it starts the dev agent and all four services in dependency order (checked from `deploy.changed`). Then S2 is promoted back (untimed). (b) uses `rollback --to` rather than `promote S1 --to dev` so that both sides run the same command without gates (a promotion would also need local to run S1): the ratio compares only what the deploy finds on the site. Images stay unpacked in `.ladder/artifacts/rootfs` (shared by the rungs), so (b) is an empty site, not a cold image cache.\n\n")
-	r.table(&b, []row{
-		{"r.rollback", "(a) rollback S2 → S1: wall", "`ladder rollback dev -o json`"},
-		{"r.rollback.deploy", "(a) rollback: `deploy.duration`", "(from its JSON)"},
-		{"r.fresh", "(b) fresh deploy of S1 on an empty dev: wall", "`ladder rollback dev --to S1 -o json`"},
-		{"r.fresh.deploy", "(b) fresh: `deploy.duration`", "(from its JSON)"},
-	})
+	r.WriteTable(&b, []harness.Row{
+		{Key: "r.rollback", Name: "(a) rollback S2 → S1: wall", Command: "`ladder rollback dev -o json`"},
+		{Key: "r.rollback.deploy", Name: "(a) rollback: `deploy.duration`", Command: "(from its JSON)"},
+		{Key: "r.fresh", Name: "(b) fresh deploy of S1 on an empty dev: wall", Command: "`ladder rollback dev --to S1 -o json`"},
+		{Key: "r.fresh.deploy", Name: "(b) fresh: `deploy.duration`", Command: "(from its JSON)"},
+	}, true)
 	fmt.Fprintf(&b, "\n- fresh / rollback, wall (medians): %s; `deploy.duration`: %s. The wall time of (b) also includes starting the dev agent.\n\n",
-		ratio(r.median("r.fresh"), r.median("r.rollback")), ratio(r.median("r.fresh.deploy"), r.median("r.rollback.deploy")))
+		ratio(r.Median("r.fresh"), r.Median("r.rollback")), ratio(r.Median("r.fresh.deploy"), r.Median("r.rollback.deploy")))
 
 	fmt.Fprintf(&b, "## Exact commands\n\n")
 	fmt.Fprintf(&b, "Every ladder command is `TMP/bin/ladder -C DIR ARGS` with `LADDER_TARGET=process` added to the environment; DIR is the demo copy `TMP/demo/examples/trading` (parts 1 and 3) or `TMP/big` (part 2).\n\n```sh\n")
@@ -206,17 +118,17 @@ func (r *results) bigMarkdown(b *strings.Builder, bn *bench) {
 	fmt.Fprintf(b, "## 2. `ladder lint` and `ladder diff` on %d services × %d environments\n\n", bn.services, bn.envs)
 	fmt.Fprintf(b, "The generated project is internal/parity's benchmark project (same services, variables, dependencies, tiers and per-rung values) with `build: ./svc` (one tiny Go main package shared by every service) instead of `image:`, and `dashboard: 127.0.0.1:0`; `secrets/eN.names` set the five secrets it uses. `ladder diff` needs a snapshot of all %d services: setup builds it once with ladder's own build and snapshot code (`deploy.MakeSnapshot`, what `ladder up` runs before it deploys), without deploying %d processes. Snapshot `%s`; the diff e1/e9 has %d lines, no violation. The artifact layout's `index.json` holds %d images in %d bytes.\n\n",
 		bn.services, bn.services, short(r.bigSnapshot), r.diffLines, r.bigIndexImages, r.bigIndexBytes)
-	setup := r.median("b.setup.snapshot")
+	setup := r.Median("b.setup.snapshot")
 	fmt.Fprintf(b, "Setup (N=1, not part of the goal): writing the files %s; building %d images (an inputs hash per service, mostly from ladder's stat cache, and %d `go build` runs of the same package, two at a time: compiles are Go build cache hits, every run links) and recording the snapshot: %.1f s, %.0f ms per service.\n\n",
-		ms(r.median("b.setup.write")), bn.services, bn.services, setup.Seconds(), msf(setup)/float64(bn.services))
-	r.table(b, []row{
-		{"b.lint.first", "`ladder lint`, first run after setup", "`ladder lint`"},
-		{"b.lint", "`ladder lint`", "`ladder lint`"},
-		{"b.diff.first", "`ladder diff e1 e9`, first run after setup", "`ladder diff e1 e9`"},
-		{"b.diff", "`ladder diff e1 e9`", "`ladder diff e1 e9`"},
-	})
-	lint, diff := r.median("b.lint"), r.median("b.diff")
-	fmt.Fprintf(b, "\n- Goal, each < %s median: lint **%s** (%s), diff **%s** (%s).\n\n", ms(lintDiffGoal), verdict(lint < lintDiffGoal), ms(lint), verdict(diff < lintDiffGoal), ms(diff))
+		harness.Ms(r.Median("b.setup.write")), bn.services, bn.services, setup.Seconds(), harness.Millis(setup)/float64(bn.services))
+	r.WriteTable(b, []harness.Row{
+		{Key: "b.lint.first", Name: "`ladder lint`, first run after setup", Command: "`ladder lint`"},
+		{Key: "b.lint", Name: "`ladder lint`", Command: "`ladder lint`"},
+		{Key: "b.diff.first", Name: "`ladder diff e1 e9`, first run after setup", Command: "`ladder diff e1 e9`"},
+		{Key: "b.diff", Name: "`ladder diff e1 e9`", Command: "`ladder diff e1 e9`"},
+	}, true)
+	lint, diff := r.Median("b.lint"), r.Median("b.diff")
+	fmt.Fprintf(b, "\n- Goal, each < %s median: lint **%s** (%s), diff **%s** (%s).\n\n", harness.Ms(lintDiffGoal), harness.Verdict(lint < lintDiffGoal), harness.Ms(lint), harness.Verdict(diff < lintDiffGoal), harness.Ms(diff))
 
 	covers := map[string]string{
 		"Load1000x10":    "`spec.Load` of the generated files: **compose-go loading** of compose.yaml (parse, interpolate, normalise) plus ladder.yaml decoding, validation and the stack hash; the benchmarks do not split compose-go from the rest",
@@ -232,8 +144,8 @@ func (r *results) bigMarkdown(b *strings.Builder, bn *bench) {
 		fmt.Fprintf(b, "| %s | %.1f | %s | %s | %s |\n", g.Name, g.NsPerOp/1e6, g.BytesPerOp, g.AllocsPerOp, covers[g.Name])
 	}
 	if l, ok := per["Load1000x10"]; ok && bn.services == 1000 && bn.envs == 10 {
-		fmt.Fprintf(b, "\n- `ladder lint` median − (Load + Lint): %.0f ms: process start, reading secrets/*.names, printing.\n", msf(lint)-l-per["Lint1000x10"])
-		fmt.Fprintf(b, "- `ladder diff` median − (Load + RenderDiff): %.0f ms: process start, opening SQLite and the builder, reading the snapshot, the %d × 2 image lookups in the OCI layout, printing.\n", msf(diff)-l-per["RenderDiff1000"], bn.services)
+		fmt.Fprintf(b, "\n- `ladder lint` median − (Load + Lint): %.0f ms: process start, reading secrets/*.names, printing.\n", harness.Millis(lint)-l-per["Lint1000x10"])
+		fmt.Fprintf(b, "- `ladder diff` median − (Load + RenderDiff): %.0f ms: process start, opening SQLite and the builder, reading the snapshot, the %d × 2 image lookups in the OCI layout, printing.\n", harness.Millis(diff)-l-per["RenderDiff1000"], bn.services)
 	}
 	fmt.Fprintf(b, "\n```\n%s\n```\n\n", r.goBenchRaw)
 }

@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
 // startOrder is the dependency order of the demo's compose.yaml: each
@@ -37,7 +39,7 @@ func (bl *baseline) goBuild(ctx context.Context, svc string) error {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w",
 		"-o", filepath.Join(bl.bin, svc), "./examples/trading/services/"+svc)
-	cmd.Dir = bl.p.root
+	cmd.Dir = bl.p.Root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %v\n%s", svc, err, out)
@@ -59,7 +61,7 @@ func (bl *baseline) buildAll(ctx context.Context) error {
 func (bl *baseline) allocPorts() error {
 	bl.ports = map[string]int{}
 	for _, svc := range services {
-		port, err := freePort()
+		port, err := harness.FreePort()
 		if err != nil {
 			return err
 		}
@@ -81,7 +83,7 @@ func (bl *baseline) start(svc string) error {
 		"TRADES_URL=" + bl.url("trades"),
 		"NOTIFICATIONS_URL=" + bl.url("notifications"),
 	}
-	p, err := bl.b.startProc(svc, filepath.Join(bl.bin, svc), filepath.Join(bl.b.tmp, "baseline-"+svc+".log"), env)
+	p, err := bl.b.startProc(svc, filepath.Join(bl.bin, svc), filepath.Join(bl.b.Tmp, "baseline-"+svc+".log"), env)
 	if err != nil {
 		return err
 	}
@@ -122,7 +124,7 @@ func (bl *baseline) stopAll() error {
 // until all are healthy, then stops them (untimed). Recorded in res
 // unless it is nil (the warm-up).
 func (bl *baseline) cold(ctx context.Context, label string, res *results) (err error) {
-	bl.bin = filepath.Join(bl.p.root, "bin-"+label)
+	bl.bin = filepath.Join(bl.p.Root, "bin-"+label)
 	if err := os.RemoveAll(bl.bin); err != nil {
 		return err
 	}
@@ -144,19 +146,19 @@ func (bl *baseline) cold(ctx context.Context, label string, res *results) (err e
 	}
 	total := time.Since(t0)
 	if res != nil {
-		res.add("base.cold.total", total)
-		res.add("base.cold.build", built)
-		res.add("base.cold.start", total-built)
+		res.Add("base.cold.total", total)
+		res.Add("base.cold.build", built)
+		res.Add("base.cold.start", total-built)
 	}
-	bl.b.logf("  by hand cold %s (build %s)", ms(total), ms(built))
+	bl.b.Logf("  by hand cold %s (build %s)", harness.Ms(total), harness.Ms(built))
 	return nil
 }
 
 // running starts the stack once (untimed), then measures the no-op build
 // and the one-service-changed loop against it.
 func (bl *baseline) running(ctx context.Context, res *results) (err error) {
-	bl.b.logf("by hand: start the stack, then %d no-op builds and %d rebuilds with %s changed", bl.b.warm, bl.b.n, changed)
-	bl.bin = filepath.Join(bl.p.root, "bin-running")
+	bl.b.Logf("by hand: start the stack, then %d no-op builds and %d rebuilds with %s changed", bl.b.warm, bl.b.n, changed)
+	bl.bin = filepath.Join(bl.p.Root, "bin-running")
 	if err := bl.allocPorts(); err != nil {
 		return err
 	}
@@ -176,10 +178,10 @@ func (bl *baseline) running(ctx context.Context, res *results) (err error) {
 		if err := bl.buildAll(ctx); err != nil {
 			return err
 		}
-		res.add("base.noop", time.Since(t0))
+		res.Add("base.noop", time.Since(t0))
 	}
 	binary := filepath.Join(bl.bin, changed)
-	src := filepath.Join(bl.p.dir, "services", changed, "main.go")
+	src := filepath.Join(bl.p.Dir, "services", changed, "main.go")
 	for i := range bl.b.n {
 		before, err := os.Stat(binary)
 		if err != nil {
@@ -216,10 +218,10 @@ func (bl *baseline) running(ctx context.Context, res *results) (err error) {
 		if bl.procs[changed].cmd.Process.Pid == old.cmd.Process.Pid {
 			return fmt.Errorf("by hand, %s changed: the old process still serves", changed)
 		}
-		res.add("base.changed.total", total)
-		res.add("base.changed.build", built)
-		res.add("base.changed.restart", total-built)
-		bl.b.logf("  by hand, %s changed: %s (build %s)", changed, ms(total), ms(built))
+		res.Add("base.changed.total", total)
+		res.Add("base.changed.build", built)
+		res.Add("base.changed.restart", total-built)
+		bl.b.Logf("  by hand, %s changed: %s (build %s)", changed, harness.Ms(total), harness.Ms(built))
 	}
 	return nil
 }

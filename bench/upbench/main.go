@@ -50,13 +50,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/signal"
-	"path/filepath"
-	"strings"
 	"sync"
-	"syscall"
 	"time"
+
+	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
 // services are the demo's services in the order a Makefile builds them.
@@ -83,91 +80,57 @@ func realMain() int {
 
 	// Ctrl-C or SIGTERM cancels the run; the deferred cleanup still runs,
 	// and further signals are ignored until it is done (it is bounded).
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := harness.SignalContext()
 	defer stop()
 
-	repo, err := moduleRoot()
+	r, err := harness.New("upbench", *keep)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "upbench:", err)
 		return 1
 	}
-	tmp, err := os.MkdirTemp("", "upbench-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "upbench:", err)
-		return 1
-	}
-	b := &bench{repo: repo, tmp: tmp, n: *n, warm: *warm, keep: *keep, procs: map[*proc]bool{}}
+	b := &bench{Run: r, n: *n, warm: *warm, procs: map[*proc]bool{}}
 	res, runErr := b.run(ctx)
-	cleanErr := b.cleanup()
-	if runErr != nil {
-		if ctx.Err() != nil {
-			runErr = fmt.Errorf("interrupted: %w", runErr)
-		}
-		fmt.Fprintln(os.Stderr, "upbench: FAILED:", runErr)
-	}
-	if cleanErr != nil {
-		fmt.Fprintln(os.Stderr, "upbench: cleanup:", cleanErr)
-	}
-	if runErr != nil || cleanErr != nil {
+	cleanErr := r.Cleanup(3*time.Minute, harness.Hooks{Before: b.stopProcs})
+	if !r.Outcome(ctx, runErr, cleanErr) {
 		return 1
 	}
 
 	md := res.markdown(*n, *warm)
 	if *jsonOut {
 		if err := res.writeJSON(os.Stdout, *n, *warm); err != nil {
-			fmt.Fprintln(os.Stderr, "upbench:", err)
+			r.Logf("%v", err)
 			return 1
 		}
 	} else {
 		fmt.Print(md)
 	}
-	if *out != "-" {
-		path := *out
-		if path == "" {
-			path = filepath.Join(repo, "bench", "results", "up-"+time.Now().Format("2006-01-02")+".md")
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err == nil {
-			err = os.WriteFile(path, []byte(md), 0o644)
-		}
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "upbench: writing results:", err)
-			return 1
-		}
-		fmt.Fprintln(os.Stderr, "upbench: wrote", path)
+	if err := r.WriteResults(*out, "up", md); err != nil {
+		r.Logf("%v", err)
+		return 1
 	}
 	return 0
 }
 
-// bench is one run of the benchmark and everything it must clean up.
+// bench is one run of the benchmark and the by-hand processes its
+// cleanup must stop; the ladder stacks are tracked by the harness.
 type bench struct {
-	repo      string // module root of the repository
-	tmp       string // everything upbench creates lives here
-	ladderBin string
-	n, warm   int
-	keep      bool
+	*harness.Run
+	n, warm int
 
-	mu       sync.Mutex
-	projects []*project // copies ladder may have started a stack in
-	procs    map[*proc]bool
-}
-
-func (b *bench) logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "upbench: "+format+"\n", args...)
+	mu    sync.Mutex
+	procs map[*proc]bool
 }
 
 // run takes every measurement. Any failed check ends it with an error.
 func (b *bench) run(ctx context.Context) (*results, error) {
 	res := newResults()
-	res.env = environment(b.repo)
-	b.ladderBin = filepath.Join(b.tmp, "bin", "ladder")
-	b.logf("building ladder into %s", b.ladderBin)
-	build := exec.CommandContext(ctx, "go", "build", "-o", b.ladderBin, "./cmd/ladder")
-	build.Dir = b.repo
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("go build ./cmd/ladder: %v\n%s", err, out)
+	res.env = b.Environment()
+	b.Logf("building ladder into %s", b.Bin)
+	if err := b.InstallLadder(ctx, ""); err != nil {
+		return nil, err
 	}
 
-	b.logf("warm-up (discarded): one ladder cold up and one by-hand cold run, so the Go build cache is warm")
+	b.Logf("warm-up (discarded): one ladder cold up and one by-hand cold run, so the Go build cache is warm")
 	if err := b.ladderCold(ctx, "warmup-ladder", nil); err != nil {
 		return nil, fmt.Errorf("warm-up: %w", err)
 	}
@@ -180,7 +143,7 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	}
 
 	for i := range b.n {
-		b.logf("cold %d/%d", i+1, b.n)
+		b.Logf("cold %d/%d", i+1, b.n)
 		if err := b.ladderCold(ctx, fmt.Sprintf("cold-%d", i), res); err != nil {
 			return nil, err
 		}
@@ -194,69 +157,23 @@ func (b *bench) run(ctx context.Context) (*results, error) {
 	if err := base.running(ctx, res); err != nil {
 		return nil, err
 	}
-	res.env.LoadAfter = loadavg()
+	res.env.LoadAfter = harness.LoadAvg()
 	return res, nil
 }
 
-// cleanup stops everything run started, whatever state it was left in:
-// the by-hand services, then `ladder down` in every copy, then any
-// process still running an executable from the temp dir.
-func (b *bench) cleanup() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var errs []error
+// stopProcs stops the by-hand services still running, first in cleanup:
+// the /proc scan that follows would kill them and report them as left
+// behind.
+func (b *bench) stopProcs(context.Context) error {
 	b.mu.Lock()
 	procs := make([]*proc, 0, len(b.procs))
 	for p := range b.procs {
 		procs = append(procs, p)
 	}
-	projects := append([]*project(nil), b.projects...)
 	b.mu.Unlock()
+	var errs []error
 	for _, p := range procs {
-		if err := b.stopProc(p); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if _, err := os.Stat(b.ladderBin); err == nil {
-		for _, p := range projects {
-			if _, err := os.Stat(filepath.Join(p.dir, ".ladder")); err != nil {
-				continue // ladder never ran here
-			}
-			r, err := b.ladder(ctx, p, "down")
-			if err != nil {
-				errs = append(errs, fmt.Errorf("ladder down in %s: %w", p.dir, err))
-			} else if r.code != 0 && r.code != exitNotRunning {
-				errs = append(errs, fmt.Errorf("ladder down in %s: exit %d: %s", p.dir, r.code, tail(r.stderr)))
-			}
-		}
-	}
-	if left := waitGone(b.tmp, 15*time.Second); len(left) > 0 {
-		for _, pid := range left {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-		errs = append(errs, fmt.Errorf("processes still running from %s after cleanup (killed): %v", b.tmp, left))
-	}
-	if b.keep {
-		b.logf("kept %s", b.tmp)
-	} else if err := os.RemoveAll(b.tmp); err != nil {
-		errs = append(errs, err)
+		errs = append(errs, b.stopProc(p))
 	}
 	return errors.Join(errs...)
-}
-
-// moduleRoot is the directory of the ladder module upbench runs in.
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not in a Go module: run upbench from the ladder repository")
-	}
-	root := filepath.Dir(gomod)
-	if _, err := os.Stat(filepath.Join(root, "cmd", "ladder")); err != nil {
-		return "", fmt.Errorf("%s has no cmd/ladder: run upbench from the ladder repository", root)
-	}
-	return root, nil
 }

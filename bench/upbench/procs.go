@@ -3,13 +3,9 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 )
@@ -109,47 +105,4 @@ func waitHealthy(ctx context.Context, p *proc, url string, timeout time.Duration
 		case <-time.After(pollEvery):
 		}
 	}
-}
-
-// processesUnder lists the processes whose executable lies under dir:
-// ladder agents (the binary is in the temp dir), the instances they unpack
-// in .ladder, and the by-hand services.
-func processesUnder(dir string) []int {
-	prefix := filepath.Clean(dir) + string(filepath.Separator)
-	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == os.Getpid() {
-			continue
-		}
-		exe, err := os.Readlink(filepath.Join("/proc", e.Name(), "exe"))
-		if err == nil && strings.HasPrefix(exe, prefix) {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
-}
-
-// waitGone waits up to d for every process under dir to exit and returns
-// those still running.
-func waitGone(dir string, d time.Duration) []int {
-	deadline := time.Now().Add(d)
-	for {
-		left := processesUnder(dir)
-		if len(left) == 0 || time.Now().After(deadline) {
-			return left
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// freePort is a port nothing listens on right now.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

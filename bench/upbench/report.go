@@ -4,29 +4,27 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
-	"os/exec"
-	"runtime"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
 // measurements are the reported figures, in table order.
-var measurements = []struct{ key, name string }{
-	{"ladder.cold.total", "ladder cold `up -d` (fresh copy, no .ladder): total"},
-	{"ladder.cold.build", "ladder cold `up -d`: build (`build.buildTime`)"},
-	{"ladder.cold.deploy", "ladder cold `up -d`: deploy (total − build)"},
-	{"ladder.warm", "ladder `up`, nothing changed (stack running)"},
-	{"ladder.changed.total", "ladder `up`, notifications changed: total"},
-	{"ladder.changed.build", "ladder `up`, notifications changed: build (`build.buildTime`)"},
-	{"base.cold.total", "by hand cold (empty output dir): total"},
-	{"base.cold.build", "by hand cold: `go build` ×4"},
-	{"base.cold.start", "by hand cold: start in order until healthy"},
-	{"base.noop", "by hand no-op: `go build` ×4, nothing changed"},
-	{"base.changed.total", "by hand, notifications changed: total"},
-	{"base.changed.build", "by hand, notifications changed: `go build` ×4"},
-	{"base.changed.restart", "by hand, notifications changed: restart until healthy"},
+var measurements = []harness.Row{
+	{Key: "ladder.cold.total", Name: "ladder cold `up -d` (fresh copy, no .ladder): total"},
+	{Key: "ladder.cold.build", Name: "ladder cold `up -d`: build (`build.buildTime`)"},
+	{Key: "ladder.cold.deploy", Name: "ladder cold `up -d`: deploy (total − build)"},
+	{Key: "ladder.warm", Name: "ladder `up`, nothing changed (stack running)"},
+	{Key: "ladder.changed.total", Name: "ladder `up`, notifications changed: total"},
+	{Key: "ladder.changed.build", Name: "ladder `up`, notifications changed: build (`build.buildTime`)"},
+	{Key: "base.cold.total", Name: "by hand cold (empty output dir): total"},
+	{Key: "base.cold.build", Name: "by hand cold: `go build` ×4"},
+	{Key: "base.cold.start", Name: "by hand cold: start in order until healthy"},
+	{Key: "base.noop", Name: "by hand no-op: `go build` ×4, nothing changed"},
+	{Key: "base.changed.total", Name: "by hand, notifications changed: total"},
+	{Key: "base.changed.build", Name: "by hand, notifications changed: `go build` ×4"},
+	{Key: "base.changed.restart", Name: "by hand, notifications changed: restart until healthy"},
 }
 
 // comparisons are the ladder/by-hand ratios of the medians.
@@ -40,14 +38,13 @@ var comparisons = []struct{ name, ladder, base string }{
 const warmGoal = 300 * time.Millisecond
 
 type results struct {
-	samples map[string][]time.Duration
-	env     environ
+	harness.Samples
+	env harness.Env
 }
 
-func newResults() *results { return &results{samples: map[string][]time.Duration{}} }
+func newResults() *results { return &results{Samples: harness.Samples{}} }
 
-func (r *results) add(key string, d time.Duration) { r.samples[key] = append(r.samples[key], d) }
-
+// stat is one figure of the JSON output, with every sample.
 type stat struct {
 	Key       string    `json:"key"`
 	Name      string    `json:"name"`
@@ -56,28 +53,20 @@ type stat struct {
 	MinMS     float64   `json:"minMs"`
 	MaxMS     float64   `json:"maxMs"`
 	SamplesMS []float64 `json:"samplesMs"`
-	median    time.Duration
 }
 
-func (r *results) stat(key, name string) stat {
-	s := slices.Clone(r.samples[key])
-	st := stat{Key: key, Name: name, N: len(s)}
-	if len(s) == 0 {
-		return st
+func (r *results) figure(m harness.Row) stat {
+	st := r.Stat(m.Key)
+	out := stat{Key: m.Key, Name: m.Name, N: st.N}
+	if st.N == 0 {
+		return out
 	}
-	for _, d := range s {
-		st.SamplesMS = append(st.SamplesMS, msf(d))
+	for _, d := range r.Samples[m.Key] {
+		out.SamplesMS = append(out.SamplesMS, harness.Millis(d))
 	}
-	slices.Sort(s)
-	st.median = s[len(s)/2]
-	if len(s)%2 == 0 {
-		st.median = (s[len(s)/2-1] + s[len(s)/2]) / 2
-	}
-	st.MedianMS, st.MinMS, st.MaxMS = msf(st.median), msf(s[0]), msf(s[len(s)-1])
-	return st
+	out.MedianMS, out.MinMS, out.MaxMS = harness.Millis(st.Median), harness.Millis(st.Min), harness.Millis(st.Max)
+	return out
 }
-
-func (r *results) median(key string) time.Duration { return r.stat(key, "").median }
 
 type ratio struct {
 	Name     string  `json:"name"`
@@ -89,61 +78,10 @@ type ratio struct {
 func (r *results) ratios() []ratio {
 	var out []ratio
 	for _, c := range comparisons {
-		l, b := r.median(c.ladder), r.median(c.base)
-		rt := ratio{Name: c.name, LadderMS: msf(l), BaseMS: msf(b)}
-		if b > 0 {
-			rt.Ratio = float64(l) / float64(b)
-		}
-		out = append(out, rt)
+		l, b := r.Median(c.ladder), r.Median(c.base)
+		out = append(out, ratio{Name: c.name, LadderMS: harness.Millis(l), BaseMS: harness.Millis(b), Ratio: harness.Ratio(l, b)})
 	}
 	return out
-}
-
-// environ is where and how the figures were taken.
-type environ struct {
-	Date       string `json:"date"`
-	Command    string `json:"command"`
-	Commit     string `json:"commit"`
-	GoVersion  string `json:"goVersion"`
-	CPUs       int    `json:"cpus"`
-	Kernel     string `json:"kernel"`
-	LoadBefore string `json:"loadBefore"`
-	LoadAfter  string `json:"loadAfter"`
-}
-
-func environment(repo string) environ {
-	e := environ{
-		Date:       time.Now().Format(time.RFC3339),
-		Command:    strings.TrimSpace("go run ./bench/upbench " + strings.Join(os.Args[1:], " ")),
-		CPUs:       runtime.NumCPU(),
-		LoadBefore: loadavg(),
-	}
-	if out, err := exec.Command("go", "version").Output(); err == nil {
-		e.GoVersion = strings.TrimSpace(string(out))
-	}
-	// rev-parse only reads: other people work in this checkout.
-	git := exec.Command("git", "rev-parse", "--short", "HEAD")
-	git.Dir = repo
-	if out, err := git.Output(); err == nil {
-		e.Commit = strings.TrimSpace(string(out)) + " (plus any uncommitted changes)"
-	}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		e.Kernel = strings.TrimSpace(string(b))
-	}
-	return e
-}
-
-// loadavg is the 1, 5 and 15 minute load averages.
-func loadavg() string {
-	b, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return "?"
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 3 {
-		return "?"
-	}
-	return strings.Join(f[:3], " ")
 }
 
 func (r *results) markdown(n, warm int) string {
@@ -155,46 +93,30 @@ func (r *results) markdown(n, warm int) string {
 	fmt.Fprintf(&b, "- machine: %d CPUs, Linux %s, %s; load average %s before, %s after\n", e.CPUs, e.Kernel, e.GoVersion, e.LoadBefore, e.LoadAfter)
 	fmt.Fprintf(&b, "- Go build cache warm: one discarded ladder cold up and one discarded by-hand cold run came first\n")
 	fmt.Fprintf(&b, "- wall times in ms; noisy shared machine: compare medians and ratios, not single runs\n\n")
-	fmt.Fprintf(&b, "| measurement | median | min | max | N |\n|---|---:|---:|---:|---:|\n")
-	for _, m := range measurements {
-		st := r.stat(m.key, m.name)
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %d |\n", m.name, num(st.MedianMS), num(st.MinMS), num(st.MaxMS), st.N)
-	}
+	r.WriteTable(&b, measurements, false)
 	fmt.Fprintf(&b, "\n| ladder / by hand (medians) | ladder | by hand | ratio |\n|---|---:|---:|---:|\n")
 	for _, rt := range r.ratios() {
-		fmt.Fprintf(&b, "| %s | %s | %s | %.2f× |\n", rt.Name, num(rt.LadderMS), num(rt.BaseMS), rt.Ratio)
+		fmt.Fprintf(&b, "| %s | %.0f | %.0f | %.2f× |\n", rt.Name, rt.LadderMS, rt.BaseMS, rt.Ratio)
 	}
-	w := r.median("ladder.warm")
-	verdict := "met"
-	if w >= warmGoal {
-		verdict = "NOT met"
-	}
-	fmt.Fprintf(&b, "\nNo-op `ladder up` goal (< %s median): %s (%s).\n", warmGoal, verdict, ms(w))
+	w := r.Median("ladder.warm")
+	fmt.Fprintf(&b, "\nNo-op `ladder up` goal (< %s median): %s (%s).\n", warmGoal, harness.Verdict(w < warmGoal), harness.Ms(w))
 	fmt.Fprintf(&b, "\nEvery ladder run was checked from its JSON: cold built and started all four; no-op built nothing, release 0, same instances; changed built and replaced only notifications, other instance IDs unchanged. See bench/README.md for what the figures include.\n")
 	return b.String()
 }
 
 func (r *results) writeJSON(w io.Writer, n, warm int) error {
 	doc := struct {
-		Env          environ `json:"environment"`
-		N            int     `json:"n"`
-		Warm         int     `json:"warm"`
-		Measurements []stat  `json:"measurements"`
-		Ratios       []ratio `json:"ratios"`
-		WarmGoalMS   float64 `json:"warmGoalMs"`
-	}{Env: r.env, N: n, Warm: warm, Ratios: r.ratios(), WarmGoalMS: msf(warmGoal)}
+		Env          harness.Env `json:"environment"`
+		N            int         `json:"n"`
+		Warm         int         `json:"warm"`
+		Measurements []stat      `json:"measurements"`
+		Ratios       []ratio     `json:"ratios"`
+		WarmGoalMS   float64     `json:"warmGoalMs"`
+	}{Env: r.env, N: n, Warm: warm, Ratios: r.ratios(), WarmGoalMS: harness.Millis(warmGoal)}
 	for _, m := range measurements {
-		doc.Measurements = append(doc.Measurements, r.stat(m.key, m.name))
+		doc.Measurements = append(doc.Measurements, r.figure(m))
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(doc)
 }
-
-func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
-
-// num formats milliseconds for the table.
-func num(v float64) string { return fmt.Sprintf("%.0f", v) }
-
-// ms formats a duration for progress lines.
-func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", msf(d)) }
