@@ -14,6 +14,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/proc"
+	"github.com/ladderhq/ladder/internal/store"
 )
 
 // Info is what a running agent writes to STATE/agent-ENV.json so other
@@ -114,6 +115,17 @@ func (c *Client) Deploy(ctx context.Context, req api.DeployRequest) (*api.Deploy
 		return &res, errors.New(res.Error)
 	}
 	return &res, err
+}
+
+// Events returns the agent's events after the given ID (oldest first), or,
+// with after 0, the newest one only (to learn where the stream is).
+func (c *Client) Events(ctx context.Context, after int64) ([]store.Event, error) {
+	var out []store.Event
+	path := "/api/v1/events?limit=1"
+	if after > 0 {
+		path = fmt.Sprintf("/api/v1/events?after=%d&limit=200", after)
+	}
+	return out, c.do(ctx, http.MethodGet, path, nil, &out)
 }
 
 // Down asks the agent to take the environment down and exit, and waits

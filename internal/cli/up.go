@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -166,7 +167,9 @@ func (a *app) upViaAgent(ctx context.Context, c *agent.Client, made *deploy.Made
 	if o.timeout > 0 {
 		req.HealthTimeout = o.timeout.String()
 	}
+	stopFollow := a.followProgress(ctx, c, out)
 	res, err := c.Deploy(ctx, req)
+	stopFollow()
 	if err != nil {
 		if started {
 			downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -357,4 +360,44 @@ func runsEverywhere(ctx context.Context, ws *workspace, env string, sites []spec
 		}
 	}
 	return true
+}
+
+// followProgress prints, while a deploy runs in the agent, what happens to
+// instances (as the agent records it), so a detached up shows the same
+// progress as a foreground one. The returned func stops it.
+func (a *app) followProgress(ctx context.Context, c *agent.Client, out *printer) func() {
+	if out.quiet {
+		return func() {}
+	}
+	last := int64(0)
+	if evs, err := c.Events(ctx, 0); err == nil && len(evs) > 0 {
+		last = evs[len(evs)-1].ID
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			evs, err := c.Events(ctx, last)
+			if err == nil {
+				for _, e := range evs {
+					last = e.ID
+					switch {
+					case e.Kind == store.EventInstanceStarted:
+						out.printf("  • %-16s %s\n", e.Service, strings.TrimPrefix(e.Message, e.Service+" "))
+					case e.Kind == store.EventHealthChanged && e.Attrs["to"] == "healthy":
+						out.printf("  ✓ %-16s healthy\n", e.Service)
+					case e.Kind == store.EventHealthChanged && e.Attrs["to"] == "unhealthy", e.Kind == store.EventRestarted:
+						out.printf("  ✗ %-16s %s\n", e.Service, strings.TrimPrefix(e.Message, e.Service+" "))
+					}
+				}
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(150 * time.Millisecond):
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
 }
