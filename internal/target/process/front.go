@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -144,8 +145,26 @@ func (f *front) close(ctx context.Context) {
 	}
 }
 
-// freePort asks the kernel for an unused loopback port.
+// Instance ports are picked, then released for the service to bind, so
+// another program may take one in between. They are drawn from below the
+// kernel's ephemeral range (where outgoing connections and Docker's
+// published ports land) to make that unlikely.
+const (
+	instancePortMin = 20000
+	instancePortMax = 32767
+)
+
+// freePort returns an unused loopback port for an instance to listen on.
 func freePort() (int, error) {
+	for range 64 {
+		port := instancePortMin + rand.IntN(instancePortMax-instancePortMin+1)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", itoa(port)))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return port, nil
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
