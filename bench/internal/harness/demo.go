@@ -3,9 +3,11 @@ package harness
 import (
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 )
 
 // OneRung is a ladder.yaml with only the demo's local rung. The demo's own
@@ -84,6 +86,14 @@ func CopyFile(src, dst string) error {
 // a fixed port. Another process may still take it before it is used: a
 // race the programs accept.
 func FreePort() (int, error) {
+	// Below the kernel's ephemeral range, where Docker publishes ports.
+	for range 64 {
+		port := 20000 + rand.IntN(12768)
+		if ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err == nil {
+			ln.Close()
+			return port, nil
+		}
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
