@@ -3,11 +3,9 @@ package drift
 import (
 	"crypto/sha256"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"github.com/ladderhq/ladder/internal/golden"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,29 +14,6 @@ import (
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/render"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the report (run with -update to accept):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
-}
 
 func digest(c string) string { return "sha256:" + strings.Repeat(c, 64) }
 
@@ -373,3 +348,5 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("clean report JSON = %s, want an empty services list", clean)
 	}
 }
+
+func checkGolden(t *testing.T, name, got string) { golden.Check(t, name, got) }

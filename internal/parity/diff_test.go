@@ -3,9 +3,8 @@ package parity
 import (
 	"encoding/json"
 	"fmt"
+	goldenfile "github.com/ladderhq/ladder/internal/golden"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -127,20 +126,4 @@ func TestDiffViolations(t *testing.T) {
 	}
 }
 
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs (run with -update to accept):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
-}
+func checkGolden(t *testing.T, name, got string) { goldenfile.Check(t, name, got) }

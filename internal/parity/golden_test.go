@@ -2,8 +2,8 @@ package parity
 
 import (
 	"context"
-	"flag"
 	"fmt"
+	goldenfile "github.com/ladderhq/ladder/internal/golden"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,8 +11,6 @@ import (
 
 	"github.com/ladderhq/ladder/internal/spec"
 )
-
-var update = flag.Bool("update", false, "rewrite the expected section of the golden files in testdata/")
 
 // A golden case is a txtar-like archive: a comment saying what it checks,
 // then "-- NAME --" sections. Every section but "args" and "expected" is
@@ -115,7 +113,7 @@ func golden(t *testing.T, dir string, fn func(t *testing.T, a archive) string) {
 			}
 			a := parseArchive(string(data))
 			got := fn(t, a)
-			if *update {
+			if goldenfile.Update() {
 				found := false
 				for i := range a.files {
 					if a.files[i].name == "expected" {

@@ -1,9 +1,7 @@
 package plan
 
 import (
-	"flag"
-	"os"
-	"path/filepath"
+	"github.com/ladderhq/ladder/internal/golden"
 	"slices"
 	"strings"
 	"testing"
@@ -11,29 +9,6 @@ import (
 
 	"github.com/ladderhq/ladder/internal/render"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the plan (run with -update to accept):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
-}
 
 func digest(c string) string { return "sha256:" + strings.Repeat(c, 64) }
 
@@ -612,3 +587,5 @@ func TestPlanStringLayout(t *testing.T) {
 		t.Errorf("String() =\n%q\nwant\n%q", got, want)
 	}
 }
+
+func checkGolden(t *testing.T, name, got string) { golden.Check(t, name, got) }

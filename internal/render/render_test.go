@@ -3,8 +3,8 @@ package render
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"github.com/ladderhq/ladder/internal/golden"
 	"maps"
 	"os"
 	"path/filepath"
@@ -17,30 +17,8 @@ import (
 	"github.com/ladderhq/ladder/internal/spec"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
 // checkGolden compares got with testdata/NAME.golden, rewriting the file
 // instead when -update is given.
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("reading golden file (run with -update to create it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("%s differs from the render (run with -update to accept):\n--- got ---\n%s\n--- want ---\n%s", path, got, want)
-	}
-}
 
 // digest makes a well-formed fake digest from one hex digit.
 func digest(c string) string { return "sha256:" + strings.Repeat(c, 64) }
@@ -825,3 +803,5 @@ func TestDesiredService(t *testing.T) {
 		t.Errorf("SiteRef.String() = %q", got)
 	}
 }
+
+func checkGolden(t *testing.T, name, got string) { golden.Check(t, name, got) }
