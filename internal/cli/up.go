@@ -127,14 +127,14 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	out.printf("snapshot %s (%s, %d services built, %d unchanged, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), round(made.Report.BuildTime))
 
 	if running {
-		return a.upViaAgent(ctx, client, made, env.Name, o, out, begun, false)
+		return a.upViaAgent(ctx, ws, client, made, env.Name, o, out, begun, false)
 	}
 	if o.detach {
 		c, err := a.startAgent(ctx, ws, env.Name, o.dashboard)
 		if err != nil {
 			return err
 		}
-		return a.upViaAgent(ctx, c, made, env.Name, o, out, begun, true)
+		return a.upViaAgent(ctx, ws, c, made, env.Name, o, out, begun, true)
 	}
 	return a.upForeground(ctx, ws, env.Name, made, o, out, begun)
 }
@@ -161,7 +161,7 @@ func (a *app) recover(ctx context.Context, ws *workspace, rec *deploy.Recorder, 
 // upViaAgent deploys through a running agent. An agent this command
 // started for a first release that failed is stopped again, so a failed
 // `up -d` leaves nothing running.
-func (a *app) upViaAgent(ctx context.Context, c *agent.Client, made *deploy.Made, env string, o upOptions, out *printer, begun time.Time, started bool) error {
+func (a *app) upViaAgent(ctx context.Context, ws *workspace, c *agent.Client, made *deploy.Made, env string, o upOptions, out *printer, begun time.Time, started bool) error {
 	out.printf("deploying to %s (agent pid %d)\n", env, c.Info.PID)
 	req := api.DeployRequest{Snapshot: made.Snapshot.ID, By: a.actor("")}
 	if o.timeout > 0 {
@@ -185,7 +185,7 @@ func (a *app) upViaAgent(ctx context.Context, c *agent.Client, made *deploy.Made
 	if err := a.upSummary(made, res, st, out, time.Since(begun), true); err != nil {
 		return err
 	}
-	return a.autoPromote(ctx, env, made.Snapshot.ID, out)
+	return a.autoPromote(ctx, ws, env, made.Snapshot.ID, out)
 }
 
 func (a *app) deployFailed(res *api.DeployResult, err error) error {
@@ -325,12 +325,7 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 // autoPromote promotes a snapshot that just became healthy on env to every
 // rung that promotes from env with autoPromote set. A blocked gate is
 // reported, not an error: the snapshot is where it was asked to be.
-func (a *app) autoPromote(ctx context.Context, env, id string, out *printer) error {
-	ws, err := a.open(ctx)
-	if err != nil {
-		return err
-	}
-	defer ws.Close()
+func (a *app) autoPromote(ctx context.Context, ws *workspace, env, id string, out *printer) error {
 	for _, e := range ws.project.Ladder.Environments {
 		if e.From != env || !e.AutoPromote || e.Template || runsEverywhere(ctx, ws, e.Name, e.Sites, id) {
 			continue
