@@ -62,13 +62,20 @@ type Options struct {
 func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Desired, opts Options) (*api.DeployResult, error) {
 	begun := time.Now()
 	res := &api.DeployResult{Environment: d.Env, Site: d.Site, Snapshot: d.Snapshot}
+	// Read the site in full first: a target that caches what it reads
+	// then observes from the same reading instead of asking twice.
+	var live *drift.Live
+	if insp, ok := tgt.(target.Inspector); ok {
+		var err error
+		if live, err = insp.Inspect(ctx, d.SiteRef); err != nil {
+			return nil, fmt.Errorf("inspecting %s: %w", d.SiteRef, err)
+		}
+	}
 	obs, err := tgt.Observe(ctx, d.SiteRef)
 	if err != nil {
 		return nil, fmt.Errorf("observing %s: %w", d.SiteRef, err)
 	}
-	if err := dp.markDrift(ctx, tgt, d, obs); err != nil {
-		return nil, err
-	}
+	dp.markDrift(d, obs, live)
 	p := plan.Compute(d, obs)
 	res.Plan = p.String()
 	res.Changed = p.Changed()
@@ -146,14 +153,9 @@ func summary(p *plan.Plan) string {
 // markDrift flags the observed instances that differ from what they were
 // started as (changed out of band), so the plan replaces them: this is how
 // a release repairs drift. Targets that cannot be inspected are trusted.
-func (dp *Deployer) markDrift(ctx context.Context, tgt target.Target, d *render.Desired, obs *plan.Observed) error {
-	insp, ok := tgt.(target.Inspector)
-	if !ok {
-		return nil
-	}
-	live, err := insp.Inspect(ctx, d.SiteRef)
-	if err != nil {
-		return fmt.Errorf("inspecting %s: %w", d.SiteRef, err)
+func (dp *Deployer) markDrift(d *render.Desired, obs *plan.Observed, live *drift.Live) {
+	if live == nil {
+		return
 	}
 	rep := drift.Compare(d, live, drift.Options{ImageID: dp.ImageID})
 	byInstance := map[string]string{}
@@ -172,7 +174,6 @@ func (dp *Deployer) markDrift(ctx context.Context, tgt target.Target, d *render.
 			obs.Instances[i].Drift = why
 		}
 	}
-	return nil
 }
 
 // recordJobs records, per environment, which snapshot each migration or
