@@ -95,6 +95,9 @@ type Builder struct {
 	progressMu sync.Mutex
 	// rootfsMu serialises unpacking, so one digest is unpacked once.
 	rootfsMu sync.Mutex
+	// swept holds the temporary roots already cleared of directories
+	// left by dead processes (see mkTemp).
+	swept sync.Map
 	// index caches the parsed layout index for image lookups.
 	index indexCache
 
@@ -262,11 +265,7 @@ func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
 
 // buildGo compiles the service's main package and stores its image.
 func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string) (snapshot.Artifact, error) {
-	tmpRoot := filepath.Join(b.opts.Dir, "tmp")
-	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
-		return snapshot.Artifact{}, err
-	}
-	tmp, err := os.MkdirTemp(tmpRoot, "go-"+safeName(j.service)+"-")
+	tmp, err := b.mkTemp(filepath.Join(b.opts.Dir, "tmp"), "go-"+safeName(j.service)+"-")
 	if err != nil {
 		return snapshot.Artifact{}, err
 	}

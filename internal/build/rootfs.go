@@ -48,10 +48,7 @@ func (b *Builder) Rootfs(ctx context.Context, digest string) (string, *v1.Config
 	if isDir(dir) {
 		return dir, cfg, nil
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", nil, err
-	}
-	tmp, err := os.MkdirTemp(root, ".unpack-"+snapshot.Short(digest)+"-")
+	tmp, err := b.mkTemp(root, ".unpack-"+snapshot.Short(digest)+"-")
 	if err != nil {
 		return "", nil, err
 	}
