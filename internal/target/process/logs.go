@@ -2,7 +2,9 @@ package process
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,36 +17,6 @@ import (
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/target"
 )
-
-// serviceLog appends a service's output, all slots interleaved, one line
-// per record: "<RFC 3339 time> <slot> <text>".
-type serviceLog struct {
-	mu sync.Mutex
-	f  *os.File
-}
-
-func logPath(stateDir string, site render.SiteRef, service string) string {
-	return filepath.Join(stateDir, "logs", site.Env, site.Site, service+".log")
-}
-
-func openServiceLog(path string) (*serviceLog, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return nil, err
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	return &serviceLog{f: f}, nil
-}
-
-func (l *serviceLog) write(slot, line string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	fmt.Fprintf(l.f, "%s %s %s\n", time.Now().UTC().Format(time.RFC3339Nano), slot, line)
-}
-
-func (l *serviceLog) close() { _ = l.f.Close() }
 
 // Logs implements target.Target by reading the log files, so it works
 // from any ladder process, not only the one supervising the site.
@@ -105,39 +77,208 @@ func splitRecord(rec string) (ts, slot, text string) {
 	return ts, slot, text
 }
 
-func tailFile(ctx context.Context, path string, opts target.LogOptions, emit func(string)) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	r := bufio.NewReader(f)
-	var lines []string
-	for {
-		line, err := r.ReadString('\n')
-		if err != nil {
+// logFiles lists a log's files oldest first: SERVICE.log.N ... .1, then
+// SERVICE.log itself (which may be missing right after a rotation).
+func logFiles(path string) []string {
+	var older []string
+	for n := 1; ; n++ {
+		p := rotatedPath(path, n)
+		if _, err := os.Stat(p); err != nil {
 			break
 		}
-		lines = append(lines, strings.TrimSuffix(line, "\n"))
+		older = append(older, p)
 	}
-	if opts.Tail > 0 && len(lines) > opts.Tail {
-		lines = lines[len(lines)-opts.Tail:]
+	out := make([]string, 0, len(older)+1)
+	for i := len(older) - 1; i >= 0; i-- {
+		out = append(out, older[i])
 	}
-	for _, l := range lines {
-		emit(l)
-	}
-	if !opts.Follow {
-		return nil
-	}
-	var partial string
-	for {
-		line, err := r.ReadString('\n')
-		if err == nil {
-			emit(strings.TrimSuffix(partial+line, "\n"))
-			partial = ""
+	return append(out, path)
+}
+
+// tailBlock is how much of a file is read at a time when looking for the
+// start of the last lines, backwards from the end.
+const tailBlock = 64 << 10
+
+// tailStart finds where the last n records of files (oldest first)
+// begin: the index of a file and an offset in it. It reads backwards from
+// the end, a block at a time, counting newlines only, so the time and
+// memory it takes depend on n and the length of those lines, not on the
+// size of the log.
+func tailStart(files []string, n int) (int, int64, error) {
+	buf := make([]byte, tailBlock)
+	for i := len(files) - 1; i >= 0; i-- {
+		f, err := os.Open(files[i])
+		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		partial += line
+		if err != nil {
+			return 0, 0, err
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			f.Close()
+			return 0, 0, err
+		}
+		// The last byte ends the file's last record: a line starts after
+		// every newline before it, and at the file's start.
+		end := fi.Size() - 1
+		for end > 0 {
+			size := min(int64(len(buf)), end)
+			start := end - size
+			if _, err := f.ReadAt(buf[:size], start); err != nil && !errors.Is(err, io.EOF) {
+				f.Close()
+				return 0, 0, err
+			}
+			block := buf[:size]
+			for {
+				j := bytes.LastIndexByte(block, '\n')
+				if j < 0 {
+					break
+				}
+				if n--; n == 0 {
+					f.Close()
+					return i, start + int64(j) + 1, nil
+				}
+				block = block[:j]
+			}
+			end = start
+		}
+		f.Close()
+		if fi.Size() > 0 {
+			if n--; n == 0 {
+				return i, 0, nil
+			}
+		}
+	}
+	return 0, 0, nil
+}
+
+// maxLineRead bounds one line read from a log file; a longer one (written
+// before capture split long lines) is passed on in pieces.
+const maxLineRead = 64 << 10
+
+// tailFile writes the records of a log (its rotated files included) to
+// emit: all of them, or the last opts.Tail; then, with opts.Follow, new
+// ones as they come, across rotations, until ctx ends.
+func tailFile(ctx context.Context, path string, opts target.LogOptions, emit func(string)) error {
+	files := logFiles(path)
+	first, offset := 0, int64(0)
+	if opts.Tail > 0 {
+		var err error
+		if first, offset, err = tailStart(files, opts.Tail); err != nil {
+			return err
+		}
+	}
+	found := false
+	for i := first; i < len(files)-1; i++ {
+		f, err := os.Open(files[i])
+		if err != nil {
+			continue // rotated away meanwhile
+		}
+		found = true
+		if i == first {
+			_, _ = f.Seek(offset, io.SeekStart)
+		}
+		err = readRecords(bufio.NewReaderSize(f, maxLineRead), emit)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	cur, err := os.Open(path)
+	if err != nil {
+		if found && errors.Is(err, os.ErrNotExist) && !opts.Follow {
+			return nil
+		}
+		if !opts.Follow || !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	if cur != nil && first == len(files)-1 {
+		_, _ = cur.Seek(offset, io.SeekStart)
+	}
+	if !opts.Follow {
+		defer cur.Close()
+		return readRecords(bufio.NewReaderSize(cur, maxLineRead), emit)
+	}
+	return follow(ctx, path, cur, emit)
+}
+
+// readRecords emits every complete record of r.
+func readRecords(r *bufio.Reader, emit func(string)) error {
+	for {
+		line, err := r.ReadSlice('\n')
+		switch {
+		case err == nil:
+			emit(string(line[:len(line)-1]))
+		case errors.Is(err, bufio.ErrBufferFull):
+			emit(string(line))
+		case errors.Is(err, io.EOF):
+			if len(line) > 0 {
+				emit(string(line))
+			}
+			return nil
+		default:
+			return err
+		}
+	}
+}
+
+// follow emits the records appended to the log from cur on, and switches
+// to the new file when the writer rotates it (after reading what was left
+// in the old one). cur may be nil when the log does not exist yet.
+func follow(ctx context.Context, path string, cur *os.File, emit func(string)) error {
+	var r *bufio.Reader
+	if cur != nil {
+		r = bufio.NewReaderSize(cur, maxLineRead)
+	}
+	defer func() {
+		if cur != nil {
+			cur.Close()
+		}
+	}()
+	var partial []byte
+	for {
+		if r != nil {
+			for {
+				line, err := r.ReadSlice('\n')
+				if err == nil {
+					emit(string(append(partial, line[:len(line)-1]...)))
+					partial = partial[:0]
+					continue
+				}
+				if errors.Is(err, bufio.ErrBufferFull) {
+					emit(string(append(partial, line...)))
+					partial = partial[:0]
+					continue
+				}
+				partial = append(partial, line...)
+				break
+			}
+		}
+		// A different file under the name means the writer rotated: what
+		// was left of the old one has just been read.
+		if fi, err := os.Stat(path); err == nil {
+			var same bool
+			if cur != nil {
+				if cfi, err := cur.Stat(); err == nil {
+					same = os.SameFile(fi, cfi)
+				}
+			}
+			if !same {
+				if f, err := os.Open(path); err == nil {
+					if cur != nil {
+						cur.Close()
+					}
+					if len(partial) > 0 {
+						emit(string(partial))
+						partial = partial[:0]
+					}
+					cur, r = f, bufio.NewReaderSize(f, maxLineRead)
+					continue
+				}
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return nil
