@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,6 +58,16 @@ type Options struct {
 	// arrives. May be nil; never called concurrently (nor concurrently
 	// with Progress).
 	Log func(service, line string)
+	// Logger receives warnings (an unpacked image found altered). May be
+	// nil.
+	Logger *slog.Logger
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
 }
 
 // Progress reports one step of one service's build. The callback is never
@@ -95,6 +106,8 @@ type Builder struct {
 	progressMu sync.Mutex
 	// rootfsMu serialises unpacking, so one digest is unpacked once.
 	rootfsMu sync.Mutex
+	// manifests caches each image's rootfs manifest by digest.
+	manifests sync.Map
 	// swept holds the temporary roots already cleared of directories
 	// left by dead processes (see mkTemp).
 	swept sync.Map
