@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -175,14 +176,16 @@ func (in *instance) runOnce(ctx context.Context, attempt int) (int, error) {
 	cmd.Stdout = pw
 	cmd.Stderr = pw
 	copied := make(chan struct{})
+	var exited atomic.Bool
 	go func() {
 		defer close(copied)
-		in.capture(pr)
+		in.capture(pr, &exited)
 	}()
 	err = cmd.Start()
 	// The child holds its own copy of the write end now.
 	pw.Close()
 	if err != nil {
+		exited.Store(true)
 		<-copied
 		pr.Close()
 		in.addLine(err.Error())
@@ -212,6 +215,7 @@ func (in *instance) runOnce(ctx context.Context, attempt int) (int, error) {
 	<-probed
 	// A child the process left behind may hold the pipe open: read what
 	// is there, but do not wait for it forever.
+	exited.Store(true)
 	_ = pr.SetReadDeadline(time.Now().Add(time.Second))
 	<-copied
 	pr.Close()
