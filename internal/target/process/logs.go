@@ -99,14 +99,17 @@ func logFiles(path string) []string {
 // start of the last lines, backwards from the end.
 const tailBlock = 64 << 10
 
-// tailStart finds where the last n records of files (oldest first)
-// begin: the index of a file and an offset in it. It reads backwards from
-// the end, a block at a time, counting newlines only, so the time and
-// memory it takes depend on n and the length of those lines, not on the
-// size of the log.
-func tailStart(files []string, n int) (int, int64, error) {
+// tailStart finds where the last n records of files (oldest first, with
+// their sizes when the read began, -1 for a missing one) begin: the index
+// of a file and an offset in it. It reads backwards from the end, a block
+// at a time, counting newlines only, so the time and memory it takes
+// depend on n and the length of those lines, not on the size of the log.
+func tailStart(files []string, sizes []int64, n int) (int, int64, error) {
 	buf := make([]byte, tailBlock)
 	for i := len(files) - 1; i >= 0; i-- {
+		if sizes[i] <= 0 {
+			continue
+		}
 		f, err := os.Open(files[i])
 		if errors.Is(err, os.ErrNotExist) {
 			continue
@@ -114,14 +117,9 @@ func tailStart(files []string, n int) (int, int64, error) {
 		if err != nil {
 			return 0, 0, err
 		}
-		fi, err := f.Stat()
-		if err != nil {
-			f.Close()
-			return 0, 0, err
-		}
 		// The last byte ends the file's last record: a line starts after
 		// every newline before it, and at the file's start.
-		end := fi.Size() - 1
+		end := sizes[i] - 1
 		for end > 0 {
 			size := min(int64(len(buf)), end)
 			start := end - size
@@ -144,62 +142,83 @@ func tailStart(files []string, n int) (int, int64, error) {
 			end = start
 		}
 		f.Close()
-		if fi.Size() > 0 {
-			if n--; n == 0 {
-				return i, 0, nil
-			}
+		if n--; n == 0 {
+			return i, 0, nil
 		}
 	}
 	return 0, 0, nil
 }
+
+// tailScanned is called once tailFile knows where to start; tests use it
+// to write to the log at that very moment.
+var tailScanned = func() {}
 
 // maxLineRead bounds one line read from a log file; a longer one (written
 // before capture split long lines) is passed on in pieces.
 const maxLineRead = 64 << 10
 
 // tailFile writes the records of a log (its rotated files included) to
-// emit: all of them, or the last opts.Tail; then, with opts.Follow, new
-// ones as they come, across rotations, until ctx ends.
+// emit: all of them, or the last opts.Tail, as the log was when it began
+// (a service still writing does not make it read more); then, with
+// opts.Follow, new ones as they come, across rotations, until ctx ends.
 func tailFile(ctx context.Context, path string, opts target.LogOptions, emit func(string)) error {
 	files := logFiles(path)
+	sizes := make([]int64, len(files))
+	for i, p := range files {
+		sizes[i] = -1
+		if fi, err := os.Stat(p); err == nil {
+			sizes[i] = fi.Size()
+		}
+	}
 	first, offset := 0, int64(0)
 	if opts.Tail > 0 {
 		var err error
-		if first, offset, err = tailStart(files, opts.Tail); err != nil {
+		if first, offset, err = tailStart(files, sizes, opts.Tail); err != nil {
 			return err
 		}
 	}
+	tailScanned()
+	last := len(files) - 1
 	found := false
-	for i := first; i < len(files)-1; i++ {
+	for i := first; i < last; i++ {
 		f, err := os.Open(files[i])
 		if err != nil {
 			continue // rotated away meanwhile
 		}
 		found = true
+		from := int64(0)
 		if i == first {
-			_, _ = f.Seek(offset, io.SeekStart)
+			from = offset
 		}
-		err = readRecords(bufio.NewReaderSize(f, maxLineRead), emit)
+		err = readRecords(bufio.NewReaderSize(io.NewSectionReader(f, from, max(sizes[i]-from, 0)), maxLineRead), emit)
 		f.Close()
 		if err != nil {
 			return err
 		}
 	}
+	from := int64(0)
+	if first == last {
+		from = offset
+	}
 	cur, err := os.Open(path)
 	if err != nil {
-		if found && errors.Is(err, os.ErrNotExist) && !opts.Follow {
-			return nil
-		}
-		if !opts.Follow || !errors.Is(err, os.ErrNotExist) {
+		if !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-	}
-	if cur != nil && first == len(files)-1 {
-		_, _ = cur.Seek(offset, io.SeekStart)
+		if !opts.Follow {
+			if found {
+				return nil
+			}
+			return err
+		}
+		cur = nil
 	}
 	if !opts.Follow {
 		defer cur.Close()
-		return readRecords(bufio.NewReaderSize(cur, maxLineRead), emit)
+		return readRecords(bufio.NewReaderSize(io.NewSectionReader(cur, from, max(sizes[last]-from, 0)), maxLineRead), emit)
+	}
+	if cur != nil {
+		_, _ = cur.Seek(from, io.SeekStart)
 	}
 	return follow(ctx, path, cur, emit)
 }

@@ -63,6 +63,17 @@ func TestFloodingServiceStaysUnderTheLogCap(t *testing.T) {
 	const maxSize = 256 << 10
 	runSh(t, tgt, "yes 'a line of output from a service that floods its log, over and over again'", &render.LogLimits{MaxSize: maxSize, MaxFiles: 3})
 	time.Sleep(2 * time.Second)
+	// While it floods, --tail reads the last lines as the log was when it
+	// began, not what was written meanwhile.
+	for range 5 {
+		var out bytes.Buffer
+		if err := process.ReadLogs(context.Background(), state, logSite, "noisy", target.LogOptions{Tail: 100}, &out); err != nil {
+			t.Fatal(err)
+		}
+		if n := strings.Count(out.String(), "\n"); n != 100 {
+			t.Errorf("tail 100 of a log being written gave %d lines", n)
+		}
+	}
 	_ = tgt.Down(context.Background(), logSite, target.DownOptions{})
 
 	entries, err := os.ReadDir(logDir(state))
