@@ -77,71 +77,109 @@ func splitRecord(rec string) (ts, slot, text string) {
 	return ts, slot, text
 }
 
-// logFiles lists a log's files oldest first: SERVICE.log.N ... .1, then
-// SERVICE.log itself (which may be missing right after a rotation).
-func logFiles(path string) []string {
-	var older []string
-	for n := 1; ; n++ {
-		p := rotatedPath(path, n)
-		if _, err := os.Stat(p); err != nil {
-			break
+// logFile is one open file of a log with its size when it was opened.
+type logFile struct {
+	f    *os.File
+	size int64
+}
+
+// openLog opens a log's files, oldest first: SERVICE.log.N ... .1, then
+// SERVICE.log (nil when missing, as right after a rotation). They are
+// opened newest first, and all again when a rotation moved one under
+// another's name meanwhile, so the set read is one the writer left:
+// renames do not move open files.
+func openLog(path string) []logFile {
+	for attempt := 0; ; attempt++ {
+		var newestFirst []logFile
+		rotated := false
+		for n := 0; ; n++ {
+			p := path
+			if n > 0 {
+				p = rotatedPath(path, n)
+			}
+			f, err := os.Open(p)
+			if err != nil {
+				if n == 0 {
+					newestFirst = append(newestFirst, logFile{size: -1})
+					continue
+				}
+				break
+			}
+			fi, err := f.Stat()
+			if err != nil {
+				f.Close()
+				break
+			}
+			for _, o := range newestFirst {
+				if o.f != nil {
+					if ofi, err := o.f.Stat(); err == nil && os.SameFile(fi, ofi) {
+						rotated = true
+					}
+				}
+			}
+			newestFirst = append(newestFirst, logFile{f: f, size: fi.Size()})
+			if rotated {
+				break
+			}
 		}
-		older = append(older, p)
+		if rotated && attempt < 3 {
+			closeLog(newestFirst)
+			continue
+		}
+		out := make([]logFile, len(newestFirst))
+		for i, lf := range newestFirst {
+			out[len(out)-1-i] = lf
+		}
+		return out
 	}
-	out := make([]string, 0, len(older)+1)
-	for i := len(older) - 1; i >= 0; i-- {
-		out = append(out, older[i])
+}
+
+func closeLog(files []logFile) {
+	for _, lf := range files {
+		if lf.f != nil {
+			lf.f.Close()
+		}
 	}
-	return append(out, path)
 }
 
 // tailBlock is how much of a file is read at a time when looking for the
 // start of the last lines, backwards from the end.
 const tailBlock = 64 << 10
 
-// tailStart finds where the last n records of files (oldest first, with
-// their sizes when the read began, -1 for a missing one) begin: the index
-// of a file and an offset in it. It reads backwards from the end, a block
-// at a time, counting newlines only, so the time and memory it takes
-// depend on n and the length of those lines, not on the size of the log.
-func tailStart(files []string, sizes []int64, n int) (int, int64, error) {
+// tailStart finds where the last n records of files (oldest first)
+// begin: the index of a file and an offset in it. It reads backwards from
+// the end, a block at a time, counting newlines only, so the time and
+// memory it takes depend on n and the length of those lines, not on the
+// size of the log.
+func tailStart(files []logFile, n int) (int, int64, error) {
 	buf := make([]byte, tailBlock)
 	for i := len(files) - 1; i >= 0; i-- {
-		if sizes[i] <= 0 {
+		f, size := files[i].f, files[i].size
+		if f == nil || size <= 0 {
 			continue
-		}
-		f, err := os.Open(files[i])
-		if errors.Is(err, os.ErrNotExist) {
-			continue
-		}
-		if err != nil {
-			return 0, 0, err
 		}
 		// The last byte ends the file's last record: a line starts after
 		// every newline before it, and at the file's start.
-		end := sizes[i] - 1
+		end := size - 1
 		for end > 0 {
-			size := min(int64(len(buf)), end)
-			start := end - size
-			if _, err := f.ReadAt(buf[:size], start); err != nil && !errors.Is(err, io.EOF) {
-				f.Close()
+			chunk := min(int64(len(buf)), end)
+			start := end - chunk
+			if _, err := f.ReadAt(buf[:chunk], start); err != nil && !errors.Is(err, io.EOF) {
 				return 0, 0, err
 			}
-			block := buf[:size]
+			block := buf[:chunk]
 			for {
 				j := bytes.LastIndexByte(block, '\n')
 				if j < 0 {
 					break
 				}
 				if n--; n == 0 {
-					f.Close()
 					return i, start + int64(j) + 1, nil
 				}
 				block = block[:j]
 			}
 			end = start
 		}
-		f.Close()
 		if n--; n == 0 {
 			return i, 0, nil
 		}
@@ -162,63 +200,43 @@ const maxLineRead = 64 << 10
 // (a service still writing does not make it read more); then, with
 // opts.Follow, new ones as they come, across rotations, until ctx ends.
 func tailFile(ctx context.Context, path string, opts target.LogOptions, emit func(string)) error {
-	files := logFiles(path)
-	sizes := make([]int64, len(files))
-	for i, p := range files {
-		sizes[i] = -1
-		if fi, err := os.Stat(p); err == nil {
-			sizes[i] = fi.Size()
-		}
+	files := openLog(path)
+	last := len(files) - 1
+	cur := files[last].f
+	defer func() { closeLog(files[:last]) }()
+	if cur == nil && last == 0 && !opts.Follow {
+		_, err := os.Stat(path)
+		return err
 	}
 	first, offset := 0, int64(0)
 	if opts.Tail > 0 {
 		var err error
-		if first, offset, err = tailStart(files, sizes, opts.Tail); err != nil {
+		if first, offset, err = tailStart(files, opts.Tail); err != nil {
+			closeLog(files[last:])
 			return err
 		}
 	}
 	tailScanned()
-	last := len(files) - 1
-	found := false
-	for i := first; i < last; i++ {
-		f, err := os.Open(files[i])
-		if err != nil {
-			continue // rotated away meanwhile
+	for i := first; i <= last; i++ {
+		lf := files[i]
+		if lf.f == nil {
+			continue
 		}
-		found = true
 		from := int64(0)
 		if i == first {
 			from = offset
 		}
-		err = readRecords(bufio.NewReaderSize(io.NewSectionReader(f, from, max(sizes[i]-from, 0)), maxLineRead), emit)
-		f.Close()
-		if err != nil {
+		if err := readRecords(bufio.NewReaderSize(io.NewSectionReader(lf.f, from, max(lf.size-from, 0)), maxLineRead), emit); err != nil {
+			closeLog(files[last:])
 			return err
 		}
-	}
-	from := int64(0)
-	if first == last {
-		from = offset
-	}
-	cur, err := os.Open(path)
-	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		if !opts.Follow {
-			if found {
-				return nil
-			}
-			return err
-		}
-		cur = nil
 	}
 	if !opts.Follow {
-		defer cur.Close()
-		return readRecords(bufio.NewReaderSize(io.NewSectionReader(cur, from, max(sizes[last]-from, 0)), maxLineRead), emit)
+		closeLog(files[last:])
+		return nil
 	}
 	if cur != nil {
-		_, _ = cur.Seek(from, io.SeekStart)
+		_, _ = cur.Seek(files[last].size, io.SeekStart)
 	}
 	return follow(ctx, path, cur, emit)
 }
