@@ -7,9 +7,11 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	units "github.com/docker/go-units"
 )
 
 // Runtime is how a container runs, beyond what it runs: user, identity,
@@ -435,4 +437,30 @@ func labelText(m map[string]string) string {
 		s += " label " + k + "=" + m[k]
 	}
 	return s
+}
+
+// EffectiveLimits are the limits an instance runs with: the stack's
+// (Runtime.Limits), with the environment's values (Resources) winning.
+func (s *Service) EffectiveLimits() (Limits, error) {
+	var lim Limits
+	if s.Runtime != nil {
+		lim = s.Runtime.Limits
+	}
+	if r := s.Resources; r != nil {
+		if r.CPUs != "" {
+			cpus, err := strconv.ParseFloat(r.CPUs, 64)
+			if err != nil {
+				return lim, fmt.Errorf("service %s: resources.cpus %q: %w", s.Name, r.CPUs, err)
+			}
+			lim.CPUs = cpus
+		}
+		if r.Memory != "" {
+			mem, err := units.RAMInBytes(r.Memory)
+			if err != nil {
+				return lim, fmt.Errorf("service %s: resources.memory %q: %w", s.Name, r.Memory, err)
+			}
+			lim.Memory = mem
+		}
+	}
+	return lim, nil
 }
