@@ -147,6 +147,9 @@ func (t *Target) containerSpec(project string, d *render.Desired, svc render.Ser
 		Image: ref, Env: envList, Labels: labels, ExposedPorts: exposed,
 		Entrypoint: svc.Entrypoint, Cmd: svc.Command, WorkingDir: svc.WorkingDir,
 	}
+	// docker stop and the engine's own restarts honour the grace too.
+	grace := int(svc.StopGrace.Seconds())
+	cfg.StopTimeout = &grace
 	if svc.Command == nil {
 		// An empty Cmd would fall back to the image's; render already
 		// resolved it, so ask for exactly what it says.

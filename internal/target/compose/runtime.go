@@ -114,31 +114,29 @@ func fixedPort(p render.Port) bool { return p.Published != 0 && p.PublishedEnd =
 
 // fileTar is a tar stream of svc's files at their targets, with their
 // owners and modes, for CopyToContainer: nothing touches the host's disk.
-func fileTar(svc render.Service) (*bytes.Buffer, bool, error) {
+func fileTar(svc render.Service) (*bytes.Buffer, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
-	owned := false
 	for _, f := range svc.Files {
 		if f.Content == nil {
-			return nil, false, fmt.Errorf("service %s: %s %s: its content was not loaded", svc.Name, f.Kind, f.Name)
+			return nil, fmt.Errorf("service %s: %s %s: its content was not loaded", svc.Name, f.Kind, f.Name)
 		}
 		uid, gid, err := owner(f)
 		if err != nil {
-			return nil, false, fmt.Errorf("service %s: %s %s: %w", svc.Name, f.Kind, f.Name, err)
+			return nil, fmt.Errorf("service %s: %s %s: %w", svc.Name, f.Kind, f.Name, err)
 		}
-		owned = owned || f.UID != "" || f.GID != ""
 		hdr := &tar.Header{
 			Name: strings.TrimPrefix(f.Target, "/"), Mode: int64(f.Mode), Size: int64(len(f.Content)),
 			Uid: uid, Gid: gid, Typeflag: tar.TypeReg, Format: tar.FormatPAX,
 		}
 		if err := tw.WriteHeader(hdr); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		if _, err := tw.Write(f.Content); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 	}
-	return &buf, owned, tw.Close()
+	return &buf, tw.Close()
 }
 
 func owner(f render.File) (int, int, error) {
@@ -163,11 +161,13 @@ func (t *Target) copyFiles(ctx context.Context, id string, svc render.Service) e
 	if len(svc.Files) == 0 || readOnly(svc) {
 		return nil
 	}
-	buf, owned, err := fileTar(svc)
+	buf, err := fileTar(svc)
 	if err != nil {
 		return err
 	}
-	if err := t.opts.Engine.CopyToContainer(ctx, id, "/", buf, container.CopyToContainerOptions{CopyUIDGID: owned}); err != nil {
+	// Without CopyUIDGID the engine keeps each entry's owner as written
+	// (CopyUIDGID would give every file the container user's instead).
+	if err := t.opts.Engine.CopyToContainer(ctx, id, "/", buf, container.CopyToContainerOptions{}); err != nil {
 		return fmt.Errorf("service %s: copying its secrets and configs in: %w", svc.Name, err)
 	}
 	return nil
