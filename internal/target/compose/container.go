@@ -187,6 +187,11 @@ func (t *Target) containerSpec(project string, d *render.Desired, svc render.Ser
 			if !filepath.IsAbs(src) && t.opts.WorkingDir != "" {
 				src = filepath.Join(t.opts.WorkingDir, src)
 			}
+			// As docker compose does (create_host_path), rather than
+			// failing on a directory that does not exist yet.
+			if _, err := os.Stat(src); os.IsNotExist(err) {
+				_ = os.MkdirAll(src, 0o755)
+			}
 			mt := mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Target, ReadOnly: m.ReadOnly}
 			if m.Propagation != "" {
 				mt.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(m.Propagation)}

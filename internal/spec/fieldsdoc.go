@@ -1,0 +1,25 @@
+package spec
+
+import (
+	"fmt"
+	"strings"
+)
+
+// FieldsTable is the Markdown table of Fields and TopFields: what each
+// target does with every Compose field. docs/compose-fields.md holds it.
+func FieldsTable() string {
+	var b strings.Builder
+	row := func(f FieldSupport) {
+		note := strings.ReplaceAll(f.Note, "|", `\|`)
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", f.Field, f.Compose, f.Process, note)
+	}
+	b.WriteString("| field (of a service) | compose target | process target | note |\n|---|---|---|---|\n")
+	for _, f := range Fields {
+		row(f)
+	}
+	b.WriteString("\n| top-level field | compose target | process target | note |\n|---|---|---|---|\n")
+	for _, f := range TopFields {
+		row(f)
+	}
+	return b.String()
+}
