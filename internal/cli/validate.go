@@ -3,8 +3,11 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/render"
 
 	"github.com/ladderhq/ladder/internal/spec"
 )
@@ -38,6 +41,15 @@ targets checked are --target, else those the environments run on.`,
 			}
 			if err != nil {
 				return err
+			}
+			if ds := renderProblems(p); len(ds) > 0 {
+				if a.json() {
+					if err := a.printJSON(map[string]any{"valid": false, "problems": ds}); err != nil {
+						return err
+					}
+					return &ExitError{Code: ExitConfig, Err: ds, Reported: true}
+				}
+				return ds
 			}
 			kinds := a.validateKinds(cmd.Context(), p)
 			if a.json() {
@@ -77,3 +89,19 @@ func envNames(p *spec.Project) []string {
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// renderProblems are what a deploy's render would refuse, at the service
+// each concerns: validate reports them so they never first show at
+// deploy time.
+func renderProblems(p *spec.Project) spec.Diagnostics {
+	var ds spec.Diagnostics
+	for svc, errs := range render.Check(p) {
+		pos := p.StackPos("services", svc)
+		for _, err := range errs {
+			msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("service %q: ", svc))
+			ds = append(ds, spec.Diagnostic{File: pos.File, Line: pos.Line, Col: pos.Col, Path: pos.Path, Message: msg})
+		}
+	}
+	ds.Sort()
+	return ds
+}

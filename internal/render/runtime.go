@@ -12,6 +12,9 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 	units "github.com/docker/go-units"
+
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/spec"
 )
 
 // Runtime is how a container runs, beyond what it runs: user, identity,
@@ -463,4 +466,47 @@ func (s *Service) EffectiveLimits() (Limits, error) {
 		}
 	}
 	return lim, nil
+}
+
+// Check renders every environment that runs (templates and all) with
+// stand-in artifacts and secrets, and returns what Render would refuse at
+// deploy time, by service: so `ladder validate` reports it first. Only
+// what depends on artifacts or secret values is left for the deploy.
+func Check(p *spec.Project) map[string][]error {
+	out := map[string][]error{}
+	snap := &snapshot.Snapshot{ID: strings.Repeat("0", 64), Artifacts: map[string]snapshot.Artifact{}}
+	for name := range p.Stack.Compose.Services {
+		snap.Artifacts[name] = snapshot.Artifact{Service: name, Digest: "sha256:" + strings.Repeat("0", 64)}
+	}
+	none := func(string) (Image, error) { return Image{}, nil }
+	seen := map[string]bool{}
+	for _, e := range p.Ladder.Environments {
+		for _, s := range dependencyOrder(p.Stack.Compose) {
+			if !e.Runs(p.Stack.Ext[s]) {
+				continue
+			}
+			_, err := renderService(p, &e, s, snap, none, Options{Secrets: Placeholder})
+			if err == nil {
+				continue
+			}
+			for _, one := range unjoin(err) {
+				if !seen[one.Error()] {
+					seen[one.Error()] = true
+					out[s] = append(out[s], one)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, unjoin(e)...)
+		}
+		return out
+	}
+	return []error{err}
 }

@@ -212,3 +212,17 @@ func TestRenderReservedLabel(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Check finds what a deploy's render would refuse without artifacts or
+// secrets, so validate reports it first; the demo has nothing to refuse.
+func TestCheckReportsRenderRefusals(t *testing.T) {
+	if errs := Check(loadDemo(t)); len(errs) != 0 {
+		t.Errorf("the demo: %v", errs)
+	}
+	p := writeProject(t, map[string]string{"compose.yaml": "services:\n  a:\n    build: ./a\n    labels: {dev.ladder.site: x}\n    environment: {LADDER_X: y}\n  b:\n    build: ./b\n"})
+	errs := Check(p)
+	got := fmt.Sprint(errs)
+	if len(errs) != 1 || len(errs["a"]) != 2 || !strings.Contains(got, "label dev.ladder.site is reserved") || !strings.Contains(got, "LADDER_X is reserved") {
+		t.Errorf("Check = %v", errs)
+	}
+}
