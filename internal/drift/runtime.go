@@ -29,11 +29,16 @@ type Runtime struct {
 }
 
 // runtimeItems compares the runtime settings and the stack's own labels
-// of a running instance with what svc asks for.
+// of a running instance with what svc asks for, where the runtime has
+// them (containers; local processes have neither).
 func (c *comparer) runtimeItems(svc *render.Service, in Instance, slot string) []Item {
 	var items []Item
 	item := func(field, want, have string) {
 		items = append(items, Item{Kind: KindRuntime, Instance: slot, Field: field, Want: want, Have: have})
+	}
+	have := in.Runtime
+	if have == nil {
+		return items
 	}
 	var labels map[string]string
 	if svc.Runtime != nil {
@@ -45,10 +50,6 @@ func (c *comparer) runtimeItems(svc *render.Service, in Instance, slot string) [
 		if h, ok := in.Labels[k]; !ok || h != labels[k] {
 			item("label "+k, c.text(labels[k], true), c.text(h, ok))
 		}
-	}
-	have := in.Runtime
-	if have == nil {
-		return items
 	}
 	var want render.Runtime
 	if svc.Runtime != nil {
