@@ -190,6 +190,12 @@ func semanticDiagnostics(in stackInput, root *yaml.Node, err error) Diagnostics 
 		if m := envFileRe.FindStringSubmatch(msg); m != nil {
 			msg = m[0] // the rest repeats it as a stat error
 		}
+		if m := dependsRe.FindStringSubmatch(msg); m != nil {
+			if profiles := profilesOf(root, m[2]); profiles != nil {
+				msg = fmt.Sprintf("service %q depends on %q, which does not run: none of its profiles (%s) is active; activate one with --profile or COMPOSE_PROFILES",
+					m[1], m[2], strings.Join(profiles, ", "))
+			}
+		}
 		ds = append(ds, at(in.shown, n, loc.Path, msg))
 	}
 	return ds

@@ -121,3 +121,20 @@ func (p *Project) Warnings(kind string) Diagnostics {
 	ds.Sort()
 	return ds
 }
+
+// profilesOf lists the profiles written for service in the raw file, or
+// nil when it has none.
+func profilesOf(root *yaml.Node, service string) []string {
+	loc := locate(root, "services", service, "profiles")
+	l := resolve(loc.Value)
+	if loc.Found != 3 || l == nil || l.Kind != yaml.SequenceNode {
+		return nil
+	}
+	var out []string
+	for _, e := range l.Content {
+		if e = resolve(e); e != nil && e.Kind == yaml.ScalarNode {
+			out = append(out, e.Value)
+		}
+	}
+	return out
+}
