@@ -287,7 +287,7 @@ func (t *Target) takeServiceAlias(ctx context.Context, project string, site rend
 		}
 	}
 	if info, err := t.opts.Engine.ContainerInspect(ctx, c.id); err == nil {
-		t.probe(site, snapshot, c.id, c.name, containerAddr(info), c.svc)
+		t.probe(site, snapshot, c.id, c.name, probeAddr(info, c.svc), c.svc)
 	}
 	return nil
 }

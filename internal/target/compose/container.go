@@ -70,7 +70,7 @@ func (t *Target) startContainer(ctx context.Context, project string, d *render.D
 	}
 	t.event(d.SiteRef, d.Snapshot, svc.Name, store.EventInstanceStarted, fmt.Sprintf("%s started (container %s)", cname, shortID(c.id)), nil)
 	if info, err := t.opts.Engine.ContainerInspect(ctx, c.id); err == nil {
-		t.probe(d.SiteRef, d.Snapshot, c.id, cname, containerAddr(info), svc)
+		t.probe(d.SiteRef, d.Snapshot, c.id, cname, probeAddr(info, svc), svc)
 	}
 	return c, nil
 }

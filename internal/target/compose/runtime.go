@@ -228,3 +228,13 @@ func (t *Target) removeFiles(cname string) {
 	}
 	_ = os.RemoveAll(filepath.Join(t.filesDir(), cname))
 }
+
+// probeAddr is where ladder reaches a container's HTTP probe: its
+// address on the project's network, or the host's loopback for a
+// container on the host's network.
+func probeAddr(info container.InspectResponse, svc render.Service) string {
+	if svc.Runtime != nil && svc.Runtime.NetworkMode == "host" {
+		return "127.0.0.1"
+	}
+	return containerAddr(info)
+}
