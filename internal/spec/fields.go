@@ -219,6 +219,20 @@ var Fields = []FieldSupport{
 
 // TopFields is the same for the stack's top-level sections.
 var TopFields = []FieldSupport{
+	{"configs", Applied, Applied, ""},
+	{"configs.*.labels", Warned, Warned, "labels of a config are not used: it is a file in the container"},
+	{"include", Applied, Applied, "resolved when the stack is loaded"},
+	{"jobs", Refused, Refused, "jobs are not supported: a service with x-ladder: {job: migration} runs to completion on every release"},
+	{"models", Refused, Refused, "models are not supported"},
+	{"name", Applied, Applied, "the Compose project name, with the environment and site appended"},
+	{"networks", Applied, Applied, ""},
+	{"secrets", Applied, Applied, ""},
+	{"secrets.*.driver", Refused, Refused, "secret drivers are a Swarm feature"},
+	{"secrets.*.driver_opts", Refused, Refused, "secret drivers are a Swarm feature"},
+	{"secrets.*.labels", Warned, Warned, "labels of a secret are not used: it is a file in the container"},
+	{"services", Applied, Applied, ""},
+	{"version", Warned, Warned, "obsolete: compose-go ignores it"},
+	{"volumes", Applied, Applied, ""},
 	{"configs.*.content", Applied, Warned, "configs are not mounted on the process target"},
 	{"configs.*.environment", Applied, Warned, "configs are not mounted on the process target"},
 	{"configs.*.external", Refused, Refused, "external configs are a Swarm feature"},
@@ -236,7 +250,7 @@ var TopFields = []FieldSupport{
 	{"networks.*.ipam", Refused, Refused, "custom address management is not supported"},
 	{"networks.*.name", Refused, Refused, "ladder names networks per site (PROJECT_NETWORK) so rungs on one engine do not share them"},
 	{"secrets.*.environment", Applied, Warned, "secrets are not mounted on the process target"},
-	{"secrets.*.external", Refused, Refused, "external secrets are a Swarm feature; use x-ladder-secret: NAME with `ladder secret set`"},
+	{"secrets.*.external", Refused, Refused, "external secrets are a Swarm feature; use `environment: NAME` and `ladder secret set ENV NAME`"},
 	{"secrets.*.file", Applied, Warned, "secrets are not mounted on the process target"},
 	{"secrets.*.name", Warned, Warned, "the name is not used: the file is identified by its key"},
 	{"secrets.*.template_driver", Refused, Refused, "secret templates are not supported"},
@@ -328,6 +342,19 @@ func checkFields(file string, root *yaml.Node) (Diagnostics, []fieldUse) {
 			walk(serviceFieldTable, v, "", joinPath("services", k.Value), false, FieldSupport{})
 		})
 	}
+	eachKey(resolve(root), func(k, _ *yaml.Node) {
+		if strings.HasPrefix(k.Value, "x-") {
+			return
+		}
+		f, ok := topFieldTable[k.Value]
+		if !ok {
+			f = FieldSupport{Field: k.Value, Compose: Refused, Process: Refused, Note: "ladder does not support this field"}
+		}
+		// compose-go's own warning covers version.
+		if k.Value != "version" {
+			note(k, k.Value, f, FieldSupport{})
+		}
+	})
 	for _, section := range []string{"secrets", "configs", "networks", "volumes"} {
 		loc := locate(root, section)
 		if loc.Found != 1 {

@@ -71,3 +71,33 @@ func TestFieldsCoverTheSpecification(t *testing.T) {
 		}
 	}
 }
+
+// The same for the top level and the definitions of networks, volumes,
+// secrets and configs.
+func TestTopFieldsCoverTheSpecification(t *testing.T) {
+	var raw map[string]any
+	if err := json.Unmarshal([]byte(schema.Schema), &raw); err != nil {
+		t.Fatal(err)
+	}
+	sv := schemaView{raw: raw}
+	top, _ := sv.properties("")
+	for _, n := range top {
+		if _, ok := topFieldTable[n]; !ok {
+			t.Errorf("top-level field %s is not in spec.TopFields", n)
+		}
+	}
+	for _, section := range []string{"network", "volume", "secret", "config"} {
+		names, _ := sv.properties("#/definitions/" + section)
+		if len(names) == 0 {
+			names, _ = sv.properties("#/$defs/" + section)
+		}
+		if len(names) == 0 {
+			t.Fatalf("no fields read for %s", section)
+		}
+		for _, n := range names {
+			if _, ok := topFieldTable[section+"s.*."+n]; !ok {
+				t.Errorf("%ss.*.%s is not in spec.TopFields", section, n)
+			}
+		}
+	}
+}
