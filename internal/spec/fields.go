@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"runtime"
 	"slices"
 	"strings"
 
@@ -182,7 +183,7 @@ var Fields = []FieldSupport{
 	{"oom_score_adj", Applied, Warned, noLimits},
 	{"pid", Applied, Warned, "host or private; service: and container: are refused"},
 	{"pids_limit", Applied, Warned, noLimits},
-	{"platform", Refused, Refused, "ladder builds for the machine's own platform"},
+	{"platform", Applied, Applied, "the machine's own platform only (linux/ARCH); another is refused"},
 	{"ports", Applied, Applied, "host port ranges (\"8000-8002:80-82\") included"},
 	{"post_start", Refused, Refused, "lifecycle hooks are not supported"},
 	{"pre_start", Refused, Refused, "lifecycle hooks are not supported"},
@@ -462,6 +463,9 @@ func checkFieldValues(file string, root *yaml.Node) Diagnostics {
 					": shares another container's namespace, and ladder replaces containers during releases"))
 			}
 		}
+		if v, p := scalar("platform"); v != nil && !ownPlatform(v.Value) {
+			ds = append(ds, at(file, v, p, "not supported by ladder: platform "+v.Value+": ladder builds and runs for this machine's own platform"))
+		}
 		if v, p := scalar("deploy.mode"); v != nil && v.Value != "replicated" {
 			ds = append(ds, at(file, v, p, "not supported by ladder: deploy mode "+v.Value+": a site is one engine; use replicas"))
 		}
@@ -493,4 +497,21 @@ func checkFieldValues(file string, root *yaml.Node) Diagnostics {
 		})
 	}
 	return ds
+}
+
+// ownPlatform reports whether p ("linux/amd64", "linux/arm64/v8") names
+// the machine's own platform.
+func ownPlatform(p string) bool {
+	parts := strings.Split(strings.ToLower(p), "/")
+	if len(parts) < 2 || parts[0] != "linux" {
+		return false
+	}
+	arch := parts[1]
+	if arch == "x86_64" {
+		arch = "amd64"
+	}
+	if arch == "aarch64" {
+		arch = "arm64"
+	}
+	return arch == runtime.GOARCH
 }

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -14,12 +15,18 @@ func FieldsTable() string {
 		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", f.Field, f.Compose, f.Process, note)
 	}
 	b.WriteString("| field (of a service) | compose target | process target | note |\n|---|---|---|---|\n")
-	for _, f := range Fields {
+	for _, f := range sortedFields(Fields) {
 		row(f)
 	}
 	b.WriteString("\n| top-level field | compose target | process target | note |\n|---|---|---|---|\n")
-	for _, f := range TopFields {
+	for _, f := range sortedFields(TopFields) {
 		row(f)
 	}
 	return b.String()
+}
+
+func sortedFields(fs []FieldSupport) []FieldSupport {
+	out := slices.Clone(fs)
+	slices.SortFunc(out, func(a, b FieldSupport) int { return strings.Compare(a.Field, b.Field) })
+	return out
 }
