@@ -55,6 +55,9 @@ func (t *Target) startContainer(ctx context.Context, project string, d *render.D
 		t.mu.Unlock()
 	}
 	if err := t.copyFiles(ctx, c.id, svc); err != nil {
+		if removedWhileStarting(err) {
+			return c, &target.DeployError{Service: svc.Name, Slot: slot, Reason: "its container was removed while it started"}
+		}
 		return c, err
 	}
 	nets := serviceNetworks(svc)
@@ -66,6 +69,9 @@ func (t *Target) startContainer(ctx context.Context, project string, d *render.D
 		}
 	}
 	if err := t.opts.Engine.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
+		if removedWhileStarting(err) {
+			return c, &target.DeployError{Service: svc.Name, Slot: slot, Reason: "its container was removed while it started"}
+		}
 		return c, portError(svc, fmt.Errorf("service %s: starting %s: %w", svc.Name, cname, t.engineErr(err)))
 	}
 	t.event(d.SiteRef, d.Snapshot, svc.Name, store.EventInstanceStarted, fmt.Sprintf("%s started (container %s)", cname, shortID(c.id)), nil)
@@ -73,6 +79,12 @@ func (t *Target) startContainer(ctx context.Context, project string, d *render.D
 		t.probe(d.SiteRef, d.Snapshot, c.id, cname, probeAddr(info, svc), svc)
 	}
 	return c, nil
+}
+
+// removedWhileStarting recognises the engine saying a container that was
+// just created is gone or going (someone removed it).
+func removedWhileStarting(err error) bool {
+	return isNotFound(err) || strings.Contains(err.Error(), "marked for removal")
 }
 
 // portError recognises the engine refusing a host port.
