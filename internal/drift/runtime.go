@@ -55,7 +55,8 @@ func (c *comparer) runtimeItems(svc *render.Service, in Instance, slot string) [
 	if svc.Runtime != nil {
 		want = *svc.Runtime
 	}
-	if want.User != have.User {
+	// An image's USER is the container's when the stack sets none.
+	if want.User != "" && want.User != have.User {
 		item("user", c.text(want.User, true), c.text(have.User, true))
 	}
 	if want.ReadOnly != have.ReadOnly {

@@ -41,6 +41,15 @@ func TestCompareRuntime(t *testing.T) {
 		t.Errorf("report:\n%s", r)
 	}
 
+	// A user the stack does not set is the image's: not drift.
+	web.Runtime.User = "" // Config kept: the slot stays the same
+	in.Labels["team"] = "core"
+	in.Runtime = &Runtime{User: "nonroot", ReadOnly: true, CapAdd: []string{"CAP_NET_ADMIN"}, CapDrop: []string{"ALL"},
+		Memory: 128 << 20, NanoCPUs: 500_000_000, Pids: 100}
+	if r := Compare(d, live, opts); strings.Contains(r.String(), "runtime") {
+		t.Errorf("the image's user reported as drift:\n%s", r)
+	}
+
 	// A runtime that reports no settings (local processes) is not
 	// compared on them.
 	delete(in.Labels, "team")
