@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
@@ -147,10 +149,13 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	images := render.FromImages(a.opts.Builder.Image)
 	var last *api.DeployResult
 	for _, site := range env.Sites {
-		d, err := render.RenderWith(rp, env.Name, site.Name, snap, images, render.Options{Secrets: a.secretsOf(env.Name)})
+		d, err := render.RenderWith(rp, env.Name, site.Name, snap, images, render.Options{
+			Secrets: a.secretsOf(env.Name), ReadFile: os.ReadFile, LookupEnv: os.LookupEnv,
+		})
 		if err != nil {
 			return nil, err
 		}
+		a.redactFiles(d)
 		timeout := env.Health.Timeout
 		if opts.HealthTimeout > 0 {
 			timeout = opts.HealthTimeout
@@ -212,8 +217,23 @@ func (a *Agent) secretsOf(env string) func(name string) (string, error) {
 		}
 		v, ok := values[name]
 		if !ok {
-			return "", fmt.Errorf("not set: ladder secret set %s %s", env, name)
+			return "", fmt.Errorf("%w: ladder secret set %s %s", render.ErrSecretNotSet, env, name)
 		}
 		return v, nil
+	}
+}
+
+// redactFiles hides the content of every secret file of d from logs and
+// output, as the environment's secrets are.
+func (a *Agent) redactFiles(d *render.Desired) {
+	if a.opts.Redactor == nil {
+		return
+	}
+	for _, s := range d.Services {
+		for _, f := range s.Files {
+			if f.Secret() && len(f.Content) > 0 {
+				a.opts.Redactor.Add(strings.TrimSpace(string(f.Content)))
+			}
+		}
 	}
 }

@@ -233,15 +233,15 @@ func (in *instance) runOnce(ctx context.Context, attempt int) (int, error) {
 	return code, nil
 }
 
-// stop ends the instance: SIGTERM to its process group, SIGKILL after the
-// service's grace period.
+// stop ends the instance: its stop signal (stop_signal, SIGTERM by
+// default) to its process group, SIGKILL after the service's grace period.
 func (in *instance) stop(ctx context.Context) {
 	in.mu.Lock()
 	in.stopping = true
 	pid, state := in.pid, in.state
 	in.mu.Unlock()
 	if state == plan.StateRunning && pid > 0 {
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		_ = syscall.Kill(-pid, stopSignal(in.svc))
 	}
 	grace := in.svc.StopGrace
 	select {
