@@ -48,6 +48,7 @@ func (a *app) promoter(ws *workspace) *promote.Promoter {
 			return a.endpointsOf(ctx, ws, env)
 		},
 		Verify: a.verifier(ws),
+		Push:   a.pushImages(ws),
 		Events: &deploy.Recorder{Store: ws.store, Logger: a.logger()},
 		Owner:  proc.Self(),
 		Dir:    ws.project.Dir,

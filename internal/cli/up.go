@@ -25,6 +25,7 @@ import (
 
 type upOptions struct {
 	env       string
+	pull      string
 	detach    bool
 	dashboard string
 	timeout   time.Duration
@@ -60,11 +61,15 @@ serving and up exits with code 3.`,
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address (default: the environment's, 127.0.0.1:7700)")
 	f.StringVar(&a.target, "target", "", "runtime: auto, process or compose (default: the environment's target)")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
+	f.StringVar(&o.pull, "pull", "", "for image services: always (resolve the tag at the registry), missing (the pinned or the engine's copy when there is one) or never (default: each service's pull_policy, else missing)")
 	return cmd
 }
 
 func (a *app) runUp(ctx context.Context, o upOptions) error {
 	begun := time.Now()
+	if err := checkPull(o.pull); err != nil {
+		return err
+	}
 	ws, err := a.open(ctx)
 	if err != nil {
 		return err
@@ -103,13 +108,17 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		}
 		a.target = kind
 	}
+	if err := a.refuseImagesOn(ctx, ws, env.Name, client, running); err != nil {
+		return err
+	}
 
 	out.printf("building %s\n", ws.project.Stack.Name)
 	b := ws.newBuilder(out.build)
-	made, err := deploy.MakeSnapshot(ctx, ws.project, ws.store, b, ws.stateDir)
+	made, err := deploy.MakeSnapshotWith(ctx, ws.project, ws.store, b, ws.stateDir, a.pinOptions(ws, o.pull))
 	if err != nil {
-		return err
+		return imageErr(err)
 	}
+	out.moved(made.Report)
 	var sites []string
 	for _, s := range env.Sites {
 		sites = append(sites, s.Name)
@@ -124,7 +133,11 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if made.Created {
 		state = "new"
 	}
-	out.printf("snapshot %s (%s, %d services built, %d unchanged, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), round(made.Report.BuildTime))
+	pulled := ""
+	if n := len(made.Report.Pulled); n > 0 {
+		pulled = fmt.Sprintf(", %d pulled", n)
+	}
+	out.printf("snapshot %s (%s, %d services built, %d unchanged%s, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), pulled, round(made.Report.BuildTime))
 
 	if running {
 		return a.upViaAgent(ctx, ws, client, made, env.Name, o, out, begun, false)

@@ -31,6 +31,11 @@ field path and what is wrong. It exits 2 when there is any problem.`,
 			if err != nil {
 				return err
 			}
+			for _, env := range processTargetEnvs(p) {
+				if err := refuseImagesOnProcess(p, env); err != nil {
+					return err
+				}
+			}
 			if a.json() {
 				return a.printJSON(map[string]any{"valid": true, "problems": []spec.Diagnostic{}, "services": p.Stack.Compose.ServiceNames(), "environments": envNames(p)})
 			}

@@ -192,6 +192,9 @@ func stopGrace(d *render.Desired, service string) time.Duration {
 
 // ensureImage makes the service's artifact available in the engine.
 func (t *Target) ensureImage(ctx context.Context, stack string, svc *render.Service) (string, error) {
+	if t.opts.Registry.Address != "" {
+		return t.pullImage(ctx, stack, svc)
+	}
 	ref := build.ImageRef(stack, svc.Name, svc.Digest)
 	t.mu.Lock()
 	_, ok := t.images[ref]
