@@ -379,5 +379,3 @@ func mustDigest(t *testing.T, ref string) name.Digest {
 	}
 	return d
 }
-
-
