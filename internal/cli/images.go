@@ -51,17 +51,13 @@ func refuseImagesOnProcess(p *spec.Project, env string) error {
 
 // refuseImagesOn refuses an up of image services on the process target:
 // the one this command settled on, or the one the running agent uses.
-func (a *app) refuseImagesOn(ctx context.Context, ws *workspace, env string, c *agent.Client, running bool) error {
+func (a *app) refuseImagesOn(ws *workspace, env string, c *agent.Client, running bool) error {
 	if len(build.ImageServices(ws.project.Stack)) == 0 {
 		return nil
 	}
 	kind := a.target
 	if running {
-		st, err := c.Status(ctx)
-		if err != nil {
-			return nil // the deploy reports an agent that does not answer
-		}
-		kind = st.Target
+		kind = c.Info.Target
 	}
 	if kind == "process" {
 		return refuseImagesOnProcess(ws.project, env)
