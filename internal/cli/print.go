@@ -94,7 +94,7 @@ func (p *printer) pullProgress(ev build.Progress, verb, from string) {
 }
 
 func (p *printer) deploy(ev target.Progress) {
-	mark := map[string]string{"starting": "•", "failed": "✗", "stopped": "-", "routed": "→"}[ev.Step]
+	mark := map[string]string{"starting": "•", "failed": "✗", "stopped": "-", "routed": "→", "loading": "•", "pulling": "•"}[ev.Step]
 	if mark == "" {
 		mark = "✓"
 	}

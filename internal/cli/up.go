@@ -139,6 +139,14 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	}
 	out.printf("snapshot %s (%s, %d services built, %d unchanged%s, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), pulled, round(made.Report.BuildTime))
 
+	if env.Registry != nil {
+		// The rung's engine pulls from its registry: the images go there
+		// first, as a promotion would send them.
+		if err := a.pushImages(ws)(ctx, env, snap); err != nil {
+			return imageErr(err)
+		}
+	}
+
 	if running {
 		return a.upViaAgent(ctx, ws, client, made, env.Name, o, out, begun, false)
 	}
