@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
@@ -92,8 +93,9 @@ type PinOptions struct {
 type MovedTag struct {
 	Service string `json:"service"`
 	Tag     string `json:"tag"`
-	// Pinned is the artifact the tag was pinned to before; Now is the
-	// config digest (the engine's image ID) it points at now.
+	// Pinned is the artifact the tag was pinned to before; Now is what
+	// the tag points at now: the registry's digest for it (a manifest or
+	// a multi-platform index), or the engine's image ID.
 	Pinned string `json:"pinned"`
 	Now    string `json:"now"`
 	// Where says where the tag moved: "registry" or "engine".
@@ -206,6 +208,7 @@ func (b *Builder) Pin(ctx context.Context, stack *spec.Stack, opts PinOptions) (
 		check  func() *MovedTag
 		err    error
 	}
+	tags := b.openTags()
 	results := make([]result, len(names))
 	sem := make(chan struct{}, max(b.opts.Parallel, 4))
 	var wg sync.WaitGroup
@@ -216,7 +219,7 @@ func (b *Builder) Pin(ctx context.Context, stack *spec.Stack, opts PinOptions) (
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			r := &results[i]
-			r.art, r.pulled, r.moved, r.check, r.err = b.pinOne(ctx, checkCtx, svcName, stack.Compose.Services[svcName].Image, stack.Compose.Services[svcName].PullPolicy, opts)
+			r.art, r.pulled, r.moved, r.check, r.err = b.pinOne(ctx, checkCtx, tags, svcName, stack.Compose.Services[svcName].Image, stack.Compose.Services[svcName].PullPolicy, opts)
 		}()
 	}
 	wg.Wait()
@@ -240,13 +243,16 @@ func (b *Builder) Pin(ctx context.Context, stack *spec.Stack, opts PinOptions) (
 			report.Moved = append(report.Moved, *r.moved)
 		}
 	}
+	// A record that cannot be saved costs later checks their fast path
+	// only.
+	_ = tags.save()
 	report.BuildTime = time.Since(start)
 	return arts, report, joinSorted(errs)
 }
 
 // pinOne pins one service's image. check, when not nil, waits for the
 // registry's answer on where the tag points now.
-func (b *Builder) pinOne(ctx, checkCtx context.Context, svcName, ref, composePolicy string, opts PinOptions) (art snapshot.Artifact, pulled bool, moved *MovedTag, check func() *MovedTag, err error) {
+func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, svcName, ref, composePolicy string, opts PinOptions) (art snapshot.Artifact, pulled bool, moved *MovedTag, check func() *MovedTag, err error) {
 	begin := time.Now()
 	fail := func(err error) (snapshot.Artifact, bool, *MovedTag, func() *MovedTag, error) {
 		b.emit(Progress{Service: svcName, State: StateFailed, Image: ref, Duration: time.Since(begin), Err: err})
@@ -302,12 +308,12 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, svcName, ref, composePol
 	} else if !errors.Is(perr, store.ErrNotFound) {
 		return fail(fmt.Errorf("service %q: looking up the pinned image: %w", svcName, perr))
 	}
-	engineID := ""
+	engineID, engineRepoDigest := "", ""
 	if opts.Engine != nil {
 		// An engine that lacks the tag, or does not answer, is no
 		// source; the registry still is.
 		if info, err := opts.Engine.ImageInspect(ctx, ref); err == nil {
-			engineID = info.ID
+			engineID, engineRepoDigest = info.ID, repoDigest(info, parsed)
 		}
 	}
 
@@ -315,8 +321,8 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, svcName, ref, composePol
 		cfg := b.configDigest(prev.Digest)
 		if engineID != "" && cfg != "" && engineID != cfg {
 			moved = &MovedTag{Service: svcName, Tag: ref, Pinned: prev.Digest, Now: engineID, Where: "engine"}
-		} else if opts.CheckRegistry && moved == nil && cfg != "" {
-			check = b.checkRemote(checkCtx, svcName, ref, parsed, prev.Digest, cfg, opts)
+		} else if opts.CheckRegistry {
+			check = b.checkRemote(checkCtx, svcName, ref, parsed, prev.Digest, tags.get(inputs), prev.Builder == builderRegistry, opts)
 		}
 		return done(prev.Digest, prev.Size, prev.Builder, false)
 	}
@@ -327,19 +333,25 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, svcName, ref, composePol
 		if err != nil {
 			return fail(fmt.Errorf("service %q: copying image %s from the Docker engine: %w", svcName, ref, err))
 		}
+		tags.set(inputs, engineRepoDigest)
 		return done(digest, size, builderEngine, true)
 	}
 	if policy == PullNever {
 		return fail(absent(svcName, ref, "the artifact store nor the Docker engine"))
 	}
-	img, err := b.remoteImage(ctx, svcName, ref, parsed, opts)
+	desc, err := remote.Get(parsed, remoteOptions(ctx, opts)...)
 	if err != nil {
-		return fail(err)
+		return fail(b.registryErr(svcName, ref, err))
+	}
+	img, err := desc.Image()
+	if err != nil {
+		return fail(b.registryErr(svcName, ref, err))
 	}
 	digest, err := img.Digest()
 	if err != nil {
 		return fail(b.registryErr(svcName, ref, err))
 	}
+	tags.set(inputs, desc.Digest.String())
 	if havePrev {
 		if cfg, now := b.configDigest(prev.Digest), configName(img); cfg != "" && now != "" && cfg != now {
 			moved = &MovedTag{Service: svcName, Tag: ref, Pinned: prev.Digest, Now: now, Where: "registry", Followed: true}
@@ -361,22 +373,25 @@ func absent(svcName, ref, where string) *ImageError {
 		Hint: fmt.Sprintf("docker pull %s (or ladder up --pull missing)", ref)}
 }
 
-// checkRemote starts asking the registry where ref points now and returns
-// a func that waits for the answer: a MovedTag when the tag's image (its
-// config) is no longer the pinned one, nil otherwise or on any failure.
-func (b *Builder) checkRemote(ctx context.Context, svcName, ref string, parsed name.Reference, pinned, pinnedCfg string, opts PinOptions) func() *MovedTag {
+// checkRemote starts asking the registry where ref points now (one HEAD
+// request) and returns a func that waits for the answer: a MovedTag when
+// the tag no longer serves what it served when it was pinned (recorded,
+// the index's digest for a multi-platform image; else the pinned manifest
+// itself, for an image pinned from the registry), nil otherwise, and nil on
+// any failure: the check only informs.
+func (b *Builder) checkRemote(ctx context.Context, svcName, ref string, parsed name.Reference, pinned, recorded string, fromRegistry bool, opts PinOptions) func() *MovedTag {
 	ch := make(chan *MovedTag, 1)
 	go func() {
-		img, err := b.remoteImageQuiet(ctx, parsed, opts)
-		if err != nil {
+		desc, err := remote.Head(parsed, remoteOptions(ctx, opts)...)
+		switch {
+		case err != nil:
 			ch <- nil
-			return
+		case recorded != "" && desc.Digest.String() != recorded,
+			recorded == "" && fromRegistry && desc.Digest.String() != pinned && !desc.MediaType.IsIndex():
+			ch <- &MovedTag{Service: svcName, Tag: ref, Pinned: pinned, Now: desc.Digest.String(), Where: "registry"}
+		default:
+			ch <- nil
 		}
-		if now := configName(img); now != "" && now != pinnedCfg {
-			ch <- &MovedTag{Service: svcName, Tag: ref, Pinned: pinned, Now: now, Where: "registry"}
-			return
-		}
-		ch <- nil
 	}()
 	return func() *MovedTag { return <-ch }
 }
