@@ -65,6 +65,38 @@ func (a *app) refuseImagesOn(ws *workspace, env string, c *agent.Client, running
 	return nil
 }
 
+// refuseImagesOnRung refuses to deploy a snapshot with pinned images to a
+// rung that runs on the process target (its running agent's, or the one
+// it would start with).
+func (a *app) refuseImagesOnRung(ctx context.Context, ws *workspace, env, id string) error {
+	snap, err := ws.store.GetSnapshot(ctx, id)
+	if err != nil {
+		return nil // the deploy reports it
+	}
+	var names []string
+	for _, svc := range snap.Services() {
+		if snap.Artifacts[svc].Image != "" {
+			names = append(names, svc)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	kind := ""
+	if c, ok := agent.Find(ctx, ws.stateDir, env); ok {
+		kind = c.Info.Target
+	} else if kind, err = a.targetKind(ctx, ws, env); err != nil {
+		return err
+	}
+	if kind != "process" {
+		return nil
+	}
+	return &ExitError{Code: ExitConfig,
+		Err: fmt.Errorf("%s runs on the process target, and services %s of snapshot %s run an image (image: without build:), which needs a Docker engine",
+			env, strings.Join(names, ", "), snapshot.Short(id)),
+		Hint: "use `target: compose` (or auto, with a Docker engine) for " + env}
+}
+
 // imageErr gives image problems the user fixes (not found, unauthorized,
 // forbidden by the pull policy) exit code 2 and their hint.
 func imageErr(err error) error {
