@@ -189,6 +189,7 @@ func TestImageServiceErrorsAreConfigErrors(t *testing.T) {
 	p, _ := newImageProject(t, `services:
   db:
     image: `+tag+`
+    stop_grace_period: 1s
 `, "environments:\n  local:\n    target: compose\n    dashboard: 127.0.0.1:0\n")
 
 	res := p.run("up", "-d")
@@ -204,12 +205,24 @@ func TestImageServiceErrorsAreConfigErrors(t *testing.T) {
 		t.Errorf("--pull sometimes: %s, want exit 2", res)
 	}
 
+	env := p.env
 	p.env = append(p.env, "LADDER_TARGET=process")
 	for _, args := range [][]string{{"validate"}, {"up", "-d"}} {
 		res := p.run(args...)
 		if res.code != 2 || !strings.Contains(res.stderr, "services db run an image") {
 			t.Errorf("ladder %v on the process target: %s\nwant exit 2 naming db", args, res)
 		}
+	}
+
+	// A promotion to a process-target rung is refused before anything
+	// starts there.
+	p.env = env
+	p.write("ladder.yaml", "environments:\n  local:\n    target: compose\n    dashboard: 127.0.0.1:0\n  dev:\n    from: local\n    target: process\n    dashboard: 127.0.0.1:0\n")
+	up := p.upJSON("-d")
+	t.Cleanup(func() { p.run("down") })
+	res = p.run("promote", up.Snapshot.ID, "--to", "dev")
+	if res.code != 2 || !strings.Contains(res.stderr, "dev runs on the process target, and services db") {
+		t.Errorf("promote to a process rung: %s\nwant exit 2 naming db", res)
 	}
 }
 
