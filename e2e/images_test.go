@@ -186,7 +186,7 @@ func TestImageServiceErrorsAreConfigErrors(t *testing.T) {
 	requireDocker(t)
 	reg := registrytest.Start(t, nil)
 	tag := reg.Addr + "/e2e/nowhere:1"
-	p, _ := newImageProject(t, `services:
+	p, stack := newImageProject(t, `services:
   db:
     image: `+tag+`
     stop_grace_period: 1s
@@ -219,7 +219,10 @@ func TestImageServiceErrorsAreConfigErrors(t *testing.T) {
 	p.env = env
 	p.write("ladder.yaml", "environments:\n  local:\n    target: compose\n    dashboard: 127.0.0.1:0\n  dev:\n    from: local\n    target: process\n    dashboard: 127.0.0.1:0\n")
 	up := p.upJSON("-d")
-	t.Cleanup(func() { p.run("down") })
+	t.Cleanup(func() {
+		p.run("down")
+		removeImages(t, stack+"-db")
+	})
 	res = p.run("promote", up.Snapshot.ID, "--to", "dev")
 	if res.code != 2 || !strings.Contains(res.stderr, "dev runs on the process target, and services db") {
 		t.Errorf("promote to a process rung: %s\nwant exit 2 naming db", res)
