@@ -25,7 +25,8 @@
 //     agent, from exec to exit. It must report the same snapshot, all ten
 //     cached, nothing pulled, release 0 and nothing changed; its
 //     build.buildTime (the snapshot step inside the command) is reported
-//     too.
+//     too. A `ladder --version` after each, for reference, shows what
+//     starting the process costs at that moment.
 //
 // Goals (reported, never asserted): snapshot ≤ 100 ms, no-op up ≤ 150 ms
 // (medians). At the end, also on failure or Ctrl-C: `ladder down`, `docker
@@ -202,6 +203,10 @@ func measure(ctx context.Context, r *harness.Run, n int, stack, ladderBin string
 			return fmt.Errorf("no-op up did work: snapshot %s cached %d pulled %v release %d changed %v", up.Snapshot.ID, len(up.Build.Cached), up.Build.Pulled, up.Deploy.Release, up.Deploy.Changed)
 		}
 		samples.Add("noop", res.Took)
+		// Reference: what starting the process alone costs right now.
+		if v, err := r.Ladder(ctx, dir, envs, "--version"); err == nil && v.Code == 0 {
+			samples.Add("version", v.Took)
+		}
 		samples.Add("noop-build", time.Duration(up.Build.BuildTime))
 		r.Logf("run %d/%d: snapshot %s, no-op up %s (its snapshot step %s)", i+1, n, harness.Ms(took), harness.Ms(res.Took), harness.Ms(time.Duration(up.Build.BuildTime)))
 	}
@@ -263,6 +268,7 @@ func report(env harness.Env, s harness.Samples) string {
 		{Key: "snapshot", Name: "snapshot (deploy.MakeSnapshotWith, in process)"},
 		{Key: "noop", Name: "no-op `ladder up`, exec to exit"},
 		{Key: "noop-build", Name: "… its snapshot step (build.buildTime)"},
+		{Key: "version", Name: "reference: `ladder --version` (process start)"},
 	}, false)
 	fmt.Fprintf(&b, "\nGoals: snapshot ≤ 100 ms: %s; no-op up ≤ 150 ms: %s.\n",
 		harness.Verdict(s.Median("snapshot") <= 100*time.Millisecond), harness.Verdict(s.Median("noop") <= 150*time.Millisecond))
