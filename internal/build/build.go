@@ -94,8 +94,13 @@ type Report struct {
 	// Pulled are the image services whose image was copied into the
 	// artifact store now (see Pin); those already there are in Cached.
 	Pulled []string `json:"pulled,omitempty"`
-	// Moved are tags that point elsewhere than where they were pinned.
+	// Moved are tags that point elsewhere than where they were pinned;
+	// those found by registry checks are added by WaitMoved.
 	Moved []MovedTag `json:"moved,omitempty"`
+
+	// pending are registry checks still running, and cancel stops them.
+	pending []func() *MovedTag
+	cancel  func()
 }
 
 // Builder builds a stack's services into artifacts. It is safe for

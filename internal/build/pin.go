@@ -196,10 +196,12 @@ func (b *Builder) Pin(ctx context.Context, stack *spec.Stack, opts PinOptions) (
 	if opts.CheckTimeout <= 0 {
 		opts.CheckTimeout = 3 * time.Second
 	}
-	// The registry checks run beside the pinning, bounded as a whole: a
-	// slow or unreachable registry costs up at most CheckTimeout.
-	checkCtx, cancelChecks := context.WithTimeout(ctx, opts.CheckTimeout)
-	defer cancelChecks()
+	// The registry checks run beside the pinning and whatever the caller
+	// does next (a deploy), bounded as a whole: a slow or unreachable
+	// registry delays Report.WaitMoved by at most CheckTimeout.
+	// They outlive ctx, which callers often end when Pin returns; the
+	// bound and WaitMoved end them.
+	checkCtx, cancelChecks := context.WithTimeout(context.WithoutCancel(ctx), opts.CheckTimeout)
 
 	type result struct {
 		art    snapshot.Artifact
@@ -236,13 +238,13 @@ func (b *Builder) Pin(ctx context.Context, stack *spec.Stack, opts PinOptions) (
 		} else {
 			report.Cached = append(report.Cached, svcName)
 		}
-		if r.moved == nil && r.check != nil {
-			r.moved = r.check()
-		}
 		if r.moved != nil {
 			report.Moved = append(report.Moved, *r.moved)
+		} else if r.check != nil {
+			report.pending = append(report.pending, r.check)
 		}
 	}
+	report.cancel = cancelChecks
 	// A record that cannot be saved costs later checks their fast path
 	// only.
 	_ = tags.save()
@@ -365,6 +367,45 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, svcName
 		return fail(b.registryErr(svcName, ref, err))
 	}
 	return done(d, size, builderRegistry, true)
+}
+
+// WaitMoved waits for the registry checks Pin started (see
+// PinOptions.CheckRegistry), adds the tags they found moved to Moved, and
+// returns Moved. Pin returns before the checks end so that they overlap
+// with what the caller does next; a caller that reports moved tags calls
+// WaitMoved first. It is not safe for concurrent use.
+func (r *Report) WaitMoved() []MovedTag {
+	for _, check := range r.pending {
+		if m := check(); m != nil {
+			r.Moved = append(r.Moved, *m)
+		}
+	}
+	r.pending = nil
+	if r.cancel != nil {
+		r.cancel()
+		r.cancel = nil
+	}
+	return r.Moved
+}
+
+// AddPinned merges the report of Pin into r (a Build report): the pinned
+// images count as cached, and the pulled ones, moved tags and pending
+// checks are taken over.
+func (r *Report) AddPinned(p *Report) {
+	r.Cached = append(r.Cached, p.Cached...)
+	sort.Strings(r.Cached)
+	r.Pulled = append(r.Pulled, p.Pulled...)
+	r.Moved = append(r.Moved, p.Moved...)
+	r.pending = append(r.pending, p.pending...)
+	if p.cancel != nil {
+		prev := r.cancel
+		r.cancel = func() {
+			p.cancel()
+			if prev != nil {
+				prev()
+			}
+		}
+	}
 }
 
 func absent(svcName, ref, where string) *ImageError {

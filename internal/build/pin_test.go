@@ -109,6 +109,7 @@ func TestPinReportsAMovedTagAndFollowsItOnlyWhenAskedToPullAlways(t *testing.T) 
 	if err != nil {
 		t.Fatal(err)
 	}
+	rep.WaitMoved()
 	if arts["cache"].Digest != first {
 		t.Errorf("missing policy followed the moved tag: %s, want the pinned %s", arts["cache"].Digest, first)
 	}
@@ -378,4 +379,33 @@ func mustDigest(t *testing.T, ref string) name.Digest {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// BenchmarkPinTenStored pins a stack of ten image services whose images
+// are in the artifact store, checking each tag at the registry (one HEAD
+// each) as `ladder up` does: the snapshot step of a no-op up.
+func BenchmarkPinTenStored(b *testing.B) {
+	reg := registrytest.Start(b, nil)
+	images := map[string]string{}
+	for i := range 10 {
+		ref := fmt.Sprintf("%s/bench/svc%d:1", reg.Addr, i)
+		registrytest.Push(b, registrytest.Image(b, map[string]string{"www/v": fmt.Sprint(i)}), ref, nil)
+		images[fmt.Sprintf("svc%d", i)] = ref
+	}
+	stack := imageStack(images, nil)
+	bld := New(Options{Store: newFakeStore(), Dir: filepath.Join(b.TempDir(), "artifacts")})
+	ctx := context.Background()
+	if _, _, err := bld.Pin(ctx, stack, PinOptions{Keychain: anonymous}); err != nil {
+		b.Fatal(err)
+	}
+	for _, check := range []bool{false, true} {
+		b.Run(fmt.Sprintf("check=%v", check), func(b *testing.B) {
+			for b.Loop() {
+				_, rep, err := bld.Pin(ctx, stack, PinOptions{Keychain: anonymous, CheckRegistry: check})
+				if err != nil || len(rep.Cached) != 10 || len(rep.WaitMoved()) != 0 {
+					b.Fatalf("%v %+v", err, rep)
+				}
+			}
+		})
+	}
 }

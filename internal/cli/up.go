@@ -118,7 +118,6 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if err != nil {
 		return imageErr(err)
 	}
-	out.moved(made.Report)
 	var sites []string
 	for _, s := range env.Sites {
 		sites = append(sites, s.Name)
@@ -240,6 +239,9 @@ type upResult struct {
 }
 
 func (a *app) upSummary(made *deploy.Made, res *api.DeployResult, st *api.Status, out *printer, took time.Duration, detached bool) error {
+	// The registry's answers on moved tags came in while the deploy ran.
+	made.Report.WaitMoved()
+	out.moved(made.Report)
 	if a.json() {
 		return a.printJSON(upResult{Snapshot: made.Snapshot, Build: made.Report, Deploy: res, Status: st})
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/go-git/go-git/v5"
@@ -37,7 +36,8 @@ func MakeSnapshot(ctx context.Context, p *spec.Project, st store.Store, b *build
 // MakeSnapshotWith is MakeSnapshot with the options that pin the images
 // of image services (see build.Builder.Pin): the snapshot records every
 // image by digest, built or not, so a promotion or rollback never
-// resolves a tag again.
+// resolves a tag again. The registry checks of moved tags may still run
+// when it returns: Made.Report.WaitMoved waits for them.
 func MakeSnapshotWith(ctx context.Context, p *spec.Project, st store.Store, b *build.Builder, stateDir string, pin build.PinOptions) (*Made, error) {
 	start := time.Now()
 	// Images are pinned while services build: one waits on the network,
@@ -60,10 +60,7 @@ func MakeSnapshotWith(ctx context.Context, p *spec.Project, st store.Store, b *b
 	for name, a := range pinned {
 		arts[name] = a
 	}
-	report.Cached = append(report.Cached, pinReport.Cached...)
-	sort.Strings(report.Cached)
-	report.Pulled = pinReport.Pulled
-	report.Moved = pinReport.Moved
+	report.AddPinned(pinReport)
 	report.BuildTime = time.Since(start)
 	if len(arts) == 0 {
 		return nil, errors.New("the stack has no service with a build section or an image: nothing to deploy")
