@@ -409,3 +409,28 @@ func BenchmarkPinTenStored(b *testing.B) {
 		})
 	}
 }
+
+func TestPullPolicyFollowsCompose(t *testing.T) {
+	for in, want := range map[string]string{
+		"": PullMissing, "missing": PullMissing, "if_not_present": PullMissing, "build": PullMissing,
+		"daily": PullMissing, "weekly": PullMissing, "every_12h": PullMissing,
+		"always": PullAlways, "ALWAYS": PullAlways, "never": PullNever,
+	} {
+		if got, err := PullPolicy(in); err != nil || got != want {
+			t.Errorf("PullPolicy(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := PullPolicy("sometimes"); err == nil {
+		t.Error("PullPolicy(sometimes) accepted")
+	}
+}
+
+func TestImageServicesAreThoseWithoutABuildSection(t *testing.T) {
+	stack := imageStack(map[string]string{"db": "postgres:15", "cache": "redis:7"}, nil)
+	built := stack.Compose.Services["db"]
+	built.Build = &types.BuildConfig{Context: "."}
+	stack.Compose.Services["db"] = built
+	if got := fmt.Sprint(ImageServices(stack)); got != "[cache]" {
+		t.Errorf("ImageServices = %s, want [cache]: a service with build and image is built", got)
+	}
+}
