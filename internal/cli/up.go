@@ -170,6 +170,10 @@ func (a *app) upViaAgent(ctx context.Context, ws *workspace, c *agent.Client, ma
 	stopFollow := a.followProgress(ctx, c, env, out)
 	res, err := c.Deploy(ctx, req)
 	stopFollow()
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C stops watching, not the deploy: the agent owns it now.
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("stopped watching the deploy to %s; it goes on in the agent (pid %d)", env, c.Info.PID), Hint: "ladder status --env " + env}
+	}
 	if err != nil {
 		if started {
 			downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)

@@ -77,6 +77,10 @@ type Service struct {
 	// 0 means no bound.
 	MaxRestarts int           `json:"maxRestarts,omitempty"`
 	StopGrace   time.Duration `json:"stopGrace"`
+	// Logs bounds the service's captured output where the stack says so
+	// (Compose's logging.options max-size and max-file); nil leaves the
+	// target's defaults.
+	Logs *LogLimits `json:"logs,omitempty"`
 	// Config is a hash of everything above but Replicas: two instances with
 	// the same Config run the same thing, so an unchanged service is kept
 	// as it runs and only a changed one is replaced.
@@ -88,6 +92,14 @@ type Service struct {
 type Resources struct {
 	CPUs   string `json:"cpus,omitempty"`
 	Memory string `json:"memory,omitempty"`
+}
+
+// LogLimits bound a service's captured output: files rotate at MaxSize
+// bytes and at most MaxFiles are kept (the current one included), as
+// Docker's json-file driver does. A zero field leaves the default.
+type LogLimits struct {
+	MaxSize  int64 `json:"maxSize,omitempty"`
+	MaxFiles int   `json:"maxFiles,omitempty"`
 }
 
 // Redacted is shown instead of a secret's value.

@@ -146,6 +146,12 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 	if cs.StopGracePeriod != nil {
 		s.StopGrace = time.Duration(*cs.StopGracePeriod)
 	}
+	if cs.Logging != nil {
+		s.Logs, err = logLimits(cs.Logging.Options)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("service %q: logging.options: %w", name, err))
+		}
+	}
 
 	s.Environment = map[string]string{}
 	for _, kv := range img.Env {

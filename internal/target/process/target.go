@@ -34,7 +34,11 @@ type Options struct {
 	// Redact, when set, is applied to every line of output captured, so a
 	// service printing a secret does not leak it into logs.
 	Redact func(string) string
-	Logger *slog.Logger
+	// LogRate bounds how fast each instance's output is read, in bytes
+	// per second (after a burst): a service writing faster waits on its
+	// pipe. 0 means DefaultLogRate.
+	LogRate int64
+	Logger  *slog.Logger
 }
 
 // Target runs sites as local processes.
