@@ -286,7 +286,8 @@ func (t *Target) remove(ctx context.Context, id string, grace time.Duration) {
 // takeServiceAlias reconnects a new container to its networks answering
 // to the service's name, which moves the service's traffic to it.
 func (t *Target) takeServiceAlias(ctx context.Context, project string, site render.SiteRef, snapshot string, c started) error {
-	t.forgetProber(c.id)
+	t.moving(c.id)
+	defer t.readdress(site, snapshot, c.id, c.name, "", c.svc) // resumes probing if the switch fails
 	for _, netName := range serviceNetworks(c.svc) {
 		full := networkName(project, netName)
 		if err := t.opts.Engine.NetworkDisconnect(ctx, full, c.id, true); err != nil && !isNotFound(err) {
@@ -298,7 +299,7 @@ func (t *Target) takeServiceAlias(ctx context.Context, project string, site rend
 		}
 	}
 	if info, err := t.opts.Engine.ContainerInspect(ctx, c.id); err == nil {
-		t.probe(site, snapshot, c.id, c.name, probeAddr(info, c.svc), c.svc)
+		t.readdress(site, snapshot, c.id, c.name, probeAddr(info, c.svc), c.svc)
 	}
 	return nil
 }
