@@ -1,0 +1,41 @@
+package postgres
+
+import (
+	"context"
+	"os"
+	"testing"
+
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
+	"github.com/ladderhq/ladder/internal/store/storetest"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// openTemp opens a store on a new database of the shared test server.
+func openTemp(t testing.TB) (*Store, string) {
+	t.Helper()
+	dsn := pgtest.DB(t)
+	s, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	return s, dsn
+}
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, _ := openTemp(t)
+		return s
+	})
+}
+
+// schemaVersion reads the highest migration applied to dsn's database.
+func schemaVersion(t *testing.T, ctx context.Context, s *Store) int {
+	t.Helper()
+	var v int
+	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
