@@ -12,10 +12,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// openTemp opens a store on a new database of the shared test server.
+// openTemp opens a store on a new schema of the shared test server.
 func openTemp(t testing.TB) (*Store, string) {
 	t.Helper()
-	dsn := pgtest.DB(t)
+	dsn := pgtest.Schema(t)
 	s, err := Open(t.Context(), dsn)
 	if err != nil {
 		t.Fatalf("Open: %v", err)
@@ -39,3 +39,4 @@ func schemaVersion(t *testing.T, ctx context.Context, s *Store) int {
 	}
 	return v
 }
+
