@@ -4,7 +4,7 @@
 //
 // It passes the same conformance suite (package storetest) as the
 // embedded SQLite store, and keeps the same schema concepts: times are
-// BIGINT Unix milliseconds UTC, text is NOT NULL DEFAULT '', and the schema
+// BIGINT Unix milliseconds UTC, text is NOT NULL DEFAULT ”, and the schema
 // is a list of numbered migrations (migrations/NNNN_name.sql) numbered and
 // named like SQLite's, tracked in schema_migrations. Open applies the
 // missing ones under a PostgreSQL advisory lock, so replicas starting at the

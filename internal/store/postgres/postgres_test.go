@@ -39,4 +39,3 @@ func schemaVersion(t *testing.T, ctx context.Context, s *Store) int {
 	}
 	return v
 }
-
