@@ -4,9 +4,9 @@
 //
 // It passes the same conformance suite (package storetest) as the
 // embedded SQLite store, and keeps the same schema concepts: times are
-// BIGINT Unix milliseconds UTC, text is NOT NULL DEFAULT ”, and the schema
-// is a list of numbered migrations (migrations/NNNN_name.sql) numbered and
-// named like SQLite's, tracked in schema_migrations. Open applies the
+// BIGINT Unix milliseconds UTC, text columns default to the empty string,
+// and the schema is a list of migrations (migrations/NNNN_name.sql)
+// numbered and named like SQLite's, tracked in schema_migrations. Open applies the
 // missing ones under a PostgreSQL advisory lock, so replicas starting at the
 // same moment migrate once, and refuses a database written by a newer
 // ladder.
@@ -22,7 +22,7 @@
 //     PostgreSQL has locked, so of several contenders on several machines
 //     exactly one wins; taking over a holder declared stale is a
 //     compare-and-swap on (owner, expiry);
-//   - snapshot IDs and the columns lists are ordered by use COLLATE "C", so
+//   - snapshot IDs and the columns that lists order by are COLLATE "C", so
 //     order and prefix ranges are bytewise whatever the database's locale.
 //
 // A DSN carries a password more often than not: Redact hides it, and every

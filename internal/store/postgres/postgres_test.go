@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"context"
 	"os"
 	"testing"
 
@@ -28,14 +27,4 @@ func TestConformance(t *testing.T) {
 		s, _ := openTemp(t)
 		return s
 	})
-}
-
-// schemaVersion reads the highest migration applied to dsn's database.
-func schemaVersion(t *testing.T, ctx context.Context, s *Store) int {
-	t.Helper()
-	var v int
-	if err := s.pool.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {
-		t.Fatal(err)
-	}
-	return v
 }
