@@ -23,7 +23,7 @@ func Redact(dsn string) string {
 
 // kvPassword finds password=VALUE in a libpq key=value DSN (VALUE quoted
 // with single quotes and backslash escapes, or up to the next space).
-var kvPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|\S*)`)
+var kvPassword = regexp.MustCompile(`(?i)(^|\s)password\s*=\s*('(?:[^'\\]|\\.)*'|[^'\s]\S*|')`)
 
 // redact returns dsn with its password masked, and the password itself
 // (empty when there is none). known is false when dsn is too malformed to
@@ -56,6 +56,11 @@ func redact(dsn string) (red, secret string, known bool) {
 		return dsn, "", true
 	}
 	val := dsn[m[4]:m[5]]
+	if val == "'" || m[5] < len(dsn) && !strings.ContainsRune(" \t\n\r\f\v", rune(dsn[m[5]])) {
+		// An opening quote without its closing one, or text glued to the
+		// closing quote: libpq would read it differently.
+		return malformedDSN, "", false
+	}
 	if strings.HasPrefix(val, "'") && len(val) >= 2 && strings.HasSuffix(val, "'") {
 		val = strings.NewReplacer(`\'`, `'`, `\\`, `\`).Replace(val[1 : len(val)-1])
 	}
