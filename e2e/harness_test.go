@@ -21,8 +21,8 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
-	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
 	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
 )
 
 // ladderBin is the binary under test, built once in TestMain.
