@@ -9,7 +9,11 @@ import (
 	"github.com/ladderhq/ladder/internal/store/storetest"
 )
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+func TestMain(m *testing.M) {
+	code := pgtest.Main(m)
+	stopBenchServer()
+	os.Exit(code)
+}
 
 // openTemp opens a store on a new schema of the shared test server.
 func openTemp(t testing.TB) (*Store, string) {
