@@ -39,12 +39,11 @@ func stopBenchServer() {
 // openBench opens a store on a new database of the durable bench server.
 func openBench(b *testing.B) *Store {
 	b.Helper()
-	pgtest.Require(b) // skips or fails as the tests do when PostgreSQL is missing
 	benchServer.once.Do(func() {
 		benchServer.srv, benchServer.err = pgtest.Start(context.Background(), pgtest.Options{Durable: true})
 	})
 	if benchServer.err != nil {
-		b.Fatal(benchServer.err)
+		pgtest.Unavailable(b, benchServer.err)
 	}
 	dsn, err := benchServer.srv.CreateDB(b.Context(), b.Name())
 	if err != nil {

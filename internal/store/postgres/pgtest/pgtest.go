@@ -343,20 +343,25 @@ func Shared() (*Server, error) {
 	return shared.srv, shared.err
 }
 
-// Require returns the shared server, or ends t: a skip on a developer's
-// machine without PostgreSQL, a failure under CI=true (or for any other
-// reason the server did not start).
+// Require returns the shared server, or ends t as Unavailable says.
 func Require(t testing.TB) *Server {
 	t.Helper()
 	srv, err := Shared()
-	if err == nil {
-		return srv
+	if err != nil {
+		Unavailable(t, err)
 	}
+	return srv
+}
+
+// Unavailable ends t because a server could not be had: a skip on a
+// developer's machine without PostgreSQL, a failure under CI=true (where
+// a missing component must never pass silently) or for any other reason.
+func Unavailable(t testing.TB, err error) {
+	t.Helper()
 	if errors.Is(err, ErrNotInstalled) && os.Getenv("CI") != "true" {
 		t.Skipf("pgtest: %v", err)
 	}
 	t.Fatalf("pgtest: %v", err)
-	return nil
 }
 
 // sharedDB is the database of the shared server that Schema's schemas live
