@@ -15,6 +15,9 @@ have_postgres() {
 need_pkgs=()
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 have_postgres || need_pkgs+=(postgresql)
+# A static busybox goes into the FROM-scratch images of the compose
+# target's field tests (a shell for CMD-SHELL health checks).
+[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || need_pkgs+=(busybox-static)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_pkgs[*]}"
