@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
@@ -15,6 +17,7 @@ import (
 	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
+	storeopen "github.com/ladderhq/ladder/internal/store/open"
 	"github.com/ladderhq/ladder/internal/store/sqlite"
 )
 
@@ -166,7 +169,7 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 	if err := makeStateDir(stateDir); err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(filepath.Join(stateDir, "ladder.db"))
+	st, err := openStore(stateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +180,23 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 	}
 	w.builder = w.newBuilder(nil)
 	return w, nil
+}
+
+// storeOpenTimeout bounds connecting to (and migrating) a shared store, so
+// an unreachable database fails a command instead of hanging it.
+const storeOpenTimeout = 30 * time.Second
+
+// openStore opens ladder's record: the store LADDER_STORE names when it is
+// set (a postgres:// URL for a team's shared database), else the project's
+// own SQLite file in its state directory. Errors never show a DSN's
+// password.
+func openStore(stateDir string) (store.Store, error) {
+	if loc := os.Getenv(storeopen.EnvVar); loc != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+		defer cancel()
+		return storeopen.Open(ctx, loc)
+	}
+	return sqlite.Open(filepath.Join(stateDir, "ladder.db"))
 }
 
 // newBuilder returns a builder on the workspace's artifact store that

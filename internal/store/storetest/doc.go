@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite for store.Store. Every
-// implementation - the embedded SQLite store today, a PostgreSQL store
-// later - runs the same Run from its own tests, so they cannot drift apart
+// implementation - the embedded SQLite store and the PostgreSQL store -
+// runs the same Run from its own tests, so they cannot drift apart
 // on the rules the interface documents (idempotent snapshot puts, prefix
 // lookup, event ordering for tailing, terminal releases, ...).
 //
