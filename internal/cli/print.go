@@ -41,6 +41,8 @@ func (p *printer) build(ev build.Progress) {
 		p.printf("  ✓ %-16s built in %s (%s)  %s\n", ev.Service, round(ev.Duration), bytesHuman(ev.Size), snapshot.Short(ev.Digest))
 	case "failed":
 		p.printf("  ✗ %-16s build failed\n", ev.Service)
+	case build.StateNotice:
+		p.printf("  ! %s\n", ev.Detail)
 	}
 }
 
