@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/containerd/containerd/v2/core/content"
@@ -150,8 +151,8 @@ func (b *Builder) buildBuildKit(ctx context.Context, s *session, j *job, inputs 
 		req.Tag = tempTag(j.service, inputs)
 		defer b.opts.Docker.ImageRemove(context.WithoutCancel(ctx), req.Tag, imageRemoveOptions)
 	default:
-		// File times in the layers at the epoch, as the classic path's
-		// context tar has them.
+		// File times in the layers and the config at the epoch (see
+		// contextFS), so that a layer's digest depends on its content.
 		req.Args["SOURCE_DATE_EPOCH"] = "0"
 		saved = filepath.Join(tmp, "image.tar")
 		req.Output = func() (io.WriteCloser, error) { return os.Create(saved) }
@@ -218,10 +219,13 @@ func builtinSyntax(content []byte) bool {
 }
 
 // contextFS is the build context as BuildKit reads it: what .dockerignore
-// keeps (BuildKit applies it again, to the same effect), ladder's state
-// directory never, and every file owned by root with the epoch as mtime,
-// as the classic path sends them, so a COPY layer depends on content and
-// mode only.
+// keeps (BuildKit applies it again, to the same effect), and never
+// ladder's state directory. Files keep their times: BuildKit sends only
+// the files whose size or time changed since the last build, so a time
+// made up by ladder could hide a change. A BuildKit at an address clamps
+// the times in the layers to the epoch (SOURCE_DATE_EPOCH=0 with
+// rewrite-timestamp); the engine's BuildKit keeps them, as docker build
+// does.
 func (b *Builder) contextFS(j *job, df *dockerfile) (fsutil.FS, error) {
 	base, err := fsutil.NewFS(j.context)
 	if err != nil {
@@ -238,14 +242,10 @@ func (b *Builder) contextFS(j *job, df *dockerfile) (fsutil.FS, error) {
 	skips := b.contextSkips(j.context)
 	return fsutil.NewFilterFS(base, &fsutil.FilterOpt{
 		ExcludePatterns: patterns,
-		Map: func(p string, st *fstypes.Stat) fsutil.MapResult {
-			for _, s := range skips {
-				if p == s {
-					return fsutil.MapResultSkipDir
-				}
+		Map: func(p string, _ *fstypes.Stat) fsutil.MapResult {
+			if slices.Contains(skips, p) {
+				return fsutil.MapResultSkipDir
 			}
-			st.ModTime = 0
-			st.Uid, st.Gid = 0, 0
 			return fsutil.MapResultKeep
 		},
 	})
