@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+# buildkitd runs its build steps with runc; the BuildKit tests' base image
+# is Debian's static busybox.
+command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
+dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_pkgs[*]}"
@@ -16,6 +20,20 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "missing ${need_pkgs[*]}: install them (apt-get install ${need_pkgs[*]}) or the tests that need them skip (and fail under CI=true)" >&2
   fi
 fi
+
+# A current buildkitd for the Dockerfile tests (the engine's own BuildKit
+# may be too old for heredocs and COPY --link), built once per machine and
+# version into the cache; internal/build's tests start it.
+buildkit_version=v0.18.2
+buildkit_bin="${XDG_CACHE_HOME:-$HOME/.cache}/ladder-ci/bin/buildkit-$buildkit_version"
+if [ ! -x "$buildkit_bin/buildkitd" ]; then
+  echo "building buildkitd $buildkit_version into $buildkit_bin"
+  mkdir -p "$buildkit_bin.tmp"
+  GOBIN="$buildkit_bin.tmp" GOFLAGS= go install \
+    "github.com/moby/buildkit/cmd/buildkitd@$buildkit_version" "github.com/moby/buildkit/cmd/buildctl@$buildkit_version"
+  rm -rf "$buildkit_bin" && mv "$buildkit_bin.tmp" "$buildkit_bin"
+fi
+export LADDER_BUILDKITD="$buildkit_bin/buildkitd"
 
 go vet ./...
 go test -count=1 -timeout 45m "$@" ./...
