@@ -373,3 +373,21 @@ func TestStateDirIsNotContext(t *testing.T) {
 		}
 	}
 }
+
+// A BuildKit at an address builds without a Docker engine, as long as no
+// base image is needed: one is a configuration error saying so.
+func TestBuildKitAtAddressWithoutEngine(t *testing.T) {
+	addr := buildkitd(t)
+	src := dockerFixture(t)
+	writeFile(t, filepath.Join(src, "base.Dockerfile"), "FROM busybox:1\nCOPY app /app\n")
+	h := newHarness(t, "", nil)
+	h.opts.BuildKitHost = addr
+	arts, rep, err := h.Build(context.Background(), dockerStack(src, map[string]string{"scratch": "Dockerfile", "base": "base.Dockerfile"}))
+	var ce *ConfigError
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), `base.Dockerfile needs image "busybox:1" (stage 0, line 1), and no Docker engine answers`) {
+		t.Fatalf("Build: %v", err)
+	}
+	if len(rep.Built) != 1 || arts["scratch"].Digest == "" {
+		t.Fatalf("FROM scratch not built: %+v", rep)
+	}
+}

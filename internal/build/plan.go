@@ -32,7 +32,8 @@ func (b *Builder) plan(stack *spec.Stack) ([]*job, map[string]error) {
 	for _, name := range names {
 		svc := proj.Services[name]
 		j, err := planService(name, svc, base, proj.Secrets)
-		if err == nil && j.docker != nil && b.opts.Docker == nil {
+		// A BuildKit at an address needs no engine (but for base images).
+		if err == nil && j.docker != nil && b.opts.Docker == nil && (b.opts.BuildKitHost == "" || b.opts.BuildKitHost == BuildKitClassic) {
 			err = fmt.Errorf("service %q: %w, and none is configured: Options.Docker is nil "+
 				"(NewDockerClient connects to the engine DOCKER_HOST names; %s)", name, ErrDockerfile, dockerHost())
 		}
