@@ -323,9 +323,12 @@ func TestBuildKitFallbackToClassic(t *testing.T) {
 			notices = append(notices, e.Detail)
 		}
 	}
-	if len(notices) != 1 || !strings.Contains(notices[0], "has no BuildKit") || !strings.Contains(notices[0], "classic builder") ||
+	if len(notices) != 1 || !strings.Contains(notices[0], "has no BuildKit (unable to upgrade to h2c, received 404)") || !strings.Contains(notices[0], "classic builder") ||
 		!strings.Contains(notices[0], "LADDER_BUILDKIT_HOST") {
 		t.Fatalf("notices %q", notices)
+	}
+	if testing.Verbose() {
+		t.Log(notices[0])
 	}
 	if !strings.Contains(strings.Join(logged, "\n"), "Step 1/") || arts["one"].Digest == "" {
 		t.Fatalf("not built by the classic builder: %q", logged)

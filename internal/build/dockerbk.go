@@ -62,10 +62,11 @@ func (b *Builder) backend(ctx context.Context) *dockerBackend {
 			b.bk = &dockerBackend{err: ErrDockerfile}
 		default:
 			c, err := buildkit.ConnectEngine(ctx, b.opts.Docker)
-			if errors.Is(err, buildkit.ErrUnavailable) {
-				b.emit(Progress{State: StateNotice, Detail: fmt.Sprintf("the Docker engine (%s) has no BuildKit (%v): "+
-					"building Dockerfiles with its classic builder, which lacks heredocs, RUN --mount and COPY --link; "+
-					"LADDER_BUILDKIT_HOST names a BuildKit to use instead", dockerHost(), errors.Unwrap(err))})
+			var ue *buildkit.UnavailableError
+			if errors.As(err, &ue) {
+				b.emit(Progress{State: StateNotice, Detail: fmt.Sprintf("the Docker engine (%s) has no BuildKit (%s): building Dockerfiles with its "+
+					"classic builder, which lacks heredocs, RUN --mount and COPY --link (LADDER_BUILDKIT_HOST names a BuildKit to use instead)",
+					dockerHost(), ue.Cause)})
 				b.bk = &dockerBackend{kind: dockerClassic}
 				return
 			}

@@ -57,6 +57,22 @@ const probeTimeout = 10 * time.Second
 // /grpc endpoint), the case where the classic builder is the fallback.
 var ErrUnavailable = errors.New("no BuildKit in the Docker engine")
 
+// UnavailableError is ConnectEngine's error for an engine without
+// BuildKit; Cause is what the engine answered.
+type UnavailableError struct{ Cause string }
+
+func (e *UnavailableError) Error() string        { return ErrUnavailable.Error() + " (" + e.Cause + ")" }
+func (e *UnavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+func unavailable(err error) error {
+	msg := errMessage(err)
+	// What the dialer met says more than gRPC's wrapping of it.
+	if _, rest, ok := strings.Cut(msg, "Error while dialing: "); ok {
+		msg = strings.TrimSuffix(rest, `"`)
+	}
+	return &UnavailableError{Cause: msg}
+}
+
 // ConnectEngine connects to the BuildKit embedded in the Docker engine d
 // talks to, the way buildx's docker driver does, and checks that it
 // answers.
@@ -70,12 +86,12 @@ func ConnectEngine(ctx context.Context, d EngineDialer) (*Client, error) {
 		}),
 	)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, unavailable(err)
 	}
 	bc := &Client{c: c, kind: KindEngine}
 	if err := bc.probe(ctx); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, unavailable(err)
 	}
 	return bc, nil
 }
