@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/docker/docker/client"
 	"golang.org/x/crypto/ssh"
 
 	"github.com/ladderhq/ladder/internal/snapshot"
@@ -339,6 +340,22 @@ func TestBuildKitFallbackToClassic(t *testing.T) {
 	var ce *ConfigError
 	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "build secrets and ssh need BuildKit") {
 		t.Fatalf("secrets with the classic builder: %v", err)
+	}
+
+	// An engine that does not answer is no reason to fall back.
+	gone, err := client.NewClientWithOpts(client.WithHost("unix://"+filepath.Join(t.TempDir(), "no-engine.sock")), client.WithVersion("1.41"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h = dockerHarness(t, gone, "", nil)
+	_, _, err = h.Build(context.Background(), dockerStack(src, map[string]string{"one": "Dockerfile"}))
+	if err == nil || !strings.Contains(err.Error(), "reaching the Docker engine") || errors.As(err, &ce) {
+		t.Fatalf("no engine: %v", err)
+	}
+	for _, e := range h.events {
+		if e.State == StateNotice {
+			t.Fatalf("notice without an engine: %s", e.Detail)
+		}
 	}
 }
 

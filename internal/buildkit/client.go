@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	bkclient "github.com/moby/buildkit/client"
@@ -77,9 +78,17 @@ func unavailable(err error) error {
 // talks to, the way buildx's docker driver does, and checks that it
 // answers.
 func ConnectEngine(ctx context.Context, d EngineDialer) (*Client, error) {
+	// The last dial's error tells an engine that answered without BuildKit
+	// (it refuses the upgrade) from one that did not answer at all.
+	var mu sync.Mutex
+	var dialErr error
 	c, err := bkclient.New(ctx, "",
 		bkclient.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
-			return d.DialHijack(ctx, "/grpc", "h2c", nil)
+			conn, err := d.DialHijack(ctx, "/grpc", "h2c", nil)
+			mu.Lock()
+			dialErr = err
+			mu.Unlock()
+			return conn, err
 		}),
 		bkclient.WithSessionDialer(func(ctx context.Context, proto string, meta map[string][]string) (net.Conn, error) {
 			return d.DialHijack(ctx, "/session", proto, meta)
@@ -91,6 +100,11 @@ func ConnectEngine(ctx context.Context, d EngineDialer) (*Client, error) {
 	bc := &Client{c: c, kind: KindEngine}
 	if err := bc.probe(ctx); err != nil {
 		c.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if dialErr != nil && !strings.Contains(dialErr.Error(), "unable to upgrade") {
+			return nil, fmt.Errorf("reaching the Docker engine: %w", dialErr)
+		}
 		return nil, unavailable(err)
 	}
 	return bc, nil
