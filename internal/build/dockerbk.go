@@ -70,8 +70,13 @@ func (b *Builder) backend(ctx context.Context) *dockerBackend {
 				b.bk = &dockerBackend{kind: dockerClassic}
 				return
 			}
+			if errors.Is(err, buildkit.ErrNoEngine) {
+				b.bk = &dockerBackend{err: fmt.Errorf("Docker engine not reachable (%s): %s", dockerHost(),
+					strings.TrimPrefix(err.Error(), buildkit.ErrNoEngine.Error()+": "))}
+				return
+			}
 			if err != nil {
-				b.bk = &dockerBackend{err: engineErr(err)}
+				b.bk = &dockerBackend{err: err}
 				return
 			}
 			b.bk = &dockerBackend{bk: c, kind: dockerBuildKit}

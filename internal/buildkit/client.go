@@ -58,6 +58,10 @@ const probeTimeout = 10 * time.Second
 // /grpc endpoint), the case where the classic builder is the fallback.
 var ErrUnavailable = errors.New("no BuildKit in the Docker engine")
 
+// ErrNoEngine is wrapped by the errors of ConnectEngine when the Docker
+// engine itself does not answer.
+var ErrNoEngine = errors.New("Docker engine not reachable")
+
 // UnavailableError is ConnectEngine's error for an engine without
 // BuildKit; Cause is what the engine answered.
 type UnavailableError struct{ Cause string }
@@ -103,7 +107,7 @@ func ConnectEngine(ctx context.Context, d EngineDialer) (*Client, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if dialErr != nil && !strings.Contains(dialErr.Error(), "unable to upgrade") {
-			return nil, fmt.Errorf("reaching the Docker engine: %w", dialErr)
+			return nil, fmt.Errorf("%w: %w", ErrNoEngine, dialErr)
 		}
 		return nil, unavailable(err)
 	}
