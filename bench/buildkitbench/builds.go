@@ -124,10 +124,15 @@ func findBuildkitd(flag string) string {
 	return p
 }
 
+// buildkitdVersion is what bin says, or (go install does not stamp the
+// version) the version in the cache directory's name.
 func buildkitdVersion(bin string) string {
 	out, err := exec.Command(bin, "--version").Output()
-	if f := strings.Fields(string(out)); err == nil && len(f) >= 3 {
+	if f := strings.Fields(string(out)); err == nil && len(f) >= 3 && !strings.HasPrefix(f[2], "v0.0.0") {
 		return f[2]
+	}
+	if v, ok := strings.CutPrefix(filepath.Base(filepath.Dir(bin)), "buildkit-"); ok {
+		return v
 	}
 	return "?"
 }

@@ -164,7 +164,7 @@ func (b *bench) report() string {
 		b.env.Date, b.env.Commit, b.env.GoVersion, b.env.CPUs, b.env.Kernel, b.env.LoadBefore, b.env.LoadAfter)
 	fmt.Fprintf(&w, "`%s`. A multi-stage Dockerfile (a Go toolchain stage compiling a small fmt/os/strings program, then FROM scratch)"+
 		"; each timed build follows a one-line change of main.go and must rebuild the service (ladder's Build: inputs hash, "+
-		"build, export, normalise, store). N=%d per builder, interleaved.\n\n", b.env.Command, b.n)
+		"build, export, normalise, store). N=%d per builder, interleaved. Times in ms.\n\n", b.env.Command, b.n)
 	var rows []harness.Row
 	for _, k := range b.kinds {
 		rows = append(rows, harness.Row{Key: k.key, Name: k.name})
