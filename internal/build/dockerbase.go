@@ -105,17 +105,17 @@ func (b *Builder) storeBase(ctx context.Context, base snapshot.BaseImage) (strin
 	if err != nil {
 		return "", engineErr(err)
 	}
-	tmpRoot := filepath.Join(b.opts.Dir, "tmp")
-	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
-		rc.Close()
-		return "", err
-	}
-	f, err := os.CreateTemp(tmpRoot, "base-*.tar")
+	tmp, err := b.mkTemp(filepath.Join(b.opts.Dir, "tmp"), "base-")
 	if err != nil {
 		rc.Close()
 		return "", err
 	}
-	defer os.Remove(f.Name())
+	defer os.RemoveAll(tmp)
+	f, err := os.Create(filepath.Join(tmp, "saved.tar"))
+	if err != nil {
+		rc.Close()
+		return "", err
+	}
 	_, err = io.Copy(f, rc)
 	rc.Close()
 	if cerr := f.Close(); err == nil {

@@ -110,11 +110,7 @@ func (b *Builder) buildBuildKit(ctx context.Context, s *session, j *job, inputs 
 	if err != nil {
 		return fail("%w", err)
 	}
-	tmpRoot := filepath.Join(b.opts.Dir, "tmp")
-	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
-		return fail("%w", err)
-	}
-	tmp, err := os.MkdirTemp(tmpRoot, "buildkit-"+safeName(j.service)+"-")
+	tmp, err := b.mkTemp(filepath.Join(b.opts.Dir, "tmp"), "buildkit-"+safeName(j.service)+"-")
 	if err != nil {
 		return fail("%w", err)
 	}
