@@ -114,6 +114,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 
 	out.printf("building %s\n", ws.project.Stack.Name)
 	b := ws.newBuilder(out.build)
+	defer b.Close()
 	made, err := deploy.MakeSnapshot(ctx, ws.project, ws.store, b, ws.stateDir)
 	if err != nil {
 		return err
