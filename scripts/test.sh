@@ -21,6 +21,8 @@ command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 command -v docker-registry >/dev/null 2>&1 || need_pkgs+=(docker-registry)
 dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 have_postgres || need_pkgs+=(postgresql)
+# buildkitd runs its build steps with runc.
+command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_pkgs[*]}"
@@ -48,6 +50,20 @@ if [ ${#need_pkgs[@]} -gt 0 ]; then
     echo "missing ${need_pkgs[*]}: install them (apt-get install ${need_pkgs[*]}) or the tests that need them skip (and fail under CI=true)" >&2
   fi
 fi
+
+# A current buildkitd for the Dockerfile tests (the engine's own BuildKit
+# may be too old for heredocs and COPY --link), built once per machine and
+# version into the cache; internal/build's tests start it.
+buildkit_version=v0.18.2
+buildkit_bin="${XDG_CACHE_HOME:-$HOME/.cache}/ladder-ci/bin/buildkit-$buildkit_version"
+if [ ! -x "$buildkit_bin/buildkitd" ]; then
+  echo "building buildkitd $buildkit_version into $buildkit_bin"
+  mkdir -p "$buildkit_bin.tmp"
+  GOBIN="$buildkit_bin.tmp" GOFLAGS= go install \
+    "github.com/moby/buildkit/cmd/buildkitd@$buildkit_version" "github.com/moby/buildkit/cmd/buildctl@$buildkit_version"
+  rm -rf "$buildkit_bin" && mv "$buildkit_bin.tmp" "$buildkit_bin"
+fi
+export LADDER_BUILDKITD="$buildkit_bin/buildkitd"
 
 go vet ./...
 go test -count=1 -timeout 45m "$@" ./...

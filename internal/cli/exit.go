@@ -63,12 +63,13 @@ func Code(err error) int {
 	var diags spec.Diagnostics
 	var de *target.DeployError
 	var pe *target.PortInUseError
+	var be *build.ConfigError
 	switch {
 	case errors.As(err, &ee):
 		return ee.Code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &diags), errors.As(err, new(*build.ImageError)):
+	case errors.As(err, &diags), errors.As(err, new(*build.ImageError)), errors.As(err, &be):
 		return ExitConfig
 	case errors.As(err, &de), errors.As(err, &pe), errors.Is(err, target.ErrTimeout):
 		return ExitUnhealthy

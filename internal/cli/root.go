@@ -202,7 +202,8 @@ func openStore(stateDir string) (store.Store, error) {
 // newBuilder returns a builder on the workspace's artifact store that
 // reports progress to progress.
 func (w *workspace) newBuilder(progress func(build.Progress)) *build.Builder {
-	opts := build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), Progress: progress}
+	opts := build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), StateDir: w.stateDir, Progress: progress,
+		BuildKitHost: os.Getenv(EnvBuildKitHost)}
 	if w.docker != nil {
 		opts.Docker = w.docker
 	}
@@ -231,3 +232,9 @@ func (w *workspace) environment(name string) (*spec.Environment, error) {
 	}
 	return env, nil
 }
+
+// EnvBuildKitHost names the BuildKit that builds Dockerfiles, as an
+// address (unix:///run/buildkit/buildkitd.sock, tcp://host:1234), or
+// "classic" for the Docker engine's classic builder. Unset, Dockerfiles
+// are built by the Docker engine's own BuildKit.
+const EnvBuildKitHost = "LADDER_BUILDKIT_HOST"

@@ -122,6 +122,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 
 	out.printf("building %s\n", ws.project.Stack.Name)
 	b := ws.newBuilder(out.build)
+	defer b.Close()
 	made, err := deploy.MakeSnapshotWith(ctx, ws.project, ws.store, b, ws.stateDir, a.pinOptions(ws, o.pull))
 	if err != nil {
 		return imageErr(err)
