@@ -70,6 +70,9 @@ type Agent struct {
 	// drift its latest drift report (absent when it matches).
 	desired map[string]*render.Desired
 	drift   map[string]*drift.Report
+	// lostStore is set once the store's file was found deleted, replaced
+	// or damaged; nothing is recorded from then on.
+	lostStore error
 
 	wg    sync.WaitGroup // the watch goroutines
 	ticks atomic.Int64   // scrape ticks, to pace slower periodic work
@@ -171,6 +174,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	a.watchDrift(scrapeCtx)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.housekeep(scrapeCtx)
+	}()
 
 	var err error
 	select {
@@ -251,6 +259,9 @@ func (a *Agent) scrapeLoop(ctx context.Context) {
 			continue
 		}
 		a.history.Add(samples)
+		if a.storeLost() != nil {
+			continue
+		}
 		if err := a.opts.Store.AppendSamples(ctx, samples); err != nil && ctx.Err() == nil {
 			a.opts.Logger.Warn("recording telemetry", "err", err)
 		}
