@@ -97,12 +97,22 @@ func New(opts Options) (*Agent, error) {
 	}
 	owner := proc.Self()
 	rec := &deploy.Recorder{Store: opts.Store, Logger: opts.Logger}
+	deployer := &deploy.Deployer{Store: opts.Store, Events: rec, Owner: owner, ImageID: render.ImageIDs(opts.Builder.Image)}
+	// Releases record keyed fingerprints of the secrets they inject, for
+	// `ladder drift` to compare with what runs.
+	if opts.StateDir == "" {
+		// No state directory, nowhere to keep a key: no fingerprints.
+	} else if fp, err := secrets.OpenFingerprinter(opts.StateDir, true); err != nil {
+		opts.Logger.Warn("secret fingerprints unavailable; ladder drift will not compare secret values", "err", err)
+	} else {
+		deployer.Fingerprint = fp.Fingerprint
+	}
 	return &Agent{
 		opts:     opts,
 		owner:    owner,
 		started:  time.Now().UTC(),
 		events:   rec,
-		deployer: &deploy.Deployer{Store: opts.Store, Events: rec, Owner: owner, ImageID: render.ImageIDs(opts.Builder.Image)},
+		deployer: deployer,
 		scraper:  signal.NewScraper(signal.ScraperOptions{}),
 		history:  signal.NewHistory(120),
 		project:  opts.Project,

@@ -55,8 +55,11 @@ event.`,
 			if err := a.recover(ctx, ws, rec, e.Name, out); err != nil {
 				return err
 			}
-			if kind, err := a.targetKind(ctx, ws, e.Name); err == nil && kind == "compose" {
-				tgt, err := a.newTarget(ctx, ws, e.Name, "", nil)
+			// The containers of a site on the compose target outlive
+			// ladder; a site whose release ran on another target has
+			// none to remove.
+			if kind, _, err := a.siteTargetKind(ctx, ws, e.Name); err == nil && kind == "compose" {
+				tgt, err := a.targetOfKind(ctx, ws, kind, "", nil)
 				if err != nil {
 					return err
 				}
