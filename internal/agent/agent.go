@@ -51,6 +51,10 @@ type Options struct {
 	// output never show them.
 	Redactor *secrets.Redactor
 	Logger   *slog.Logger
+	// Alert, when set, receives what needs a person's attention whatever
+	// the log level (the store lost under the agent); the CLI writes it
+	// to the agent's standard error, which is its log file.
+	Alert func(msg string)
 }
 
 // Agent runs one environment.

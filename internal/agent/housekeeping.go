@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/spec"
@@ -62,8 +63,11 @@ func (a *Agent) checkStore(ctx context.Context, c store.Checker) {
 	}
 	a.mu.Unlock()
 	if first {
-		a.opts.Logger.Error("the store was lost; this agent records nothing more (releases, events, telemetry) until it is restarted on a restored store; the services keep running",
-			"err", err, "env", a.opts.Env)
+		msg := "the store was lost; this agent records nothing more (releases, events, telemetry) until it is restarted on a restored store; the services keep running"
+		a.opts.Logger.Error(msg, "err", err, "env", a.opts.Env)
+		if a.opts.Alert != nil {
+			a.opts.Alert(fmt.Sprintf("%s: %s: %v", a.opts.Env, msg, err))
+		}
 	}
 }
 

@@ -175,8 +175,8 @@ func checkIdentity(ctx context.Context, w *sql.DB, path string, rec *identity, e
 		// new store loses nothing.
 		return nil
 	}
-	restore := fmt.Sprintf("restore %s from a backup (ladder keeps them in %s); to start a new, empty history instead, remove %s",
-		filepath.Base(path), filepath.Join(filepath.Dir(path), BackupDir), identityPath(path))
+	restore := fmt.Sprintf("stop what runs first (ladder down); then restore %s from a backup (ladder keeps copies in %s), or, to start a new, empty history instead, move %s* and %s aside",
+		filepath.Base(path), filepath.Join(filepath.Dir(path), BackupDir), path, identityPath(path))
 	if !existed {
 		return &LostError{Path: path, Reason: fmt.Sprintf("the database file is missing, but %s says store %s with releases was here", IdentityFile, rec.ID), Hint: restore}
 	}
@@ -195,7 +195,7 @@ func checkIdentity(ctx context.Context, w *sql.DB, path string, rec *identity, e
 		return &LostError{Path: path, Reason: fmt.Sprintf("the database is empty or was truncated, but %s says store %s with releases was here", IdentityFile, rec.ID), Hint: restore}
 	case id != rec.ID:
 		return &LostError{Path: path, Reason: fmt.Sprintf("the database is store %s, but %s says the history is in store %s: the file was replaced", id, IdentityFile, rec.ID),
-			Hint: fmt.Sprintf("put store %s back; if %s is the store to keep, remove %s", rec.ID, filepath.Base(path), identityPath(path))}
+			Hint: fmt.Sprintf("put store %s back; if this %s is the store to keep, remove %s", rec.ID, filepath.Base(path), identityPath(path))}
 	}
 	return nil
 }
@@ -272,7 +272,7 @@ func (s *Store) Check(ctx context.Context) error {
 	}
 	if id != s.id {
 		return s.lose(&LostError{Path: s.path, Reason: fmt.Sprintf("the database was replaced or emptied while ladder had it open (it holds store %q, this process opened %s)", id, s.id),
-			Hint: "stop this ladder process, then put the database back or restore it from a backup"})
+			Hint: "stop what runs (ladder down), then put the database back or restore it from a backup"})
 	}
 	return nil
 }
@@ -286,7 +286,7 @@ func (s *Store) checkFile() error {
 	if s.opened == nil {
 		return nil
 	}
-	hint := "stop this ladder process, then put the database back or restore it from a backup (" + filepath.Join(filepath.Dir(s.path), BackupDir) + ")"
+	hint := "stop what runs (ladder down), then put the database back or restore it from a backup (" + filepath.Join(filepath.Dir(s.path), BackupDir) + ")"
 	fi, err := os.Stat(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
