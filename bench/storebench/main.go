@@ -192,8 +192,10 @@ func report(env harness.Env, cfg config, with, without result) string {
 	}{{"default retention", with}, {"no retention", without}} {
 		fmt.Fprintf(&b, "| %s | %s | %s | %d | %d | %d | %s |\n", r.name, mb(r.res.bytes), mb(r.res.free), r.res.samples, r.res.folds, r.res.events, r.res.wall.Round(time.Millisecond))
 	}
-	fmt.Fprintln(&b, "\nSQLite keeps the pages retention frees and reuses them; the file does not shrink below its high-water mark (the first hour of raw samples plus what was folded so far).")
 	fmt.Fprintln(&b)
+	if with.free > 0 {
+		fmt.Fprintf(&b, "SQLite keeps the pages retention frees (%s here) for reuse; the file does not shrink below its high-water mark.\n\n", mb(with.free))
+	}
 	if len(with.prunes) > 0 {
 		slices.Sort(with.prunes)
 		fmt.Fprintf(&b, "Retention runs: %d, median %s, max %s (the write lock is held per batch, never for a whole run).\n\n",
