@@ -83,6 +83,14 @@ type Agent struct {
 
 	deployMu sync.Mutex // one release at a time
 
+	// life is the context deploys run on once accepted: it outlives the
+	// request that asked for them and ends only when the agent shuts
+	// down, which then waits for them (deploys).
+	life    context.Context
+	endLife context.CancelFunc
+	lifeMu  sync.Mutex // orders deploys.Add before deploys.Wait
+	deploys sync.WaitGroup
+
 	ln       net.Listener
 	url      string
 	srv      *http.Server
@@ -111,7 +119,10 @@ func New(opts Options) (*Agent, error) {
 	} else {
 		deployer.Fingerprint = fp.Fingerprint
 	}
+	life, endLife := context.WithCancel(context.Background())
 	return &Agent{
+		life:     life,
+		endLife:  endLife,
 		opts:     opts,
 		owner:    owner,
 		started:  time.Now().UTC(),
@@ -166,7 +177,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.ln == nil {
 		return errors.New("agent: Listen first")
 	}
-	if err := writeInfo(a.opts.StateDir, a.opts.Env, Info{PID: proc.PID(a.owner), Owner: a.owner, URL: a.url, Started: a.started}); err != nil {
+	if err := writeInfo(a.opts.StateDir, a.opts.Env, Info{PID: proc.PID(a.owner), Owner: a.owner, URL: a.url, Started: a.started, Target: a.opts.Target.Kind()}); err != nil {
 		return err
 	}
 	defer removeInfo(a.opts.StateDir, a.opts.Env, a.owner)
@@ -201,6 +212,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	case err = <-serveErr:
 	}
 	stopScrape()
+	a.endDeploys()
 	downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	err = errors.Join(err, a.down(downCtx))

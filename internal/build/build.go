@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,6 +58,16 @@ type Options struct {
 	// arrives. May be nil; never called concurrently (nor concurrently
 	// with Progress).
 	Log func(service, line string)
+	// Logger receives warnings (an unpacked image found altered). May be
+	// nil.
+	Logger *slog.Logger
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
 }
 
 // Progress reports one step of one service's build. The callback is never
@@ -72,6 +83,16 @@ type Progress struct {
 	Digest string
 	// Err is why the build failed ("failed").
 	Err error
+
+	// Image services (see Pin): Image is the reference as the stack
+	// writes it; Source is where the bytes come from ("registry" or
+	// "engine"); while "pulling", Layers of LayersTotal layers and Bytes
+	// of BytesTotal bytes are in the artifact store (BytesTotal is 0 when
+	// unknown).
+	Image               string
+	Source              string
+	Layers, LayersTotal int
+	Bytes, BytesTotal   int64
 }
 
 // Report summarises one Build call.
@@ -81,6 +102,16 @@ type Report struct {
 	Cached []string `json:"cached"`
 	// BuildTime is the wall-clock time Build took.
 	BuildTime time.Duration `json:"buildTime"`
+	// Pulled are the image services whose image was copied into the
+	// artifact store now (see Pin); those already there are in Cached.
+	Pulled []string `json:"pulled,omitempty"`
+	// Moved are tags that point elsewhere than where they were pinned;
+	// those found by registry checks are added by WaitMoved.
+	Moved []MovedTag `json:"moved,omitempty"`
+
+	// pending are registry checks still running, and cancel stops them.
+	pending []func() *MovedTag
+	cancel  func()
 }
 
 // Builder builds a stack's services into artifacts. It is safe for
@@ -95,6 +126,11 @@ type Builder struct {
 	progressMu sync.Mutex
 	// rootfsMu serialises unpacking, so one digest is unpacked once.
 	rootfsMu sync.Mutex
+	// manifests caches each image's rootfs manifest by digest.
+	manifests sync.Map
+	// swept holds the temporary roots already cleared of directories
+	// left by dead processes (see mkTemp).
+	swept sync.Map
 	// index caches the parsed layout index for image lookups.
 	index indexCache
 
@@ -262,11 +298,7 @@ func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
 
 // buildGo compiles the service's main package and stores its image.
 func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string) (snapshot.Artifact, error) {
-	tmpRoot := filepath.Join(b.opts.Dir, "tmp")
-	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
-		return snapshot.Artifact{}, err
-	}
-	tmp, err := os.MkdirTemp(tmpRoot, "go-"+safeName(j.service)+"-")
+	tmp, err := b.mkTemp(filepath.Join(b.opts.Dir, "tmp"), "go-"+safeName(j.service)+"-")
 	if err != nil {
 		return snapshot.Artifact{}, err
 	}

@@ -68,7 +68,7 @@ event.`,
 			// ladder; a site whose release ran on another target has
 			// none to remove.
 			if kind, _, err := a.siteTargetKind(ctx, ws, e.Name); err == nil && kind == "compose" {
-				tgt, err := a.targetOfKind(ctx, ws, kind, "", nil)
+				tgt, err := a.targetOfKind(ctx, ws, e.Name, kind, "", nil)
 				if err != nil {
 					return err
 				}

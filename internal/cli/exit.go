@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/store/sqlite"
@@ -71,7 +72,7 @@ func Code(err error) int {
 		return ee.Code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &diags):
+	case errors.As(err, &diags), errors.As(err, new(*build.ImageError)):
 		return ExitConfig
 	case errors.As(err, &de), errors.As(err, &pe), errors.Is(err, target.ErrTimeout):
 		return ExitUnhealthy
@@ -103,9 +104,12 @@ func Report(w io.Writer, err error) {
 	}
 	fmt.Fprintf(w, "ladder: %v\n", err)
 	var lost *sqlite.LostError
+	var ie *build.ImageError
 	switch {
 	case errors.As(err, &ee) && ee.Hint != "":
 		fmt.Fprintf(w, "Try: %s\n", ee.Hint)
+	case errors.As(err, &ie) && ie.Hint != "":
+		fmt.Fprintf(w, "Try: %s\n", ie.Hint)
 	case errors.As(err, &lost) && lost.Hint != "":
 		fmt.Fprintf(w, "Try: %s\n", lost.Hint)
 	}

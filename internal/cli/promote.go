@@ -42,12 +42,16 @@ func (a *app) promoter(ws *workspace) *promote.Promoter {
 		Project: ws.project,
 		Store:   ws.store,
 		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
+			if err := a.refuseImagesOnRung(ctx, ws, env, id); err != nil {
+				return nil, err
+			}
 			return a.deployTo(ctx, ws, env, id, by)
 		},
 		Endpoints: func(ctx context.Context, env string) (map[string]string, error) {
 			return a.endpointsOf(ctx, ws, env)
 		},
 		Verify: a.verifier(ws),
+		Push:   a.pushImages(ws),
 		Events: &deploy.Recorder{Store: ws.store, Logger: a.logger()},
 		Owner:  proc.Self(),
 		Dir:    ws.project.Dir,
@@ -74,7 +78,7 @@ serialised.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
+			ws, err := a.openToChange(ctx)
 			if err != nil {
 				return err
 			}
@@ -151,7 +155,7 @@ identity is refused.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
+			ws, err := a.openToChange(ctx)
 			if err != nil {
 				return err
 			}
@@ -198,7 +202,7 @@ when the current snapshot is broken (crash-looping, failing health).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
+			ws, err := a.openToChange(ctx)
 			if err != nil {
 				return err
 			}

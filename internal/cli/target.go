@@ -82,7 +82,7 @@ func (a *app) siteTarget(ctx context.Context, ws *workspace, env string) (target
 	if err != nil {
 		return nil, err
 	}
-	return a.targetOfKind(ctx, ws, kind, "", nil)
+	return a.targetOfKind(ctx, ws, env, kind, "", nil)
 }
 
 // newTarget builds the target of an environment for a deploy.
@@ -91,10 +91,10 @@ func (a *app) newTarget(ctx context.Context, ws *workspace, env, owner string, r
 	if err != nil {
 		return nil, err
 	}
-	return a.targetOfKind(ctx, ws, kind, owner, rec)
+	return a.targetOfKind(ctx, ws, env, kind, owner, rec)
 }
 
-func (a *app) targetOfKind(ctx context.Context, ws *workspace, kind, owner string, rec *deploy.Recorder) (target.Target, error) {
+func (a *app) targetOfKind(ctx context.Context, ws *workspace, env, kind, owner string, rec *deploy.Recorder) (target.Target, error) {
 	var events func(store.Event)
 	if rec != nil {
 		events = rec.Record
@@ -105,8 +105,10 @@ func (a *app) targetOfKind(ctx context.Context, ws *workspace, kind, owner strin
 		if err != nil {
 			return nil, &ExitError{Code: ExitFailure, Err: err}
 		}
+		e, _ := ws.project.Ladder.Environment(env)
 		return compose.New(compose.Options{
 			Engine: eng, Stack: ws.project.Stack.Name, Images: ws.builder.Image,
+			Registry: buildRegistry(e), RegistryAuth: registryAuth,
 			WorkingDir: ws.project.Dir, ConfigFile: ws.project.Stack.File,
 			ComposeDir: filepath.Join(ws.stateDir, "compose"),
 			Events:     events, Logger: a.logger(),

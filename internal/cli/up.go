@@ -25,6 +25,7 @@ import (
 
 type upOptions struct {
 	env       string
+	pull      string
 	detach    bool
 	dashboard string
 	timeout   time.Duration
@@ -60,11 +61,15 @@ serving and up exits with code 3.`,
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address (default: the environment's, 127.0.0.1:7700)")
 	f.StringVar(&a.target, "target", "", "runtime: auto, process or compose (default: the environment's target)")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
+	f.StringVar(&o.pull, "pull", "", "for image services: always (resolve the tag at the registry), missing (the pinned or the engine's copy when there is one) or never (default: each service's pull_policy, else missing)")
 	return cmd
 }
 
 func (a *app) runUp(ctx context.Context, o upOptions) error {
 	begun := time.Now()
+	if err := checkPull(o.pull); err != nil {
+		return err
+	}
 	ws, err := a.open(ctx)
 	if err != nil {
 		return err
@@ -87,6 +92,11 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		return err
 	}
 	client, running := agent.Find(ctx, ws.stateDir, env.Name)
+	if running && !a.json() {
+		if kind, err := a.targetKind(ctx, ws, env.Name); err == nil {
+			printWarnings(a.Err, ws.project, kind)
+		}
+	}
 	if !running {
 		// Settle where the stack will run before building anything, so
 		// an unreachable engine is reported at once.
@@ -102,13 +112,19 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 			c.Close()
 		}
 		a.target = kind
+		if !a.json() {
+			printWarnings(a.Err, ws.project, kind)
+		}
+	}
+	if err := a.refuseImagesOn(ws, env.Name, client, running); err != nil {
+		return err
 	}
 
 	out.printf("building %s\n", ws.project.Stack.Name)
 	b := ws.newBuilder(out.build)
-	made, err := deploy.MakeSnapshot(ctx, ws.project, ws.store, b, ws.stateDir)
+	made, err := deploy.MakeSnapshotWith(ctx, ws.project, ws.store, b, ws.stateDir, a.pinOptions(ws, o.pull))
 	if err != nil {
-		return err
+		return imageErr(err)
 	}
 	var sites []string
 	for _, s := range env.Sites {
@@ -124,7 +140,19 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if made.Created {
 		state = "new"
 	}
-	out.printf("snapshot %s (%s, %d services built, %d unchanged, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), round(made.Report.BuildTime))
+	pulled := ""
+	if n := len(made.Report.Pulled); n > 0 {
+		pulled = fmt.Sprintf(", %d pulled", n)
+	}
+	out.printf("snapshot %s (%s, %d services built, %d unchanged%s, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), pulled, round(made.Report.BuildTime))
+
+	if env.Registry != nil {
+		// The rung's engine pulls from its registry: the images go there
+		// first, as a promotion would send them.
+		if err := a.pushImages(ws)(ctx, env, snap); err != nil {
+			return imageErr(err)
+		}
+	}
 
 	if running {
 		return a.upViaAgent(ctx, ws, client, made, env.Name, o, out, begun, false)
@@ -170,6 +198,10 @@ func (a *app) upViaAgent(ctx context.Context, ws *workspace, c *agent.Client, ma
 	stopFollow := a.followProgress(ctx, c, out)
 	res, err := c.Deploy(ctx, req)
 	stopFollow()
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C stops watching, not the deploy: the agent owns it now.
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("stopped watching the deploy to %s; it goes on in the agent (pid %d)", env, c.Info.PID), Hint: "ladder status --env " + env}
+	}
 	if err != nil {
 		if started {
 			downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
@@ -219,6 +251,9 @@ type upResult struct {
 }
 
 func (a *app) upSummary(made *deploy.Made, res *api.DeployResult, st *api.Status, out *printer, took time.Duration, detached bool) error {
+	// The registry's answers on moved tags came in while the deploy ran.
+	made.Report.WaitMoved()
+	out.moved(made.Report)
 	if a.json() {
 		return a.printJSON(upResult{Snapshot: made.Snapshot, Build: made.Report, Deploy: res, Status: st})
 	}

@@ -255,6 +255,8 @@ func (c *comparer) instance(svc *render.Service, in Instance, slot string) []Ite
 
 	items = append(items, c.labels(svc, in, slot)...)
 
+	items = append(items, c.runtimeItems(svc, in, slot)...)
+
 	if in.Health == plan.HealthUnhealthy {
 		item(KindUnhealthy, "", "", "")
 	}

@@ -113,7 +113,13 @@ func (p *Promoter) Rollback(ctx context.Context, env, to, by, why string) (*Roll
 	}
 	p.audit(ctx, store.AuditEntry{Actor: by, Action: "rollback", Env: env, Snapshot: target.ID, Outcome: "requested",
 		Detail: fmt.Sprintf("from %s; %s", snapshot.Short(current), orDash(why))})
-	dres, err := p.Deploy(ctx, env, target.ID, by)
+	// A rollback redeploys digests the registry already has; pushing
+	// again costs a HEAD per blob and repairs a registry that lost them.
+	var dres *api.DeployResult
+	err = p.push(ctx, e, target)
+	if err == nil {
+		dres, err = p.Deploy(ctx, env, target.ID, by)
+	}
 	outcome := "succeeded"
 	if err != nil {
 		outcome = "failed: " + err.Error()

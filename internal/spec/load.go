@@ -23,6 +23,10 @@ type LoadOptions struct {
 	// file; they override the OS environment, which overrides the
 	// project's .env file.
 	Env []string
+	// Profiles are the Compose profiles to activate; empty means those
+	// COMPOSE_PROFILES names (in the environment or the .env file), as
+	// for docker compose.
+	Profiles []string
 }
 
 // Load reads the project in dir: ladder.yaml (or the defaults) and the
@@ -92,7 +96,7 @@ func Load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 	var services []string
 	if stackAbs != "" {
 		var d Diagnostics
-		stack, services, d = loadStack(ctx, stackInput{abs: stackAbs, shown: relPath(absDir, stackAbs), base: absDir, env: opts.Env})
+		stack, services, d = loadStack(ctx, stackInput{abs: stackAbs, shown: relPath(absDir, stackAbs), base: absDir, env: opts.Env, profiles: opts.Profiles})
 		ds = append(ds, d...)
 	}
 	if doc != nil {

@@ -56,7 +56,7 @@ func (t *Target) Apply(ctx context.Context, d *render.Desired, p *plan.Plan, opt
 			continue
 		}
 		svc, _ := d.Service(sp.Service)
-		ref, err := t.ensureImage(ctx, d.Stack, svc)
+		ref, err := t.ensureImage(ctx, d.Stack, svc, progress)
 		if err != nil {
 			return err
 		}
@@ -191,7 +191,10 @@ func stopGrace(d *render.Desired, service string) time.Duration {
 }
 
 // ensureImage makes the service's artifact available in the engine.
-func (t *Target) ensureImage(ctx context.Context, stack string, svc *render.Service) (string, error) {
+func (t *Target) ensureImage(ctx context.Context, stack string, svc *render.Service, progress func(target.Progress)) (string, error) {
+	if t.opts.Registry.Address != "" {
+		return t.pullImage(ctx, stack, svc, progress)
+	}
 	ref := build.ImageRef(stack, svc.Name, svc.Digest)
 	t.mu.Lock()
 	_, ok := t.images[ref]
@@ -203,7 +206,15 @@ func (t *Target) ensureImage(ctx context.Context, stack string, svc *render.Serv
 	if err != nil {
 		return "", fmt.Errorf("service %s: %w", svc.Name, err)
 	}
+	begun := time.Now()
+	loading := t.imageMissing(ctx, img)
+	if loading {
+		progress(target.Progress{Service: svc.Name, Step: "loading", Detail: fmt.Sprintf("image %s (%s) into the engine", ref, imageSize(img))})
+	}
 	id, err := build.LoadImage(ctx, t.opts.Engine, img, ref)
+	if loading && err == nil {
+		progress(target.Progress{Service: svc.Name, Step: "loaded", Elapsed: time.Since(begun)})
+	}
 	if err != nil {
 		return "", fmt.Errorf("service %s: loading its image into the engine: %w", svc.Name, t.engineErr(err))
 	}
@@ -233,7 +244,7 @@ func (t *Target) checkPorts(d *render.Desired, p *plan.Plan, existing []containe
 		}
 		svc, _ := d.Service(sp.Service)
 		for _, port := range svc.Ports {
-			if port.Published == 0 {
+			if !fixedPort(port) {
 				continue
 			}
 			if owner, ok := held[port.Published]; ok {
@@ -244,7 +255,7 @@ func (t *Target) checkPorts(d *render.Desired, p *plan.Plan, existing []containe
 				errs = append(errs, &target.PortInUseError{Service: svc.Name, Port: port.Published, Err: fmt.Errorf("published by service %s of this site", owner)})
 				continue
 			}
-			ln, err := net.Listen(port.Protocol, ":"+strconv.Itoa(port.Published))
+			ln, err := net.Listen(port.Protocol, net.JoinHostPort(port.HostIP, strconv.Itoa(port.Published)))
 			if err != nil {
 				errs = append(errs, &target.PortInUseError{Service: svc.Name, Port: port.Published, Err: err})
 				continue
@@ -258,6 +269,13 @@ func (t *Target) checkPorts(d *render.Desired, p *plan.Plan, existing []containe
 // remove stops (within grace) and removes a container.
 func (t *Target) remove(ctx context.Context, id string, grace time.Duration) {
 	t.forgetProber(id)
+	t.mu.Lock()
+	cname, files := t.fileDirs[id]
+	delete(t.fileDirs, id)
+	t.mu.Unlock()
+	if files {
+		defer t.removeFiles(cname)
+	}
 	secs := int(grace.Seconds())
 	_ = t.opts.Engine.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs})
 	if err := t.opts.Engine.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
@@ -274,18 +292,23 @@ func (t *Target) takeServiceAlias(ctx context.Context, project string, site rend
 		if err := t.opts.Engine.NetworkDisconnect(ctx, full, c.id, true); err != nil && !isNotFound(err) {
 			return fmt.Errorf("switching %s to %s: %w", c.svc.Name, c.name, err)
 		}
-		err := t.opts.Engine.NetworkConnect(ctx, full, c.id, &network.EndpointSettings{Aliases: []string{c.svc.Name, c.name}})
+		err := t.opts.Engine.NetworkConnect(ctx, full, c.id, &network.EndpointSettings{Aliases: aliases(c.svc, netName, c.name, true)})
 		if err != nil {
 			return fmt.Errorf("switching %s to %s: %w", c.svc.Name, c.name, err)
 		}
 	}
 	if info, err := t.opts.Engine.ContainerInspect(ctx, c.id); err == nil {
-		t.probe(site, snapshot, c.id, c.name, containerAddr(info), c.svc)
+		t.probe(site, snapshot, c.id, c.name, probeAddr(info, c.svc), c.svc)
 	}
 	return nil
 }
 
+// serviceNetworks are the project networks svc joins, the first at
+// creation; none for a service with its own network_mode.
 func serviceNetworks(svc render.Service) []string {
+	if svc.Runtime != nil && svc.Runtime.NetworkMode != "" {
+		return nil
+	}
 	if len(svc.Networks) == 0 {
 		return []string{"default"}
 	}
