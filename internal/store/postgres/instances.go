@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -73,9 +74,10 @@ func (s *Store) AppendSamples(ctx context.Context, samples []store.Sample) error
 	var b pgx.Batch
 	for _, x := range samples {
 		b.Queue(`INSERT INTO samples
-			(time_ms, env, site, snapshot, service, request_rate, error_rate, p50, p95)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			toMS(x.Time), x.Env, x.Site, x.Snapshot, x.Service, x.RequestRate, x.ErrorRate, x.P50, x.P95)
+			(time_ms, env, site, snapshot, service, request_rate, error_rate, p50, p95, span_ms)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+			toMS(x.Time), x.Env, x.Site, x.Snapshot, x.Service, x.RequestRate, x.ErrorRate, x.P50, x.P95,
+			x.Span.Milliseconds())
 	}
 	return s.wrap(s.pool.SendBatch(ctx, &b).Close(), "append %d samples", len(samples))
 }
@@ -92,7 +94,7 @@ func (s *Store) ListSamples(ctx context.Context, f store.SampleFilter) ([]store.
 		q.where("time_ms >=", toMS(f.Since))
 	}
 	rows, err := s.pool.Query(ctx, `SELECT time_ms, env, site, snapshot, service,
-		request_rate, error_rate, p50, p95 FROM samples`+
+		request_rate, error_rate, p50, p95, span_ms FROM samples`+
 		q.whereSQL()+` ORDER BY time_ms, id`+q.limitSQL(f.Limit), q.args...)
 	if err != nil {
 		return nil, s.wrap(err, "list samples")
@@ -101,14 +103,15 @@ func (s *Store) ListSamples(ctx context.Context, f store.SampleFilter) ([]store.
 	var out []store.Sample
 	for rows.Next() {
 		var (
-			x  store.Sample
-			ms int64
+			x        store.Sample
+			ms, span int64
 		)
 		if err := rows.Scan(&ms, &x.Env, &x.Site, &x.Snapshot, &x.Service,
-			&x.RequestRate, &x.ErrorRate, &x.P50, &x.P95); err != nil {
+			&x.RequestRate, &x.ErrorRate, &x.P50, &x.P95, &span); err != nil {
 			return nil, s.wrap(err, "list samples")
 		}
 		x.Time = fromMS(ms)
+		x.Span = time.Duration(span) * time.Millisecond
 		out = append(out, x)
 	}
 	if err := rows.Err(); err != nil {

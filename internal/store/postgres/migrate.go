@@ -2,7 +2,9 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
 	"embed"
+	"encoding/hex"
 	"fmt"
 	"io/fs"
 	"path"
@@ -119,7 +121,20 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, migs []migration) error {
 			return err
 		}
 	}
+	// The store's identity (store_meta "id", as in the SQLite store), made
+	// once, when the store is created.
+	if _, err := conn.Exec(ctx, `INSERT INTO store_meta (key, value) VALUES ('id', $1) ON CONFLICT (key) DO NOTHING`,
+		newStoreID()); err != nil {
+		return fmt.Errorf("record the store's identity: %w", err)
+	}
 	return nil
+}
+
+// newStoreID returns a random store identity.
+func newStoreID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 func applyMigration(ctx context.Context, conn *pgxpool.Conn, m migration) error {

@@ -156,3 +156,29 @@ func TestNewerSchemaRefused(t *testing.T) {
 		t.Errorf("Open: %v, want it to say the schema is newer", err)
 	}
 }
+
+// TestStoreIdentity: a store gets an identity when it is created, and
+// keeps it across opens.
+func TestStoreIdentity(t *testing.T) {
+	s, dsn := openTemp(t)
+	id := func(s *Store) string {
+		var v string
+		if err := s.pool.QueryRow(t.Context(), `SELECT value FROM store_meta WHERE key = 'id'`).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	first := id(s)
+	s.Close()
+	if len(first) != 32 {
+		t.Errorf("store identity %q, want 32 hex digits", first)
+	}
+	s2, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if got := id(s2); got != first {
+		t.Errorf("identity after reopen %q, want %q", got, first)
+	}
+}

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-const releaseCols = `id, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor`
+const releaseCols = `id, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints`
 
 // CreateRelease implements store.Store, with the SQLite store's defaults: a
 // zero Started is now, an empty Phase is progressing, and KnownGood is only
@@ -38,11 +39,25 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 		}
 		knownGoodAt = &ms
 	}
+	// Fingerprints are a JSON object, NULL when there are none (read back
+	// as nil).
+	var fingerprints *string
+	if len(r.SecretFingerprints) > 0 {
+		b, err := json.Marshal(r.SecretFingerprints)
+		if err != nil {
+			return store.Release{}, s.wrap(err, "create release of %s to %s/%s", r.Snapshot, r.Env, r.Site)
+		}
+		f := string(b)
+		fingerprints = &f
+	} else {
+		r.SecretFingerprints = nil
+	}
 	err := s.pool.QueryRow(ctx, `INSERT INTO releases
-		(env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		(env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor,
+		 target, secret_fingerprints)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
-		r.KnownGood, knownGoodAt, r.By,
+		r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints,
 	).Scan(&r.ID)
 	if err != nil {
 		return store.Release{}, s.wrap(err, "create release of %s to %s/%s", r.Snapshot, r.Env, r.Site)
@@ -133,10 +148,16 @@ func scanReleases(rows pgx.Rows) ([]store.Release, error) {
 			phase    string
 			started  int64
 			finished *int64
+			fps      *string
 		)
 		if err := rows.Scan(&r.ID, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
-			&r.KnownGood, &r.By); err != nil {
+			&r.KnownGood, &r.By, &r.Target, &fps); err != nil {
 			return nil, err
+		}
+		if fps != nil {
+			if err := json.Unmarshal([]byte(*fps), &r.SecretFingerprints); err != nil {
+				return nil, fmt.Errorf("release %d: decode secret fingerprints: %w", r.ID, err)
+			}
 		}
 		r.Phase = store.Phase(phase)
 		r.Started = fromMS(started)
