@@ -2,6 +2,7 @@ package spec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -28,7 +29,33 @@ type LoadOptions struct {
 // Load reads the project in dir: ladder.yaml (or the defaults) and the
 // stack file. When anything is wrong the error is a Diagnostics holding
 // every problem found in both files, sorted by file and position.
+//
+// Load returns as soon as ctx is done. Parts of loading do not look at a
+// context (YAML parsing, schema validation, compose-go's loader), so they
+// run aside and are left to finish on their own; checkBudget bounds how
+// long that can be.
 func Load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type result struct {
+		p   *Project
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := load(ctx, dir, opts)
+		done <- result{p, err}
+	}()
+	select {
+	case r := <-done:
+		return r.p, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -49,7 +76,10 @@ func Load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 	if ladderAbs != "" {
 		projectDir = filepath.Dir(ladderAbs)
 		shown := relPath(absDir, ladderAbs)
-		content, err := os.ReadFile(ladderAbs)
+		content, err := readBounded(ladderAbs)
+		if errors.Is(err, errTooLarge) {
+			return nil, Diagnostics{{File: shown, Line: 1, Col: 1, Message: tooLargeMsg("the ladder file")}}
+		}
 		if err != nil {
 			return nil, Diagnostics{{File: shown, Message: "cannot read the ladder file: " + unwrapPathError(err)}}
 		}
@@ -94,6 +124,10 @@ func Load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 		var d Diagnostics
 		stack, services, d = loadStack(ctx, stackInput{abs: stackAbs, shown: relPath(absDir, stackAbs), base: absDir, env: opts.Env})
 		ds = append(ds, d...)
+	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted: whatever was found is incomplete.
+		return nil, err
 	}
 	if doc != nil {
 		ds = append(ds, doc.check(services)...)

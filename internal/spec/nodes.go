@@ -12,7 +12,9 @@ import (
 )
 
 // parseYAML parses one YAML document into a node tree. An empty file gives
-// an empty mapping so callers need no special case for it.
+// an empty mapping so callers need no special case for it. A tree over the
+// budget (see checkBudget) is refused here, before anything expands its
+// aliases.
 func parseYAML(file string, content []byte) (*yaml.Node, Diagnostics) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err != nil {
@@ -20,6 +22,9 @@ func parseYAML(file string, content []byte) (*yaml.Node, Diagnostics) {
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1, Column: 1}, nil
+	}
+	if ds := checkBudget(file, doc.Content[0]); ds != nil {
+		return nil, ds
 	}
 	return doc.Content[0], nil
 }
