@@ -17,14 +17,16 @@ type Diagnostic struct {
 }
 
 func (d Diagnostic) String() string {
+	// File and Path are what the user named (directories, keys): they
+	// are quoted when they hold control or format characters.
 	var b strings.Builder
-	b.WriteString(d.File)
+	b.WriteString(Quote(d.File))
 	if d.Line > 0 {
 		fmt.Fprintf(&b, ":%d:%d", d.Line, d.Col)
 	}
 	b.WriteString(": ")
 	if d.Path != "" {
-		b.WriteString(d.Path)
+		b.WriteString(Quote(d.Path))
 		b.WriteString(": ")
 	}
 	b.WriteString(d.Message)

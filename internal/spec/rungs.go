@@ -169,6 +169,21 @@ func (doc *ladderDoc) checkRung(i int, base []string) Diagnostics {
 			add(n, path, "a gate test needs a command, as a list: [\"/bin/sh\", \"-c\", \"...\"]")
 		}
 		ds = append(ds, doc.positive(append(slices.Clone(base), "gates", "tests", idx, "timeout"))...)
+		declared := map[string]int{}
+		for v, entry := range gt.Env {
+			loc := value("gates", "tests", idx, "env", strconv.Itoa(v))
+			name, _, _ := strings.Cut(entry, "=")
+			switch {
+			case !envVarRe.MatchString(name):
+				add(loc.Value, loc.Path, fmt.Sprintf("%q is not an environment variable: want NAME (passed on) or NAME=value", entry))
+			case IsLadderSecretVar(name):
+				add(loc.Value, loc.Path, fmt.Sprintf("%s is never given to gate tests: it holds one of ladder's secrets", name))
+			case declared[name] > 0:
+				add(loc.Value, loc.Path, fmt.Sprintf("%s is declared twice (also env[%d])", name, declared[name]-1))
+			default:
+				declared[name] = v + 1
+			}
+		}
 	}
 
 	seen := map[string]int{}

@@ -152,11 +152,16 @@ type Gates struct {
 
 // GateTest is a named test command (smoke, e2e) run against a rung. It
 // gets LADDER_SNAPSHOT, LADDER_ENVIRONMENT and <SERVICE>_URL for each
-// published service of the rung's first site in its environment.
+// published service of the rung's first site in its environment, and
+// otherwise only a minimal environment: see GateTestBaseVars.
 type GateTest struct {
 	Name    string        `yaml:"name" json:"name"`
 	Command []string      `yaml:"command" json:"command"`
 	Timeout time.Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Env declares what else the test gets: "NAME" passes NAME on from
+	// the promoter's environment, "NAME=value" sets it. ladder's own
+	// secrets (IsLadderSecretVar) are never passed.
+	Env []string `yaml:"env" json:"env,omitempty"`
 }
 
 // Site is one place an environment runs.
