@@ -155,7 +155,7 @@ func checkBudget(file string, root *yaml.Node) Diagnostics {
 		msg = fmt.Sprintf("alias *%s expands to %s YAML nodes: ladder refuses files that stand for more than %s once aliases are expanded (nested aliases multiply)",
 			n.Value, thousands(s.size[n]), thousands(MaxNodes))
 	default:
-		msg = fmt.Sprintf("stands for more than %s YAML nodes once aliases are expanded: ladder refuses files this large (nested aliases multiply)", thousands(MaxNodes))
+		msg = fmt.Sprintf("holds more than %s YAML nodes (aliases counted expanded): ladder refuses files this large", thousands(MaxNodes))
 	}
 	return Diagnostics{at(file, n, path, msg)}
 }

@@ -93,7 +93,7 @@ func TestBudgetBounds(t *testing.T) {
 		name, compose, want string
 	}{
 		{"deep", deep, "compose.yaml:4:13: services.web.x-deep: nested more than 64 levels deep"},
-		{"many nodes", long, "compose.yaml:4:9: x-long: stands for more than 100,000 YAML nodes"},
+		{"many nodes", long, "compose.yaml:4:9: x-long: holds more than 100,000 YAML nodes"},
 		{"too big", "x: \"" + strings.Repeat("a", MaxFileSize) + "\"\n", "compose.yaml:1:1: the stack file is larger than 2 MiB"},
 	}
 	for _, tt := range tests {
