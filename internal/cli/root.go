@@ -125,7 +125,7 @@ func (a *app) logger() *slog.Logger {
 }
 
 func (a *app) loadOptions() spec.LoadOptions {
-	return spec.LoadOptions{LadderFile: a.ladderFile, StackFile: a.stackFile}
+	return spec.LoadOptions{LadderFile: a.ladderFile, StackFile: a.stackFile, RequireContexts: true}
 }
 
 // load reads and validates the project's files.

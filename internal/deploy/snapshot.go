@@ -135,7 +135,7 @@ func ProjectFor(ctx context.Context, p *spec.Project, stateDir string, opts spec
 	if _, err := os.Stat(path); err != nil {
 		return nil, &StaleStackError{Snapshot: snap.ID, Want: snap.StackHash, Have: p.Stack.Hash}
 	}
-	opts.StackFile = path
+	opts.StackFile, opts.Archived = path, true
 	if opts.LadderFile == "" {
 		opts.LadderFile = p.LadderFile
 	}

@@ -24,6 +24,15 @@ type LoadOptions struct {
 	// file; they override the OS environment, which overrides the
 	// project's .env file.
 	Env []string
+	// Archived says the stack file is a recorded snapshot's archived
+	// definition, loaded to deploy what was built from it: its build
+	// contexts are not checked, as nothing is built from it and they are
+	// relative to where it was written, not to the archive.
+	Archived bool
+	// RequireContexts says builds will run from the project: a build
+	// context that does not exist, or is not a directory, is an error.
+	// (Wherever a context is, it must be inside the project or opted in.)
+	RequireContexts bool
 }
 
 // Load reads the project in dir: ladder.yaml (or the defaults) and the
@@ -131,6 +140,9 @@ func load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 	}
 	if doc != nil {
 		ds = append(ds, doc.check(services)...)
+	}
+	if stack != nil && !opts.Archived {
+		ds = append(ds, checkContexts(stack, projectDir, doc, opts.RequireContexts)...)
 	}
 	if len(ds) > 0 {
 		// Messages first, so problems sharing a position keep one order

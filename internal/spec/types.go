@@ -87,8 +87,19 @@ type Ladder struct {
 	// State is the directory where ladder keeps its store, artifacts and
 	// logs, relative to ladder.yaml (default ".ladder").
 	State string `yaml:"state" json:"state,omitempty"`
+	// Build sets what builds may read.
+	Build BuildPolicy `yaml:"build" json:"build,omitempty"`
 	// Environments are the rungs, in the order they are written.
 	Environments []Environment `yaml:"environments" json:"environments"`
+}
+
+// BuildPolicy sets what builds may read.
+type BuildPolicy struct {
+	// Outside lists directories outside the project (relative to
+	// ladder.yaml, or absolute) that build contexts may lie in. Without
+	// it a build context must be inside the project, so that a stack file
+	// cannot send, say, /etc or a home directory to a builder.
+	Outside []string `yaml:"outside" json:"outside,omitempty"`
 }
 
 // Environment is one rung of the ladder.
