@@ -101,3 +101,31 @@ func TestSIGTERMWhileLoadingExits130(t *testing.T) {
 		t.Fatal("validate still running 10 s after SIGTERM")
 	}
 }
+
+// A dashboard other machines reach is refused before anything is built,
+// unless allowed; allowed, up warns.
+func TestRemoteDashboardNeedsTheOptIn(t *testing.T) {
+	p := newProject(t)
+	begun := time.Now()
+	res := p.run("up", "-d", "--dashboard", "0.0.0.0:0")
+	if res.code != 2 || !strings.Contains(res.stderr, "dashboard address 0.0.0.0:0 is reachable from other machines") ||
+		!strings.Contains(res.stderr, "--dashboard-allow-remote") {
+		t.Fatalf("up with a remote dashboard: %s", res)
+	}
+	if took := time.Since(begun); took > 10*time.Second {
+		t.Errorf("refusing took %s: it must come before the build", took)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, ".ladder", "artifacts", "index.json")); err == nil {
+		t.Error("something was built before the dashboard address was refused")
+	}
+	res = p.run("up", "-d", "--dashboard", "0.0.0.0:0", "--dashboard-allow-remote")
+	if res.code != 0 {
+		t.Fatalf("up --dashboard-allow-remote: %s", res)
+	}
+	if !strings.Contains(res.stderr, "warning: dashboard address 0.0.0.0:0 is reachable from other machines") {
+		t.Errorf("up with an allowed remote dashboard does not warn:\n%s", res.stderr)
+	}
+	if st, _ := p.status(); !strings.Contains(st.Agent.URL, "0.0.0.0:") && !strings.Contains(st.Agent.URL, "[::]:") {
+		t.Errorf("the agent serves %s, want every interface", st.Agent.URL)
+	}
+}

@@ -35,6 +35,9 @@ type app struct {
 	verbose    bool
 	// target overrides the environment's target kind (up, agent).
 	target string
+	// dashboardAllowRemote lets the dashboard listen on an address other
+	// machines reach (up, agent, demo).
+	dashboardAllowRemote bool
 }
 
 // New returns ladder's root command.

@@ -185,6 +185,8 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 		if e.Dashboard != "" {
 			if msg := checkHostPort(e.Dashboard); msg != "" {
 				add(doc.locate(append(base, "dashboard")...), false, msg)
+			} else if !e.DashboardAllowRemote && !IsLoopback(e.Dashboard) {
+				add(doc.locate(append(base, "dashboard")...), false, RemoteDashboardMsg(e.Dashboard)+"; set dashboard_allow_remote: true if that is meant")
 			}
 		}
 		ds = append(ds, doc.positive(append(base, "health", "timeout"))...)
@@ -268,6 +270,28 @@ func checkHostPort(s string) string {
 		return fmt.Sprintf("host %q is neither an IP address nor a host name", host)
 	}
 	return ""
+}
+
+// IsLoopback reports whether a listen address (host:port) only accepts
+// connections from this machine: a loopback IP or "localhost". An empty
+// host, 0.0.0.0 or :: listen on every interface; any other name may
+// resolve to anything.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// RemoteDashboardMsg says why a dashboard address other machines reach is
+// refused unless allowed.
+func RemoteDashboardMsg(addr string) string {
+	return fmt.Sprintf("dashboard address %s is reachable from other machines, and the dashboard and its API (deploy, promote, roll back) have no authentication", Quote(addr))
 }
 
 var hostname = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)

@@ -116,6 +116,10 @@ type Environment struct {
 	// Dashboard is the address ladder serves the dashboard and API on while
 	// it runs this environment (default 127.0.0.1:7700; port 0 picks one).
 	Dashboard string `yaml:"dashboard" json:"dashboard,omitempty"`
+	// DashboardAllowRemote lets Dashboard be an address other machines
+	// reach (not loopback): the dashboard and its API have no
+	// authentication, so this must be meant.
+	DashboardAllowRemote bool `yaml:"dashboard_allow_remote" json:"dashboardAllowRemote,omitempty"`
 	// Health bounds how long a release may take to become healthy.
 	Health HealthPolicy `yaml:"health" json:"health"`
 	// Telemetry sets how often services are scraped.
