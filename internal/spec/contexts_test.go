@@ -95,3 +95,19 @@ func TestContextNamesAreQuoted(t *testing.T) {
 		t.Errorf("got  %s\nwant %s", ds.Error(), want)
 	}
 }
+
+func TestEscape(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"plain text", "plain text"},
+		{"two\nlines\tand a tab", "two\nlines\tand a tab"},
+		{"stack file evil\u202elmay.yaml", `stack file evil\u202elmay.yaml`},
+		{"red \x1b[31malert", `red \x1b[31malert`},
+		{"bad \xff byte", `bad \xff byte`},
+		{"zero\u200bwidth café", `zero\u200bwidth café`},
+	}
+	for _, tt := range tests {
+		if got := Escape(tt.in); got != tt.want {
+			t.Errorf("Escape(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
