@@ -162,3 +162,27 @@ func TestLoadStopsWhenCancelled(t *testing.T) {
 		t.Errorf("interpolation went on for %d nodes after cancel (err %v)", ip.walked, ip.err)
 	}
 }
+
+// A file dense with values is refused before it is parsed: parsing it
+// alone would cost hundreds of MB.
+func TestDenseFileRefusedBeforeParsing(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{"compose.yaml": service3 + "x: [" + strings.TrimSuffix(strings.Repeat("1,", 1<<20-20), ",") + "]\n"})
+	err := loadBounded(t, dir)
+	var ds Diagnostics
+	if !errors.As(err, &ds) || len(ds) != 1 || !strings.HasPrefix(ds[0].String(), "compose.yaml:1:1: too many values: 1,04") {
+		t.Fatalf("got %v", err)
+	}
+	// Real files have about one separator per node: the 1,000-service
+	// benchmark shape stays far inside.
+	var b strings.Builder
+	b.WriteString("services:\n")
+	for i := range 1000 {
+		fmt.Fprintf(&b, "  s%04d:\n    image: registry.example.com/s%04d\n    ports: [\"8080\"]\n    environment:\n      SERVICE: s%04d\n      LOG_LEVEL: info\n", i, i, i)
+	}
+	if n := separators([]byte(b.String())); n > MaxNodes/4 {
+		t.Errorf("1,000 services have %d separators", n)
+	}
+}
+
+const service3 = "services:\n  web:\n    image: nginx\n"
