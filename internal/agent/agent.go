@@ -76,6 +76,14 @@ type Agent struct {
 
 	deployMu sync.Mutex // one release at a time
 
+	// life is the context deploys run on once accepted: it outlives the
+	// request that asked for them and ends only when the agent shuts
+	// down, which then waits for them (deploys).
+	life    context.Context
+	endLife context.CancelFunc
+	lifeMu  sync.Mutex // orders deploys.Add before deploys.Wait
+	deploys sync.WaitGroup
+
 	ln       net.Listener
 	url      string
 	srv      *http.Server
@@ -94,7 +102,10 @@ func New(opts Options) (*Agent, error) {
 	}
 	owner := proc.Self()
 	rec := &deploy.Recorder{Store: opts.Store, Logger: opts.Logger}
+	life, endLife := context.WithCancel(context.Background())
 	return &Agent{
+		life:     life,
+		endLife:  endLife,
 		opts:     opts,
 		owner:    owner,
 		started:  time.Now().UTC(),
@@ -179,6 +190,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	case err = <-serveErr:
 	}
 	stopScrape()
+	a.endDeploys()
 	downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
 	err = errors.Join(err, a.down(downCtx))

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
@@ -11,6 +13,7 @@ import (
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/target"
 )
@@ -37,12 +40,59 @@ func (a *Agent) Deploy(ctx context.Context, req api.DeployRequest) (*api.DeployR
 		}
 		opts.HealthTimeout = d
 	}
-	res, err := a.DeployWith(ctx, req.Snapshot, opts)
+	res, err := a.deployDetached(ctx, req.Snapshot, opts)
 	if err != nil && res != nil {
 		res.Error = err.Error()
 		return res, nil
 	}
 	return res, err
+}
+
+// ErrShuttingDown refuses a deploy asked for while the agent stops.
+var ErrShuttingDown = errors.New("the agent is shutting down")
+
+// deployDetached runs DeployWith on the agent's own context rather than
+// ctx, and waits for it while ctx lasts. A deploy, once accepted, runs to
+// completion or to its own timeout: a client that hangs up (a dropped
+// connection, Ctrl-C of the CLI watching it) stops watching, not the
+// deploy, which would otherwise be cut half-way and recorded "failed:
+// context canceled". Only the agent's shutdown cancels it, and waits for
+// it (see endDeploys).
+func (a *Agent) deployDetached(ctx context.Context, id string, opts DeployOptions) (*api.DeployResult, error) {
+	a.lifeMu.Lock()
+	if a.life.Err() != nil {
+		a.lifeMu.Unlock()
+		return nil, ErrShuttingDown
+	}
+	a.deploys.Add(1)
+	a.lifeMu.Unlock()
+
+	type answer struct {
+		res *api.DeployResult
+		err error
+	}
+	done := make(chan answer, 1)
+	go func() {
+		defer a.deploys.Done()
+		res, err := a.DeployWith(a.life, id, opts)
+		done <- answer{res, err}
+	}()
+	select {
+	case ans := <-done:
+		return ans.res, ans.err
+	case <-ctx.Done():
+		a.opts.Logger.Info("the client stopped waiting; the deploy goes on", "snapshot", id, "by", opts.By)
+		return nil, fmt.Errorf("stopped waiting for the deploy of %s, which goes on in the agent (see ladder status and ladder history): %w", snapshot.Short(id), ctx.Err())
+	}
+}
+
+// endDeploys cancels the deploys under way and waits for them: they undo
+// what they started, leaving the previous release running.
+func (a *Agent) endDeploys() {
+	a.lifeMu.Lock()
+	a.endLife()
+	a.lifeMu.Unlock()
+	a.deploys.Wait()
 }
 
 // ProtectedError is a protected environment refusing a snapshot whose
@@ -99,10 +149,13 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	images := render.FromImages(a.opts.Builder.Image)
 	var last *api.DeployResult
 	for _, site := range env.Sites {
-		d, err := render.RenderWith(rp, env.Name, site.Name, snap, images, render.Options{Secrets: a.secretsOf(env.Name)})
+		d, err := render.RenderWith(rp, env.Name, site.Name, snap, images, render.Options{
+			Secrets: a.secretsOf(env.Name), ReadFile: os.ReadFile, LookupEnv: os.LookupEnv,
+		})
 		if err != nil {
 			return nil, err
 		}
+		a.redactFiles(d)
 		timeout := env.Health.Timeout
 		if opts.HealthTimeout > 0 {
 			timeout = opts.HealthTimeout
@@ -164,8 +217,23 @@ func (a *Agent) secretsOf(env string) func(name string) (string, error) {
 		}
 		v, ok := values[name]
 		if !ok {
-			return "", fmt.Errorf("not set: ladder secret set %s %s", env, name)
+			return "", fmt.Errorf("%w: ladder secret set %s %s", render.ErrSecretNotSet, env, name)
 		}
 		return v, nil
+	}
+}
+
+// redactFiles hides the content of every secret file of d from logs and
+// output, as the environment's secrets are.
+func (a *Agent) redactFiles(d *render.Desired) {
+	if a.opts.Redactor == nil {
+		return
+	}
+	for _, s := range d.Services {
+		for _, f := range s.Files {
+			if f.Secret() && len(f.Content) > 0 {
+				a.opts.Redactor.Add(strings.TrimSpace(string(f.Content)))
+			}
+		}
 	}
 }

@@ -25,7 +25,7 @@ func (a *Agent) promoter() *promote.Promoter {
 		Store:   a.opts.Store,
 		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
 			if env == a.opts.Env {
-				return a.DeployWith(ctx, id, DeployOptions{By: by})
+				return a.deployDetached(ctx, id, DeployOptions{By: by})
 			}
 			c, ok := Find(ctx, a.opts.StateDir, env)
 			if !ok {

@@ -38,6 +38,9 @@ func Start(ctx context.Context, o StartOptions) (*Client, error) {
 	if o.Load.StackFile != "" {
 		args = append(args, "--stack", o.Load.StackFile)
 	}
+	for _, prof := range o.Load.Profiles {
+		args = append(args, "--profile", prof)
+	}
 	args = append(args, o.Args...)
 	logPath := filepath.Join(o.StateDir, "logs", "agent-"+o.Env+".log")
 	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {

@@ -2,6 +2,8 @@ package build
 
 import (
 	"context"
+	"io/fs"
+	"path/filepath"
 	"testing"
 )
 
@@ -68,4 +70,59 @@ func BenchmarkBuildCached(b *testing.B) {
 	if n := h.builds.Load() + h.lists.Load(); n != 0 {
 		b.Fatalf("cached builds ran %d go commands", n)
 	}
+}
+
+// BenchmarkRootfsCheck is what Rootfs costs for an image already unpacked:
+// the tree is hashed file by file against the image's manifest (cached
+// in the builder after the first call), which is what every start of an
+// instance on the process target pays.
+func BenchmarkRootfsCheck(b *testing.B) {
+	h := newHarness(b, "", nil)
+	arts, _ := h.build(b, stackFor(copyFixture(b), "api"))
+	digest := arts["api"].Digest
+	ctx := context.Background()
+	dir, _, err := h.Rootfs(ctx, digest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(treeSize(b, dir))
+	for b.Loop() {
+		if _, _, err := h.Rootfs(ctx, digest); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRootfsCheckCold adds listing the image's files (decompressing
+// its layers) to the check: what a new ladder process pays once per
+// digest, and what ladder verify pays.
+func BenchmarkRootfsCheckCold(b *testing.B) {
+	h := newHarness(b, "", nil)
+	arts, _ := h.build(b, stackFor(copyFixture(b), "api"))
+	digest := arts["api"].Digest
+	ctx := context.Background()
+	dir, _, err := h.Rootfs(ctx, digest)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(treeSize(b, dir))
+	for b.Loop() {
+		h.manifests.Clear()
+		if _, err := h.CheckRootfs(ctx, digest); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func treeSize(b *testing.B, dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -57,6 +58,16 @@ type Options struct {
 	// arrives. May be nil; never called concurrently (nor concurrently
 	// with Progress).
 	Log func(service, line string)
+	// Logger receives warnings (an unpacked image found altered). May be
+	// nil.
+	Logger *slog.Logger
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
 }
 
 // Progress reports one step of one service's build. The callback is never
@@ -95,6 +106,11 @@ type Builder struct {
 	progressMu sync.Mutex
 	// rootfsMu serialises unpacking, so one digest is unpacked once.
 	rootfsMu sync.Mutex
+	// manifests caches each image's rootfs manifest by digest.
+	manifests sync.Map
+	// swept holds the temporary roots already cleared of directories
+	// left by dead processes (see mkTemp).
+	swept sync.Map
 	// index caches the parsed layout index for image lookups.
 	index indexCache
 
@@ -262,11 +278,7 @@ func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
 
 // buildGo compiles the service's main package and stores its image.
 func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string) (snapshot.Artifact, error) {
-	tmpRoot := filepath.Join(b.opts.Dir, "tmp")
-	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
-		return snapshot.Artifact{}, err
-	}
-	tmp, err := os.MkdirTemp(tmpRoot, "go-"+safeName(j.service)+"-")
+	tmp, err := b.mkTemp(filepath.Join(b.opts.Dir, "tmp"), "go-"+safeName(j.service)+"-")
 	if err != nil {
 		return snapshot.Artifact{}, err
 	}

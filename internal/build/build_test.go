@@ -291,8 +291,8 @@ func TestRootfs(t *testing.T) {
 		t.Fatalf("second Rootfs: %s, %v", again, err)
 	}
 	entries, _ := os.ReadDir(filepath.Join(h.dir, "rootfs"))
-	if len(entries) != 1 {
-		t.Fatalf("rootfs holds %d entries, want 1", len(entries))
+	if len(entries) != 2 {
+		t.Fatalf("rootfs holds %d entries, want the tree and its manifest", len(entries))
 	}
 	if _, _, err := h.Rootfs(context.Background(), "sha256:"+strings.Repeat("0", 64)); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Rootfs(missing) = %v", err)

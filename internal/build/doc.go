@@ -33,4 +33,11 @@
 // Go images are byte-for-byte reproducible anywhere; Dockerfile images are
 // only as reproducible as the layers the engine makes (see
 // buildDockerfile). Either way a service is built once per inputs hash.
+//
+// Rootfs unpacks an image for the process target to run natively, with a
+// manifest of every file's SHA-256 beside the tree; the tree is checked
+// against the image before each use and unpacked again when it was
+// altered, and CheckRootfs reports differences for verification. Temp
+// directories carry their maker's PID and start time, so a later run
+// removes the ones a killed build left behind (tempdir.go).
 package build

@@ -122,11 +122,7 @@ func (b *Builder) buildDockerfile(ctx context.Context, s *session, j *job, input
 	// image is exported; the layout is where ladder keeps it.
 	defer d.ImageRemove(cleanupCtx, tag, image.RemoveOptions{PruneChildren: true})
 
-	tmpRoot := filepath.Join(b.opts.Dir, "tmp")
-	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
-		return fail("%w", err)
-	}
-	tmp, err := os.MkdirTemp(tmpRoot, "docker-"+safeName(j.service)+"-")
+	tmp, err := b.mkTemp(filepath.Join(b.opts.Dir, "tmp"), "docker-"+safeName(j.service)+"-")
 	if err != nil {
 		return fail("%w", err)
 	}

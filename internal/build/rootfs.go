@@ -13,8 +13,8 @@ import (
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
+	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/snapshot"
 )
 
@@ -22,8 +22,11 @@ import (
 // that directory and the image's config (entrypoint, cmd, env, workdir,
 // exposed ports). The directory appears whole or not at all: the image is
 // unpacked into a temp directory that is then renamed. Later calls return
-// the existing directory without unpacking; treat it as read-only, it is
-// shared by every run of the digest.
+// the existing directory without unpacking, once it checks out against the
+// image (see CheckRootfs): an unpacked tree altered on disk is set aside
+// and unpacked afresh, so what runs is always what the digest names.
+// Treat the directory as read-only; it is shared by every run of the
+// digest.
 func (b *Builder) Rootfs(ctx context.Context, digest string) (string, *v1.Config, error) {
 	if !snapshot.ValidDigest(digest) {
 		return "", nil, fmt.Errorf("rootfs: malformed digest %q", digest)
@@ -40,34 +43,51 @@ func (b *Builder) Rootfs(ctx context.Context, digest string) (string, *v1.Config
 
 	root := filepath.Join(b.opts.Dir, "rootfs")
 	dir := filepath.Join(root, strings.TrimPrefix(digest, "sha256:"))
-	if isDir(dir) {
-		return dir, cfg, nil
-	}
 	b.rootfsMu.Lock()
 	defer b.rootfsMu.Unlock()
 	if isDir(dir) {
-		return dir, cfg, nil
+		want, err := b.expectedManifest(ctx, img, digest)
+		if err != nil {
+			return "", nil, err
+		}
+		err = checkTree(dir, want)
+		if err == nil {
+			return dir, cfg, nil
+		}
+		var altered *RootfsAlteredError
+		if !errors.As(err, &altered) {
+			return "", nil, err
+		}
+		b.opts.logger().Warn("unpacked image altered on disk: unpacking it again", "digest", digest, "err", err)
+		if err := b.setAside(root, dir, digest); err != nil {
+			return "", nil, fmt.Errorf("%w; setting it aside: %v", altered, err)
+		}
 	}
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return "", nil, err
-	}
-	tmp, err := os.MkdirTemp(root, ".unpack-"+snapshot.Short(digest)+"-")
+	tmp, err := b.mkTemp(root, ".unpack-"+snapshot.Short(digest)+"-")
 	if err != nil {
 		return "", nil, err
 	}
-	if err := unpack(ctx, img, tmp); err != nil {
+	m, err := unpack(ctx, img, digest, tmp)
+	if err != nil {
 		os.RemoveAll(tmp)
 		return "", nil, fmt.Errorf("image %s: unpacking: %w", digest, err)
 	}
+	b.manifests.Store(digest, m)
 	// MkdirTemp made tmp 0700; the rootfs is world-readable like an image's.
 	if err := os.Chmod(tmp, 0o755); err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	// The manifest first: a tree without one does not check out, and is
+	// unpacked again.
+	if err := writeManifest(manifestPath(dir), m); err != nil {
 		os.RemoveAll(tmp)
 		return "", nil, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
 		// Another ladder process may have won the race to unpack it.
-		if isDir(dir) {
+		if isDir(dir) && checkTree(dir, m) == nil {
 			return dir, cfg, nil
 		}
 		return "", nil, err
@@ -75,39 +95,57 @@ func (b *Builder) Rootfs(ctx context.Context, digest string) (string, *v1.Config
 	return dir, cfg, nil
 }
 
+// setAside moves an altered tree out of the way (running instances keep
+// their open files) and removes it.
+func (b *Builder) setAside(root, dir, digest string) error {
+	aside := filepath.Join(root, ".altered-"+snapshot.Short(digest)+"-@"+strings.Replace(proc.Self(), "/", ".", 1)+"@")
+	if err := os.Rename(dir, aside); err != nil {
+		return err
+	}
+	_ = removeTree(aside)
+	return nil
+}
+
+// CheckRootfs compares the unpacked tree of digest, if there is one, with
+// the image: every file's mode, size and SHA-256, every symlink, nothing
+// added or missing, and the manifest beside it. It reports whether a tree
+// was there to check; a difference is a *RootfsAlteredError.
+func (b *Builder) CheckRootfs(ctx context.Context, digest string) (bool, error) {
+	if !snapshot.ValidDigest(digest) {
+		return false, fmt.Errorf("rootfs: malformed digest %q", digest)
+	}
+	dir := filepath.Join(b.opts.Dir, "rootfs", strings.TrimPrefix(digest, "sha256:"))
+	if !isDir(dir) {
+		return false, nil
+	}
+	img, err := b.Image(digest)
+	if err != nil {
+		return true, err
+	}
+	want, err := b.expectedManifest(ctx, img, digest)
+	if err != nil {
+		return true, err
+	}
+	return true, checkTree(dir, want)
+}
+
 func isDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
 }
 
-// unpack writes the flattened file system of img under dir. All writes go
-// through an os.Root, so no entry (".." names, symlinks pointing out) can
-// write outside dir. Ownership is not restored (ladder does not run as
-// root); device files and FIFOs are skipped.
-func unpack(ctx context.Context, img v1.Image, dir string) error {
+// unpack writes the flattened file system of img under dir and returns its
+// manifest, hashed as it is written. All writes go through an os.Root, so
+// no entry (".." names, symlinks pointing out) can write outside dir.
+// Ownership is not restored (ladder does not run as root); device files
+// and FIFOs are skipped.
+func unpack(ctx context.Context, img v1.Image, digest, dir string) (*rootfsManifest, error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer root.Close()
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		name := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
-		if name == "" {
-			continue
-		}
+	return imageEntries(ctx, img, digest, func(hdr *tar.Header, name string, r io.Reader) error {
 		mode := fs.FileMode(hdr.Mode).Perm()
 		if parent := path.Dir(name); parent != "." {
 			if err := root.MkdirAll(parent, 0o755); err != nil {
@@ -118,15 +156,13 @@ func unpack(ctx context.Context, img v1.Image, dir string) error {
 		case tar.TypeDir:
 			// Owner-writable while unpacking, or later entries cannot be
 			// written into it.
-			if err := root.MkdirAll(name, mode|0o700); err != nil {
-				return err
-			}
+			return root.MkdirAll(name, mode|0o700)
 		case tar.TypeReg:
 			f, err := root.OpenFile(name, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, mode)
 			if err != nil {
 				return err
 			}
-			_, err = io.Copy(f, tr)
+			_, err = io.Copy(f, r)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
@@ -134,18 +170,13 @@ func unpack(ctx context.Context, img v1.Image, dir string) error {
 				return err
 			}
 			// The umask may have narrowed the mode OpenFile used.
-			if err := root.Chmod(name, mode); err != nil {
-				return err
-			}
+			return root.Chmod(name, mode)
 		case tar.TypeSymlink:
-			if err := root.Symlink(hdr.Linkname, name); err != nil {
-				return err
-			}
+			return root.Symlink(hdr.Linkname, name)
 		case tar.TypeLink:
 			target := strings.TrimPrefix(path.Clean("/"+hdr.Linkname), "/")
-			if err := root.Link(target, name); err != nil {
-				return err
-			}
+			return root.Link(target, name)
 		}
-	}
+		return nil
+	})
 }

@@ -16,7 +16,7 @@ func newAgentCmd(a *app) *cobra.Command {
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
+			ws, err := a.openToChange(ctx)
 			if err != nil {
 				return err
 			}

@@ -74,7 +74,7 @@ serialised.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
+			ws, err := a.openToChange(ctx)
 			if err != nil {
 				return err
 			}
@@ -151,7 +151,7 @@ identity is refused.`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
+			ws, err := a.openToChange(ctx)
 			if err != nil {
 				return err
 			}
@@ -198,7 +198,7 @@ when the current snapshot is broken (crash-looping, failing health).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
+			ws, err := a.openToChange(ctx)
 			if err != nil {
 				return err
 			}

@@ -38,6 +38,8 @@ type app struct {
 	// dashboardAllowRemote lets the dashboard listen on an address other
 	// machines reach (up, agent, demo).
 	dashboardAllowRemote bool
+	// profiles are the Compose profiles to activate (--profile).
+	profiles []string
 }
 
 // New returns ladder's root command.
@@ -76,6 +78,7 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 	pf.StringVar(&a.stackFile, "stack", "", "stack file (default: the ladder file's stack, else compose.yaml)")
 	pf.StringVarP(&a.output, "output", "o", "text", "output format: text or json")
 	pf.BoolVarP(&a.verbose, "verbose", "v", false, "log what ladder does to stderr")
+	pf.StringArrayVar(&a.profiles, "profile", nil, "Compose profile to activate (repeatable; default: COMPOSE_PROFILES)")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		if a.output != "text" && a.output != "json" {
@@ -128,7 +131,7 @@ func (a *app) logger() *slog.Logger {
 }
 
 func (a *app) loadOptions() spec.LoadOptions {
-	return spec.LoadOptions{LadderFile: a.ladderFile, StackFile: a.stackFile, RequireContexts: true}
+	return spec.LoadOptions{LadderFile: a.ladderFile, StackFile: a.stackFile, Profiles: a.profiles, RequireContexts: true}
 }
 
 // load reads and validates the project's files.

@@ -110,8 +110,11 @@ func newVerifyCmd(a *app) *cobra.Command {
 		Use:   "verify SNAPSHOT",
 		Short: "Verify a snapshot's signature and its artifacts' bytes",
 		Long: `verify checks that the snapshot record matches its ID, that its signature
-verifies with ladder.pub, and that every artifact in the artifact store
-still has exactly the bytes its digest names. Exit 3 when anything fails.`,
+verifies with ladder.pub, that every artifact in the artifact store
+still has exactly the bytes its digest names, and that every artifact
+unpacked for the process target still holds exactly its image's files
+(each file's SHA-256, mode and size; nothing added or missing). Exit 3
+when anything fails.`,
 		Example: "  ladder verify 3f2a9c1b",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -93,6 +93,11 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		return err
 	}
 	client, running := agent.Find(ctx, ws.stateDir, env.Name)
+	if running && !a.json() {
+		if kind, err := a.targetKind(ctx, ws, env.Name); err == nil {
+			printWarnings(a.Err, ws.project, kind)
+		}
+	}
 	if !running {
 		// Settle where the stack will run before building anything, so
 		// an unreachable engine is reported at once.
@@ -108,6 +113,9 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 			c.Close()
 		}
 		a.target = kind
+		if !a.json() {
+			printWarnings(a.Err, ws.project, kind)
+		}
 	}
 
 	out.printf("building %s\n", ws.project.Stack.Name)
@@ -176,6 +184,10 @@ func (a *app) upViaAgent(ctx context.Context, ws *workspace, c *agent.Client, ma
 	stopFollow := a.followProgress(ctx, c, out)
 	res, err := c.Deploy(ctx, req)
 	stopFollow()
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C stops watching, not the deploy: the agent owns it now.
+		return &ExitError{Code: ExitInterrupted, Err: fmt.Errorf("stopped watching the deploy to %s; it goes on in the agent (pid %d)", env, c.Info.PID), Hint: "ladder status --env " + env}
+	}
 	if err != nil {
 		if started {
 			downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)

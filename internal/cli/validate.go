@@ -3,20 +3,31 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/render"
 
 	"github.com/ladderhq/ladder/internal/spec"
 )
 
 func newValidateCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "validate",
 		Short: "Check compose.yaml and ladder.yaml and report every problem",
 		Long: `validate loads the stack and the ladder file exactly as every other
 command does and reports every problem at once, each as file:line:col, the
-field path and what is wrong. It exits 2 when there is any problem.`,
+field path and what is wrong. It exits 2 when there is any problem:
+every Compose field ladder cannot honour is refused here, so nothing
+written is dropped and no refusal first shows up at deploy time.
+
+Fields a target does not apply (cap_add on the process target, say) are
+warnings for that target, on stderr; so are compose-go's own warnings. The
+targets checked are --target, else those the environments run on.`,
 		Example: `  ladder validate
+  ladder validate --target process     # what the process target would not apply
+  ladder validate --profile debug      # with the services of a Compose profile
   ladder validate -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -31,13 +42,42 @@ field path and what is wrong. It exits 2 when there is any problem.`,
 			if err != nil {
 				return err
 			}
+			if ds := renderProblems(p); len(ds) > 0 {
+				if a.json() {
+					if err := a.printJSON(map[string]any{"valid": false, "problems": ds}); err != nil {
+						return err
+					}
+					return &ExitError{Code: ExitConfig, Err: ds, Reported: true}
+				}
+				return ds
+			}
+			kinds := a.validateKinds(cmd.Context(), p)
 			if a.json() {
-				return a.printJSON(map[string]any{"valid": true, "problems": []spec.Diagnostic{}, "services": p.Stack.Compose.ServiceNames(), "environments": envNames(p)})
+				warnings := map[string][]spec.Diagnostic{}
+				for _, k := range kinds {
+					warnings[k] = append([]spec.Diagnostic{}, p.Warnings(k)...)
+				}
+				return a.printJSON(map[string]any{"valid": true, "problems": []spec.Diagnostic{}, "warnings": warnings,
+					"inactive": p.Stack.Inactive, "services": p.Stack.Compose.ServiceNames(), "environments": envNames(p)})
+			}
+			shown := map[string]bool{}
+			for _, k := range kinds {
+				for _, d := range p.Warnings(k) {
+					if line := d.String(); !shown[line] {
+						shown[line] = true
+						fmt.Fprintln(a.Err, line)
+					}
+				}
 			}
 			fmt.Fprintf(a.Out, "ok: stack %s with %d services; environments %v\n", p.Stack.Name, len(p.Stack.Compose.Services), envNames(p))
+			if note := p.Stack.InactiveNote(); note != "" {
+				fmt.Fprintln(a.Out, note)
+			}
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&a.target, "target", "", "check for this target: process or compose (default: the environments' targets)")
+	return cmd
 }
 
 func envNames(p *spec.Project) []string {
@@ -49,3 +89,19 @@ func envNames(p *spec.Project) []string {
 }
 
 func errorf(format string, args ...any) error { return fmt.Errorf(format, args...) }
+
+// renderProblems are what a deploy's render would refuse, at the service
+// each concerns: validate reports them so they never first show at
+// deploy time.
+func renderProblems(p *spec.Project) spec.Diagnostics {
+	var ds spec.Diagnostics
+	for svc, errs := range render.Check(p) {
+		pos := p.StackPos("services", svc)
+		for _, err := range errs {
+			msg := strings.TrimPrefix(err.Error(), fmt.Sprintf("service %q: ", svc))
+			ds = append(ds, spec.Diagnostic{File: pos.File, Line: pos.Line, Col: pos.Col, Path: pos.Path, Message: msg})
+		}
+	}
+	ds.Sort()
+	return ds
+}

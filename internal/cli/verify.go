@@ -41,7 +41,8 @@ const signingPasswordEnv = "LADDER_SIGNING_PASSWORD"
 func signingPassword() []byte { return []byte(os.Getenv(signingPasswordEnv)) }
 
 // verifier checks a snapshot's record, its signature with the project's
-// public key, and every artifact's bytes against its digest.
+// public key, every artifact's bytes against its digest, and every
+// artifact's unpacked tree (the process target's) against its image.
 func (a *app) verifier(ws *workspace) func(*snapshot.Snapshot) error {
 	return func(s *snapshot.Snapshot) error {
 		if err := s.Verify(); err != nil {
@@ -69,6 +70,11 @@ func (a *app) verifier(ws *workspace) func(*snapshot.Snapshot) error {
 			}
 			if err := sign.VerifyImageDigest(img, digest); err != nil {
 				return fmt.Errorf("service %s: artifact %s: %w", name, snapshot.Short(digest), err)
+			}
+			// The process target runs the unpacked tree, not the image:
+			// a file replaced there must fail verification too.
+			if _, err := ws.builder.CheckRootfs(context.Background(), digest); err != nil {
+				return fmt.Errorf("service %s: %w", name, err)
 			}
 		}
 		return nil

@@ -136,6 +136,9 @@ func ProjectFor(ctx context.Context, p *spec.Project, stateDir string, opts spec
 		return nil, &StaleStackError{Snapshot: snap.ID, Want: snap.StackHash, Have: p.Stack.Hash}
 	}
 	opts.StackFile, opts.Archived = path, true
+	// The archive holds the services that ran, profiles resolved: "*"
+	// keeps it whole whatever --profile or COMPOSE_PROFILES say now.
+	opts.Profiles = []string{"*"}
 	if opts.LadderFile == "" {
 		opts.LadderFile = p.LadderFile
 	}

@@ -242,6 +242,8 @@ func (c *comparer) instance(svc *render.Service, in Instance, slot string) []Ite
 		}
 	}
 
+	items = append(items, c.runtimeItems(svc, in, slot)...)
+
 	if in.Health == plan.HealthUnhealthy {
 		item(KindUnhealthy, "", "", "")
 	}

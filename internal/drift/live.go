@@ -33,6 +33,9 @@ type Instance struct {
 	Running bool `json:"running"`
 	// Health is "healthy", "unhealthy", "starting" or "" (no check).
 	Health string `json:"health,omitempty"`
+	// Runtime is how a container runs (user, capabilities, limits); nil
+	// for runtimes without such settings.
+	Runtime *Runtime `json:"runtime,omitempty"`
 }
 
 // Label keys ladder sets on every instance it starts.

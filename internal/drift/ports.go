@@ -25,6 +25,7 @@ type portKey struct {
 func comparePorts(want, have []render.Port) []portDiff {
 	fixed := map[portKey]map[int]bool{}
 	auto := map[portKey]int{}
+	ranges := map[portKey][][2]int{}
 	published := map[portKey]map[int]bool{}
 	keys := map[portKey]bool{}
 	for _, p := range want {
@@ -32,6 +33,10 @@ func comparePorts(want, have []render.Port) []portDiff {
 		keys[k] = true
 		if p.Published == 0 {
 			auto[k]++
+			continue
+		}
+		if p.PublishedEnd != 0 {
+			ranges[k] = append(ranges[k], [2]int{p.Published, p.PublishedEnd})
 			continue
 		}
 		addPort(fixed, k, p.Published)
@@ -60,12 +65,15 @@ func comparePorts(want, have []render.Port) []portDiff {
 
 	var out []portDiff
 	for _, k := range sorted {
-		if portsMatch(fixed[k], auto[k], published[k]) {
+		if portsMatch(fixed[k], auto[k]+len(ranges[k]), published[k]) && inRanges(fixed[k], ranges[k], published[k]) {
 			continue
 		}
 		var w []string
 		for _, p := range sortedPorts(fixed[k]) {
 			w = append(w, strconv.Itoa(p))
+		}
+		for _, r := range ranges[k] {
+			w = append(w, fmt.Sprintf("%d-%d", r[0], r[1]))
 		}
 		for range auto[k] {
 			w = append(w, AnyPort)
@@ -92,6 +100,26 @@ func portsMatch(fixed map[int]bool, auto int, published map[int]bool) bool {
 		}
 	}
 	return len(published) == len(fixed)+auto
+}
+
+// inRanges: each desired range ("8000-8002:80") has its own published
+// port within it, beside the fixed ones. portsMatch counted a range as an
+// automatic port.
+func inRanges(fixed map[int]bool, ranges [][2]int, published map[int]bool) bool {
+	used := map[int]bool{}
+	for _, r := range ranges {
+		found := false
+		for _, p := range sortedPorts(published) {
+			if !fixed[p] && !used[p] && p >= r[0] && p <= r[1] {
+				used[p], found = true, true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 func addPort(m map[portKey]map[int]bool, k portKey, port int) {

@@ -38,3 +38,20 @@ func TestComparePorts(t *testing.T) {
 		}
 	}
 }
+
+// A host port range is honoured by any one port within it.
+func TestComparePortRange(t *testing.T) {
+	want := []render.Port{{Target: 70, Published: 8000, PublishedEnd: 8005, Protocol: "tcp"}}
+	for _, tc := range []struct {
+		have  int
+		drift bool
+	}{{8000, false}, {8003, false}, {8005, false}, {8006, true}, {7999, true}} {
+		got := comparePorts(want, []render.Port{{Target: 70, Published: tc.have, Protocol: "tcp"}})
+		if (len(got) > 0) != tc.drift {
+			t.Errorf("published %d: %+v, want drift %v", tc.have, got, tc.drift)
+		}
+	}
+	if got := comparePorts(want, nil); len(got) != 1 || got[0].want != "8000-8005" {
+		t.Errorf("unpublished: %+v", got)
+	}
+}

@@ -37,7 +37,24 @@ func Alive(owner string) bool {
 	if err := syscall.Kill(pid, 0); err != nil && err != syscall.EPERM {
 		return false
 	}
-	return startTime(pid) == st
+	state, start := stat(pid)
+	// A zombie (Z) or dying (X) process still answers signal 0 until its
+	// parent reaps it, yet it does no work and holds no lock: a killed
+	// agent whose parent never waits for it would otherwise keep its
+	// releases "progressing" forever.
+	if state == 'Z' || state == 'X' || state == 0 {
+		return false
+	}
+	return start == st
+}
+
+// Running reports whether pid names a live, non-zombie process.
+func Running(pid int) bool {
+	if pid <= 0 {
+		return false
+	}
+	state, _ := stat(pid)
+	return state != 0 && state != 'Z' && state != 'X'
 }
 
 // PID returns the PID part of an owner string, or 0.
@@ -49,22 +66,29 @@ func PID(owner string) int {
 
 // startTime reads field 22 of /proc/PID/stat; 0 when unreadable.
 func startTime(pid int) uint64 {
+	_, st := stat(pid)
+	return st
+}
+
+// stat reads the state (field 3) and start time (field 22) of
+// /proc/PID/stat in one read; state is 0 when the file is unreadable.
+func stat(pid int) (state byte, start uint64) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	// The command name (field 2) may hold spaces; fields resume after ")".
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0
+		return 0, 0
 	}
 	fields := strings.Fields(string(b[i+1:]))
 	// fields[0] is field 3 (state); start time is field 22.
-	if len(fields) < 20 {
-		return 0
+	if len(fields) < 20 || len(fields[0]) != 1 {
+		return 0, 0
 	}
 	st, _ := strconv.ParseUint(fields[19], 10, 64)
-	return st
+	return fields[0][0], st
 }
 
 // Environ returns the environment of a running process, or nil.

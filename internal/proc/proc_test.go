@@ -56,3 +56,38 @@ func TestEnviron(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// A child killed but not yet waited for is a zombie: signal 0 still
+// reaches it, yet it is dead and must count so.
+func TestZombieIsDead(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := cmd.Process.Pid
+	defer func() { _ = cmd.Wait() }()
+	owner := itoa(pid) + "/" + strconv.FormatUint(startTime(pid), 10)
+	if !Alive(owner) || !Running(pid) {
+		t.Fatalf("a running child is not alive: %q", owner)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	// Not reaped: wait for the kernel to make it a zombie.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if state, _ := stat(pid); state == 'Z' {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the killed child never became a zombie")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if Alive(owner) {
+		t.Errorf("Alive(%q) = true for a zombie", owner)
+	}
+	if Running(pid) {
+		t.Errorf("Running(%d) = true for a zombie", pid)
+	}
+}

@@ -31,7 +31,6 @@ func ComposeFile(d *Desired, image func(service, digest string) string, workingD
 			Environment: map[string]string{},
 			Restart:     svc.Restart,
 			Scale:       svc.Replicas,
-			Networks:    svc.Networks,
 			Labels: map[string]string{
 				"dev.ladder.snapshot": d.Snapshot, "dev.ladder.environment": d.Env, "dev.ladder.site": d.Site,
 				"dev.ladder.service": svc.Name, "dev.ladder.digest": svc.Digest, "dev.ladder.config": svc.Config,
@@ -65,15 +64,34 @@ func ComposeFile(d *Desired, image func(service, digest string) string, workingD
 		for _, p := range svc.Ports {
 			spec := fmt.Sprintf("%d/%s", p.Target, p.Protocol)
 			if p.Published != 0 {
-				spec = fmt.Sprintf("%d:%s", p.Published, spec)
+				pub := fmt.Sprint(p.Published)
+				if p.PublishedEnd != 0 {
+					pub += fmt.Sprintf("-%d", p.PublishedEnd)
+				}
+				spec = pub + ":" + spec
+			}
+			if p.HostIP != "" {
+				if p.Published == 0 {
+					spec = ":" + spec
+				}
+				spec = p.HostIP + ":" + spec
 			}
 			cs.Ports = append(cs.Ports, spec)
 		}
 		if h := svc.Health; h != nil && len(h.Command) > 0 {
 			cs.Healthcheck = &composeHealth{
-				Test: append([]string{"CMD"}, h.Command...), Interval: h.Interval.String(), Timeout: h.Timeout.String(),
+				Test: healthTest(h), Interval: h.Interval.String(), Timeout: h.Timeout.String(),
 				Retries: h.Retries, StartPeriod: h.StartPeriod.String(),
 			}
+		}
+		applyRuntime(&cs, svc)
+		for _, file := range svc.Files {
+			if f.Files == nil {
+				f.Files = map[string][]string{}
+			}
+			// Compose file format 2.4 has no secrets or configs: ladder
+			// copies them into each container; this records which.
+			f.Files[svc.Name] = append(f.Files[svc.Name], fmt.Sprintf("%s %s -> %s (%s, mode %04o)", file.Kind, file.Name, file.Target, file.Source, file.Mode))
 		}
 		if len(svc.DependsOn) > 0 {
 			cs.DependsOn = map[string]composeDep{}
@@ -127,6 +145,9 @@ type composeFile struct {
 	Services map[string]composeService `yaml:"services"`
 	Networks map[string]struct{}       `yaml:"networks,omitempty"`
 	Volumes  map[string]struct{}       `yaml:"volumes,omitempty"`
+	// Files lists each service's secrets and configs (an extension field,
+	// which docker-compose ignores).
+	Files map[string][]string `yaml:"x-ladder-files,omitempty"`
 }
 
 type composeService struct {
@@ -140,12 +161,13 @@ type composeService struct {
 	Restart         string                `yaml:"restart,omitempty"`
 	DependsOn       map[string]composeDep `yaml:"depends_on,omitempty"`
 	Labels          map[string]string     `yaml:"labels,omitempty"`
-	Networks        []string              `yaml:"networks,omitempty"`
+	Networks        any                   `yaml:"networks,omitempty"`
 	Volumes         []string              `yaml:"volumes,omitempty"`
 	Scale           int                   `yaml:"scale,omitempty"`
 	CPUs            float64               `yaml:"cpus,omitempty"`
 	MemLimit        string                `yaml:"mem_limit,omitempty"`
 	StopGracePeriod string                `yaml:"stop_grace_period,omitempty"`
+	composeRuntime  `yaml:",inline"`
 }
 
 type composeHealth struct {

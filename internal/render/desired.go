@@ -35,6 +35,23 @@ type Desired struct {
 	// sorted (targets without them ignore them).
 	Networks []string `json:"networks,omitempty"`
 	Volumes  []string `json:"volumes,omitempty"`
+	// NetworkOptions and VolumeOptions are the settings of those networks
+	// and volumes that are not the defaults, by name.
+	NetworkOptions map[string]NetworkOptions `json:"networkOptions,omitempty"`
+	VolumeOptions  map[string]VolumeOptions  `json:"volumeOptions,omitempty"`
+}
+
+// NetworkOptions are a stack network's settings.
+type NetworkOptions struct {
+	// Internal networks have no route outside the engine.
+	Internal bool              `json:"internal,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+}
+
+// VolumeOptions are a stack volume's settings.
+type VolumeOptions struct {
+	DriverOpts map[string]string `json:"driverOpts,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"`
 }
 
 // Service is the desired state of one service on a site.
@@ -77,6 +94,15 @@ type Service struct {
 	// 0 means no bound.
 	MaxRestarts int           `json:"maxRestarts,omitempty"`
 	StopGrace   time.Duration `json:"stopGrace"`
+	// Logs bounds the service's captured output where the stack says so
+	// (Compose's logging.options max-size and max-file); nil leaves the
+	// target's defaults.
+	Logs *LogLimits `json:"logs,omitempty"`
+	// Runtime is how its containers run (user, capabilities, limits...);
+	// nil when the stack sets none of it.
+	Runtime *Runtime `json:"runtime,omitempty"`
+	// Files are its secrets and configs, mounted as files.
+	Files []File `json:"files,omitempty"`
 	// Config is a hash of everything above but Replicas: two instances with
 	// the same Config run the same thing, so an unchanged service is kept
 	// as it runs and only a changed one is replaced.
@@ -88,6 +114,14 @@ type Service struct {
 type Resources struct {
 	CPUs   string `json:"cpus,omitempty"`
 	Memory string `json:"memory,omitempty"`
+}
+
+// LogLimits bound a service's captured output: files rotate at MaxSize
+// bytes and at most MaxFiles are kept (the current one included), as
+// Docker's json-file driver does. A zero field leaves the default.
+type LogLimits struct {
+	MaxSize  int64 `json:"maxSize,omitempty"`
+	MaxFiles int   `json:"maxFiles,omitempty"`
 }
 
 // Redacted is shown instead of a secret's value.
@@ -107,6 +141,13 @@ type Mount struct {
 	Source   string `json:"source,omitempty"`
 	Target   string `json:"target"`
 	ReadOnly bool   `json:"readOnly,omitempty"`
+	// Propagation is a bind mount's propagation (rprivate, shared...).
+	Propagation string `json:"propagation,omitempty"`
+	// NoCopy keeps a new volume from being filled from the image.
+	NoCopy bool `json:"noCopy,omitempty"`
+	// TmpfsSize (bytes) and TmpfsMode bound a tmpfs mount.
+	TmpfsSize int64  `json:"tmpfsSize,omitempty"`
+	TmpfsMode uint32 `json:"tmpfsMode,omitempty"`
 }
 
 // Port is a port the service listens on.
@@ -117,6 +158,11 @@ type Port struct {
 	// target choose a free one.
 	Published int    `json:"published,omitempty"`
 	Protocol  string `json:"protocol"`
+	// PublishedEnd, when set, makes Published..PublishedEnd a range the
+	// runtime picks a free host port from ("8000-8002:80").
+	PublishedEnd int `json:"publishedEnd,omitempty"`
+	// HostIP is the host address to publish on; empty means all.
+	HostIP string `json:"hostIP,omitempty"`
 }
 
 // Health is how a service's instances are checked.
@@ -125,7 +171,9 @@ type Health struct {
 	HTTP *Endpoint `json:"http,omitempty"`
 	// Command is the Compose healthcheck test as argv ("CMD" form; the
 	// "CMD-SHELL" form becomes ["/bin/sh", "-c", ...]).
-	Command     []string      `json:"command,omitempty"`
+	Command []string `json:"command,omitempty"`
+	// Shell says Command came from a CMD-SHELL test (/bin/sh -c TEXT).
+	Shell       bool          `json:"shell,omitempty"`
 	Interval    time.Duration `json:"interval"`
 	Timeout     time.Duration `json:"timeout"`
 	Retries     int           `json:"retries"`
@@ -190,6 +238,18 @@ func (d *Desired) String() string {
 	if len(d.Volumes) > 0 {
 		fmt.Fprintf(&b, "volumes %s\n", strings.Join(d.Volumes, " "))
 	}
+	for _, n := range sortedKeys(d.NetworkOptions) {
+		o := d.NetworkOptions[n]
+		fmt.Fprintf(&b, "network %s internal %v%s\n", n, o.Internal, labelText(o.Labels))
+	}
+	for _, v := range sortedKeys(d.VolumeOptions) {
+		o := d.VolumeOptions[v]
+		fmt.Fprintf(&b, "volume %s%s", v, labelText(o.Labels))
+		for _, k := range sortedKeys(o.DriverOpts) {
+			fmt.Fprintf(&b, " opt %s=%s", k, o.DriverOpts[k])
+		}
+		b.WriteString("\n")
+	}
 	for _, s := range d.Services {
 		fmt.Fprintf(&b, "service %s\n", s.Name)
 		fmt.Fprintf(&b, "  digest      %s\n", s.Digest)
@@ -219,6 +279,12 @@ func (d *Desired) String() string {
 			if p.Published != 0 {
 				pub = fmt.Sprint(p.Published)
 			}
+			if p.PublishedEnd != 0 {
+				pub += fmt.Sprintf("-%d", p.PublishedEnd)
+			}
+			if p.HostIP != "" {
+				pub += " on " + p.HostIP
+			}
 			fmt.Fprintf(&b, "  port        %d/%s published %s\n", p.Target, p.Protocol, pub)
 		}
 		if h := s.Health; h != nil {
@@ -242,7 +308,17 @@ func (d *Desired) String() string {
 			if m.ReadOnly {
 				ro = " (read-only)"
 			}
-			fmt.Fprintf(&b, "  volume      %s %s -> %s%s\n", m.Type, m.Source, m.Target, ro)
+			fmt.Fprintf(&b, "  volume      %s %s -> %s%s%s\n", m.Type, m.Source, m.Target, ro, mountOptions(m))
+		}
+		for _, f := range s.Files {
+			owner := ""
+			if f.UID != "" || f.GID != "" {
+				owner = fmt.Sprintf(" owner %s:%s", orDash(f.UID), orDash(f.GID))
+			}
+			fmt.Fprintf(&b, "  file        %s %s -> %s (%s, mode %04o%s)\n", f.Kind, f.Name, f.Target, f.Source, f.Mode, owner)
+		}
+		for _, l := range s.Runtime.lines() {
+			fmt.Fprintf(&b, "  %-11s %s\n", l[0], l[1])
 		}
 		restart := s.Restart
 		if s.MaxRestarts > 0 {

@@ -49,6 +49,11 @@ type Options struct {
 	// being rendered; an error means it is not available. nil uses
 	// Placeholder, for renders that never show or deploy secret values.
 	Secrets func(name string) (string, error)
+	// ReadFile and LookupEnv load the content of secrets and configs
+	// (File.Content) from files and variables; nil ReadFile leaves every
+	// content unloaded, for renders that do not deploy.
+	ReadFile  func(path string) ([]byte, error)
+	LookupEnv func(key string) (string, bool)
 }
 
 // Placeholder is the Options.Secrets of renders that must not load secret
@@ -84,6 +89,22 @@ func RenderWith(p *spec.Project, envName, site string, snap *snapshot.Snapshot, 
 	}
 	d.Networks = sortedKeys(p.Stack.Compose.Networks)
 	d.Volumes = sortedKeys(p.Stack.Compose.Volumes)
+	for name, n := range p.Stack.Compose.Networks {
+		if n.Internal || len(n.Labels) > 0 {
+			if d.NetworkOptions == nil {
+				d.NetworkOptions = map[string]NetworkOptions{}
+			}
+			d.NetworkOptions[name] = NetworkOptions{Internal: n.Internal, Labels: map[string]string(n.Labels)}
+		}
+	}
+	for name, v := range p.Stack.Compose.Volumes {
+		if len(v.DriverOpts) > 0 || len(v.Labels) > 0 {
+			if d.VolumeOptions == nil {
+				d.VolumeOptions = map[string]VolumeOptions{}
+			}
+			d.VolumeOptions[name] = VolumeOptions{DriverOpts: v.DriverOpts, Labels: map[string]string(v.Labels)}
+		}
+	}
 	var errs []error
 	for _, name := range dependencyOrder(p.Stack.Compose) {
 		if !env.Runs(p.Stack.Ext[name]) {
@@ -146,6 +167,21 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 	if cs.StopGracePeriod != nil {
 		s.StopGrace = time.Duration(*cs.StopGracePeriod)
 	}
+	if cs.Logging != nil {
+		s.Logs, err = logLimits(cs.Logging.Options)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("service %q: logging.options: %w", name, err))
+		}
+	}
+	if cs.Restart == "" && cs.Deploy != nil && cs.Deploy.RestartPolicy != nil {
+		s.Restart, s.MaxRestarts = deployRestart(cs.Deploy.RestartPolicy)
+	}
+	if s.Runtime, err = renderRuntime(cs); err != nil {
+		errs = append(errs, fmt.Errorf("service %q: %w", name, err))
+	}
+	if s.Files, err = renderFiles(p.Stack.Compose, cs, env.Name, opts); err != nil {
+		errs = append(errs, fmt.Errorf("service %q: %w", name, err))
+	}
 
 	s.Environment = map[string]string{}
 	for _, kv := range img.Env {
@@ -185,17 +221,20 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 	s.Job = p.Stack.Ext[name].Job
 
 	for _, pc := range cs.Ports {
-		port := Port{Target: int(pc.Target), Protocol: pc.Protocol}
+		port := Port{Target: int(pc.Target), Protocol: pc.Protocol, HostIP: pc.HostIP}
 		if port.Protocol == "" {
 			port.Protocol = "tcp"
 		}
 		if pc.Published != "" {
-			n, err := strconv.Atoi(pc.Published)
+			from, to, err := publishedRange(pc.Published)
 			if err != nil {
-				errs = append(errs, fmt.Errorf("service %q: published port %q: ladder needs a single port, not a range", name, pc.Published))
+				errs = append(errs, fmt.Errorf("service %q: published port %q: %w", name, pc.Published, err))
 				continue
 			}
-			port.Published = n
+			port.Published = from
+			if to != from {
+				port.PublishedEnd = to
+			}
 		}
 		if host, ok := vals.Ports[strconv.Itoa(port.Target)]; ok {
 			port.Published = host
@@ -239,7 +278,10 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 		case "CMD":
 			s.Health.Command = append([]string(nil), hc.Test[1:]...)
 		case "CMD-SHELL":
+			// As Docker runs it: the image's /bin/sh, in the service's
+			// environment; the process target does the same.
 			s.Health.Command = []string{"/bin/sh", "-c", strings.Join(hc.Test[1:], " ")}
+			s.Health.Shell = true
 		default:
 			errs = append(errs, fmt.Errorf("service %q: healthcheck test must start with CMD, CMD-SHELL or NONE", name))
 		}
@@ -266,7 +308,17 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 
 	s.Networks = sortedKeys(cs.Networks)
 	for _, v := range cs.Volumes {
-		s.Volumes = append(s.Volumes, Mount{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly})
+		m := Mount{Type: v.Type, Source: v.Source, Target: v.Target, ReadOnly: v.ReadOnly}
+		if v.Bind != nil {
+			m.Propagation = v.Bind.Propagation
+		}
+		if v.Volume != nil {
+			m.NoCopy = v.Volume.NoCopy
+		}
+		if v.Tmpfs != nil {
+			m.TmpfsSize, m.TmpfsMode = int64(v.Tmpfs.Size), v.Tmpfs.Mode
+		}
+		s.Volumes = append(s.Volumes, m)
 	}
 
 	for _, dep := range sortedKeys(cs.DependsOn) {
@@ -298,6 +350,38 @@ func restartPolicy(p string) (string, int, error) {
 		}
 	}
 	return "", 0, fmt.Errorf("restart policy %q: want no, always, on-failure[:N] or unless-stopped", p)
+}
+
+// deployRestart maps deploy.restart_policy to a restart policy, as
+// docker compose does when `restart` is not set.
+func deployRestart(rp *types.RestartPolicy) (string, int) {
+	max := 0
+	if rp.MaxAttempts != nil {
+		max = int(*rp.MaxAttempts)
+	}
+	switch rp.Condition {
+	case "none":
+		return types.RestartPolicyNo, 0
+	case "on-failure":
+		return types.RestartPolicyOnFailure, max
+	}
+	return types.RestartPolicyAlways, 0
+}
+
+// publishedRange reads a published port or range ("8000" or "8000-8002").
+func publishedRange(s string) (int, int, error) {
+	a, b, isRange := strings.Cut(s, "-")
+	from, err := strconv.Atoi(a)
+	if err != nil || from <= 0 || from > 65535 {
+		return 0, 0, errors.New("not a port or port range")
+	}
+	to := from
+	if isRange {
+		if to, err = strconv.Atoi(b); err != nil || to < from || to > 65535 {
+			return 0, 0, errors.New("not a port range: want LOW-HIGH")
+		}
+	}
+	return from, to, nil
 }
 
 // dependencyOrder sorts services so each follows its dependencies, breaking

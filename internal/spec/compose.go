@@ -24,12 +24,22 @@ type stackInput struct {
 	shown string   // path as shown in diagnostics
 	base  string   // directory diagnostics paths are made relative to
 	env   []string // KEY=VALUE overriding the OS environment
+	// profiles are the Compose profiles to activate (--profile); empty
+	// means COMPOSE_PROFILES.
+	profiles []string
 }
 
 // loadStack reads, validates and loads the stack file. It returns the
 // service names it could read (nil when none could be read at all) so that
 // ladder.yaml can be checked against them even when the stack is invalid.
-func loadStack(ctx context.Context, in stackInput) (*Stack, []string, Diagnostics) {
+func loadStack(ctx context.Context, in stackInput) (st *Stack, services []string, ds Diagnostics) {
+	withComposeLogs(func(h *logHook) {
+		st, services, ds = loadStackLogged(ctx, in, h)
+	})
+	return st, services, ds
+}
+
+func loadStackLogged(ctx context.Context, in stackInput, logs *logHook) (*Stack, []string, Diagnostics) {
 	content, err := readBounded(in.abs)
 	if errors.Is(err, errTooLarge) {
 		return nil, nil, Diagnostics{{File: in.shown, Line: 1, Col: 1, Message: tooLargeMsg("the stack file")}}
@@ -52,21 +62,26 @@ func loadStack(ctx context.Context, in stackInput) (*Stack, []string, Diagnostic
 
 	ds = duplicateKeys(in.shown, root, "", map[*yaml.Node]bool{})
 	ip := newInterpolator(ctx, in.shown, po.Environment)
+	ip.logs, ip.seen = logs, map[string]bool{}
 	iroot := ip.interpolate(root, tree.NewPath(), "")
 	model, _ := ip.toModel(iroot, "").(map[string]any)
 	if ip.err != nil {
 		return nil, nil, nil // Load reports ctx's error
 	}
 	ds = append(ds, ip.diags...)
+	var refused Diagnostics
+	var uses []fieldUse
 	if sd := validateSchema(in.shown, root, model); sd != nil {
 		ds = append(ds, sd...)
 	} else {
 		ds = append(ds, checkPorts(in.shown, root, model)...)
+		// Only a file the schema accepts names fields worth judging.
+		refused, uses = checkFields(in.shown, iroot)
 	}
 	exts, extDiags := decodeExtensions(in.shown, iroot, model)
 	if len(ds) > 0 {
 		// compose-go would stop at the first of these, without a position.
-		return nil, services, append(ds, extDiags...)
+		return nil, services, append(append(ds, extDiags...), refused...)
 	}
 
 	if ctx.Err() != nil {
@@ -74,17 +89,25 @@ func loadStack(ctx context.Context, in stackInput) (*Stack, []string, Diagnostic
 	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
-		return nil, services, append(extDiags, semanticDiagnostics(in, root, err)...)
+		return nil, services, append(append(extDiags, semanticDiagnostics(in, root, err)...), refused...)
 	}
-	if extDiags != nil {
-		return nil, services, extDiags
+	if extDiags != nil || refused != nil {
+		return nil, services, append(extDiags, refused...)
+	}
+	if ds := checkProfiles(in, project, root); ds != nil {
+		return nil, services, ds
 	}
 	for name := range project.Services {
 		if _, ok := exts[name]; !ok {
 			exts[name] = ServiceExt{}
 		}
 	}
-	st := &Stack{File: in.abs, Name: project.Name, Compose: project, Ext: exts, src: source{file: in.shown, root: root}}
+	st := &Stack{File: in.abs, Name: project.Name, Compose: project, Ext: exts, src: source{file: in.shown, root: root}, fieldUses: uses}
+	st.Inactive = inactiveServices(project)
+	for name := range st.Inactive {
+		delete(exts, name)
+	}
+	st.Warnings = append(ip.warnings, logWarnings(in.shown, filepath.Dir(in.abs), root, logs.since(0), ip.seen)...)
 	if st.Hash, err = hashStack(st); err != nil {
 		return nil, services, Diagnostics{at(in.shown, root, "", "cannot hash the stack: "+err.Error())}
 	}
@@ -104,7 +127,18 @@ func projectOptions(in stackInput) (*cli.ProjectOptions, Diagnostics) {
 	if err != nil {
 		return nil, Diagnostics{{File: in.shown, Line: 1, Col: 1, Message: err.Error()}}
 	}
-	if err := cli.WithDotEnv(po); err != nil {
+	dotEnvErr := cli.WithDotEnv(po)
+	if dotEnvErr == nil {
+		// After .env, which may set COMPOSE_PROFILES as for compose.
+		profiles := cli.WithProfiles(in.profiles)
+		if len(in.profiles) == 0 {
+			profiles = cli.WithDefaultProfiles()
+		}
+		if err := profiles(po); err != nil {
+			return nil, Diagnostics{{File: in.shown, Line: 1, Col: 1, Message: err.Error()}}
+		}
+	}
+	if err := dotEnvErr; err != nil {
 		file := in.shown
 		if len(po.EnvFiles) > 0 {
 			file = relPath(in.base, po.EnvFiles[0])
@@ -164,6 +198,12 @@ func semanticDiagnostics(in stackInput, root *yaml.Node, err error) Diagnostics 
 		}
 		if m := envFileRe.FindStringSubmatch(msg); m != nil {
 			msg = m[0] // the rest repeats it as a stat error
+		}
+		if m := dependsRe.FindStringSubmatch(msg); m != nil {
+			if profiles := profilesOf(root, m[2]); profiles != nil {
+				msg = fmt.Sprintf("service %q depends on %q, which does not run: none of its profiles (%s) is active; activate one with --profile or COMPOSE_PROFILES",
+					m[1], m[2], strings.Join(profiles, ", "))
+			}
 		}
 		ds = append(ds, at(in.shown, n, loc.Path, msg))
 	}

@@ -14,7 +14,13 @@ type Diagnostic struct {
 	// Path is the field path, e.g. "services.web.ports[0]".
 	Path    string `json:"path"`
 	Message string `json:"message"`
+	// Severity is empty for an error, SeverityWarning for a warning:
+	// something that loads and runs, but not as the file says.
+	Severity string `json:"severity,omitempty"`
 }
+
+// SeverityWarning marks a Diagnostic that is a warning.
+const SeverityWarning = "warning"
 
 func (d Diagnostic) String() string {
 	// File and Path are what the user named (directories, keys): they
@@ -25,6 +31,10 @@ func (d Diagnostic) String() string {
 		fmt.Fprintf(&b, ":%d:%d", d.Line, d.Col)
 	}
 	b.WriteString(": ")
+	if d.Severity != "" {
+		b.WriteString(d.Severity)
+		b.WriteString(": ")
+	}
 	if d.Path != "" {
 		b.WriteString(Quote(d.Path))
 		b.WriteString(": ")

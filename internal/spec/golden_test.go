@@ -162,6 +162,14 @@ func summarize(p *Project) string {
 		}
 		b.WriteString("\n")
 	}
+	if note := p.Stack.InactiveNote(); note != "" {
+		fmt.Fprintf(&b, "%s\n", note)
+	}
+	for _, kind := range []string{"compose", "process"} {
+		for _, w := range p.Warnings(kind) {
+			fmt.Fprintf(&b, "[%s] %s\n", kind, w)
+		}
+	}
 	return b.String()
 }
 

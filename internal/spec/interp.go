@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -31,6 +32,11 @@ type interpolator struct {
 	// ctx's error once it is seen, after which the walks stop.
 	walked int
 	err    error
+	// logs, when set, catches compose-go's warnings (an unset variable),
+	// which become warnings at the value that caused them.
+	logs     *logHook
+	warnings Diagnostics
+	seen     map[string]bool
 }
 
 // stopped reports whether the walk must stop because ctx is done.
@@ -81,7 +87,19 @@ func (ip *interpolator) interpolate(n *yaml.Node, cp tree.Path, path string) *ya
 		if scalarTag(n) != "!!str" {
 			return &out
 		}
+		logged := 0
+		if ip.logs != nil {
+			logged = ip.logs.count()
+		}
 		s, err := ip.opts.Substitute(n.Value, template.Mapping(ip.opts.LookupValue))
+		if ip.logs != nil {
+			for _, msg := range ip.logs.since(logged) {
+				if !ip.seen[msg] {
+					ip.seen[msg] = true
+					ip.warnings = append(ip.warnings, warningAt(ip.file, n, path, unsetMsg(msg)))
+				}
+			}
+		}
 		if err != nil {
 			ip.diags = append(ip.diags, at(ip.file, n, path, interpolationMsg(err)))
 			return &out
@@ -123,6 +141,21 @@ func scalarTag(n *yaml.Node) string {
 		return c.ShortTag()
 	}
 	return n.ShortTag()
+}
+
+var unsetRe = regexp.MustCompile(`^The "([^"]+)" variable is not set`)
+
+func unsetMsg(msg string) string {
+	if m := unsetRe.FindStringSubmatch(msg); m != nil {
+		return "variable " + m[1] + " is not set: an empty string is used (write ${" + m[1] + ":-default} or ${" + m[1] + ":?why} to say what you mean)"
+	}
+	return msg
+}
+
+func warningAt(file string, n *yaml.Node, path, msg string) Diagnostic {
+	d := at(file, n, path, msg)
+	d.Severity = SeverityWarning
+	return d
 }
 
 func interpolationMsg(err error) string {

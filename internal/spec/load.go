@@ -33,6 +33,10 @@ type LoadOptions struct {
 	// context that does not exist, or is not a directory, is an error.
 	// (Wherever a context is, it must be inside the project or opted in.)
 	RequireContexts bool
+	// Profiles are the Compose profiles to activate; empty means those
+	// COMPOSE_PROFILES names (in the environment or the .env file), as
+	// for docker compose.
+	Profiles []string
 }
 
 // Load reads the project in dir: ladder.yaml (or the defaults) and the
@@ -131,7 +135,7 @@ func load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 	var services []string
 	if stackAbs != "" {
 		var d Diagnostics
-		stack, services, d = loadStack(ctx, stackInput{abs: stackAbs, shown: relPath(absDir, stackAbs), base: absDir, env: opts.Env})
+		stack, services, d = loadStack(ctx, stackInput{abs: stackAbs, shown: relPath(absDir, stackAbs), base: absDir, env: opts.Env, profiles: opts.Profiles})
 		ds = append(ds, d...)
 	}
 	if err := ctx.Err(); err != nil {

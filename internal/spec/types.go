@@ -43,9 +43,20 @@ type Stack struct {
 	// definition hashes the same on every machine and checkout directory.
 	Hash string
 
+	// Inactive lists the services that do not run because none of their
+	// profiles is active, with their profiles; nil when every service runs.
+	// They are not in Compose.Services.
+	Inactive map[string][]string
+	// Warnings are what compose-go warned about while loading, positioned
+	// (an obsolete version, an unset variable); see Project.Warnings for
+	// these with the fields a target does not apply.
+	Warnings Diagnostics
+
 	// src is the stack file as parsed, for positioning later checks (see
 	// Project.StackPos).
 	src source
+	// fieldUses are the fields written that some target only warns about.
+	fieldUses []fieldUse
 }
 
 // ServiceExt is the `x-ladder` extension of a Compose service.

@@ -233,7 +233,7 @@ func (t *Target) checkPorts(d *render.Desired, p *plan.Plan, existing []containe
 		}
 		svc, _ := d.Service(sp.Service)
 		for _, port := range svc.Ports {
-			if port.Published == 0 {
+			if !fixedPort(port) {
 				continue
 			}
 			if owner, ok := held[port.Published]; ok {
@@ -244,7 +244,7 @@ func (t *Target) checkPorts(d *render.Desired, p *plan.Plan, existing []containe
 				errs = append(errs, &target.PortInUseError{Service: svc.Name, Port: port.Published, Err: fmt.Errorf("published by service %s of this site", owner)})
 				continue
 			}
-			ln, err := net.Listen(port.Protocol, ":"+strconv.Itoa(port.Published))
+			ln, err := net.Listen(port.Protocol, net.JoinHostPort(port.HostIP, strconv.Itoa(port.Published)))
 			if err != nil {
 				errs = append(errs, &target.PortInUseError{Service: svc.Name, Port: port.Published, Err: err})
 				continue
@@ -258,6 +258,13 @@ func (t *Target) checkPorts(d *render.Desired, p *plan.Plan, existing []containe
 // remove stops (within grace) and removes a container.
 func (t *Target) remove(ctx context.Context, id string, grace time.Duration) {
 	t.forgetProber(id)
+	t.mu.Lock()
+	cname, files := t.fileDirs[id]
+	delete(t.fileDirs, id)
+	t.mu.Unlock()
+	if files {
+		defer t.removeFiles(cname)
+	}
 	secs := int(grace.Seconds())
 	_ = t.opts.Engine.ContainerStop(ctx, id, container.StopOptions{Timeout: &secs})
 	if err := t.opts.Engine.ContainerRemove(ctx, id, container.RemoveOptions{Force: true}); err != nil && !isNotFound(err) {
@@ -274,18 +281,23 @@ func (t *Target) takeServiceAlias(ctx context.Context, project string, site rend
 		if err := t.opts.Engine.NetworkDisconnect(ctx, full, c.id, true); err != nil && !isNotFound(err) {
 			return fmt.Errorf("switching %s to %s: %w", c.svc.Name, c.name, err)
 		}
-		err := t.opts.Engine.NetworkConnect(ctx, full, c.id, &network.EndpointSettings{Aliases: []string{c.svc.Name, c.name}})
+		err := t.opts.Engine.NetworkConnect(ctx, full, c.id, &network.EndpointSettings{Aliases: aliases(c.svc, netName, c.name, true)})
 		if err != nil {
 			return fmt.Errorf("switching %s to %s: %w", c.svc.Name, c.name, err)
 		}
 	}
 	if info, err := t.opts.Engine.ContainerInspect(ctx, c.id); err == nil {
-		t.probe(site, snapshot, c.id, c.name, containerAddr(info), c.svc)
+		t.probe(site, snapshot, c.id, c.name, probeAddr(info, c.svc), c.svc)
 	}
 	return nil
 }
 
+// serviceNetworks are the project networks svc joins, the first at
+// creation; none for a service with its own network_mode.
 func serviceNetworks(svc render.Service) []string {
+	if svc.Runtime != nil && svc.Runtime.NetworkMode != "" {
+		return nil
+	}
 	if len(svc.Networks) == 0 {
 		return []string{"default"}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -33,27 +34,57 @@ func (t *Target) startContainer(ctx context.Context, project string, d *render.D
 	if id, ok := byName[cname]; ok {
 		t.remove(ctx, id, 0)
 	}
-	cfg, host, netCfg := t.containerSpec(project, d, svc, slot, ref, fullAlias)
+	cfg, host, netCfg, err := t.containerSpec(project, d, svc, slot, ref, fullAlias)
+	if err != nil {
+		return c, err
+	}
+	mounts, err := t.fileMounts(cname, svc)
+	if err != nil {
+		return c, fmt.Errorf("service %s: writing its secrets and configs: %w", svc.Name, err)
+	}
+	host.Mounts = append(host.Mounts, mounts...)
 	resp, err := t.opts.Engine.ContainerCreate(ctx, cfg, host, netCfg, nil, cname)
 	if err != nil {
+		t.removeFiles(cname)
 		return c, fmt.Errorf("service %s: creating %s: %w", svc.Name, cname, t.engineErr(err))
 	}
 	c.id = resp.ID
+	if len(mounts) > 0 {
+		t.mu.Lock()
+		t.fileDirs[c.id] = cname
+		t.mu.Unlock()
+	}
+	if err := t.copyFiles(ctx, c.id, svc); err != nil {
+		if removedWhileStarting(err) {
+			return c, &target.DeployError{Service: svc.Name, Slot: slot, Reason: "its container was removed while it started"}
+		}
+		return c, err
+	}
 	nets := serviceNetworks(svc)
-	for _, n := range nets[1:] {
-		err := t.opts.Engine.NetworkConnect(ctx, networkName(project, n), c.id, &network.EndpointSettings{Aliases: aliases(svc, cname, fullAlias)})
+	for i := 1; i < len(nets); i++ {
+		n := nets[i]
+		err := t.opts.Engine.NetworkConnect(ctx, networkName(project, n), c.id, &network.EndpointSettings{Aliases: aliases(svc, n, cname, fullAlias)})
 		if err != nil {
 			return c, fmt.Errorf("service %s: joining network %s: %w", svc.Name, n, err)
 		}
 	}
 	if err := t.opts.Engine.ContainerStart(ctx, c.id, container.StartOptions{}); err != nil {
+		if removedWhileStarting(err) {
+			return c, &target.DeployError{Service: svc.Name, Slot: slot, Reason: "its container was removed while it started"}
+		}
 		return c, portError(svc, fmt.Errorf("service %s: starting %s: %w", svc.Name, cname, t.engineErr(err)))
 	}
 	t.event(d.SiteRef, d.Snapshot, svc.Name, store.EventInstanceStarted, fmt.Sprintf("%s started (container %s)", cname, shortID(c.id)), nil)
 	if info, err := t.opts.Engine.ContainerInspect(ctx, c.id); err == nil {
-		t.probe(d.SiteRef, d.Snapshot, c.id, cname, containerAddr(info), svc)
+		t.probe(d.SiteRef, d.Snapshot, c.id, cname, probeAddr(info, svc), svc)
 	}
 	return c, nil
+}
+
+// removedWhileStarting recognises the engine saying a container that was
+// just created is gone or going (someone removed it).
+func removedWhileStarting(err error) bool {
+	return isNotFound(err) || strings.Contains(err.Error(), "marked for removal")
 }
 
 // portError recognises the engine refusing a host port.
@@ -70,15 +101,22 @@ func portError(svc render.Service, err error) error {
 	return err
 }
 
-func aliases(svc render.Service, cname string, full bool) []string {
-	if full {
-		return []string{svc.Name, cname}
+// aliases are the names a container answers to on network net: only its
+// own until it takes over the service, then the service's name and the
+// stack's aliases for that network too.
+func aliases(svc render.Service, net, cname string, full bool) []string {
+	if !full {
+		return []string{cname}
 	}
-	return []string{cname}
+	out := []string{svc.Name, cname}
+	if svc.Runtime != nil {
+		out = append(out, svc.Runtime.Aliases[net]...)
+	}
+	return out
 }
 
 // containerSpec is the engine's form of one slot of a desired service.
-func (t *Target) containerSpec(project string, d *render.Desired, svc render.Service, slot, ref string, fullAlias bool) (*container.Config, *container.HostConfig, *network.NetworkingConfig) {
+func (t *Target) containerSpec(project string, d *render.Desired, svc render.Service, slot, ref string, fullAlias bool) (*container.Config, *container.HostConfig, *network.NetworkingConfig, error) {
 	env := map[string]string{}
 	for k, v := range svc.Environment {
 		env[k] = v
@@ -115,24 +153,28 @@ func (t *Target) containerSpec(project string, d *render.Desired, svc render.Ser
 	for _, p := range svc.Ports {
 		port := nat.Port(fmt.Sprintf("%d/%s", p.Target, p.Protocol))
 		exposed[port] = struct{}{}
-		host := ""
-		if p.Published != 0 {
-			host = strconv.Itoa(p.Published)
-		}
-		bindings[port] = append(bindings[port], nat.PortBinding{HostPort: host})
+		bindings[port] = append(bindings[port], nat.PortBinding{HostIP: p.HostIP, HostPort: hostPort(p)})
 	}
 	cfg := &container.Config{
 		Image: ref, Env: envList, Labels: labels, ExposedPorts: exposed,
 		Entrypoint: svc.Entrypoint, Cmd: svc.Command, WorkingDir: svc.WorkingDir,
 	}
+	// docker stop and the engine's own restarts honour the grace too.
+	grace := int(svc.StopGrace.Seconds())
+	cfg.StopTimeout = &grace
 	if svc.Command == nil {
 		// An empty Cmd would fall back to the image's; render already
 		// resolved it, so ask for exactly what it says.
 		cfg.Cmd = []string{}
 	}
 	if h := svc.Health; h != nil && len(h.Command) > 0 {
+		test := append([]string{"CMD"}, h.Command...)
+		if h.Shell && len(h.Command) == 3 {
+			// Docker runs it with the image's shell, as compose does.
+			test = []string{"CMD-SHELL", h.Command[2]}
+		}
 		cfg.Healthcheck = &container.HealthConfig{
-			Test: append([]string{"CMD"}, h.Command...), Interval: h.Interval, Timeout: h.Timeout,
+			Test: test, Interval: h.Interval, Timeout: h.Timeout,
 			Retries: h.Retries, StartPeriod: h.StartPeriod,
 		}
 	}
@@ -147,22 +189,46 @@ func (t *Target) containerSpec(project string, d *render.Desired, svc render.Ser
 			if src != "" {
 				src = project + "_" + src
 			}
-			host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeVolume, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
+			mt := mount.Mount{Type: mount.TypeVolume, Source: src, Target: m.Target, ReadOnly: m.ReadOnly}
+			if m.NoCopy {
+				mt.VolumeOptions = &mount.VolumeOptions{NoCopy: true}
+			}
+			host.Mounts = append(host.Mounts, mt)
 		case "bind":
 			src := m.Source
 			if !filepath.IsAbs(src) && t.opts.WorkingDir != "" {
 				src = filepath.Join(t.opts.WorkingDir, src)
 			}
-			host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Target, ReadOnly: m.ReadOnly})
+			// As docker compose does (create_host_path), rather than
+			// failing on a directory that does not exist yet.
+			if _, err := os.Stat(src); os.IsNotExist(err) {
+				_ = os.MkdirAll(src, 0o755)
+			}
+			mt := mount.Mount{Type: mount.TypeBind, Source: src, Target: m.Target, ReadOnly: m.ReadOnly}
+			if m.Propagation != "" {
+				mt.BindOptions = &mount.BindOptions{Propagation: mount.Propagation(m.Propagation)}
+			}
+			host.Mounts = append(host.Mounts, mt)
 		case "tmpfs":
-			host.Mounts = append(host.Mounts, mount.Mount{Type: mount.TypeTmpfs, Target: m.Target})
+			mt := mount.Mount{Type: mount.TypeTmpfs, Target: m.Target}
+			if m.TmpfsSize != 0 || m.TmpfsMode != 0 {
+				mt.TmpfsOptions = &mount.TmpfsOptions{SizeBytes: m.TmpfsSize, Mode: os.FileMode(m.TmpfsMode)}
+			}
+			host.Mounts = append(host.Mounts, mt)
 		}
 	}
-	first := serviceNetworks(svc)[0]
-	netCfg := &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{
-		networkName(project, first): {Aliases: aliases(svc, containerName(project, svc.Name, slot), fullAlias)},
-	}}
-	return cfg, host, netCfg
+	if err := applyRuntime(cfg, host, svc); err != nil {
+		return nil, nil, nil, err
+	}
+	netCfg := &network.NetworkingConfig{}
+	if nets := serviceNetworks(svc); len(nets) > 0 {
+		first := nets[0]
+		netCfg.EndpointsConfig = map[string]*network.EndpointSettings{
+			networkName(project, first): {Aliases: aliases(svc, first, containerName(project, svc.Name, slot), fullAlias)},
+		}
+		host.NetworkMode = container.NetworkMode(networkName(project, first))
+	}
+	return cfg, host, netCfg, nil
 }
 
 // ensureNetworks creates the project's networks the desired state uses.
@@ -181,9 +247,16 @@ func (t *Target) ensureNetworks(ctx context.Context, project string, d *render.D
 		delete(want, n.Labels[labelNetwork])
 	}
 	for n := range want {
+		labels := map[string]string{}
+		opts := d.NetworkOptions[n]
+		for k, v := range opts.Labels {
+			labels[k] = v
+		}
+		for k, v := range map[string]string{labelProject: project, labelNetwork: n, labelVersion: composeVersion} {
+			labels[k] = v
+		}
 		_, err := t.opts.Engine.NetworkCreate(ctx, networkName(project, n), network.CreateOptions{
-			Driver: "bridge",
-			Labels: map[string]string{labelProject: project, labelNetwork: n, labelVersion: composeVersion},
+			Driver: "bridge", Internal: opts.Internal, Attachable: true, Labels: labels,
 		})
 		if err != nil && !strings.Contains(err.Error(), "already exists") {
 			return fmt.Errorf("creating network %s: %w", n, err)
@@ -195,9 +268,16 @@ func (t *Target) ensureNetworks(ctx context.Context, project string, d *render.D
 // ensureVolumes creates the project's named volumes.
 func (t *Target) ensureVolumes(ctx context.Context, project string, d *render.Desired) error {
 	for _, v := range d.Volumes {
+		opts := d.VolumeOptions[v]
+		labels := map[string]string{}
+		for k, val := range opts.Labels {
+			labels[k] = val
+		}
+		for k, val := range map[string]string{labelProject: project, labelVolume: v, labelVersion: composeVersion} {
+			labels[k] = val
+		}
 		_, err := t.opts.Engine.VolumeCreate(ctx, volume.CreateOptions{
-			Name:   project + "_" + v,
-			Labels: map[string]string{labelProject: project, labelVolume: v, labelVersion: composeVersion},
+			Name: project + "_" + v, DriverOpts: opts.DriverOpts, Labels: labels,
 		})
 		if err != nil {
 			return fmt.Errorf("creating volume %s: %w", v, err)

@@ -53,6 +53,20 @@ func (t *Target) Inspect(ctx context.Context, site render.SiteRef) (*drift.Live,
 				in.Env[k] = v
 			}
 		}
+		if hc := info.HostConfig; hc != nil {
+			rt := &drift.Runtime{
+				ReadOnly: hc.ReadonlyRootfs, Privileged: hc.Privileged,
+				CapAdd: hc.CapAdd, CapDrop: hc.CapDrop,
+				Memory: hc.Memory, NanoCPUs: hc.NanoCPUs, CPUShares: hc.CPUShares,
+			}
+			if hc.PidsLimit != nil {
+				rt.Pids = *hc.PidsLimit
+			}
+			if info.Config != nil {
+				rt.User = info.Config.User
+			}
+			in.Runtime = rt
+		}
 		if st := info.State; st != nil {
 			in.Running = st.Running && !st.Restarting
 			if st.Health != nil {

@@ -76,6 +76,9 @@ type Target struct {
 	probers map[string]*prober // by container ID
 	// inspections caches container inspections for the read paths.
 	inspections map[string]inspected
+	// fileDirs names, by container ID, the containers whose secrets and
+	// configs were written to files (see fileMounts).
+	fileDirs map[string]string
 }
 
 // New returns a compose target.
@@ -83,7 +86,7 @@ func New(opts Options) *Target {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Target{opts: opts, adopted: map[string]string{}, images: map[string]string{}, probers: map[string]*prober{}, inspections: map[string]inspected{}}
+	return &Target{opts: opts, adopted: map[string]string{}, images: map[string]string{}, probers: map[string]*prober{}, inspections: map[string]inspected{}, fileDirs: map[string]string{}}
 }
 
 // Kind implements target.Target.

@@ -10,4 +10,10 @@
 // the front over and only then stop the old ones, and what lets dependents
 // keep running untouched: their configured addresses point at fronts,
 // which never move.
+//
+// Each service's output (all slots) goes to STATE/logs/ENV/SITE/SERVICE.log,
+// rotated by size and count (logfile.go). Capture reads each instance's
+// pipe at a bounded rate, so a service flooding its output waits on its
+// pipe instead of costing the supervisor a core (capture.go), and
+// reading a log's last lines seeks from its end (logs.go).
 package process

@@ -3,6 +3,7 @@ package process
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -11,6 +12,8 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/plan"
+
+	"github.com/ladderhq/ladder/internal/render"
 )
 
 // front is a service's stable address: a TCP listener forwarding each
@@ -43,6 +46,33 @@ func listenFront(service string, target, published int) (*front, error) {
 	f.wg.Add(1)
 	go f.serve()
 	return f, nil
+}
+
+// listenFrontRange opens the front of a port, on the first free host
+// port of its published range when it has one ("8000-8002:80").
+func listenFrontRange(service string, p render.Port) (*front, error) {
+	if p.PublishedEnd == 0 {
+		return listenFront(service, p.Target, p.Published)
+	}
+	var err error
+	for port := p.Published; port <= p.PublishedEnd; port++ {
+		var f *front
+		if f, err = listenFront(service, p.Target, port); err == nil {
+			return f, nil
+		}
+	}
+	return nil, fmt.Errorf("no free port in %d-%d: %w", p.Published, p.PublishedEnd, err)
+}
+
+// publishedOn reports whether a front on host port have serves p.
+func publishedOn(p render.Port, have int) bool {
+	switch {
+	case p.Published == 0:
+		return true
+	case p.PublishedEnd != 0:
+		return have >= p.Published && have <= p.PublishedEnd
+	}
+	return have == p.Published
 }
 
 func (f *front) route(backends []*instance) {

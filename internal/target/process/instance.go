@@ -1,13 +1,13 @@
 package process
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -89,11 +89,17 @@ func (in *instance) lastLines() []string {
 	return append([]string(nil), in.lines...)
 }
 
-func (in *instance) addLine(line string) {
+func (in *instance) addLine(line string) { in.addLines([]string{line}) }
+
+// addLines keeps the last lastLinesKept lines for crash reports.
+func (in *instance) addLines(lines []string) {
+	if len(lines) > lastLinesKept {
+		lines = lines[len(lines)-lastLinesKept:]
+	}
 	in.mu.Lock()
-	in.lines = append(in.lines, line)
+	in.lines = append(in.lines, lines...)
 	if len(in.lines) > lastLinesKept {
-		in.lines = in.lines[len(in.lines)-lastLinesKept:]
+		in.lines = append(in.lines[:0:0], in.lines[len(in.lines)-lastLinesKept:]...)
 	}
 	in.mu.Unlock()
 }
@@ -161,27 +167,27 @@ func (in *instance) runOnce(ctx context.Context, attempt int) (int, error) {
 	// Own process group so a stop reaches the process's children too, and
 	// die with ladder so a killed ladder leaves no orphan serving.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	pr, pw := io.Pipe()
+	// A pipe of our own rather than an io.Writer: exec would otherwise
+	// copy the output through a goroutine of its own first.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return -1, fmt.Errorf("could not start: %w", err)
+	}
 	cmd.Stdout = pw
 	cmd.Stderr = pw
 	copied := make(chan struct{})
+	var exited atomic.Bool
 	go func() {
 		defer close(copied)
-		sc := bufio.NewScanner(pr)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			line := sc.Text()
-			if in.t.opts.Redact != nil {
-				line = in.t.opts.Redact(line)
-			}
-			in.addLine(line)
-			in.log.write(in.slot, line)
-		}
-		_, _ = io.Copy(io.Discard, pr)
+		in.capture(pr, &exited)
 	}()
-	if err := cmd.Start(); err != nil {
-		pw.Close()
+	err = cmd.Start()
+	// The child holds its own copy of the write end now.
+	pw.Close()
+	if err != nil {
+		exited.Store(true)
 		<-copied
+		pr.Close()
 		in.addLine(err.Error())
 		return -1, fmt.Errorf("could not start: %w", err)
 	}
@@ -204,11 +210,15 @@ func (in *instance) runOnce(ctx context.Context, attempt int) (int, error) {
 		defer close(probed)
 		in.probe(probeCtx)
 	}()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	stopProbe()
 	<-probed
-	pw.Close()
+	// A child the process left behind may hold the pipe open: read what
+	// is there, but do not wait for it forever.
+	exited.Store(true)
+	_ = pr.SetReadDeadline(time.Now().Add(time.Second))
 	<-copied
+	pr.Close()
 	code := 0
 	if err != nil {
 		var ee *exec.ExitError
@@ -223,15 +233,15 @@ func (in *instance) runOnce(ctx context.Context, attempt int) (int, error) {
 	return code, nil
 }
 
-// stop ends the instance: SIGTERM to its process group, SIGKILL after the
-// service's grace period.
+// stop ends the instance: its stop signal (stop_signal, SIGTERM by
+// default) to its process group, SIGKILL after the service's grace period.
 func (in *instance) stop(ctx context.Context) {
 	in.mu.Lock()
 	in.stopping = true
 	pid, state := in.pid, in.state
 	in.mu.Unlock()
 	if state == plan.StateRunning && pid > 0 {
-		_ = syscall.Kill(-pid, syscall.SIGTERM)
+		_ = syscall.Kill(-pid, stopSignal(in.svc))
 	}
 	grace := in.svc.StopGrace
 	select {

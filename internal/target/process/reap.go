@@ -42,7 +42,7 @@ func Reap(ctx context.Context, st store.Store) ([]store.Instance, error) {
 func killGroup(pid int) {
 	_ = syscall.Kill(-pid, syscall.SIGTERM)
 	for range 50 {
-		if syscall.Kill(pid, 0) != nil {
+		if !proc.Running(pid) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -66,12 +66,14 @@ func (t *Target) launchService(ctx context.Context, s *siteState, d *render.Desi
 	log, ok := s.logs[svc.Name]
 	t.mu.Unlock()
 	if !ok {
-		if log, err = openServiceLog(logPath(t.opts.StateDir, d.SiteRef, svc.Name)); err != nil {
+		if log, err = openServiceLog(logPath(t.opts.StateDir, d.SiteRef, svc.Name), svc.Logs); err != nil {
 			return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 		}
 		t.mu.Lock()
 		s.logs[svc.Name] = log
 		t.mu.Unlock()
+	} else {
+		log.setLimits(svc.Logs)
 	}
 	argv := mapArgv(rootfs, append(append([]string(nil), svc.Entrypoint...), svc.Command...))
 	if len(argv) == 0 {

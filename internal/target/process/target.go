@@ -34,7 +34,11 @@ type Options struct {
 	// Redact, when set, is applied to every line of output captured, so a
 	// service printing a secret does not leak it into logs.
 	Redact func(string) string
-	Logger *slog.Logger
+	// LogRate bounds how fast each instance's output is read, in bytes
+	// per second (after a burst): a service writing faster waits on its
+	// pipe. 0 means DefaultLogRate.
+	LogRate int64
+	Logger  *slog.Logger
 }
 
 // Target runs sites as local processes.
@@ -220,10 +224,10 @@ func (t *Target) ensureFronts(s *siteState, d *render.Desired) (map[string]map[i
 	var errs []error
 	for _, svc := range d.Services {
 		for _, port := range svc.Ports {
-			if f, ok := s.fronts[svc.Name][port.Target]; ok && (port.Published == 0 || f.published == port.Published) {
+			if f, ok := s.fronts[svc.Name][port.Target]; ok && publishedOn(port, f.published) {
 				continue
 			}
-			f, err := listenFront(svc.Name, port.Target, port.Published)
+			f, err := listenFrontRange(svc.Name, port)
 			if err != nil {
 				errs = append(errs, &target.PortInUseError{Service: svc.Name, Port: port.Published, Err: err})
 				continue
