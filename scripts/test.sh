@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Runs ladder's whole test suite, installing the components the tests use
-# for real (a headless Chromium for the dashboard) when they are missing.
+# for real when they are missing: a headless Chromium for the dashboard, a
+# registry (docker-registry, which the tests start on 127.0.0.1 ports of
+# their own) and a static busybox for the images they push to it.
 # Under CI=true a test that lacks its component fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_pkgs=()
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
-# A static busybox goes into the FROM-scratch images of the compose
-# target's field tests (a shell for CMD-SHELL health checks).
-[ -x /bin/busybox ] && file -L /bin/busybox 2>/dev/null | grep -q 'statically linked' || need_pkgs+=(busybox-static)
+# A static busybox goes into the FROM-scratch test images (a shell for
+# CMD-SHELL health checks); docker-registry is the tests' real registry.
+command -v docker-registry >/dev/null 2>&1 || need_pkgs+=(docker-registry)
+dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_pkgs[*]}"

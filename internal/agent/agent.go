@@ -160,7 +160,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.ln == nil {
 		return errors.New("agent: Listen first")
 	}
-	if err := writeInfo(a.opts.StateDir, a.opts.Env, Info{PID: proc.PID(a.owner), Owner: a.owner, URL: a.url, Started: a.started}); err != nil {
+	if err := writeInfo(a.opts.StateDir, a.opts.Env, Info{PID: proc.PID(a.owner), Owner: a.owner, URL: a.url, Started: a.started, Target: a.opts.Target.Kind()}); err != nil {
 		return err
 	}
 	defer removeInfo(a.opts.StateDir, a.opts.Env, a.owner)

@@ -24,6 +24,10 @@ type Info struct {
 	Owner   string    `json:"owner"`
 	URL     string    `json:"url"`
 	Started time.Time `json:"started"`
+	// Target is the kind of target the agent deploys with ("compose",
+	// "process"), so a command can check a snapshot fits it without a
+	// request.
+	Target string `json:"target,omitempty"`
 }
 
 func infoPath(stateDir, env string) string {

@@ -199,6 +199,11 @@ func (a *Agent) ladderEnv(ctx context.Context, e *spec.Environment) (api.LadderE
 	if le.History, err = a.opts.Store.ListReleases(ctx, store.ReleaseFilter{Env: e.Name, Limit: 5}); err != nil {
 		return le, err
 	}
+	if !e.Template {
+		if le.RollbackTo, err = a.promoter().RollbackTarget(ctx, e.Name); err != nil {
+			return le, err
+		}
+	}
 	return le, nil
 }
 

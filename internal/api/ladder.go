@@ -36,6 +36,10 @@ type LadderEnv struct {
 	Promotions []PromotionView `json:"promotions,omitempty"`
 	// History holds the recent releases, newest first.
 	History []store.Release `json:"history,omitempty"`
+	// RollbackTo is the snapshot a rollback would return the rung to (its
+	// newest known-good release of another snapshot than it runs); empty
+	// when there is nothing to roll back to.
+	RollbackTo string `json:"rollbackTo,omitempty"`
 }
 
 // LadderSite is one site of a rung.

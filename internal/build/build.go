@@ -83,6 +83,16 @@ type Progress struct {
 	Digest string
 	// Err is why the build failed ("failed").
 	Err error
+
+	// Image services (see Pin): Image is the reference as the stack
+	// writes it; Source is where the bytes come from ("registry" or
+	// "engine"); while "pulling", Layers of LayersTotal layers and Bytes
+	// of BytesTotal bytes are in the artifact store (BytesTotal is 0 when
+	// unknown).
+	Image               string
+	Source              string
+	Layers, LayersTotal int
+	Bytes, BytesTotal   int64
 }
 
 // Report summarises one Build call.
@@ -92,6 +102,16 @@ type Report struct {
 	Cached []string `json:"cached"`
 	// BuildTime is the wall-clock time Build took.
 	BuildTime time.Duration `json:"buildTime"`
+	// Pulled are the image services whose image was copied into the
+	// artifact store now (see Pin); those already there are in Cached.
+	Pulled []string `json:"pulled,omitempty"`
+	// Moved are tags that point elsewhere than where they were pinned;
+	// those found by registry checks are added by WaitMoved.
+	Moved []MovedTag `json:"moved,omitempty"`
+
+	// pending are registry checks still running, and cancel stops them.
+	pending []func() *MovedTag
+	cancel  func()
 }
 
 // Builder builds a stack's services into artifacts. It is safe for

@@ -40,4 +40,15 @@
 // altered, and CheckRootfs reports differences for verification. Temp
 // directories carry their maker's PID and start time, so a later run
 // removes the ones a killed build left behind (tempdir.go).
+//
+// Services that run an image ladder does not build (Compose `image:`
+// without `build:`) are pinned instead (Pin, pin.go): the tag is resolved
+// to a digest once, from the store when it was pinned before, from the
+// Docker engine's copy, or from the registry with the user's Docker
+// credentials, following the pull policy; the image is copied into the
+// same layout with every blob checked against its digest (fetch.go), and
+// its artifact records repository@digest. Push (push.go) sends a
+// snapshot's images to a rung's registry by digest. Layers read from the
+// layout are verified as they stream (lookup.go), so an altered blob is
+// refused by whatever reads it: a load into the engine, a push, an unpack.
 package build

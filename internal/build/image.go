@@ -229,6 +229,12 @@ func (b *Builder) storeImage(s *session, img v1.Image, service string) (string, 
 	if err != nil {
 		return "", err
 	}
+	// Images copied from a registry keep their own manifest media type
+	// (often Docker's); ladder's own are OCI.
+	mt, err := img.MediaType()
+	if err != nil {
+		return "", err
+	}
 	digest := d.String()
 	idx, err := b.readIndex()
 	if err != nil {
@@ -242,7 +248,7 @@ func (b *Builder) storeImage(s *session, img v1.Image, service string) (string, 
 	// The platform lets tools that load the layout (docker load, crane)
 	// pick the image without opening it.
 	idx.Manifests = append(idx.Manifests, v1.Descriptor{
-		MediaType:   types.OCIManifestSchema1,
+		MediaType:   mt,
 		Size:        size,
 		Digest:      d,
 		Platform:    &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},

@@ -2,7 +2,11 @@ package build
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
@@ -129,4 +133,34 @@ type blobLayer struct {
 func (l *blobLayer) Digest() (v1.Hash, error)            { return l.desc.Digest, nil }
 func (l *blobLayer) Size() (int64, error)                { return l.desc.Size, nil }
 func (l *blobLayer) MediaType() (types.MediaType, error) { return l.desc.MediaType, nil }
-func (l *blobLayer) Compressed() (io.ReadCloser, error)  { return os.Open(l.path) }
+
+// Compressed streams the blob and fails at its end when the bytes read do
+// not hash to the layer's digest, so a layer altered in the store is
+// refused by whatever reads it whole: a load into the engine, a push, an
+// unpack.
+func (l *blobLayer) Compressed() (io.ReadCloser, error) {
+	f, err := os.Open(l.path)
+	if err != nil {
+		return nil, err
+	}
+	return &verifyingReader{f: f, want: l.desc.Digest, sum: sha256.New()}, nil
+}
+
+type verifyingReader struct {
+	f    *os.File
+	want v1.Hash
+	sum  hash.Hash
+}
+
+func (r *verifyingReader) Read(p []byte) (int, error) {
+	n, err := r.f.Read(p)
+	r.sum.Write(p[:n])
+	if errors.Is(err, io.EOF) && r.want.Algorithm == "sha256" {
+		if got := hex.EncodeToString(r.sum.Sum(nil)); got != r.want.Hex {
+			return n, fmt.Errorf("artifact store blob %s: %w (it hashes to sha256:%s): it was altered or damaged on disk", r.want, ErrBlobAltered, got)
+		}
+	}
+	return n, err
+}
+
+func (r *verifyingReader) Close() error { return r.f.Close() }

@@ -50,7 +50,10 @@ An existing demo directory is kept as it is (so your edits survive); use
 					fmt.Fprintf(a.Out, "demo stack written to %s\n", stackDir)
 				}
 			} else if !a.json() {
-				fmt.Fprintf(a.Out, "demo stack in %s\n", stackDir)
+				// A second run keeps the first one's edits (the inner
+				// loop's change, a fault switched on): say so, and how to
+				// start clean.
+				fmt.Fprintf(a.Out, "reusing the demo stack in %s, edits included (ladder demo --reset writes it afresh)\n", stackDir)
 			}
 			a.dir = stackDir
 			return a.runUp(cmd.Context(), o)

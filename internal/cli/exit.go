@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/target"
@@ -68,7 +69,7 @@ func Code(err error) int {
 		return ee.Code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &diags):
+	case errors.As(err, &diags), errors.As(err, new(*build.ImageError)):
 		return ExitConfig
 	case errors.As(err, &de), errors.As(err, &pe), errors.Is(err, target.ErrTimeout):
 		return ExitUnhealthy
@@ -100,7 +101,11 @@ func Report(w io.Writer, err error) {
 	// Errors carry names and paths from files, flags and the file system:
 	// control and format characters among them are escaped.
 	fmt.Fprintf(w, "ladder: %s\n", spec.Escape(err.Error()))
-	if errors.As(err, &ee) && ee.Hint != "" {
+	var ie *build.ImageError
+	switch {
+	case errors.As(err, &ee) && ee.Hint != "":
 		fmt.Fprintf(w, "Try: %s\n", spec.Escape(ee.Hint))
+	case errors.As(err, &ie) && ie.Hint != "":
+		fmt.Fprintf(w, "Try: %s\n", spec.Escape(ie.Hint))
 	}
 }

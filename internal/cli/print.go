@@ -20,6 +20,9 @@ type printer struct {
 	mu    sync.Mutex
 	w     io.Writer
 	quiet bool
+	// shown remembers the pull and push progress lines printed, so that
+	// byte-level updates print once per layer.
+	shown map[string]bool
 }
 
 func (p *printer) printf(format string, args ...any) {
@@ -36,16 +39,62 @@ func (p *printer) build(ev build.Progress) {
 	case "building":
 		p.printf("  • %-16s building\n", ev.Service)
 	case "cached":
+		if ev.Image != "" {
+			p.printf("  ✓ %-16s pinned     %s  %s\n", ev.Service, snapshot.Short(ev.Digest), ev.Image)
+			return
+		}
 		p.printf("  ✓ %-16s unchanged  %s\n", ev.Service, snapshot.Short(ev.Digest))
 	case "built":
 		p.printf("  ✓ %-16s built in %s (%s)  %s\n", ev.Service, round(ev.Duration), bytesHuman(ev.Size), snapshot.Short(ev.Digest))
 	case "failed":
+		if ev.Image != "" {
+			p.printf("  ✗ %-16s %s failed\n", ev.Service, ev.Image)
+			return
+		}
 		p.printf("  ✗ %-16s build failed\n", ev.Service)
+	case build.StatePulling:
+		p.pullProgress(ev, "pulling", "from the "+ev.Source)
+	case build.StatePulled:
+		p.printf("  ✓ %-16s pulled %s from the %s in %s (%s)  %s\n", ev.Service, ev.Image, ev.Source, round(ev.Duration), bytesHuman(ev.Size), snapshot.Short(ev.Digest))
+	case build.StatePushing:
+		p.pullProgress(ev, "pushing", "")
+	case build.StatePushed:
+		p.printf("  ✓ %-16s pushed %s (%s)\n", ev.Service, snapshot.Short(ev.Digest), bytesHuman(ev.Size))
+	}
+}
+
+// pullProgress prints a pull or push as it goes: one line when it starts
+// and one per layer after that, never a line per chunk.
+func (p *printer) pullProgress(ev build.Progress, verb, from string) {
+	key := fmt.Sprintf("%s %s %d", ev.Service, verb, ev.Layers)
+	p.mu.Lock()
+	if p.shown == nil {
+		p.shown = map[string]bool{}
+	}
+	seen := p.shown[key]
+	p.shown[key] = true
+	p.mu.Unlock()
+	if seen {
+		return
+	}
+	if verb == "pushing" && ev.Bytes > 0 {
+		p.printf("  • %-16s pushing %s to %s\n", ev.Service, ev.Image, ev.Source)
+		return
+	}
+	switch {
+	case ev.LayersTotal == 0 && ev.BytesTotal == 0:
+		p.printf("  • %-16s %s %s %s\n", ev.Service, verb, ev.Image, from)
+	case ev.BytesTotal > 0 && ev.LayersTotal > 0:
+		p.printf("  • %-16s %s layer %d/%d  %s of %s\n", ev.Service, verb, ev.Layers, ev.LayersTotal, bytesHuman(ev.Bytes), bytesHuman(ev.BytesTotal))
+	case ev.LayersTotal > 0:
+		p.printf("  • %-16s %s layer %d/%d  %s\n", ev.Service, verb, ev.Layers, ev.LayersTotal, bytesHuman(ev.Bytes))
+	default:
+		p.printf("  • %-16s %s %s of %s\n", ev.Service, verb, bytesHuman(ev.Bytes), bytesHuman(ev.BytesTotal))
 	}
 }
 
 func (p *printer) deploy(ev target.Progress) {
-	mark := map[string]string{"starting": "•", "failed": "✗", "stopped": "-", "routed": "→"}[ev.Step]
+	mark := map[string]string{"starting": "•", "failed": "✗", "stopped": "-", "routed": "→", "loading": "•", "pulling": "•"}[ev.Step]
 	if mark == "" {
 		mark = "✓"
 	}

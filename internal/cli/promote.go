@@ -42,12 +42,16 @@ func (a *app) promoter(ws *workspace) *promote.Promoter {
 		Project: ws.project,
 		Store:   ws.store,
 		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
+			if err := a.refuseImagesOnRung(ctx, ws, env, id); err != nil {
+				return nil, err
+			}
 			return a.deployTo(ctx, ws, env, id, by)
 		},
 		Endpoints: func(ctx context.Context, env string) (map[string]string, error) {
 			return a.endpointsOf(ctx, ws, env)
 		},
 		Verify: a.verifier(ws),
+		Push:   a.pushImages(ws),
 		Events: &deploy.Recorder{Store: ws.store, Logger: a.logger()},
 		Owner:  proc.Self(),
 		Dir:    ws.project.Dir,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/docker/docker/client"
@@ -167,7 +166,7 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 	if !filepath.IsAbs(stateDir) {
 		stateDir = filepath.Join(p.Dir, stateDir)
 	}
-	if err := os.MkdirAll(stateDir, 0o755); err != nil {
+	if err := makeStateDir(stateDir); err != nil {
 		return nil, err
 	}
 	st, err := sqlite.Open(filepath.Join(stateDir, "ladder.db"))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -96,10 +97,14 @@ func newSnapshotCmd(a *app) *cobra.Command {
 			fmt.Fprintf(a.Out, "snapshot  %s\nstack     %s (definition %s)\ncreated   %s\nrevision  %s\n\n",
 				s.ID, s.Stack, snapshot.Short(s.StackHash), s.Created.Local().Format("2006-01-02 15:04:05 MST"), joinOr([]string{s.Revision}, "-"))
 			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "SERVICE\tDIGEST\tBUILDER\tSIZE")
+			fmt.Fprintln(tw, "SERVICE\tDIGEST\tBUILDER\tSIZE\tFROM")
 			for _, name := range s.Services() {
 				art := s.Artifacts[name]
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, art.Digest, art.Builder, bytesHuman(art.Size))
+				from := "-" // built by ladder
+				if art.Image != "" {
+					from = strings.TrimPrefix(art.Inputs, "image:")
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, art.Digest, art.Builder, bytesHuman(art.Size), from)
 			}
 			tw.Flush()
 			if len(rels) > 0 {

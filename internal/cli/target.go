@@ -69,8 +69,10 @@ func (a *app) newTarget(ctx context.Context, ws *workspace, env, owner string, r
 		if err != nil {
 			return nil, &ExitError{Code: ExitFailure, Err: err}
 		}
+		e, _ := ws.project.Ladder.Environment(env)
 		return compose.New(compose.Options{
 			Engine: eng, Stack: ws.project.Stack.Name, Images: ws.builder.Image,
+			Registry: buildRegistry(e), RegistryAuth: registryAuth,
 			WorkingDir: ws.project.Dir, ConfigFile: ws.project.Stack.File,
 			ComposeDir: filepath.Join(ws.stateDir, "compose"),
 			Events:     events, Logger: a.logger(),

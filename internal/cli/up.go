@@ -25,6 +25,7 @@ import (
 
 type upOptions struct {
 	env       string
+	pull      string
 	detach    bool
 	dashboard string
 	timeout   time.Duration
@@ -61,11 +62,15 @@ serving and up exits with code 3.`,
 	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (the dashboard has no authentication)")
 	f.StringVar(&a.target, "target", "", "runtime: auto, process or compose (default: the environment's target)")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
+	f.StringVar(&o.pull, "pull", "", "for image services: always (resolve the tag at the registry), missing (the pinned or the engine's copy when there is one) or never (default: each service's pull_policy, else missing)")
 	return cmd
 }
 
 func (a *app) runUp(ctx context.Context, o upOptions) error {
 	begun := time.Now()
+	if err := checkPull(o.pull); err != nil {
+		return err
+	}
 	ws, err := a.open(ctx)
 	if err != nil {
 		return err
@@ -117,12 +122,15 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 			printWarnings(a.Err, ws.project, kind)
 		}
 	}
+	if err := a.refuseImagesOn(ws, env.Name, client, running); err != nil {
+		return err
+	}
 
 	out.printf("building %s\n", ws.project.Stack.Name)
 	b := ws.newBuilder(out.build)
-	made, err := deploy.MakeSnapshot(ctx, ws.project, ws.store, b, ws.stateDir)
+	made, err := deploy.MakeSnapshotWith(ctx, ws.project, ws.store, b, ws.stateDir, a.pinOptions(ws, o.pull))
 	if err != nil {
-		return err
+		return imageErr(err)
 	}
 	var sites []string
 	for _, s := range env.Sites {
@@ -138,7 +146,19 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if made.Created {
 		state = "new"
 	}
-	out.printf("snapshot %s (%s, %d services built, %d unchanged, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), round(made.Report.BuildTime))
+	pulled := ""
+	if n := len(made.Report.Pulled); n > 0 {
+		pulled = fmt.Sprintf(", %d pulled", n)
+	}
+	out.printf("snapshot %s (%s, %d services built, %d unchanged%s, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), pulled, round(made.Report.BuildTime))
+
+	if env.Registry != nil {
+		// The rung's engine pulls from its registry: the images go there
+		// first, as a promotion would send them.
+		if err := a.pushImages(ws)(ctx, env, snap); err != nil {
+			return imageErr(err)
+		}
+	}
 
 	if running {
 		return a.upViaAgent(ctx, ws, client, made, env.Name, o, out, begun, false)
@@ -181,7 +201,7 @@ func (a *app) upViaAgent(ctx context.Context, ws *workspace, c *agent.Client, ma
 	if o.timeout > 0 {
 		req.HealthTimeout = o.timeout.String()
 	}
-	stopFollow := a.followProgress(ctx, c, out)
+	stopFollow := a.followProgress(ctx, c, env, out)
 	res, err := c.Deploy(ctx, req)
 	stopFollow()
 	if err != nil && ctx.Err() != nil {
@@ -237,6 +257,9 @@ type upResult struct {
 }
 
 func (a *app) upSummary(made *deploy.Made, res *api.DeployResult, st *api.Status, out *printer, took time.Duration, detached bool) error {
+	// The registry's answers on moved tags came in while the deploy ran.
+	made.Report.WaitMoved()
+	out.moved(made.Report)
 	if a.json() {
 		return a.printJSON(upResult{Snapshot: made.Snapshot, Build: made.Report, Deploy: res, Status: st})
 	}
@@ -300,7 +323,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	if err == nil {
 		for _, e := range ws.project.Ladder.Environments {
 			if e.From == env && e.AutoPromote && !e.Template {
-				out.printf("(%s auto-promotes from %s when the stack runs detached: ladder up -d)\n", e.Name, env)
+				out.printf("(%s has autoPromote: a later `ladder up` while this runs, or `ladder up -d`, also deploys each new snapshot to %s)\n", e.Name, e.Name)
 			}
 		}
 	}
@@ -368,7 +391,7 @@ func (a *app) autoPromote(ctx context.Context, ws *workspace, env, id string, ou
 		if e.From != env || !e.AutoPromote || e.Template || runsEverywhere(ctx, ws, e.Name, e.Sites, id) {
 			continue
 		}
-		out.printf("auto-promoting snapshot %s to %s\n", snapshot.Short(id), e.Name)
+		out.printf("promoting snapshot %s to %s (autoPromote in ladder.yaml)...\n", snapshot.Short(id), e.Name)
 		res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: id, To: e.Name, By: a.actor(""), Why: "autoPromote from " + env})
 		var blocked *promote.BlockedError
 		switch {
@@ -377,7 +400,10 @@ func (a *app) autoPromote(ctx context.Context, ws *workspace, env, id string, ou
 		case err != nil:
 			out.printf("  promotion to %s failed: %v\n", e.Name, err)
 		default:
-			out.printf("  %s runs snapshot %s\n", e.Name, snapshot.Short(id))
+			// The rung runs on after this command (and after the stack it
+			// came from stops): say so, and how to stop it.
+			out.printf("auto-promoted snapshot %s to %s (autoPromote in ladder.yaml); %s keeps running: `ladder down --env %s` stops it\n",
+				snapshot.Short(id), e.Name, e.Name, e.Name)
 		}
 	}
 	return nil
@@ -396,9 +422,12 @@ func runsEverywhere(ctx context.Context, ws *workspace, env string, sites []spec
 }
 
 // followProgress prints, while a deploy runs in the agent, what happens to
-// instances (as the agent records it), so a detached up shows the same
-// progress as a foreground one. The returned func stops it.
-func (a *app) followProgress(ctx context.Context, c *agent.Client, out *printer) func() {
+// env's instances (as the agent records it), so a detached up shows the
+// same progress as a foreground one. Events of other environments (the
+// store is shared by every rung) are not this deploy's. The returned func
+// stops following after a last read, so what happened just before the
+// deploy returned (the last service turning healthy) is printed too.
+func (a *app) followProgress(ctx context.Context, c *agent.Client, env string, out *printer) func() {
 	if out.quiet {
 		return func() {}
 	}
@@ -406,31 +435,57 @@ func (a *app) followProgress(ctx context.Context, c *agent.Client, out *printer)
 	if evs, err := c.Events(ctx, 0); err == nil && len(evs) > 0 {
 		last = evs[len(evs)-1].ID
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	read := func(ctx context.Context) {
+		evs, err := c.Events(ctx, last)
+		if err != nil {
+			return
+		}
+		for _, e := range evs {
+			last = e.ID
+			if line, ok := progressLine(e, env); ok {
+				out.printf("%s\n", line)
+			}
+		}
+	}
+	loopCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for {
-			evs, err := c.Events(ctx, last)
-			if err == nil {
-				for _, e := range evs {
-					last = e.ID
-					switch {
-					case e.Kind == store.EventInstanceStarted:
-						out.printf("  • %-16s %s\n", e.Service, strings.TrimPrefix(e.Message, e.Service+" "))
-					case e.Kind == store.EventHealthChanged && e.Attrs["to"] == "healthy":
-						out.printf("  ✓ %-16s healthy\n", e.Service)
-					case e.Kind == store.EventHealthChanged && e.Attrs["to"] == "unhealthy", e.Kind == store.EventRestarted:
-						out.printf("  ✗ %-16s %s\n", e.Service, strings.TrimPrefix(e.Message, e.Service+" "))
-					}
-				}
-			}
+			read(loopCtx)
 			select {
-			case <-ctx.Done():
+			case <-loopCtx.Done():
 				return
 			case <-time.After(150 * time.Millisecond):
 			}
 		}
 	}()
-	return func() { cancel(); <-done }
+	return func() {
+		cancel()
+		<-done
+		if ctx.Err() == nil {
+			read(ctx)
+		}
+	}
+}
+
+// progressLine is how `up` shows an event of a deploy to env, if at all.
+func progressLine(e store.Event, env string) (string, bool) {
+	if e.Env != env {
+		return "", false
+	}
+	switch {
+	case e.Kind == store.EventInstanceStarted:
+		return fmt.Sprintf("  • %-16s %s", e.Service, strings.TrimPrefix(e.Message, e.Service+" ")), true
+	case e.Kind == store.EventHealthChanged && e.Attrs["to"] == "healthy":
+		// Name the instance: with replicas, one line each.
+		instance := ""
+		if f := strings.Fields(strings.TrimPrefix(e.Message, e.Service+" ")); len(f) > 0 {
+			instance = f[0]
+		}
+		return strings.TrimRight(fmt.Sprintf("  ✓ %-16s healthy   %s", e.Service, instance), " "), true
+	case e.Kind == store.EventHealthChanged && e.Attrs["to"] == "unhealthy", e.Kind == store.EventRestarted:
+		return fmt.Sprintf("  ✗ %-16s %s", e.Service, strings.TrimPrefix(e.Message, e.Service+" ")), true
+	}
+	return "", false
 }

@@ -51,6 +51,11 @@ targets checked are --target, else those the environments run on.`,
 				}
 				return ds
 			}
+			for _, env := range processTargetEnvs(p) {
+				if err := refuseImagesOnProcess(p, env); err != nil {
+					return err
+				}
+			}
 			kinds := a.validateKinds(cmd.Context(), p)
 			if a.json() {
 				warnings := map[string][]spec.Diagnostic{}

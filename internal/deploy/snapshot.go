@@ -30,12 +30,40 @@ type Made struct {
 // snapshot can be rendered again after the files on disk have moved on:
 // a rollback deploys the definition the snapshot was made with.
 func MakeSnapshot(ctx context.Context, p *spec.Project, st store.Store, b *build.Builder, stateDir string) (*Made, error) {
+	return MakeSnapshotWith(ctx, p, st, b, stateDir, build.PinOptions{})
+}
+
+// MakeSnapshotWith is MakeSnapshot with the options that pin the images
+// of image services (see build.Builder.Pin): the snapshot records every
+// image by digest, built or not, so a promotion or rollback never
+// resolves a tag again. The registry checks of moved tags may still run
+// when it returns: Made.Report.WaitMoved waits for them.
+func MakeSnapshotWith(ctx context.Context, p *spec.Project, st store.Store, b *build.Builder, stateDir string, pin build.PinOptions) (*Made, error) {
+	start := time.Now()
+	// Images are pinned while services build: one waits on the network,
+	// the other on the compiler.
+	var (
+		pinned    map[string]snapshot.Artifact
+		pinReport *build.Report
+		pinErr    error
+		pinDone   = make(chan struct{})
+	)
+	go func() {
+		defer close(pinDone)
+		pinned, pinReport, pinErr = b.Pin(ctx, p.Stack, pin)
+	}()
 	arts, report, err := b.Build(ctx, p.Stack)
-	if err != nil {
+	<-pinDone
+	if err = errors.Join(err, pinErr); err != nil {
 		return nil, err
 	}
+	for name, a := range pinned {
+		arts[name] = a
+	}
+	report.AddPinned(pinReport)
+	report.BuildTime = time.Since(start)
 	if len(arts) == 0 {
-		return nil, errors.New("no service of the stack has a build section: ladder builds every artifact it deploys")
+		return nil, errors.New("the stack has no service with a build section or an image: nothing to deploy")
 	}
 	if err := archiveStack(p, stateDir); err != nil {
 		return nil, fmt.Errorf("archiving the stack definition: %w", err)

@@ -92,7 +92,7 @@ func Evaluate(ev Evidence) []store.GateResult {
 			case s.Unhealthy != "":
 				sick = append(sick, fmt.Sprintf("%s (%s)", s.Site, s.Unhealthy))
 			case ev.Now.Sub(s.Since) < soak:
-				waiting = append(waiting, fmt.Sprintf("%s for %s more", s.Site, (soak-ev.Now.Sub(s.Since)).Round(time.Second)))
+				waiting = append(waiting, fmt.Sprintf("%s more on site %s", (soak-ev.Now.Sub(s.Since)).Round(time.Second), s.Site))
 			}
 		}
 		switch {

@@ -44,7 +44,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name:   "still soaking",
 			change: func(ev *Evidence) { ev.Sites[1].Since = now.Add(-4 * time.Minute) },
-			failed: map[string]string{GateSoak: "b for 6m0s more"},
+			failed: map[string]string{GateSoak: "wait 6m0s more on site b"},
 		},
 		{
 			name:   "unhealthy during soak",

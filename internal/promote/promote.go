@@ -34,6 +34,11 @@ type Promoter struct {
 	Events *deploy.Recorder
 	// Owner identifies this process (proc.Self) for the promotion lock.
 	Owner string
+	// Push copies a snapshot's images, by digest, to the registry of an
+	// environment that has one (environments.NAME.registry), before the
+	// snapshot is deployed there. It is only called for such
+	// environments; nil means they cannot be deployed to.
+	Push func(ctx context.Context, env *spec.Environment, s *snapshot.Snapshot) error
 	// Dir is where gate test commands run (the project directory).
 	Dir string
 	Now func() time.Time
@@ -232,7 +237,11 @@ func (p *Promoter) Promote(ctx context.Context, req Request) (*Result, error) {
 	if err := p.Store.UpdatePromotion(ctx, pr.ID, store.PromotionRunning, "gates passed", p.now()); err != nil {
 		return nil, err
 	}
-	dres, err := p.Deploy(ctx, to.Name, snap.ID, req.By)
+	var dres *api.DeployResult
+	err = p.push(ctx, to, snap)
+	if err == nil {
+		dres, err = p.Deploy(ctx, to.Name, snap.ID, req.By)
+	}
 	res.Deploy = dres
 	phase, reason, outcome := store.PromotionSucceeded, "deployed", "succeeded"
 	if err != nil {
@@ -284,4 +293,19 @@ func (p *Promoter) Approve(ctx context.Context, snapshotRef, env, by, comment st
 	}
 	p.audit(ctx, store.AuditEntry{Actor: by, Action: "approve", Env: env, Snapshot: snap.ID, Outcome: "approved", Detail: orDash(comment)})
 	return a, nil
+}
+
+// push sends snap's images to env's registry, when it has one: its
+// engine pulls them from there by digest.
+func (p *Promoter) push(ctx context.Context, env *spec.Environment, snap *snapshot.Snapshot) error {
+	if env.Registry == nil || env.Registry.Address == "" {
+		return nil
+	}
+	if p.Push == nil {
+		return fmt.Errorf("%s pulls its images from the registry %s, and this ladder cannot push to it", env.Name, env.Registry.Address)
+	}
+	if err := p.Push(ctx, env, snap); err != nil {
+		return fmt.Errorf("pushing snapshot %s's images to %s (the registry of %s): %w", snapshot.Short(snap.ID), env.Registry.Address, env.Name, err)
+	}
+	return nil
 }

@@ -152,3 +152,44 @@ func TestRollbackPicksTheLastKnownGood(t *testing.T) {
 		t.Errorf("rollback to a snapshot that never ran: %v", err)
 	}
 }
+
+// A rung with a registry gets the snapshot's images pushed before it is
+// deployed; a failed push fails the promotion and deploys nothing.
+func TestPromoteToARungWithARegistryPushesFirst(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.p.Project.Ladder.Environments[1].Registry = &spec.Registry{Address: "127.0.0.1:5000/team"}
+	r.release("local", r.snap.ID, time.Now().Add(-time.Hour))
+	var pushes []string
+	fail := errors.New("registry down")
+	r.p.Push = func(ctx context.Context, env *spec.Environment, s *snapshot.Snapshot) error {
+		pushes = append(pushes, env.Name+"@"+snapshot.Short(s.ID))
+		if len(pushes) == 1 {
+			return fail
+		}
+		return nil
+	}
+	res, err := r.p.Promote(ctx, Request{Snapshot: r.snap.ID, To: "dev", By: "ana"})
+	if !errors.Is(err, fail) || !strings.Contains(err.Error(), "127.0.0.1:5000/team") || len(r.deploys) != 0 {
+		t.Fatalf("promotion with a failing push: %v, deploys %v; want it failed naming the registry, nothing deployed", err, r.deploys)
+	}
+	if res.Promotion.Phase != store.PromotionFailed {
+		t.Errorf("promotion phase %s, want failed", res.Promotion.Phase)
+	}
+	if _, err := r.p.Promote(ctx, Request{Snapshot: r.snap.ID, To: "dev", By: "ana"}); err != nil {
+		t.Fatal(err)
+	}
+	want := "dev@" + snapshot.Short(r.snap.ID)
+	if len(pushes) != 2 || pushes[1] != want || len(r.deploys) != 1 || r.deploys[0] != want {
+		t.Errorf("pushes %v deploys %v, want a push then the deploy of %s", pushes, r.deploys, want)
+	}
+	// A rung without a registry is never pushed to.
+	r.p.Project.Ladder.Environments[1].Registry = nil
+	r.p.Push = func(context.Context, *spec.Environment, *snapshot.Snapshot) error {
+		t.Error("pushed to a rung without a registry")
+		return nil
+	}
+	if _, err := r.p.Rollback(ctx, "dev", r.snap.ID, "ana", ""); err != nil {
+		t.Fatal(err)
+	}
+}

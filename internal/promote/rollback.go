@@ -7,6 +7,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -76,10 +77,7 @@ func (p *Promoter) Rollback(ctx context.Context, env, to, by, why string) (*Roll
 	if err := p.RefreshKnownGood(ctx, env); err != nil {
 		return nil, err
 	}
-	current := ""
-	if rels, err := p.Store.ListReleases(ctx, store.ReleaseFilter{Env: env, Site: e.Sites[0].Name, Limit: 1}); err == nil && len(rels) > 0 {
-		current = rels[0].Snapshot
-	}
+	current := p.current(ctx, e)
 	var target *snapshot.Snapshot
 	if to != "" {
 		snap, err := p.Store.GetSnapshot(ctx, to)
@@ -95,16 +93,13 @@ func (p *Promoter) Rollback(ctx context.Context, env, to, by, why string) (*Roll
 		}
 		target = snap
 	} else {
-		good, err := p.Store.ListReleases(ctx, store.ReleaseFilter{Env: env, KnownGood: true})
+		id, err := p.knownGoodOtherThan(ctx, env, current)
 		if err != nil {
 			return nil, err
 		}
-		for _, r := range good {
-			if r.Snapshot != current {
-				if target, err = p.Store.GetSnapshot(ctx, r.Snapshot); err != nil {
-					return nil, fmt.Errorf("known-good snapshot %s: %w", snapshot.Short(r.Snapshot), err)
-				}
-				break
+		if id != "" {
+			if target, err = p.Store.GetSnapshot(ctx, id); err != nil {
+				return nil, fmt.Errorf("known-good snapshot %s: %w", snapshot.Short(id), err)
 			}
 		}
 		if target == nil {
@@ -113,7 +108,13 @@ func (p *Promoter) Rollback(ctx context.Context, env, to, by, why string) (*Roll
 	}
 	p.audit(ctx, store.AuditEntry{Actor: by, Action: "rollback", Env: env, Snapshot: target.ID, Outcome: "requested",
 		Detail: fmt.Sprintf("from %s; %s", snapshot.Short(current), orDash(why))})
-	dres, err := p.Deploy(ctx, env, target.ID, by)
+	// A rollback redeploys digests the registry already has; pushing
+	// again costs a HEAD per blob and repairs a registry that lost them.
+	var dres *api.DeployResult
+	err = p.push(ctx, e, target)
+	if err == nil {
+		dres, err = p.Deploy(ctx, env, target.ID, by)
+	}
 	outcome := "succeeded"
 	if err != nil {
 		outcome = "failed: " + err.Error()
@@ -125,4 +126,45 @@ func (p *Promoter) Rollback(ctx context.Context, env, to, by, why string) (*Roll
 	}
 	p.event(env, target.ID, eventRolledBack, fmt.Sprintf("%s rolled back from %s to known-good snapshot %s", env, snapshot.Short(current), snapshot.Short(target.ID)))
 	return res, nil
+}
+
+// RollbackTarget is the snapshot that `ladder rollback ENV` would return
+// env to as things stand: its newest known-good release of another
+// snapshot than the one it runs. "" means there is nothing to roll back
+// to, so a dashboard need not offer it.
+func (p *Promoter) RollbackTarget(ctx context.Context, env string) (string, error) {
+	e, err := p.env(env)
+	if err != nil {
+		return "", err
+	}
+	return p.knownGoodOtherThan(ctx, env, p.current(ctx, e))
+}
+
+// current is the snapshot env runs: that of its latest succeeded release
+// (on its first site). A failed release left the one before it running,
+// so it is not what a rollback moves away from.
+func (p *Promoter) current(ctx context.Context, e *spec.Environment) string {
+	if len(e.Sites) == 0 {
+		return ""
+	}
+	rels, err := p.Store.ListReleases(ctx, store.ReleaseFilter{Env: e.Name, Site: e.Sites[0].Name, Phase: store.PhaseSucceeded, Limit: 1})
+	if err != nil || len(rels) == 0 {
+		return ""
+	}
+	return rels[0].Snapshot
+}
+
+// knownGoodOtherThan is env's newest known-good snapshot other than
+// current, or "".
+func (p *Promoter) knownGoodOtherThan(ctx context.Context, env, current string) (string, error) {
+	good, err := p.Store.ListReleases(ctx, store.ReleaseFilter{Env: env, KnownGood: true})
+	if err != nil {
+		return "", err
+	}
+	for _, r := range good {
+		if r.Snapshot != current {
+			return r.Snapshot, nil
+		}
+	}
+	return "", nil
 }

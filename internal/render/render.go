@@ -132,7 +132,7 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 	cs := p.Stack.Compose.Services[name]
 	art, ok := snap.Artifacts[name]
 	if !ok {
-		return Service{}, fmt.Errorf("service %q: snapshot %s has no artifact for it (only services with a build section can be deployed)", name, snapshot.Short(snap.ID))
+		return Service{}, fmt.Errorf("service %q: snapshot %s has no artifact for it (it was made before the service had a build section or an image)", name, snapshot.Short(snap.ID))
 	}
 	img, err := images(art.Digest)
 	if err != nil {

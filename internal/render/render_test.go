@@ -488,7 +488,7 @@ func TestRenderErrors(t *testing.T) {
 			name: "all at once", p: p, env: "dev", snap: partial, images: images,
 			want: []string{
 				`service "a": environment variable LADDER_SITE is reserved: ladder sets LADDER_* on every instance`,
-				`service "b": snapshot ` + partial.ID[:12] + ` has no artifact for it (only services with a build section can be deployed)`,
+				`service "b": snapshot ` + partial.ID[:12] + ` has no artifact for it (it was made before the service had a build section or an image)`,
 				`service "c": environment variable LADDER_SNAPSHOT is reserved: ladder sets LADDER_* on every instance`,
 				`service "d": image manifest not found`,
 			},
@@ -521,7 +521,7 @@ func TestRenderErrors(t *testing.T) {
 		},
 		{
 			name: "missing artifact only", p: noValues, env: "local", snap: fakeSnapshot("plain", map[string]string{"z": digest("9")}), images: fakeImages,
-			want: []string{`service "a": snapshot ` + fakeSnapshot("plain", map[string]string{"z": digest("9")}).ID[:12] + ` has no artifact for it (only services with a build section can be deployed)`},
+			want: []string{`service "a": snapshot ` + fakeSnapshot("plain", map[string]string{"z": digest("9")}).ID[:12] + ` has no artifact for it (it was made before the service had a build section or an image)`},
 		},
 	}
 	for _, tt := range tests {

@@ -133,6 +133,9 @@ func (s *server) handleEventsPage(w http.ResponseWriter, r *http.Request) {
 
 func describeFilter(f store.EventFilter) string {
 	var parts []string
+	if f.Env != "" {
+		parts = append(parts, "environment "+f.Env)
+	}
 	if f.Snapshot != "" {
 		parts = append(parts, "snapshot "+snapOf(f.Snapshot).Short)
 	}

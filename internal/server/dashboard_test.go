@@ -73,6 +73,16 @@ func TestDashboardShowsSnapshots(t *testing.T) {
 	if !strings.Contains(api, `role="img"`) || !strings.Contains(api, "<title>api p95 latency (ms), last 12 samples</title>") {
 		t.Error("api sparklines lack their accessible title")
 	}
+	// Each sparkline carries its scale: its axis runs from zero to the
+	// highest value shown, labelled with the unit.
+	scale := regexp.MustCompile(`<g class="sparkline-scale"[^>]*><text[^>]*>([^<]*)</text><text[^>]*>([^<]*)</text></g>`).FindAllStringSubmatch(api, -1)
+	var scales []string
+	for _, m := range scale {
+		scales = append(scales, m[1]+".."+m[2])
+	}
+	if got := strings.Join(scales, " "); got != "55/s..0/s 0.40%..0% 18 ms..0 ms" {
+		t.Errorf("api sparkline scales = %q, want max..0 with units", got)
+	}
 	worker := serviceRow(t, page, "worker")
 	if strings.Contains(worker, "<svg") {
 		t.Error("worker has no history but got a sparkline")
@@ -83,7 +93,7 @@ func TestDashboardShowsSnapshots(t *testing.T) {
 
 	// Events newest first, each tied to its snapshot.
 	events := page[strings.Index(page, `<table class="events">`):]
-	rows := regexp.MustCompile(`<tr data-event="(\d+)" data-snapshot="([0-9a-f]*)">`).FindAllStringSubmatch(events, -1)
+	rows := regexp.MustCompile(`<tr data-event="(\d+)" data-snapshot="([0-9a-f]*)"[^>]*>`).FindAllStringSubmatch(events, -1)
 	if len(rows) != 4 || rows[0][1] != "4" || rows[3][1] != "1" || rows[0][2] != snapB {
 		t.Errorf("event rows = %v, want 4 newest first", rows)
 	}
@@ -176,6 +186,22 @@ func TestEventsPage(t *testing.T) {
 	rec := do(h, "GET", "/events?after=nope", "")
 	if rec.Code != 400 || !strings.Contains(rec.Body.String(), `class="alert"`) {
 		t.Errorf("bad filter: %d", rec.Code)
+	}
+	// Every rung shares the store and its deploys look alike from rung
+	// to rung: each row says where it happened, and the page can keep to
+	// one environment.
+	for _, env := range []string{"local", "dev"} {
+		appendEvent(t, st, store.Event{Time: t0, Kind: store.EventHealthChanged, Env: env, Site: "default", Snapshot: snapB, Service: "users", Message: "users 1-170dff38 starting -> healthy"})
+	}
+	page = do(h, "GET", "/events?fragment=1", "").Body.String()
+	for _, env := range []string{"local", "dev"} {
+		if !strings.Contains(page, `<td class="where"><a href="/events?environment=`+env+`" title="events of `+env+`">`+env+`/default</a></td>`) {
+			t.Errorf("the %s event does not say where it happened:\n%s", env, page)
+		}
+	}
+	page = do(h, "GET", "/events?environment=dev", "").Body.String()
+	if n := strings.Count(page, "starting -&gt; healthy"); n != 1 || !strings.Contains(page, "environment dev") || strings.Contains(page, "local/default") {
+		t.Errorf("the environment filter shows %d health events (want 1, dev's), or is not described", n)
 	}
 	// Without a store, the status document's events are shown.
 	page = do(newTestServer(statusSource(fixtureStatus()), nil).handler(), "GET", "/events?fragment=1", "").Body.String()

@@ -104,6 +104,22 @@ func fmtMillis(seconds float64) string {
 	}
 }
 
+// scalePercent and scaleMillis label a sparkline's axis, whose values are
+// already in percent and milliseconds; zero is "0", never a dash.
+func scalePercent(pct float64) string {
+	if finite(pct) == 0 {
+		return "0%"
+	}
+	return fmtPercent(pct / 100)
+}
+
+func scaleMillis(ms float64) string {
+	if finite(ms) == 0 {
+		return "0 ms"
+	}
+	return fmtMillis(ms / 1000)
+}
+
 func finite(v float64) float64 {
 	if math.IsNaN(v) || math.IsInf(v, 0) {
 		return 0

@@ -98,8 +98,67 @@ func TestBrowserLadder(t *testing.T) {
 			t.Errorf("rung %s is not right of %s on the same row: %+v", r.Env, rungs[i-1].Env, rungs)
 		}
 	}
-	if strings.Join(order, " ") != "local dev staging prod" {
+	if strings.Join(order, " ") != "local dev staging prod preview" {
 		t.Fatalf("rungs = %v", order)
+	}
+	// At 1400x900 all five columns, the fifth's right edge included, are
+	// on the page, and the list does not need scrolling to show them.
+	for _, size := range [][2]int64{{1400, 900}, {1280, 800}} {
+		if err := chromedp.Do(bctx, chromedp.EmulateViewport(size[0], size[1])); err != nil {
+			t.Fatal(err)
+		}
+		var fit struct {
+			Viewport, ListRight, ScrollWidth, ClientWidth float64
+			Rungs                                         []struct {
+				Env         string
+				Left, Right float64
+			}
+		}
+		raw := eval(`JSON.stringify({Viewport: document.documentElement.clientWidth,
+			ListRight: document.querySelector('ol.ladder').getBoundingClientRect().right,
+			ScrollWidth: document.querySelector('ol.ladder').scrollWidth, ClientWidth: document.querySelector('ol.ladder').clientWidth,
+			Rungs: [...document.querySelectorAll('.rung')].map(r => { const b = r.getBoundingClientRect(); return {Env: r.dataset.env, Left: b.left, Right: b.right}; })})`).(string)
+		if err := json.Unmarshal([]byte(raw), &fit); err != nil {
+			t.Fatal(err)
+		}
+		if fit.ScrollWidth > fit.ClientWidth {
+			t.Errorf("%dpx: the ladder overflows its list (%.0f > %.0f px): columns are cut off", size[0], fit.ScrollWidth, fit.ClientWidth)
+		}
+		for i, r := range fit.Rungs {
+			if r.Left < 0 || r.Right > fit.ListRight || r.Right > fit.Viewport || r.Right-r.Left < 190 {
+				t.Errorf("%dpx: rung %s spans %.0f..%.0f px, outside the list (right edge %.0f) or the viewport (%.0f)", size[0], r.Env, r.Left, r.Right, fit.ListRight, fit.Viewport)
+			}
+			if i > 0 && r.Left <= fit.Rungs[i-1].Right {
+				t.Errorf("%dpx: rung %s overlaps %s", size[0], r.Env, fit.Rungs[i-1].Env)
+			}
+		}
+		// Nothing inside a column runs past its edge (and out of sight).
+		if over := eval(`JSON.stringify([...document.querySelectorAll('.rung')].flatMap(r => { const edge = r.getBoundingClientRect().right + 1;
+			return [...r.querySelectorAll('*')].filter(el => el.getClientRects().length && el.getBoundingClientRect().right > edge)
+				.map(el => r.dataset.env + ': ' + el.tagName.toLowerCase() + '.' + el.className + ' "' + el.textContent.trim().slice(0, 30) + '"'); }))`).(string); over != "[]" {
+			t.Errorf("%dpx: content past its column's edge: %s", size[0], over)
+		}
+	}
+	// Six rungs do not fit in 1280px: the list scrolls sideways, and the
+	// last column can be scrolled fully into view.
+	eval(`(() => { const ol = document.querySelector('ol.ladder'), last = ol.querySelector('.rung:last-child');
+		ol.appendChild(document.createElement('li')).className = 'rung-arrow';
+		const extra = last.cloneNode(true); extra.dataset.env = 'extra'; extra.id = 'env-extra'; ol.appendChild(extra); })()`)
+	var scrolled struct {
+		Overflows        bool
+		Right, ListRight float64
+	}
+	raw = eval(`(() => { const ol = document.querySelector('ol.ladder'), extra = document.getElementById('env-extra');
+		const overflows = ol.scrollWidth > ol.clientWidth; extra.scrollIntoView({inline: 'end', block: 'nearest'});
+		return JSON.stringify({Overflows: overflows, Right: extra.getBoundingClientRect().right, ListRight: ol.getBoundingClientRect().right}); })()`).(string)
+	if err := json.Unmarshal([]byte(raw), &scrolled); err != nil {
+		t.Fatal(err)
+	}
+	if !scrolled.Overflows || scrolled.Right > scrolled.ListRight+1 {
+		t.Errorf("six rungs at 1280px: %+v, want the list to scroll and the last column to come fully into view", scrolled)
+	}
+	if err := chromedp.Do(bctx, chromedp.Navigate(srv.URL+"/ladder"), chromedp.WaitVisible(chromedp.CSS("ol.ladder"))); err != nil {
+		t.Fatalf("reload ladder: %v", err)
 	}
 	if r := eval(`getComputedStyle(document.querySelector('.rung')).borderTopLeftRadius`); r != "10px" {
 		t.Errorf("stylesheet not applied: rung radius %v", r)

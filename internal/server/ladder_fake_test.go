@@ -198,6 +198,14 @@ func (f *fakeLadder) deploy(env *api.LadderEnv, snap, by string) {
 		site.Snapshot, site.Release, site.Health = snap, &rel, "healthy"
 		env.History = append([]store.Release{rel}, env.History...)
 	}
+	// What a rollback would return to now, as the agent reports it.
+	env.RollbackTo = ""
+	for _, r := range env.History {
+		if r.KnownGood && r.Snapshot != snap {
+			env.RollbackTo = r.Snapshot
+			break
+		}
+	}
 	where := map[string][]string{}
 	for _, e := range f.l.Environments {
 		for _, s := range e.Sites {
@@ -221,10 +229,11 @@ func approvalsNeeded(e *api.LadderEnv) int {
 	return 0
 }
 
-// fixtureLadder is four rungs: local and dev run snapC and snapA (dev's
+// fixtureLadder is five rungs: local and dev run snapC and snapA (dev's
 // attempt at snapC failed), staging runs snapB on two sites and needs an
 // approval, prod runs nothing and has a promotion of snapB waiting for
-// approvals.
+// approvals, and preview is a template. local, dev and staging each have
+// an earlier known-good snapshot to roll back to.
 func fixtureLadder() *api.Ladder {
 	rel := func(id int64, env, site, snap string, phase store.Phase, good bool, ago time.Duration) store.Release {
 		return store.Release{ID: id, Env: env, Site: site, Snapshot: snap, Phase: phase, KnownGood: good,
@@ -244,6 +253,7 @@ func fixtureLadder() *api.Ladder {
 					Release: ptr(rel(31, "local", "local", snapC, store.PhaseSucceeded, true, 8*time.Minute)), RequestRate: 3.2}},
 				History: []store.Release{rel(31, "local", "local", snapC, store.PhaseSucceeded, true, 8*time.Minute),
 					rel(30, "local", "local", snapA, store.PhaseSucceeded, true, 2*time.Hour)},
+				RollbackTo: snapA,
 			},
 			{
 				Name: "dev", From: "local", Target: "process", Gates: []string{"soak 10s"}, Running: true, AgentURL: "http://127.0.0.1:7702",
@@ -259,6 +269,7 @@ func fixtureLadder() *api.Ladder {
 				}},
 				History: []store.Release{devFailed, rel(22, "dev", "local", snapA, store.PhaseSucceeded, true, 2*time.Hour),
 					rel(21, "dev", "local", snapD, store.PhaseSucceeded, true, 50*time.Hour)},
+				RollbackTo: snapD,
 			},
 			{
 				Name: "staging", From: "dev", Target: "compose", Protected: true, Gates: []string{"soak 1m0s", "test smoke", "1 approval(s)"},
@@ -277,6 +288,7 @@ func fixtureLadder() *api.Ladder {
 					rel(11, "staging", "eu", snapD, store.PhaseFailed, false, 72*time.Hour),
 					rel(10, "staging", "eu", snapD, store.PhaseInterrupted, false, 73*time.Hour),
 				},
+				RollbackTo: snapD,
 			},
 			{
 				Name: "prod", From: "staging", Target: "compose", Protected: true, Gates: []string{"2 approval(s)", "signed"},
@@ -291,6 +303,10 @@ func fixtureLadder() *api.Ladder {
 							Reason: "needs 2 approval(s), has 1 (alice@example.com): ladder approve " + snapshot.Short(snapB) + " --to prod"},
 					},
 				}},
+			},
+			{
+				Name: "preview", From: "dev", Target: "auto", Template: true,
+				Sites: []api.LadderSite{{Site: "default", Health: "not running"}},
 			},
 		},
 		Snapshots: []api.SnapshotSummary{

@@ -266,11 +266,15 @@ func TestLadderPage(t *testing.T) {
 	}
 	// Columns in ladder order.
 	order := regexp.MustCompile(`<li class="card rung[^"]*" id="env-(\w+)"`).FindAllStringSubmatch(page, -1)
-	if len(order) != 4 || order[0][1] != "local" || order[1][1] != "dev" || order[2][1] != "staging" || order[3][1] != "prod" {
-		t.Fatalf("rungs = %v", order)
+	var names []string
+	for _, m := range order {
+		names = append(names, m[1])
 	}
-	if n := strings.Count(page, `<li class="rung-arrow" aria-hidden="true">`); n != 3 {
-		t.Errorf("%d arrows between 4 rungs", n)
+	if strings.Join(names, " ") != "local dev staging prod preview" {
+		t.Fatalf("rungs = %v", names)
+	}
+	if n := strings.Count(page, `<li class="rung-arrow" aria-hidden="true">`); n != 4 {
+		t.Errorf("%d arrows between 5 rungs", n)
 	}
 	for env, wants := range map[string][]string{
 		"local": {`data-site="local" data-snapshot="` + snapC + `"`, `<a href="http://127.0.0.1:7701"`, `<span class="badge ok">running</span>`, "3.2/s"},
@@ -291,12 +295,20 @@ func TestLadderPage(t *testing.T) {
 			}
 		}
 	}
-	local, dev, staging, prod := rung(t, page, "local"), rung(t, page, "dev"), rung(t, page, "staging"), rung(t, page, "prod")
+	local, dev, staging, prod, preview := rung(t, page, "local"), rung(t, page, "dev"), rung(t, page, "staging"), rung(t, page, "prod"), rung(t, page, "preview")
+	// A template is instantiated per pull request: it is neither promoted
+	// to nor rolled back, and does not claim its previous rung runs nothing.
+	if strings.Contains(preview, `class="actions"`) || strings.Contains(preview, "to promote yet") {
+		t.Errorf("the template rung offers actions or a note about them:\n%s", preview)
+	}
 	if strings.Contains(local, "/ladder/promote") || strings.Contains(local, "/ladder/approve") || strings.Contains(dev, "/ladder/approve") {
 		t.Error("promote offered without a previous rung, or approval asked without an approvals gate")
 	}
 	if strings.Contains(prod, "/ladder/rollback") || !strings.Contains(local, "/ladder/rollback") {
 		t.Error("roll back is for running rungs only")
+	}
+	if !strings.Contains(local, "to known-good <code title=\""+snapA+"\">") {
+		t.Error("local's rollback does not name the snapshot it returns to")
 	}
 	if n := strings.Count(staging, "<li data-release="); n != historyLen {
 		t.Errorf("staging lists %d releases, want the last %d", n, historyLen)
@@ -354,6 +366,14 @@ func TestLadderPageVariants(t *testing.T) {
 	}
 	if strings.Count(staging, `action="/ladder/promote"`) != 2 || strings.Count(staging, `action="/ladder/approve"`) != 2 {
 		t.Error("staging should offer both snapshots dev runs")
+	}
+
+	// A running rung with no earlier known-good snapshot has nothing to
+	// roll back to: no button that could only fail.
+	f.l.Environments[0].RollbackTo = ""
+	local := rung(t, do(ladderHandler(f), "GET", "/ladder", "").Body.String(), "local")
+	if strings.Contains(local, "/ladder/rollback") || strings.Contains(local, "Roll back") || !strings.Contains(local, `<span class="badge ok">running</span>`) {
+		t.Errorf("local offers a rollback with nothing to roll back to:\n%s", local)
 	}
 
 	f.ladderErr = errors.New("agent <busy>")

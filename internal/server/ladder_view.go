@@ -35,8 +35,12 @@ type rungView struct {
 	Candidates []candidateView
 	// NeedsApproval: a gate counts approvals, so the page asks for them.
 	NeedsApproval bool
-	// CanRollback: an agent runs the rung. KnownGood is the snapshot a
-	// rollback would return to, when the recent history shows it.
+	// Offer: the rung is promoted to (it has a previous rung and is no
+	// template), so the page offers what the previous rung runs.
+	Offer bool
+	// CanRollback: an agent runs the rung and it has an earlier
+	// known-good snapshot, KnownGood, that a rollback would return to.
+	// Without one there is nothing to roll back to, and no button.
 	CanRollback bool
 	KnownGood   snapView
 	History     []historyView
@@ -145,7 +149,10 @@ func (s *server) rungOf(step int, e api.LadderEnv, from *api.LadderEnv) rungView
 		Step: step, Name: e.Name, From: e.From, Target: e.Target,
 		Protected: e.Protected, Template: e.Template, Gates: e.Gates,
 		Running: e.Running, AgentURL: e.AgentURL,
-		CanRollback: e.Running, MultiSite: len(e.Sites) > 1,
+		Offer:       e.From != "" && !e.Template,
+		CanRollback: e.Running && !e.Template && e.RollbackTo != "",
+		KnownGood:   snapOf(e.RollbackTo),
+		MultiSite:   len(e.Sites) > 1,
 	}
 	for _, g := range e.Gates {
 		if strings.Contains(strings.ToLower(g), "approval") {
@@ -162,14 +169,7 @@ func (s *server) rungOf(step int, e api.LadderEnv, from *api.LadderEnv) rungView
 	if from != nil && !e.Template {
 		v.Candidates = candidates(e, *from)
 	}
-	current := ""
-	if len(e.Sites) > 0 {
-		current = e.Sites[0].Snapshot
-	}
 	for i, r := range e.History {
-		if v.KnownGood.Full == "" && r.KnownGood && r.Phase == store.PhaseSucceeded && r.Snapshot != current {
-			v.KnownGood = snapOf(r.Snapshot)
-		}
 		if i < historyLen {
 			v.History = append(v.History, historyView{
 				ID: r.ID, Site: r.Site, Snap: snapOf(r.Snapshot),

@@ -123,21 +123,25 @@ type endpointView struct {
 }
 
 type eventView struct {
-	ID      int64
-	When    timeView
-	Kind    string
-	Class   string
+	ID    int64
+	When  timeView
+	Kind  string
+	Class string
+	// Env and Where (env/site) say which rung it happened on: every rung
+	// shares the store, and its deploys look alike from rung to rung.
+	Env     string
+	Where   string
 	Site    string
 	Service string
 	Message string
 	Snap    snapView
 }
 
-// Sparkline size in CSS pixels: small enough to sit beside a number in a
-// table row.
+// Sparkline size in CSS pixels: small enough to sit under a number in a
+// table row, with room at its right for the scale.
 const (
-	sparkWidth  = 96
-	sparkHeight = 22
+	sparkWidth  = 120
+	sparkHeight = 24
 	// dashboardEvents is how many events the dashboard lists; /events has more.
 	dashboardEvents = 30
 )
@@ -287,9 +291,13 @@ func serviceOf(svc api.ServiceStatus, siteSnap string) serviceView {
 		for i, h := range svc.History {
 			rate[i], errs[i], p95[i] = h.RequestRate, h.ErrorRate*100, h.P95*1000
 		}
-		v.RateSpark = signal.Sparkline(rate, sparkWidth, sparkHeight, svc.Name+" request rate (req/s), last "+samples(n))
-		v.ErrorSpark = signal.Sparkline(errs, sparkWidth, sparkHeight, svc.Name+" error rate (%), last "+samples(n))
-		v.P95Spark = signal.Sparkline(p95, sparkWidth, sparkHeight, svc.Name+" p95 latency (ms), last "+samples(n))
+		spark := func(values []float64, what string, label func(float64) string) template.HTML {
+			return signal.Sparkline(values, signal.SparkOptions{Width: sparkWidth, Height: sparkHeight,
+				Title: svc.Name + " " + what + ", last " + samples(n), Label: label, FromZero: true})
+		}
+		v.RateSpark = spark(rate, "request rate (req/s)", fmtRate)
+		v.ErrorSpark = spark(errs, "error rate (%)", scalePercent)
+		v.P95Spark = spark(p95, "p95 latency (ms)", scaleMillis)
 	}
 	return v
 }
@@ -301,6 +309,17 @@ func samples(n int) string {
 	return fmt.Sprintf("%d samples", n)
 }
 
+// where names an event's place as env/site, or what of it is known.
+func where(env, site string) string {
+	switch {
+	case env == "":
+		return site
+	case site == "":
+		return env
+	}
+	return env + "/" + site
+}
+
 func (s *server) eventsNewestFirst(events []store.Event) []eventView {
 	out := make([]eventView, 0, len(events))
 	for _, e := range slices.Backward(events) {
@@ -309,6 +328,8 @@ func (s *server) eventsNewestFirst(events []store.Event) []eventView {
 			When:    s.timeOf(e.Time),
 			Kind:    string(e.Kind),
 			Class:   kindClass(e.Kind),
+			Env:     e.Env,
+			Where:   where(e.Env, e.Site),
 			Site:    e.Site,
 			Service: e.Service,
 			Message: e.Message,

@@ -83,6 +83,8 @@ type InstanceHealth struct {
 	Started       time.Time
 	LastProbe     time.Time
 	LastDetail    string
+	// lastCounted is when ObserveFast last counted a failure.
+	lastCounted time.Time
 }
 
 // Tracker turns probe results into per-instance health the way Docker's
@@ -184,6 +186,36 @@ func (t *Tracker) Observe(instance string, r ProbeResult) (Transition, bool) {
 		}
 	}
 	return newTransition(instance, from, h.Status, r.Start, detail, h.FailingStreak)
+}
+
+// ObserveFast applies a probe result taken faster than the configured
+// Interval, as a caller does until an instance is first healthy so that a
+// release need not wait a whole interval for a service that is already
+// up. A success counts at once; a failure counts only once per Interval
+// (counted from the start), so probing fast never makes an instance
+// unhealthy sooner than Docker's pace would, and a service that takes a
+// moment to listen is not reported unhealthy on its way to healthy.
+func (t *Tracker) ObserveFast(instance string, r ProbeResult) (Transition, bool) {
+	t.mu.Lock()
+	h := t.instances[instance]
+	if h == nil {
+		h = &InstanceHealth{Status: HealthStarting, Started: r.Start}
+		t.instances[instance] = h
+	}
+	if !r.OK || r.Duration > t.cfg.Timeout {
+		since := h.Started
+		if h.lastCounted.After(since) {
+			since = h.lastCounted
+		}
+		if r.Start.Sub(since) < t.cfg.Interval {
+			h.LastProbe, h.LastDetail = r.Start, r.Detail
+			t.mu.Unlock()
+			return Transition{}, false
+		}
+		h.lastCounted = r.Start
+	}
+	t.mu.Unlock()
+	return t.Observe(instance, r)
 }
 
 // State returns what the tracker knows of instance.

@@ -159,3 +159,38 @@ func TestHealthConfigRun(t *testing.T) {
 		t.Errorf("Run = %+v", r)
 	}
 }
+
+// TestTrackerObserveFast: probing every 100ms until first healthy neither
+// reports a service that takes a moment to listen as unhealthy, nor makes
+// a broken one unhealthy sooner than Interval × Retries, as Docker would.
+func TestTrackerObserveFast(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	tr := NewTracker(HealthConfig{Interval: 2 * time.Second, Timeout: time.Second, Retries: 3})
+	tr.Start("slow-listener", t0)
+	var changes []string
+	observe := func(name string, ms int, ok bool) {
+		if tn, changed := tr.ObserveFast(name, ProbeResult{Start: t0.Add(time.Duration(ms) * time.Millisecond), OK: ok, Detail: "d"}); changed {
+			changes = append(changes, fmt.Sprintf("%s@%d:%s->%s", name, ms, tn.From, tn.To))
+		}
+	}
+	for ms := 100; ms <= 1500; ms += 100 {
+		observe("slow-listener", ms, false) // connection refused while it starts
+	}
+	observe("slow-listener", 1600, true)
+	if want := "slow-listener@1600:starting->healthy"; strings.Join(changes, " ") != want {
+		t.Errorf("changes = %v, want %s", changes, want)
+	}
+
+	changes = nil
+	tr.Start("broken", t0)
+	for ms := 100; ms <= 7000; ms += 100 {
+		observe("broken", ms, false)
+	}
+	// Counted at 2s, 4s and 6s: unhealthy at the third, as Docker would be.
+	if want := "broken@6000:starting->unhealthy"; strings.Join(changes, " ") != want {
+		t.Errorf("changes = %v, want %s", changes, want)
+	}
+	if h, _ := tr.State("broken"); h.LastDetail != "d" || !h.LastProbe.Equal(t0.Add(7*time.Second)) {
+		t.Errorf("uncounted probes must still leave their detail: %+v", h)
+	}
+}

@@ -26,6 +26,11 @@ type Artifact struct {
 	Inputs string `json:"inputs"`
 	// Size is the total size in bytes of the image's layers.
 	Size int64 `json:"size"`
+	// Image is set for a service that runs an image it does not build
+	// (Compose `image:`): the image's repository pinned to the artifact,
+	// "docker.io/library/postgres@sha256:<Digest hex>". The tag it was
+	// resolved from is in Inputs ("image:docker.io/library/postgres:15").
+	Image string `json:"image,omitempty"`
 }
 
 // Snapshot is an immutable record of a stack at one point in its life.
@@ -58,6 +63,9 @@ type identity struct {
 type identityArt struct {
 	Service string `json:"service"`
 	Digest  string `json:"digest"`
+	// Image is left out when empty, so the IDs of snapshots of built
+	// services are what they were before images were pinned.
+	Image string `json:"image,omitempty"`
 }
 
 // New builds a snapshot from its parts and computes its ID.
@@ -78,7 +86,7 @@ func New(stack, stackHash string, artifacts map[string]Artifact, revision string
 func (s *Snapshot) ComputeID() string {
 	id := identity{Stack: s.Stack, StackHash: s.StackHash}
 	for _, name := range s.Services() {
-		id.Artifacts = append(id.Artifacts, identityArt{Service: name, Digest: s.Artifacts[name].Digest})
+		id.Artifacts = append(id.Artifacts, identityArt{Service: name, Digest: s.Artifacts[name].Digest, Image: s.Artifacts[name].Image})
 	}
 	b, err := json.Marshal(id)
 	if err != nil {
@@ -101,6 +109,9 @@ func (s *Snapshot) Verify() error {
 		}
 		if !ValidDigest(a.Digest) {
 			return fmt.Errorf("snapshot %s: service %q has malformed digest %q", Short(s.ID), name, a.Digest)
+		}
+		if a.Image != "" && !strings.HasSuffix(a.Image, "@"+a.Digest) {
+			return fmt.Errorf("snapshot %s: service %q pins image %q, which is not its artifact %s", Short(s.ID), name, a.Image, Short(a.Digest))
 		}
 	}
 	return nil

@@ -370,3 +370,28 @@ func TestValidPrefix(t *testing.T) {
 		}
 	}
 }
+
+// A pinned image (an image service's repository@digest) is part of the
+// identity: the same bytes pinned from another repository are another
+// snapshot. Built artifacts carry no Image, so their IDs are unchanged
+// (TestGoldenID).
+func TestPinnedImageIsPartOfTheID(t *testing.T) {
+	arts := fixedArtifacts()
+	arts["db"] = Artifact{Service: "db", Digest: digestA, Builder: "registry", Inputs: "image:docker.io/library/postgres:15", Image: "docker.io/library/postgres@" + digestA}
+	a := New("trading", fixedStackHash, arts, "", fixedCreated)
+	arts2 := fixedArtifacts()
+	arts2["db"] = Artifact{Service: "db", Digest: digestA, Builder: "registry", Image: "registry.example.com/postgres@" + digestA}
+	b := New("trading", fixedStackHash, arts2, "", fixedCreated)
+	if a.ID == b.ID {
+		t.Error("pinning the same digest from another repository gave the same ID")
+	}
+	if err := a.Verify(); err != nil {
+		t.Errorf("Verify: %v", err)
+	}
+	// An Image that does not pin the artifact's digest is refused.
+	bad := fixedArtifacts()
+	bad["db"] = Artifact{Service: "db", Digest: digestA, Image: "docker.io/library/postgres@" + digestB}
+	if err := New("trading", fixedStackHash, bad, "", fixedCreated).Verify(); err == nil || !strings.Contains(err.Error(), "pins image") {
+		t.Errorf("Verify of a mismatched pin: %v", err)
+	}
+}

@@ -200,6 +200,11 @@ func keyField(t reflect.Type) (int, bool) {
 }
 
 func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
+	if n.Kind == yaml.ScalarNode && v.CanAddr() {
+		if h, ok := v.Addr().Interface().(scalarHook); ok && h.fromScalar(n) {
+			return
+		}
+	}
 	if n.Kind != yaml.MappingNode {
 		d.errorf(n, path, "must be a mapping, not %s", describe(n))
 		return
@@ -226,6 +231,13 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		}
 		d.decode(val, v.Field(idx), p)
 	})
+}
+
+// scalarHook is implemented by structs that may also be written as one
+// scalar (a registry as its address alone); fromScalar reports whether it
+// took the scalar.
+type scalarHook interface {
+	fromScalar(n *yaml.Node) bool
 }
 
 // unknownKeyHook is implemented by structs that set some keys their fields

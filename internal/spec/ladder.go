@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"gopkg.in/yaml.v3"
 )
 
@@ -189,6 +190,15 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 				add(doc.locate(append(base, "dashboard")...), false, RemoteDashboardMsg(e.Dashboard)+"; set dashboard_allow_remote: true if that is meant")
 			}
 		}
+		if e.Registry != nil {
+			loc := locate(doc.root, append(base, "registry")...)
+			if al := locate(doc.root, append(base, "registry", "address")...); al.Found == len(base)+2 {
+				loc = al
+			}
+			if msg := checkRegistry(e.Registry.Address); msg != "" {
+				add(loc, false, msg)
+			}
+		}
 		ds = append(ds, doc.positive(append(base, "health", "timeout"))...)
 		ds = append(ds, doc.positive(append(base, "telemetry", "interval"))...)
 		ds = append(ds, doc.checkValues(e, base, services)...)
@@ -295,3 +305,24 @@ func RemoteDashboardMsg(addr string) string {
 }
 
 var hostname = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)
+
+// checkRegistry accepts a registry address host[:port][/path], the way
+// image references name a registry and repository prefix.
+func checkRegistry(addr string) string {
+	if addr == "" {
+		return "registry address is required: host[:port][/path], like \"registry.example.com/team\" or \"127.0.0.1:5000\""
+	}
+	if strings.Contains(addr, "://") {
+		return fmt.Sprintf("registry address %q must not have a scheme: write host[:port][/path] (insecure: true for plain HTTP)", addr)
+	}
+	host, path, _ := strings.Cut(strings.TrimSuffix(addr, "/"), "/")
+	if _, err := name.NewRegistry(host, name.StrictValidation); err != nil {
+		return fmt.Sprintf("registry address %q: %q is not a registry host[:port]", addr, host)
+	}
+	if path != "" {
+		if _, err := name.NewRepository(host+"/"+path, name.StrictValidation); err != nil || strings.ContainsAny(path, ":@") {
+			return fmt.Sprintf("registry address %q: %q is not a repository path (lowercase letters, digits, '.', '_', '-' and '/'; no tag or digest)", addr, path)
+		}
+	}
+	return ""
+}

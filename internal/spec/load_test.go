@@ -244,3 +244,30 @@ func TestStackHashSeesEnvFileContent(t *testing.T) {
 		t.Errorf("a different env_file content must change the hash")
 	}
 }
+
+func TestRegistryIsAnAddressOrAMapping(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("compose.yaml", "services:\n  web:\n    image: nginx\n")
+	write("ladder.yaml", "environments:\n  local: {}\n  dev:\n    from: local\n    registry: 127.0.0.1:5000/team\n  prod:\n    from: dev\n    registry: {address: reg.example.com, insecure: true}\n")
+	p, err := Load(context.Background(), dir, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, _ := p.Ladder.Environment("local")
+	dev, _ := p.Ladder.Environment("dev")
+	prod, _ := p.Ladder.Environment("prod")
+	if local.Registry != nil {
+		t.Errorf("local has registry %+v, want none", local.Registry)
+	}
+	if dev.Registry == nil || *dev.Registry != (Registry{Address: "127.0.0.1:5000/team"}) {
+		t.Errorf("dev registry %+v", dev.Registry)
+	}
+	if prod.Registry == nil || *prod.Registry != (Registry{Address: "reg.example.com", Insecure: true}) {
+		t.Errorf("prod registry %+v", prod.Registry)
+	}
+}

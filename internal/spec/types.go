@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	"gopkg.in/yaml.v3"
 )
 
 // Default file names, looked up in this order in the project directory.
@@ -161,6 +162,29 @@ type Environment struct {
 	Template bool `yaml:"template" json:"template,omitempty"`
 	// Secrets lists the secret names the environment must have.
 	Secrets []string `yaml:"secrets" json:"secrets,omitempty"`
+	// Registry, when set, is where a promotion to this rung pushes the
+	// snapshot's images (by digest) and where its engine pulls them from.
+	// Without it the rung's engine is given the images from ladder's
+	// local artifact store, with no registry at all.
+	Registry *Registry `yaml:"registry" json:"registry,omitempty"`
+}
+
+// Registry is an OCI registry a rung pulls its images from. It is written
+// as a mapping, or as its address alone: `registry: 127.0.0.1:5000/team`.
+// Credentials come from the user's Docker configuration (docker login).
+type Registry struct {
+	// Address is host[:port][/path]: no scheme, tag or digest.
+	Address string `yaml:"address" json:"address"`
+	// Insecure talks plain HTTP to the registry. Loopback and private
+	// addresses (127.0.0.1, localhost, 10.x, 192.168.x) do so anyway, as
+	// the Docker engine does.
+	Insecure bool `yaml:"insecure" json:"insecure,omitempty"`
+}
+
+// fromScalar takes `registry: ADDRESS`.
+func (r *Registry) fromScalar(n *yaml.Node) bool {
+	r.Address = n.Value
+	return true
 }
 
 // Gates are the checks a promotion to an environment must pass.

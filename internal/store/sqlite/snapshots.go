@@ -65,7 +65,7 @@ func sameIdentity(a, b *snapshot.Snapshot) bool {
 	}
 	for name, x := range a.Artifacts {
 		y, ok := b.Artifacts[name]
-		if !ok || x.Digest != y.Digest {
+		if !ok || x.Digest != y.Digest || x.Image != y.Image {
 			return false
 		}
 	}

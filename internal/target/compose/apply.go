@@ -56,7 +56,7 @@ func (t *Target) Apply(ctx context.Context, d *render.Desired, p *plan.Plan, opt
 			continue
 		}
 		svc, _ := d.Service(sp.Service)
-		ref, err := t.ensureImage(ctx, d.Stack, svc)
+		ref, err := t.ensureImage(ctx, d.Stack, svc, progress)
 		if err != nil {
 			return err
 		}
@@ -191,7 +191,10 @@ func stopGrace(d *render.Desired, service string) time.Duration {
 }
 
 // ensureImage makes the service's artifact available in the engine.
-func (t *Target) ensureImage(ctx context.Context, stack string, svc *render.Service) (string, error) {
+func (t *Target) ensureImage(ctx context.Context, stack string, svc *render.Service, progress func(target.Progress)) (string, error) {
+	if t.opts.Registry.Address != "" {
+		return t.pullImage(ctx, stack, svc, progress)
+	}
 	ref := build.ImageRef(stack, svc.Name, svc.Digest)
 	t.mu.Lock()
 	_, ok := t.images[ref]
@@ -203,7 +206,15 @@ func (t *Target) ensureImage(ctx context.Context, stack string, svc *render.Serv
 	if err != nil {
 		return "", fmt.Errorf("service %s: %w", svc.Name, err)
 	}
+	begun := time.Now()
+	loading := t.imageMissing(ctx, img)
+	if loading {
+		progress(target.Progress{Service: svc.Name, Step: "loading", Detail: fmt.Sprintf("image %s (%s) into the engine", ref, imageSize(img))})
+	}
 	id, err := build.LoadImage(ctx, t.opts.Engine, img, ref)
+	if loading && err == nil {
+		progress(target.Progress{Service: svc.Name, Step: "loaded", Elapsed: time.Since(begun)})
+	}
 	if err != nil {
 		return "", fmt.Errorf("service %s: loading its image into the engine: %w", svc.Name, t.engineErr(err))
 	}
@@ -275,7 +286,8 @@ func (t *Target) remove(ctx context.Context, id string, grace time.Duration) {
 // takeServiceAlias reconnects a new container to its networks answering
 // to the service's name, which moves the service's traffic to it.
 func (t *Target) takeServiceAlias(ctx context.Context, project string, site render.SiteRef, snapshot string, c started) error {
-	t.forgetProber(c.id)
+	t.moving(c.id)
+	defer t.readdress(site, snapshot, c.id, c.name, "", c.svc) // resumes probing if the switch fails
 	for _, netName := range serviceNetworks(c.svc) {
 		full := networkName(project, netName)
 		if err := t.opts.Engine.NetworkDisconnect(ctx, full, c.id, true); err != nil && !isNotFound(err) {
@@ -287,7 +299,7 @@ func (t *Target) takeServiceAlias(ctx context.Context, project string, site rend
 		}
 	}
 	if info, err := t.opts.Engine.ContainerInspect(ctx, c.id); err == nil {
-		t.probe(site, snapshot, c.id, c.name, probeAddr(info, c.svc), c.svc)
+		t.readdress(site, snapshot, c.id, c.name, probeAddr(info, c.svc), c.svc)
 	}
 	return nil
 }

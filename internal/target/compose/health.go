@@ -31,6 +31,12 @@ type prober struct {
 	mu     sync.Mutex
 	state  string
 	detail string
+	// url is where the container answers; it moves when the container
+	// is reconnected to its networks (see readdress). While moving is
+	// set, probe results say nothing about the container and are not
+	// counted.
+	url    string
+	moving bool
 }
 
 func (p *prober) health() string {
@@ -43,6 +49,14 @@ func (p *prober) lastDetail() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.detail
+}
+
+// target returns where to probe, and false while the container is
+// being moved between addresses.
+func (p *prober) target() (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.url, !p.moving
 }
 
 func (p *prober) stop() {
@@ -62,16 +76,14 @@ func (t *Target) probe(site render.SiteRef, snapshot, id, name, addr string, svc
 		return p
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	p := &prober{cancel: cancel, done: make(chan struct{}), state: plan.HealthStarting}
+	p := &prober{cancel: cancel, done: make(chan struct{}), state: plan.HealthStarting, url: healthURL(addr, h.HTTP)}
 	t.probers[id] = p
-	url := fmt.Sprintf("http://%s%s", net.JoinHostPort(addr, strconv.Itoa(h.HTTP.Port)), h.HTTP.Path)
 	cfg := signal.HealthConfig{Interval: h.Interval, Timeout: h.Timeout, StartPeriod: h.StartPeriod, Retries: h.Retries}.WithDefaults()
 	go func() {
 		defer close(p.done)
 		tr := signal.NewTracker(cfg)
 		tr.Start(name, time.Now())
 		healthyOnce := false
-		probe := func(ctx context.Context) (bool, string) { return signal.ProbeHTTP(ctx, probeClient, url) }
 		for {
 			every := cfg.Interval
 			if !healthyOnce {
@@ -82,11 +94,22 @@ func (t *Target) probe(site render.SiteRef, snapshot, id, name, addr string, svc
 				return
 			case <-time.After(every):
 			}
-			res := cfg.Run(ctx, nil, probe)
+			url, ok := p.target()
+			if !ok {
+				continue
+			}
+			res := cfg.Run(ctx, nil, func(ctx context.Context) (bool, string) { return signal.ProbeHTTP(ctx, probeClient, url) })
 			if ctx.Err() != nil {
 				return
 			}
-			tr.Observe(name, res)
+			if now, ok := p.target(); !ok || now != url {
+				continue // the container moved while it was probed
+			}
+			if healthyOnce {
+				tr.Observe(name, res)
+			} else {
+				tr.ObserveFast(name, res)
+			}
 			st, _ := tr.State(name)
 			next := string(st.Status)
 			healthyOnce = healthyOnce || st.Status == signal.HealthHealthy
@@ -101,6 +124,45 @@ func (t *Target) probe(site render.SiteRef, snapshot, id, name, addr string, svc
 		}
 	}()
 	return p
+}
+
+func healthURL(addr string, e *render.Endpoint) string {
+	return fmt.Sprintf("http://%s%s", net.JoinHostPort(addr, strconv.Itoa(e.Port)), e.Path)
+}
+
+// moving marks a container's prober as moving to another address until
+// readdress, so that probes of the address it is leaving are not held
+// against it.
+func (t *Target) moving(id string) {
+	t.mu.Lock()
+	p, ok := t.probers[id]
+	t.mu.Unlock()
+	if ok {
+		p.mu.Lock()
+		p.moving = true
+		p.mu.Unlock()
+	}
+}
+
+// readdress points a container's prober at its new network address (a
+// reconnected container may get another one), keeping what the prober
+// knows: the container did not restart, so its health does not start
+// over, and no second "starting -> healthy" is recorded for it. A
+// container not probed yet gets its prober now.
+func (t *Target) readdress(site render.SiteRef, snapshot, id, name, addr string, svc render.Service) {
+	t.mu.Lock()
+	p, ok := t.probers[id]
+	t.mu.Unlock()
+	if !ok {
+		t.probe(site, snapshot, id, name, addr, svc)
+		return
+	}
+	p.mu.Lock()
+	if addr != "" && svc.Health != nil && svc.Health.HTTP != nil {
+		p.url = healthURL(addr, svc.Health.HTTP)
+	}
+	p.moving = false
+	p.mu.Unlock()
 }
 
 // forgetProber stops probing a container.

@@ -51,6 +51,14 @@ type Options struct {
 	// Images returns an artifact's image from ladder's artifact store, to
 	// load into the engine when it lacks it.
 	Images func(digest string) (v1.Image, error)
+	// Registry, when its Address is set, is where the engine pulls the
+	// site's images from, by digest (build.RegistryRef), instead of being
+	// given them from the artifact store; a promotion pushed them there.
+	Registry build.Registry
+	// RegistryAuth returns the engine's X-Registry-Auth value for a
+	// registry host (see registry.EncodeAuthConfig); nil or "" pulls
+	// anonymously.
+	RegistryAuth func(host string) string
 	// WorkingDir and ConfigFile are recorded in the Compose labels so
 	// docker-compose run from the project directory recognises the project.
 	WorkingDir, ConfigFile string
@@ -347,7 +355,12 @@ func (t *Target) writeComposeFile(d *render.Desired) error {
 	if path == "" {
 		return nil
 	}
-	b, err := render.ComposeFile(d, func(service, digest string) string { return build.ImageRef(d.Stack, service, digest) }, t.opts.WorkingDir)
+	b, err := render.ComposeFile(d, func(service, digest string) string {
+		if t.opts.Registry.Address != "" {
+			return build.RegistryRef(t.opts.Registry.Address, d.Stack, service, digest)
+		}
+		return build.ImageRef(d.Stack, service, digest)
+	}, t.opts.WorkingDir)
 	if err != nil {
 		return err
 	}

@@ -41,7 +41,11 @@ func (in *instance) probe(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		tr.Observe(in.slot, res)
+		if healthyOnce {
+			tr.Observe(in.slot, res)
+		} else {
+			tr.ObserveFast(in.slot, res)
+		}
 		state, _ := tr.State(in.slot)
 		next := string(state.Status)
 		healthyOnce = healthyOnce || state.Status == signal.HealthHealthy

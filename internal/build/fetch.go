@@ -1,0 +1,345 @@
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// ErrBlobAltered is wrapped when a blob's bytes do not hash to the digest
+// that names it: altered or damaged on disk, or corrupted on the way.
+var ErrBlobAltered = errors.New("content does not match its digest")
+
+// stored reports whether digest is an image of the layout with every blob
+// on disk at its size, and returns the total size of its layers.
+func (b *Builder) stored(digest string) (int64, bool) {
+	h, err := v1.NewHash(digest)
+	if err != nil {
+		return 0, false
+	}
+	if _, ok, err := b.descriptor(h); err != nil || !ok {
+		return 0, false
+	}
+	raw, err := os.ReadFile(b.blobPath(h))
+	if err != nil {
+		return 0, false
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return 0, false
+	}
+	var size int64
+	for i, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+		if fi, err := os.Stat(b.blobPath(d.Digest)); err != nil || fi.Size() != d.Size {
+			return 0, false
+		}
+		if i > 0 {
+			size += d.Size
+		}
+	}
+	return size, true
+}
+
+func remoteOptions(ctx context.Context, opts PinOptions) []remote.Option {
+	return []remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(opts.Keychain),
+		remote.WithPlatform(*opts.Platform),
+	}
+}
+
+// remoteImage resolves ref at its registry to the image for the platform,
+// reading its manifest (and index) only.
+func (b *Builder) remoteImage(ctx context.Context, svcName, ref string, parsed name.Reference, opts PinOptions) (v1.Image, error) {
+	img, err := b.remoteImageQuiet(ctx, parsed, opts)
+	if err != nil {
+		return nil, b.registryErr(svcName, ref, err)
+	}
+	return img, nil
+}
+
+func (b *Builder) remoteImageQuiet(ctx context.Context, parsed name.Reference, opts PinOptions) (v1.Image, error) {
+	return remote.Image(parsed, remoteOptions(ctx, opts)...)
+}
+
+// registryErr turns a registry's refusal into an ImageError that says what
+// to do; other errors are wrapped with the service and image.
+func (b *Builder) registryErr(svcName, ref string, err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) {
+		codes := map[transport.ErrorCode]bool{}
+		for _, d := range te.Errors {
+			codes[d.Code] = true
+		}
+		switch {
+		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden ||
+			codes[transport.UnauthorizedErrorCode] || codes[transport.DeniedErrorCode]:
+			host := ""
+			if p, perr := name.ParseReference(ref); perr == nil {
+				host = p.Context().RegistryStr()
+			}
+			return &ImageError{Service: svcName, Image: ref, Reason: ReasonUnauthorized, Err: err,
+				Hint: fmt.Sprintf("docker login %s (ladder uses the credentials of your Docker config)", host)}
+		case te.StatusCode == http.StatusNotFound || codes[transport.ManifestUnknownErrorCode] || codes[transport.NameUnknownErrorCode]:
+			return &ImageError{Service: svcName, Image: ref, Reason: ReasonNotFound,
+				Err:  fmt.Errorf("the registry has no such image, and the Docker engine has none by that name either: %w", err),
+				Hint: "check the name and tag in the stack file, or build it: docker build -t " + ref + " ."}
+		}
+	}
+	return fmt.Errorf("service %q: image %s: %w", svcName, ref, err)
+}
+
+// pullRemote resolves ref at the registry and copies the image into the
+// store.
+func (b *Builder) pullRemote(ctx context.Context, svcName, ref string, parsed name.Reference, opts PinOptions) (string, int64, error) {
+	img, err := b.remoteImage(ctx, svcName, ref, parsed, opts)
+	if err != nil {
+		return "", 0, err
+	}
+	d, size, err := b.copyIn(ctx, img, svcName, ref, builderRegistry)
+	if err != nil {
+		return "", 0, b.registryErr(svcName, ref, err)
+	}
+	return d, size, nil
+}
+
+// copyIn writes img into the layout as it is (its manifest, config and
+// compressed layers byte for byte, so its digest is the registry's),
+// checking every blob against the digest that names it, and lists it in
+// index.json. Blobs already stored are not fetched again. Progress reports
+// layers and bytes as they arrive.
+func (b *Builder) copyIn(ctx context.Context, img v1.Image, svcName, ref, source string) (string, int64, error) {
+	raw, err := img.RawManifest()
+	if err != nil {
+		return "", 0, err
+	}
+	digest := v1.Hash{Algorithm: "sha256", Hex: sha256Hex(raw)}
+	if want, err := img.Digest(); err == nil && want != digest {
+		return "", 0, fmt.Errorf("manifest %s: %w (it hashes to %s)", want, ErrBlobAltered, digest)
+	}
+	m, err := v1.ParseManifest(bytes.NewReader(raw))
+	if err != nil {
+		return "", 0, err
+	}
+	mt, err := img.MediaType()
+	if err != nil {
+		return "", 0, err
+	}
+	cfg, err := img.RawConfigFile()
+	if err != nil {
+		return "", 0, err
+	}
+	if err := b.writeBlob(m.Config.Digest, bytes.NewReader(cfg), nil); err != nil {
+		return "", 0, fmt.Errorf("config: %w", err)
+	}
+	var total, size int64
+	for _, l := range m.Layers {
+		total += l.Size
+	}
+	b.emit(Progress{Service: svcName, State: StatePulling, Image: ref, Source: source})
+	for i, l := range m.Layers {
+		if err := ctx.Err(); err != nil {
+			return "", 0, err
+		}
+		if fi, err := os.Stat(b.blobPath(l.Digest)); err != nil || fi.Size() != l.Size {
+			layer, err := img.LayerByDigest(l.Digest)
+			if err != nil {
+				return "", 0, fmt.Errorf("layer %s: %w", l.Digest, err)
+			}
+			rc, err := layer.Compressed()
+			if err != nil {
+				return "", 0, fmt.Errorf("layer %s: %w", l.Digest, err)
+			}
+			base := size
+			err = b.writeBlob(l.Digest, rc, func(n int64) {
+				b.emit(Progress{Service: svcName, State: StatePulling, Image: ref, Source: source,
+					Layers: i, LayersTotal: len(m.Layers), Bytes: base + n, BytesTotal: total})
+			})
+			rc.Close()
+			if err != nil {
+				return "", 0, fmt.Errorf("layer %s: %w", l.Digest, err)
+			}
+		}
+		size += l.Size
+		b.emit(Progress{Service: svcName, State: StatePulling, Image: ref, Source: source,
+			Layers: i + 1, LayersTotal: len(m.Layers), Bytes: size, BytesTotal: total})
+	}
+	if err := b.writeBlob(digest, bytes.NewReader(raw), nil); err != nil {
+		return "", 0, fmt.Errorf("manifest: %w", err)
+	}
+	desc := v1.Descriptor{MediaType: mt, Size: int64(len(raw)), Digest: digest}
+	stored, err := openImage(b.opts.Dir, desc)
+	if err != nil {
+		return "", 0, err
+	}
+	d, err := b.storeImage(nil, stored, svcName)
+	if err != nil {
+		return "", 0, err
+	}
+	return d, size, nil
+}
+
+// progressEvery is how many bytes of a layer pass between two progress
+// reports.
+const progressEvery = 4 << 20
+
+// writeBlob writes r into the layout as the blob h, through a temp file
+// renamed into place once its bytes hash to h: a blob on disk is always
+// whole and what its name says. An existing blob is kept.
+func (b *Builder) writeBlob(h v1.Hash, r io.Reader, progress func(n int64)) error {
+	dst := b.blobPath(h)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(dst), h.Hex+".tmp-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	sum := sha256.New()
+	var n, next int64
+	buf := make([]byte, 256<<10)
+	for {
+		k, rerr := r.Read(buf)
+		if k > 0 {
+			sum.Write(buf[:k])
+			if _, err := f.Write(buf[:k]); err != nil {
+				f.Close()
+				return err
+			}
+			n += int64(k)
+			if progress != nil && n >= next {
+				progress(n)
+				next = n + progressEvery
+			}
+		}
+		if errors.Is(rerr, io.EOF) {
+			break
+		}
+		if rerr != nil {
+			f.Close()
+			return rerr
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if got := hex.EncodeToString(sum.Sum(nil)); got != h.Hex {
+		return fmt.Errorf("blob %s: %w (it hashes to sha256:%s)", h, ErrBlobAltered, got)
+	}
+	return os.Rename(f.Name(), dst)
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// importFromEngine copies an image the engine has (`docker save`) into
+// the store: its config byte for byte, so the engine's image ID stays the
+// image's, and its layers gzipped the way ladder compresses layers, so the
+// same engine image always gives the same artifact digest. (The engine
+// keeps no compressed layers, so a registry's digest cannot be kept.)
+func (b *Builder) importFromEngine(ctx context.Context, eng ImageEngine, svcName, ref string) (string, int64, error) {
+	tmpRoot := filepath.Join(b.opts.Dir, "tmp")
+	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
+		return "", 0, err
+	}
+	tmp, err := os.MkdirTemp(tmpRoot, "engine-"+safeName(svcName)+"-")
+	if err != nil {
+		return "", 0, err
+	}
+	defer os.RemoveAll(tmp)
+	rc, err := eng.ImageSave(ctx, []string{ref})
+	if err != nil {
+		return "", 0, err
+	}
+	saved := filepath.Join(tmp, "saved.tar")
+	err = copyToFile(saved, rc)
+	rc.Close()
+	if err != nil {
+		return "", 0, err
+	}
+	src, err := tarball.Image(func() (io.ReadCloser, error) { return os.Open(saved) }, nil)
+	if err != nil {
+		return "", 0, err
+	}
+	cfg, err := src.RawConfigFile()
+	if err != nil {
+		return "", 0, err
+	}
+	layers, err := src.Layers()
+	if err != nil {
+		return "", 0, err
+	}
+	m := v1.Manifest{
+		SchemaVersion: 2,
+		MediaType:     types.OCIManifestSchema1,
+		Config:        v1.Descriptor{MediaType: types.OCIConfigJSON, Size: int64(len(cfg)), Digest: v1.Hash{Algorithm: "sha256", Hex: sha256Hex(cfg)}},
+	}
+	var size int64
+	for i, l := range layers {
+		p := filepath.Join(tmp, fmt.Sprintf("layer-%d.tar.gz", i))
+		if err := gzipLayer(l, p); err != nil {
+			return "", 0, fmt.Errorf("layer %d: %w", i, err)
+		}
+		h, n, err := fileDigest(p)
+		if err != nil {
+			return "", 0, err
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return "", 0, err
+		}
+		err = b.writeBlob(h, f, nil)
+		f.Close()
+		if err != nil {
+			return "", 0, err
+		}
+		size += n
+		m.Layers = append(m.Layers, v1.Descriptor{MediaType: types.OCILayer, Size: n, Digest: h})
+		b.emit(Progress{Service: svcName, State: StatePulling, Image: ref, Source: builderEngine, Layers: i + 1, LayersTotal: len(layers), Bytes: size})
+	}
+	if err := b.writeBlob(m.Config.Digest, bytes.NewReader(cfg), nil); err != nil {
+		return "", 0, err
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return "", 0, err
+	}
+	digest := v1.Hash{Algorithm: "sha256", Hex: sha256Hex(raw)}
+	if err := b.writeBlob(digest, bytes.NewReader(raw), nil); err != nil {
+		return "", 0, err
+	}
+	img, err := openImage(b.opts.Dir, v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: int64(len(raw)), Digest: digest})
+	if err != nil {
+		return "", 0, err
+	}
+	d, err := b.storeImage(nil, img, svcName)
+	return d, size, err
+}
+
+// fileDigest returns the sha256 digest and size of the file at path.
+func fileDigest(path string) (v1.Hash, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	defer f.Close()
+	return v1.SHA256(f)
+}
