@@ -67,3 +67,10 @@ export LADDER_BUILDKITD="$buildkit_bin/buildkitd"
 
 go vet ./...
 go test -count=1 -timeout 45m "$@" ./...
+
+# Fuzz the loaders of compose.yaml and ladder.yaml for a bounded time each
+# (40 s in all by default): whatever a file holds, loading must end in a
+# project or positioned diagnostics, never a panic or a hang.
+for target in FuzzLoadCompose FuzzLoadLadder; do
+  go test -run '^$' -fuzz "^${target}\$" -fuzztime "${LADDER_FUZZTIME:-20s}" ./internal/spec/
+done

@@ -17,6 +17,9 @@ func (a *app) startAgent(ctx context.Context, ws *workspace, env, dashboard stri
 	if a.target != "" {
 		extra = append(extra, "--target", a.target)
 	}
+	if a.dashboardAllowRemote {
+		extra = append(extra, "--dashboard-allow-remote")
+	}
 	return agent.Start(ctx, agent.StartOptions{
 		Dir: ws.project.Dir, StateDir: ws.stateDir, Env: env, Load: a.loadOptions(), Args: extra,
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/spec"
@@ -95,7 +96,8 @@ func Report(w io.Writer, err error) {
 	if errors.As(err, &diags) {
 		fmt.Fprintf(w, "ladder: %d problem(s) in the configuration:\n", len(diags))
 		for _, d := range diags {
-			fmt.Fprintf(w, "  %s\n", d)
+			// One line per problem, whatever its message holds.
+			fmt.Fprintf(w, "  %s\n", strings.ReplaceAll(spec.Escape(d.String()), "\n", `\n`))
 		}
 		return
 	}
@@ -103,15 +105,17 @@ func Report(w io.Writer, err error) {
 		fmt.Fprintln(w, "ladder: interrupted")
 		return
 	}
-	fmt.Fprintf(w, "ladder: %v\n", err)
+	// Errors carry names and paths from files, flags and the file system:
+	// control and format characters among them are escaped.
+	fmt.Fprintf(w, "ladder: %s\n", spec.Escape(err.Error()))
 	var lost *sqlite.LostError
 	var ie *build.ImageError
 	switch {
 	case errors.As(err, &ee) && ee.Hint != "":
-		fmt.Fprintf(w, "Try: %s\n", ee.Hint)
+		fmt.Fprintf(w, "Try: %s\n", spec.Escape(ee.Hint))
 	case errors.As(err, &ie) && ie.Hint != "":
-		fmt.Fprintf(w, "Try: %s\n", ie.Hint)
+		fmt.Fprintf(w, "Try: %s\n", spec.Escape(ie.Hint))
 	case errors.As(err, &lost) && lost.Hint != "":
-		fmt.Fprintf(w, "Try: %s\n", lost.Hint)
+		fmt.Fprintf(w, "Try: %s\n", spec.Escape(lost.Hint))
 	}
 }

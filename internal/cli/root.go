@@ -37,6 +37,9 @@ type app struct {
 	verbose    bool
 	// target overrides the environment's target kind (up, agent).
 	target string
+	// dashboardAllowRemote lets the dashboard listen on an address other
+	// machines reach (up, agent, demo).
+	dashboardAllowRemote bool
 	// profiles are the Compose profiles to activate (--profile).
 	profiles []string
 }
@@ -130,7 +133,7 @@ func (a *app) logger() *slog.Logger {
 }
 
 func (a *app) loadOptions() spec.LoadOptions {
-	return spec.LoadOptions{LadderFile: a.ladderFile, StackFile: a.stackFile, Profiles: a.profiles}
+	return spec.LoadOptions{LadderFile: a.ladderFile, StackFile: a.stackFile, Profiles: a.profiles, RequireContexts: true}
 }
 
 // load reads and validates the project's files.

@@ -20,6 +20,7 @@ func newKeysCmd(a *app) *cobra.Command {
 		Use:   "keys",
 		Short: "Manage the key snapshots are signed with",
 	}
+	var noPassword bool
 	gen := &cobra.Command{
 		Use:   "generate",
 		Short: "Generate a cosign-compatible signing key pair",
@@ -27,10 +28,26 @@ func newKeysCmd(a *app) *cobra.Command {
 to ladder.pub in the project (commit it: everyone verifies with it) and the
 private key, encrypted with LADDER_SIGNING_PASSWORD, to .ladder/keys/signing.key
 (or LADDER_SIGNING_KEY). From then on ` + "`ladder up`" + ` signs every new
-snapshot, and protected environments refuse unsigned or altered ones.`,
-		Example: "  LADDER_SIGNING_PASSWORD=... ladder keys generate",
+snapshot, and protected environments refuse unsigned or altered ones.
+
+The password must not be empty: anyone who copies the key file could sign
+with it. --no-password makes a key with an empty password, for tests.`,
+		Example: "  LADDER_SIGNING_PASSWORD=... ladder keys generate\n  ladder keys generate --no-password   # a throwaway key for tests",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			password := signingPassword()
+			switch {
+			case noPassword && len(password) > 0:
+				return exitf(ExitConfig, "--no-password given, but LADDER_SIGNING_PASSWORD is set: choose one")
+			case !noPassword && len(password) == 0:
+				what := "is empty"
+				if _, set := os.LookupEnv(signingPasswordEnv); !set {
+					what = "is not set"
+				}
+				return &ExitError{Code: ExitConfig,
+					Err:  fmt.Errorf("%s %s: the private key would be protected by an empty password", signingPasswordEnv, what),
+					Hint: signingPasswordEnv + "=... ladder keys generate (or --no-password, for a test key)"}
+			}
 			ws, err := a.open(cmd.Context())
 			if err != nil {
 				return err
@@ -41,7 +58,7 @@ snapshot, and protected environments refuse unsigned or altered ones.`,
 					return exitf(ExitConfig, "%s exists: ladder does not overwrite signing keys", p)
 				}
 			}
-			priv, pub, err := sign.GenerateKeyPair(signingPassword())
+			priv, pub, err := sign.GenerateKeyPair(password)
 			if err != nil {
 				return err
 			}
@@ -58,6 +75,7 @@ snapshot, and protected environments refuse unsigned or altered ones.`,
 			return nil
 		},
 	}
+	gen.Flags().BoolVar(&noPassword, "no-password", false, "encrypt the private key with an empty password (test keys only)")
 	cmd.AddCommand(gen)
 	return cmd
 }

@@ -59,6 +59,7 @@ serving and up exits with code 3.`,
 	f.StringVarP(&o.env, "env", "e", "", "environment to deploy to (default: the first rung)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "keep the stack running in the background")
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address (default: the environment's, 127.0.0.1:7700)")
+	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (the dashboard has no authentication)")
 	f.StringVar(&a.target, "target", "", "runtime: auto, process or compose (default: the environment's target)")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
 	f.StringVar(&o.pull, "pull", "", "for image services: always (resolve the tag at the registry), missing (the pinned or the engine's copy when there is one) or never (default: each service's pull_policy, else missing)")
@@ -78,6 +79,11 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	env, err := ws.environment(o.env)
 	if err != nil {
 		return err
+	}
+	if addr, err := a.checkDashboard(ws, env.Name, o.dashboard); err != nil {
+		return err
+	} else if addr != "" && !spec.IsLoopback(addr) {
+		fmt.Fprintf(a.Err, "warning: %s: anyone who reaches it can deploy, promote and roll back\n", spec.RemoteDashboardMsg(addr))
 	}
 	if env.Template {
 		return exitf(ExitConfig, "%s is a template for previews, not an environment to run", env.Name)
@@ -343,7 +349,27 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	return nil
 }
 
+// checkDashboard refuses a dashboard address other machines reach unless
+// the flag or the environment allows it. It returns the address used.
+func (a *app) checkDashboard(ws *workspace, env, dashboard string) (string, error) {
+	allowed := a.dashboardAllowRemote
+	if e, err := ws.environment(env); err == nil {
+		if dashboard == "" {
+			dashboard = e.Dashboard
+		}
+		allowed = allowed || e.DashboardAllowRemote
+	}
+	if dashboard == "" || spec.IsLoopback(dashboard) || allowed {
+		return dashboard, nil
+	}
+	return "", &ExitError{Code: ExitConfig, Err: errors.New(spec.RemoteDashboardMsg(dashboard)),
+		Hint: "--dashboard 127.0.0.1:PORT, or --dashboard-allow-remote if it is meant"}
+}
+
 func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, error) {
+	if _, err := a.checkDashboard(ws, env, dashboard); err != nil {
+		return nil, err
+	}
 	owner := proc.Self()
 	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
 	tgt, err := a.newTarget(context.Background(), ws, env, owner, rec)

@@ -35,7 +35,10 @@ func (w *workspace) privateKeyPath() string {
 func (w *workspace) signatureDir() string { return filepath.Join(w.stateDir, "signatures") }
 func (w *workspace) sbomDir() string      { return filepath.Join(w.stateDir, "artifacts", "sbom") }
 
-func signingPassword() []byte { return []byte(os.Getenv("LADDER_SIGNING_PASSWORD")) }
+// signingPasswordEnv holds the password of the private signing key.
+const signingPasswordEnv = "LADDER_SIGNING_PASSWORD"
+
+func signingPassword() []byte { return []byte(os.Getenv(signingPasswordEnv)) }
 
 // verifier checks a snapshot's record, its signature with the project's
 // public key, every artifact's bytes against its digest, and every
@@ -114,8 +117,15 @@ func (a *app) sealSnapshot(ctx context.Context, ws *workspace, made *deploy.Made
 		return nil
 	}
 	signer, err := sign.LoadPrivateKey(keyPEM, signingPassword())
+	if errors.Is(err, sign.ErrWrongPassword) {
+		if _, set := os.LookupEnv(signingPasswordEnv); !set {
+			// Not a wrong password: none was given (a key made with
+			// --no-password would have opened above).
+			return fmt.Errorf("signing key %s: %s is not set: set it to the key's password to sign", ws.privateKeyPath(), signingPasswordEnv)
+		}
+	}
 	if err != nil {
-		return fmt.Errorf("signing key %s: %w (LADDER_SIGNING_PASSWORD)", ws.privateKeyPath(), err)
+		return fmt.Errorf("signing key %s: %w (%s)", ws.privateKeyPath(), err, signingPasswordEnv)
 	}
 	sig, err := sign.Sign(made.Snapshot, signer)
 	if err != nil {

@@ -163,7 +163,7 @@ func ProjectFor(ctx context.Context, p *spec.Project, stateDir string, opts spec
 	if _, err := os.Stat(path); err != nil {
 		return nil, &StaleStackError{Snapshot: snap.ID, Want: snap.StackHash, Have: p.Stack.Hash}
 	}
-	opts.StackFile = path
+	opts.StackFile, opts.Archived = path, true
 	// The archive holds the services that ran, profiles resolved: "*"
 	// keeps it whole whatever --profile or COMPOSE_PROFILES say now.
 	opts.Profiles = []string{"*"}

@@ -133,7 +133,7 @@ func (p *Promoter) runTest(ctx context.Context, test spec.GateTest, vars []strin
 	defer cancel()
 	cmd := exec.Command(test.Command[0], test.Command[1:]...)
 	cmd.Dir = p.Dir
-	cmd.Env = append(os.Environ(), vars...)
+	cmd.Env = testEnv(os.Environ(), vars, test.Env)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out

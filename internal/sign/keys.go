@@ -32,7 +32,8 @@ var ErrWrongPassword = errors.New("wrong password for the private key (or the ke
 // private key is PKCS#8 DER encrypted with password (scrypt + NaCl
 // secretbox) in an "ENCRYPTED SIGSTORE PRIVATE KEY" PEM block; the public
 // key is a PKIX "PUBLIC KEY" PEM block. An empty password is allowed, as
-// cosign allows it, but the key is still written encrypted.
+// cosign allows it, but the key is still written encrypted; `ladder keys
+// generate` asks for --no-password before it makes such a key.
 func GenerateKeyPair(password []byte) (privPEM, pubPEM []byte, err error) {
 	if password == nil {
 		// A nil password would make sigstore write the key unencrypted.

@@ -40,7 +40,10 @@ func loadStack(ctx context.Context, in stackInput) (st *Stack, services []string
 }
 
 func loadStackLogged(ctx context.Context, in stackInput, logs *logHook) (*Stack, []string, Diagnostics) {
-	content, err := os.ReadFile(in.abs)
+	content, err := readBounded(in.abs)
+	if errors.Is(err, errTooLarge) {
+		return nil, nil, Diagnostics{{File: in.shown, Line: 1, Col: 1, Message: tooLargeMsg("the stack file")}}
+	}
 	if err != nil {
 		return nil, nil, Diagnostics{{File: in.shown, Message: "cannot read the stack file: " + unwrapPathError(err)}}
 	}
@@ -58,10 +61,13 @@ func loadStackLogged(ctx context.Context, in stackInput, logs *logHook) (*Stack,
 	services := serviceNames(root)
 
 	ds = duplicateKeys(in.shown, root, "", map[*yaml.Node]bool{})
-	ip := newInterpolator(in.shown, po.Environment)
+	ip := newInterpolator(ctx, in.shown, po.Environment)
 	ip.logs, ip.seen = logs, map[string]bool{}
 	iroot := ip.interpolate(root, tree.NewPath(), "")
 	model, _ := ip.toModel(iroot, "").(map[string]any)
+	if ip.err != nil {
+		return nil, nil, nil // Load reports ctx's error
+	}
 	ds = append(ds, ip.diags...)
 	var refused Diagnostics
 	var uses []fieldUse
@@ -78,6 +84,9 @@ func loadStackLogged(ctx context.Context, in stackInput, logs *logHook) (*Stack,
 		return nil, services, append(append(ds, extDiags...), refused...)
 	}
 
+	if ctx.Err() != nil {
+		return nil, nil, nil // Load reports ctx's error
+	}
 	project, err := po.LoadProject(ctx)
 	if err != nil {
 		return nil, services, append(append(extDiags, semanticDiagnostics(in, root, err)...), refused...)
@@ -290,21 +299,22 @@ func findScalar(n *yaml.Node, segs []string, s string) []string {
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if strings.Contains(n.Value, s) {
-			return segs
+			return slices.Clone(segs)
 		}
 	case yaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if isMergeKey(n.Content[i]) {
 				continue
 			}
-			next := append(slices.Clone(segs), n.Content[i].Value)
-			if found := findScalar(n.Content[i+1], next, s); found != nil {
+			// segs is extended in place and copied only when found: a
+			// copy per node would cost as much as the tree is large.
+			if found := findScalar(n.Content[i+1], append(segs, n.Content[i].Value), s); found != nil {
 				return found
 			}
 		}
 	case yaml.SequenceNode:
 		for i, c := range n.Content {
-			if found := findScalar(c, append(slices.Clone(segs), strconv.Itoa(i)), s); found != nil {
+			if found := findScalar(c, append(segs, strconv.Itoa(i)), s); found != nil {
 				return found
 			}
 		}

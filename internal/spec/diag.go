@@ -23,8 +23,10 @@ type Diagnostic struct {
 const SeverityWarning = "warning"
 
 func (d Diagnostic) String() string {
+	// File and Path are what the user named (directories, keys): they
+	// are quoted when they hold control or format characters.
 	var b strings.Builder
-	b.WriteString(d.File)
+	b.WriteString(Quote(d.File))
 	if d.Line > 0 {
 		fmt.Fprintf(&b, ":%d:%d", d.Line, d.Col)
 	}
@@ -34,7 +36,7 @@ func (d Diagnostic) String() string {
 		b.WriteString(": ")
 	}
 	if d.Path != "" {
-		b.WriteString(d.Path)
+		b.WriteString(Quote(d.Path))
 		b.WriteString(": ")
 	}
 	b.WriteString(d.Message)

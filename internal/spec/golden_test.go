@@ -75,6 +75,7 @@ func runCase(t *testing.T, a archive, opts LoadOptions) (string, error) {
 			t.Fatal(err)
 		}
 	}
+	opts.RequireContexts = true // as the CLI loads
 	p, err := Load(context.Background(), dir, opts)
 	if err != nil {
 		return err.Error() + "\n", err

@@ -1,6 +1,7 @@
 package spec
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -21,10 +22,16 @@ import (
 // is done here over nodes: every failing value gets its own positioned
 // diagnostic, and the result keeps the line:col of the source.
 type interpolator struct {
+	ctx    context.Context
 	file   string
 	opts   interpolation.Options
 	casted map[*yaml.Node]any
+	casts  map[tree.Path]interpolation.Cast // per path: matching is costly
 	diags  Diagnostics
+	// walked counts nodes visited, to look at ctx now and then; err is
+	// ctx's error once it is seen, after which the walks stop.
+	walked int
+	err    error
 	// logs, when set, catches compose-go's warnings (an unset variable),
 	// which become warnings at the value that caused them.
 	logs     *logHook
@@ -32,20 +39,30 @@ type interpolator struct {
 	seen     map[string]bool
 }
 
-func newInterpolator(file string, env types.Mapping) *interpolator {
+// stopped reports whether the walk must stop because ctx is done.
+func (ip *interpolator) stopped() bool {
+	if ip.err == nil {
+		if ip.walked++; ip.walked%1024 == 0 {
+			ip.err = ip.ctx.Err()
+		}
+	}
+	return ip.err != nil
+}
+
+func newInterpolator(ctx context.Context, file string, env types.Mapping) *interpolator {
 	// ToOptions is how compose-go builds its interpolation options; taking
 	// them from there keeps the substitution rules and the per-field casts
 	// (ports targets, replicas, booleans...) exactly compose's.
 	details := types.ConfigDetails{Environment: env}
 	o := loader.ToOptions(&details, nil).Interpolate
-	return &interpolator{file: file, opts: *o, casted: map[*yaml.Node]any{}}
+	return &interpolator{ctx: ctx, file: file, opts: *o, casted: map[*yaml.Node]any{}, casts: map[tree.Path]interpolation.Cast{}}
 }
 
 // interpolate returns a substituted copy of n; the input tree is left alone
 // so positions of the raw file stay available.
 func (ip *interpolator) interpolate(n *yaml.Node, cp tree.Path, path string) *yaml.Node {
 	n = resolve(n)
-	if n == nil {
+	if n == nil || ip.stopped() {
 		return nil
 	}
 	out := *n
@@ -101,12 +118,18 @@ func (ip *interpolator) interpolate(n *yaml.Node, cp tree.Path, path string) *ya
 }
 
 func (ip *interpolator) caster(p tree.Path) (interpolation.Cast, bool) {
+	if c, ok := ip.casts[p]; ok {
+		return c, c != nil
+	}
+	var cast interpolation.Cast
 	for pattern, c := range ip.opts.TypeCastMapping {
 		if p.Matches(pattern) {
-			return c, true
+			cast = c
+			break
 		}
 	}
-	return nil, false
+	ip.casts[p] = cast
+	return cast, cast != nil
 }
 
 // scalarTag is the tag a scalar resolves to; custom tags (compose's !reset,
@@ -156,7 +179,7 @@ func castMsg(value string, err error) string {
 // validation. Non-string keys are reported, as compose-go rejects them.
 func (ip *interpolator) toModel(n *yaml.Node, path string) any {
 	n = resolve(n)
-	if n == nil {
+	if n == nil || ip.stopped() {
 		return nil
 	}
 	switch n.Kind {

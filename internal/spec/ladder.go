@@ -39,6 +39,45 @@ type ladderDoc struct {
 	file   string // as shown in diagnostics
 	root   *yaml.Node
 	ladder *Ladder
+	// envs indexes the environments mapping by name: every check of a
+	// rung locates its fields, and a scan of the mapping each time made
+	// checking a long ladder quadratic.
+	envs  map[string]location
+	rungs map[string]int // environment name -> index in ladder.Environments
+}
+
+// locate is locate(doc.root, segs...), in constant time for the
+// environment's key when segs starts with "environments", NAME.
+func (doc *ladderDoc) locate(segs ...string) location {
+	if len(segs) < 2 || segs[0] != "environments" {
+		return locate(doc.root, segs...)
+	}
+	if doc.envs == nil {
+		doc.envs = map[string]location{}
+		if loc := locate(doc.root, "environments"); loc.Found == 1 {
+			if m := resolve(loc.Value); m != nil && m.Kind == yaml.MappingNode {
+				for i := 0; i+1 < len(m.Content); i += 2 {
+					k := m.Content[i]
+					if _, dup := doc.envs[k.Value]; !dup && !isMergeKey(k) {
+						doc.envs[k.Value] = location{Key: k, Value: m.Content[i+1], Path: joinPath("environments", k.Value), Found: 2}
+					}
+				}
+			}
+		}
+	}
+	env, ok := doc.envs[segs[1]]
+	if !ok {
+		return locate(doc.root, segs...) // from a merge key, or absent
+	}
+	sub := locate(env.Value, segs[2:]...)
+	if sub.Found == 0 {
+		return env
+	}
+	sep := "."
+	if strings.HasPrefix(sub.Path, "[") {
+		sep = ""
+	}
+	return location{Key: sub.Key, Value: sub.Value, Path: env.Path + sep + sub.Path, Found: 2 + sub.Found}
 }
 
 // parseLadder decodes ladder.yaml strictly; the result is usable (partly
@@ -113,7 +152,7 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 	}
 	l := doc.ladder
 	if len(l.Environments) == 0 {
-		loc := locate(doc.root, "environments")
+		loc := doc.locate("environments")
 		if loc.Found == 0 || isNull(resolve(loc.Value)) || resolve(loc.Value).Kind == yaml.MappingNode {
 			add(loc, true, "at least one environment is required")
 		}
@@ -125,16 +164,16 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 	for i, e := range l.Environments {
 		base := []string{"environments", e.Name}
 		if !dnsLabel.MatchString(e.Name) {
-			add(locate(doc.root, base...), true, fmt.Sprintf("environment name %q must be a DNS label: lowercase letters, digits and '-', starting with a letter, at most 31 characters", e.Name))
+			add(doc.locate(base...), true, fmt.Sprintf("environment name %q must be a DNS label: lowercase letters, digits and '-', starting with a letter, at most 31 characters", e.Name))
 		}
 		if e.Target != "" && !slices.Contains(Targets, e.Target) {
-			add(locate(doc.root, append(base, "target")...), false,
+			add(doc.locate(append(base, "target")...), false,
 				fmt.Sprintf("unknown target %q: must be one of auto, process, compose%s", e.Target, suggest(e.Target, Targets)))
 		}
 		seen := map[string]int{}
 		for i, s := range e.Sites {
-			loc := locate(doc.root, append(base, "sites", strconv.Itoa(i))...)
-			if nl := locate(doc.root, append(base, "sites", strconv.Itoa(i), "name")...); nl.Found == len(base)+3 {
+			loc := doc.locate(append(base, "sites", strconv.Itoa(i))...)
+			if nl := doc.locate(append(base, "sites", strconv.Itoa(i), "name")...); nl.Found == len(base)+3 {
 				loc = nl
 			}
 			switch {
@@ -150,7 +189,9 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 		}
 		if e.Dashboard != "" {
 			if msg := checkHostPort(e.Dashboard); msg != "" {
-				add(locate(doc.root, append(base, "dashboard")...), false, msg)
+				add(doc.locate(append(base, "dashboard")...), false, msg)
+			} else if !e.DashboardAllowRemote && !IsLoopback(e.Dashboard) {
+				add(doc.locate(append(base, "dashboard")...), false, RemoteDashboardMsg(e.Dashboard)+"; set dashboard_allow_remote: true if that is meant")
 			}
 		}
 		if e.Registry != nil {
@@ -173,7 +214,7 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 // positive reports a duration that was written but is zero or negative.
 // Values that did not parse were already reported by the decoder.
 func (doc *ladderDoc) positive(segs []string) Diagnostics {
-	loc := locate(doc.root, segs...)
+	loc := doc.locate(segs...)
 	if loc.Found != len(segs) {
 		return nil
 	}
@@ -197,12 +238,12 @@ func (doc *ladderDoc) checkValues(e Environment, base []string, services []strin
 	for _, name := range names {
 		segs := append(slices.Clone(base), "values", "services", name)
 		if services != nil && !slices.Contains(services, name) {
-			loc := locate(doc.root, segs...)
+			loc := doc.locate(segs...)
 			ds = append(ds, at(doc.file, loc.keyNode(), loc.Path,
 				fmt.Sprintf("unknown service %q: not defined in the stack%s", name, suggest(name, services))))
 		}
 		if r := e.Values.Services[name].Replicas; r != nil && *r < 0 {
-			loc := locate(doc.root, append(segs, "replicas")...)
+			loc := doc.locate(append(segs, "replicas")...)
 			ds = append(ds, at(doc.file, loc.Value, loc.Path, fmt.Sprintf("must be 0 or more, not %d", *r)))
 		}
 		ds = append(ds, doc.checkServiceValues(e.Values.Services[name], segs)...)
@@ -212,7 +253,7 @@ func (doc *ladderDoc) checkValues(e Environment, base []string, services []strin
 		}
 		slices.Sort(ports)
 		for _, k := range ports {
-			loc := locate(doc.root, append(segs, "ports", k)...)
+			loc := doc.locate(append(segs, "ports", k)...)
 			if n, err := strconv.Atoi(k); err != nil || n < 1 || n > 65535 {
 				ds = append(ds, at(doc.file, loc.keyNode(), loc.Path, fmt.Sprintf("%q is not a container port: want a number from 1 to 65535", k)))
 			}
@@ -243,6 +284,28 @@ func checkHostPort(s string) string {
 		return fmt.Sprintf("host %q is neither an IP address nor a host name", host)
 	}
 	return ""
+}
+
+// IsLoopback reports whether a listen address (host:port) only accepts
+// connections from this machine: a loopback IP or "localhost". An empty
+// host, 0.0.0.0 or :: listen on every interface; any other name may
+// resolve to anything.
+func IsLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// RemoteDashboardMsg says why a dashboard address other machines reach is
+// refused unless allowed.
+func RemoteDashboardMsg(addr string) string {
+	return fmt.Sprintf("dashboard address %s is reachable from other machines, and the dashboard and its API (deploy, promote, roll back) have no authentication", Quote(addr))
 }
 
 var hostname = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)

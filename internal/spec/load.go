@@ -2,6 +2,7 @@ package spec
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,6 +24,15 @@ type LoadOptions struct {
 	// file; they override the OS environment, which overrides the
 	// project's .env file.
 	Env []string
+	// Archived says the stack file is a recorded snapshot's archived
+	// definition, loaded to deploy what was built from it: its build
+	// contexts are not checked, as nothing is built from it and they are
+	// relative to where it was written, not to the archive.
+	Archived bool
+	// RequireContexts says builds will run from the project: a build
+	// context that does not exist, or is not a directory, is an error.
+	// (Wherever a context is, it must be inside the project or opted in.)
+	RequireContexts bool
 	// Profiles are the Compose profiles to activate; empty means those
 	// COMPOSE_PROFILES names (in the environment or the .env file), as
 	// for docker compose.
@@ -32,7 +42,33 @@ type LoadOptions struct {
 // Load reads the project in dir: ladder.yaml (or the defaults) and the
 // stack file. When anything is wrong the error is a Diagnostics holding
 // every problem found in both files, sorted by file and position.
+//
+// Load returns as soon as ctx is done. Parts of loading do not look at a
+// context (YAML parsing, schema validation, compose-go's loader), so they
+// run aside and are left to finish on their own; checkBudget bounds how
+// long that can be.
 func Load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	type result struct {
+		p   *Project
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p, err := load(ctx, dir, opts)
+		done <- result{p, err}
+	}()
+	select {
+	case r := <-done:
+		return r.p, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 	absDir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, err
@@ -53,7 +89,10 @@ func Load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 	if ladderAbs != "" {
 		projectDir = filepath.Dir(ladderAbs)
 		shown := relPath(absDir, ladderAbs)
-		content, err := os.ReadFile(ladderAbs)
+		content, err := readBounded(ladderAbs)
+		if errors.Is(err, errTooLarge) {
+			return nil, Diagnostics{{File: shown, Line: 1, Col: 1, Message: tooLargeMsg("the ladder file")}}
+		}
 		if err != nil {
 			return nil, Diagnostics{{File: shown, Message: "cannot read the ladder file: " + unwrapPathError(err)}}
 		}
@@ -99,8 +138,15 @@ func Load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 		stack, services, d = loadStack(ctx, stackInput{abs: stackAbs, shown: relPath(absDir, stackAbs), base: absDir, env: opts.Env, profiles: opts.Profiles})
 		ds = append(ds, d...)
 	}
+	if err := ctx.Err(); err != nil {
+		// Interrupted: whatever was found is incomplete.
+		return nil, err
+	}
 	if doc != nil {
 		ds = append(ds, doc.check(services)...)
+	}
+	if stack != nil && !opts.Archived {
+		ds = append(ds, checkContexts(stack, projectDir, doc, opts.RequireContexts)...)
 	}
 	if len(ds) > 0 {
 		// Messages first, so problems sharing a position keep one order

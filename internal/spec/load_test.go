@@ -185,7 +185,7 @@ networks:
 
 func stackHash(t *testing.T, dir, compose string) string {
 	t.Helper()
-	writeFiles(t, dir, map[string]string{"compose.yaml": compose, "web.env": "TOKEN=x\n"})
+	writeFiles(t, dir, map[string]string{"compose.yaml": compose, "web.env": "TOKEN=x\n", "web/.keep": "", "other/.keep": ""})
 	return mustLoad(t, dir, LoadOptions{}).Stack.Hash
 }
 
@@ -239,7 +239,7 @@ func TestStackHashSeesEnvFileContent(t *testing.T) {
 	base := t.TempDir()
 	h1 := stackHash(t, filepath.Join(base, "a"), hashStackYAML)
 	dir := filepath.Join(base, "b")
-	writeFiles(t, dir, map[string]string{"compose.yaml": hashStackYAML, "web.env": "TOKEN=other\n"})
+	writeFiles(t, dir, map[string]string{"compose.yaml": hashStackYAML, "web.env": "TOKEN=other\n", "web/.keep": ""})
 	if h := mustLoad(t, dir, LoadOptions{}).Stack.Hash; h == h1 {
 		t.Errorf("a different env_file content must change the hash")
 	}

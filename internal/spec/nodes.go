@@ -12,8 +12,17 @@ import (
 )
 
 // parseYAML parses one YAML document into a node tree. An empty file gives
-// an empty mapping so callers need no special case for it.
+// an empty mapping so callers need no special case for it. A tree over the
+// budget (see checkBudget) is refused here, before anything expands its
+// aliases; a file that cannot hold fewer nodes than twice the budget is
+// refused before it is parsed, since parsing costs about 300 bytes of
+// memory per node.
 func parseYAML(file string, content []byte) (*yaml.Node, Diagnostics) {
+	if n := separators(content); n > 2*MaxNodes {
+		return nil, Diagnostics{{File: file, Line: 1, Col: 1, Message: fmt.Sprintf(
+			"too many values: %s separators (, : - [ { and line breaks), where ladder reads at most %s YAML nodes: ladder refuses files this large",
+			thousands(n), thousands(MaxNodes))}}
+	}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(content, &doc); err != nil {
 		return nil, Diagnostics{syntaxDiagnostic(file, content, err)}
@@ -21,7 +30,22 @@ func parseYAML(file string, content []byte) (*yaml.Node, Diagnostics) {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: 1, Column: 1}, nil
 	}
+	if ds := checkBudget(file, doc.Content[0]); ds != nil {
+		return nil, ds
+	}
 	return doc.Content[0], nil
+}
+
+// separators counts the bytes YAML separates values with. Every node but
+// the first follows one of them (a list item its '-' or ',', a mapping
+// value its ':', an entry its line break), so a file with n of them holds
+// at most about n nodes, counted without parsing.
+func separators(content []byte) int {
+	n := 0
+	for _, c := range []byte(",:-[{\n") {
+		n += bytes.Count(content, []byte{c})
+	}
+	return n
 }
 
 var (

@@ -109,23 +109,23 @@ func (doc *ladderDoc) checkRung(i int, base []string) Diagnostics {
 	l := doc.ladder
 	e := l.Environments[i]
 	var ds Diagnostics
-	value := func(segs ...string) location { return locate(doc.root, append(slices.Clone(base), segs...)...) }
+	value := func(segs ...string) location { return doc.locate(append(slices.Clone(base), segs...)...) }
 	add := func(n *yaml.Node, path, msg string) { ds = append(ds, at(doc.file, n, path, msg)) }
 
 	if e.From != "" {
 		loc := value("from")
-		j := slices.IndexFunc(l.Environments, func(o Environment) bool { return o.Name == e.From })
-		var names []string
-		for _, o := range l.Environments[:i] {
-			names = append(names, o.Name)
-		}
+		j, ok := doc.rungIndex()[e.From]
 		switch {
-		case j < 0:
-			add(loc.Value, loc.Path, fmt.Sprintf("environment %s promotes from %s, which is not defined%s", e.Name, e.From, suggest(e.From, names)))
+		case !ok:
+			var names []string
+			for _, o := range l.Environments[:i] {
+				names = append(names, o.Name)
+			}
+			add(loc.Value, loc.Path, fmt.Sprintf("environment %s promotes from %s, which is not defined%s", Quote(e.Name), Quote(e.From), suggest(e.From, names)))
 		case j >= i:
-			add(loc.Value, loc.Path, fmt.Sprintf("environment %s promotes from %s, which is not an earlier rung", e.Name, e.From))
+			add(loc.Value, loc.Path, fmt.Sprintf("environment %s promotes from %s, which is not an earlier rung", Quote(e.Name), Quote(e.From)))
 		case l.Environments[j].Template:
-			add(loc.Value, loc.Path, fmt.Sprintf("environment %s promotes from %s, a template: templates are instantiated per pull request, never promoted from", e.Name, e.From))
+			add(loc.Value, loc.Path, fmt.Sprintf("environment %s promotes from %s, a template: templates are instantiated per pull request, never promoted from", Quote(e.Name), Quote(e.From)))
 		}
 	}
 	if e.Data != "" && !slices.Contains(DataKinds, e.Data) {
@@ -169,6 +169,21 @@ func (doc *ladderDoc) checkRung(i int, base []string) Diagnostics {
 			add(n, path, "a gate test needs a command, as a list: [\"/bin/sh\", \"-c\", \"...\"]")
 		}
 		ds = append(ds, doc.positive(append(slices.Clone(base), "gates", "tests", idx, "timeout"))...)
+		declared := map[string]int{}
+		for v, entry := range gt.Env {
+			loc := value("gates", "tests", idx, "env", strconv.Itoa(v))
+			name, _, _ := strings.Cut(entry, "=")
+			switch {
+			case !envVarRe.MatchString(name):
+				add(loc.Value, loc.Path, fmt.Sprintf("%q is not an environment variable: want NAME (passed on) or NAME=value", entry))
+			case IsLadderSecretVar(name):
+				add(loc.Value, loc.Path, fmt.Sprintf("%s is never given to gate tests: it holds one of ladder's secrets", name))
+			case declared[name] > 0:
+				add(loc.Value, loc.Path, fmt.Sprintf("%s is declared twice (also env[%d])", name, declared[name]-1))
+			default:
+				declared[name] = v + 1
+			}
+		}
 	}
 
 	seen := map[string]int{}
@@ -186,6 +201,19 @@ func (doc *ladderDoc) checkRung(i int, base []string) Diagnostics {
 	return ds
 }
 
+// rungIndex maps each environment's name to its first position.
+func (doc *ladderDoc) rungIndex() map[string]int {
+	if doc.rungs == nil {
+		doc.rungs = make(map[string]int, len(doc.ladder.Environments))
+		for i, e := range doc.ladder.Environments {
+			if _, dup := doc.rungs[e.Name]; !dup {
+				doc.rungs[e.Name] = i
+			}
+		}
+	}
+	return doc.rungs
+}
+
 // checkServiceValues checks the secrets and resources of one service's
 // overlay; segs is the path of the overlay.
 func (doc *ladderDoc) checkServiceValues(sv ServiceValues, segs []string) Diagnostics {
@@ -198,7 +226,7 @@ func (doc *ladderDoc) checkServiceValues(sv ServiceValues, segs []string) Diagno
 		ds = append(ds, at(doc.file, n, loc.Path, msg))
 	}
 	for _, v := range sortedKeys(sv.Secrets) {
-		loc := locate(doc.root, append(slices.Clone(segs), "secrets", v)...)
+		loc := doc.locate(append(slices.Clone(segs), "secrets", v)...)
 		if !envVarRe.MatchString(v) {
 			report(loc, true, fmt.Sprintf("%q is not an environment variable name: letters, digits and '_', not starting with a digit", v))
 		}
@@ -212,12 +240,12 @@ func (doc *ladderDoc) checkServiceValues(sv ServiceValues, segs []string) Diagno
 	if r := sv.Resources; r != nil {
 		if r.CPUs != "" {
 			if f, err := strconv.ParseFloat(r.CPUs, 64); !cpusRe.MatchString(r.CPUs) || err != nil || f <= 0 {
-				report(locate(doc.root, append(slices.Clone(segs), "resources", "cpus")...), false,
+				report(doc.locate(append(slices.Clone(segs), "resources", "cpus")...), false,
 					fmt.Sprintf("cpus must be a positive number of CPUs, like \"0.5\" or \"2\", not %q", r.CPUs))
 			}
 		}
 		if r.Memory != "" && !memoryRe.MatchString(r.Memory) {
-			report(locate(doc.root, append(slices.Clone(segs), "resources", "memory")...), false,
+			report(doc.locate(append(slices.Clone(segs), "resources", "memory")...), false,
 				fmt.Sprintf("memory must be a size like \"512m\" or \"1g\", not %q", r.Memory))
 		}
 	}

@@ -99,11 +99,22 @@ type Ladder struct {
 	// State is the directory where ladder keeps its store, artifacts and
 	// logs, relative to ladder.yaml (default ".ladder").
 	State string `yaml:"state" json:"state,omitempty"`
+	// Build sets what builds may read.
+	Build BuildPolicy `yaml:"build" json:"build,omitempty"`
 	// Environments are the rungs, in the order they are written.
 	Environments []Environment `yaml:"environments" json:"environments"`
 	// Retention says how long the store keeps telemetry, events and the
 	// audit trail (see RetentionPolicy).
 	Retention RetentionPolicy `yaml:"retention" json:"retention"`
+}
+
+// BuildPolicy sets what builds may read.
+type BuildPolicy struct {
+	// Outside lists directories outside the project (relative to
+	// ladder.yaml, or absolute) that build contexts may lie in. Without
+	// it a build context must be inside the project, so that a stack file
+	// cannot send, say, /etc or a home directory to a builder.
+	Outside []string `yaml:"outside" json:"outside,omitempty"`
 }
 
 // Environment is one rung of the ladder.
@@ -120,6 +131,10 @@ type Environment struct {
 	// Dashboard is the address ladder serves the dashboard and API on while
 	// it runs this environment (default 127.0.0.1:7700; port 0 picks one).
 	Dashboard string `yaml:"dashboard" json:"dashboard,omitempty"`
+	// DashboardAllowRemote lets Dashboard be an address other machines
+	// reach (not loopback): the dashboard and its API have no
+	// authentication, so this must be meant.
+	DashboardAllowRemote bool `yaml:"dashboard_allow_remote" json:"dashboardAllowRemote,omitempty"`
 	// Health bounds how long a release may take to become healthy.
 	Health HealthPolicy `yaml:"health" json:"health"`
 	// Telemetry sets how often services are scraped.
@@ -190,11 +205,16 @@ type Gates struct {
 
 // GateTest is a named test command (smoke, e2e) run against a rung. It
 // gets LADDER_SNAPSHOT, LADDER_ENVIRONMENT and <SERVICE>_URL for each
-// published service of the rung's first site in its environment.
+// published service of the rung's first site in its environment, and
+// otherwise only a minimal environment: see GateTestBaseVars.
 type GateTest struct {
 	Name    string        `yaml:"name" json:"name"`
 	Command []string      `yaml:"command" json:"command"`
 	Timeout time.Duration `yaml:"timeout" json:"timeout,omitempty"`
+	// Env declares what else the test gets: "NAME" passes NAME on from
+	// the promoter's environment, "NAME=value" sets it. ladder's own
+	// secrets (IsLadderSecretVar) are never passed.
+	Env []string `yaml:"env" json:"env,omitempty"`
 }
 
 // Site is one place an environment runs.
