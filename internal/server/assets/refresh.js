@@ -93,6 +93,15 @@
     patchChildren(cur, want);
   }
 
+  // later reports whether c is followed, among its siblings, by the
+  // element w stands for (same id and tag).
+  function later(c, w) {
+    if (w.nodeType !== 1 || !w.id) return false;
+    var el = document.getElementById(w.id);
+    return !!el && el.parentNode === c.parentNode && sameKind(el, w) &&
+      !!(c.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+  }
+
   function patchChildren(cur, want) {
     var c = cur.firstChild, w = want.firstChild;
     while (w) {
@@ -102,10 +111,18 @@
       } else if (sameKind(c, w)) {
         patch(c, w);
         c = c.nextSibling;
+      } else if (later(c, w)) {
+        // Something above it went (a banner, a row): drop what is gone
+        // up to the element with this id, and keep that element.
+        while (!sameKind(c, w)) {
+          var gone = c;
+          c = c.nextSibling;
+          cur.removeChild(gone);
+        }
+        patch(c, w);
+        c = c.nextSibling;
       } else {
-        var cn = c.nextSibling;
-        cur.replaceChild(w, c);
-        c = cn;
+        cur.insertBefore(w, c);
       }
       w = wn;
     }
