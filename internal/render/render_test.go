@@ -274,7 +274,7 @@ func TestRenderDemoFields(t *testing.T) {
 	wantHealth := Health{
 		HTTP:     &Endpoint{Path: "/healthz", Port: 8080},
 		Command:  []string{"/app", "-healthcheck"},
-		Interval: 5 * time.Second, Timeout: 2 * time.Second, Retries: 3,
+		Interval: 5 * time.Second, Timeout: 10 * time.Second, Retries: 3,
 	}
 	if h := web.Health; h == nil || *h.HTTP != *wantHealth.HTTP || !slices.Equal(h.Command, wantHealth.Command) ||
 		h.Interval != wantHealth.Interval || h.Timeout != wantHealth.Timeout || h.Retries != wantHealth.Retries || h.StartPeriod != 0 {

@@ -75,6 +75,10 @@ func TestBrowserDashboard(t *testing.T) {
 
 	// A deploy happens: the page must follow within 3 s without a reload.
 	eval(`window.__ladderMarker = 42`)
+	// Nodes that stay on the page are kept across refreshes (and only
+	// patched), so a button is never swapped for a copy between the
+	// moment it is found and the moment it is clicked.
+	eval(`window.__kept = [...document.querySelectorAll('#content tr[data-service]')]`)
 	next := fixtureStatus()
 	next.Sites[0].Snapshot = snapC
 	next.Sites[0].Release.ID, next.Sites[0].Release.Snapshot = 8, snapC
@@ -94,6 +98,9 @@ func TestBrowserDashboard(t *testing.T) {
 	t.Logf("page followed the new snapshot after %v", time.Since(start).Round(10*time.Millisecond))
 	if m := eval(`window.__ladderMarker`); m != float64(42) {
 		t.Errorf("the page reloaded (marker %v); the refresh script should swap content in place", m)
+	}
+	if same := eval(`window.__kept.length > 0 && window.__kept.every(tr => tr.isConnected && tr.dataset.snapshot === "` + snapC + `")`); same != true {
+		t.Error("the refresh replaced the service rows instead of updating them in place")
 	}
 	if live := eval(`document.getElementById('live').textContent`); live != "live" {
 		t.Errorf("live indicator = %v", live)

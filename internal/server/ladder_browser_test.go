@@ -194,6 +194,15 @@ func TestBrowserLadder(t *testing.T) {
 	if p := text("#env-staging .promo"); !strings.Contains(p, "blocked") || !strings.Contains(p, "✓") {
 		t.Errorf("staging's promotion = %q", p)
 	}
+	// The page's live refresh keeps the approve button (it did not
+	// change): the node found is still the one on the page two refreshes
+	// later, so a click cannot land on a node the refresh threw away.
+	eval(`window.__approve = document.querySelector('#env-staging form.approve button');
+		window.__fetched = performance.getEntriesByType('resource').filter(e => e.name.includes('fragment=1')).length`)
+	waitFor("two refreshes", `performance.getEntriesByType('resource').filter(e => e.name.includes('fragment=1')).length >= window.__fetched + 2`)
+	if same := eval(`document.querySelector('#env-staging form.approve button') === window.__approve`); same != true {
+		t.Error("a refresh replaced the approve button, which did not change")
+	}
 	shoot(t, bctx, "ladder-blocked.png", false)
 	shoot(t, bctx, "ladder-blocked-dark.png", true)
 

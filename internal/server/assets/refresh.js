@@ -1,7 +1,8 @@
 // Keeps a ladder page live without reloading it: every second, fetch the
 // page's main content alone (?fragment=1, the same server-side template)
-// and swap it in. Without script, a <meta http-equiv=refresh> does the same
-// (pages with forms go without: it would wipe what is being typed).
+// and bring the page's content up to date with it, node by node. Without
+// script, a <meta http-equiv=refresh> does the same (pages with forms go
+// without: it would wipe what is being typed).
 (function () {
   "use strict";
   var main = document.getElementById("content");
@@ -65,6 +66,79 @@
     return document.hidden || pressing || selecting() || typing();
   }
 
+  // Bring the page up to date by changing only what differs: a node whose
+  // kind (and id) is unchanged is kept and patched, so a button the user is
+  // about to click, or has focused, stays the same button across a refresh
+  // rather than being swapped for a copy between pointing and clicking.
+  function sameKind(a, b) {
+    return a.nodeType === b.nodeType && a.nodeName === b.nodeName &&
+      (a.nodeType !== 1 || a.id === b.id);
+  }
+
+  function patch(cur, want) {
+    if (cur.nodeType !== 1) {
+      if (cur.nodeValue !== want.nodeValue) cur.nodeValue = want.nodeValue;
+      return;
+    }
+    if (cur.isEqualNode(want)) return;
+    var i, a;
+    for (i = cur.attributes.length - 1; i >= 0; i--) {
+      a = cur.attributes[i];
+      if (!want.hasAttribute(a.name)) cur.removeAttribute(a.name);
+    }
+    for (i = 0; i < want.attributes.length; i++) {
+      a = want.attributes[i];
+      if (cur.getAttribute(a.name) !== a.value) cur.setAttribute(a.name, a.value);
+    }
+    patchChildren(cur, want);
+  }
+
+  // later reports whether c is followed, among its siblings, by the
+  // element w stands for (same id and tag).
+  function later(c, w) {
+    if (w.nodeType !== 1 || !w.id) return false;
+    var el = document.getElementById(w.id);
+    return !!el && el.parentNode === c.parentNode && sameKind(el, w) &&
+      !!(c.compareDocumentPosition(el) & Node.DOCUMENT_POSITION_FOLLOWING);
+  }
+
+  function patchChildren(cur, want) {
+    var c = cur.firstChild, w = want.firstChild;
+    while (w) {
+      var wn = w.nextSibling;
+      if (!c) {
+        cur.appendChild(w);
+      } else if (sameKind(c, w)) {
+        patch(c, w);
+        c = c.nextSibling;
+      } else if (later(c, w)) {
+        // Something above it went (a banner, a row): drop what is gone
+        // up to the element with this id, and keep that element.
+        while (!sameKind(c, w)) {
+          var gone = c;
+          c = c.nextSibling;
+          cur.removeChild(gone);
+        }
+        patch(c, w);
+        c = c.nextSibling;
+      } else {
+        cur.insertBefore(w, c);
+      }
+      w = wn;
+    }
+    while (c) {
+      var rest = c.nextSibling;
+      cur.removeChild(c);
+      c = rest;
+    }
+  }
+
+  function update(html) {
+    var tpl = document.createElement("template");
+    tpl.innerHTML = html;
+    patchChildren(main, tpl.content);
+  }
+
   var next = null, inflight = false, acting = false;
 
   function tick() {
@@ -85,7 +159,7 @@
         return res.text().then(function (html) {
           if (acting || interacting()) return;
           var kept = keep();
-          main.innerHTML = html;
+          update(html);
           restore(kept);
           mark(res.ok);
         });

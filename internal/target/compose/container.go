@@ -391,22 +391,47 @@ func (t *Target) failure(ctx context.Context, c started, reason string) error {
 	return &target.DeployError{Service: c.svc.Name, Slot: c.slot, Reason: reason, LastLines: t.lastLines(context.WithoutCancel(ctx), c.id, 40)}
 }
 
-// lastLines returns a container's last n lines of output.
+// lastLinesWait bounds how long lastLines asks again while the engine has
+// no output to show for a container.
+const lastLinesWait = 3 * time.Second
+
+// lastLines returns a container's last n lines of output. The engine can
+// answer with nothing for a container that just exited: its output is
+// copied from the process to the log after the exit is visible (on a busy
+// machine the engine may even give up on the copy, and a crash loop's next
+// attempt writes the lines again), and a log read can time out. A crash
+// report without the crash's last words sends the user looking for them by
+// hand, so an empty or failed read is tried again for a moment.
 func (t *Target) lastLines(ctx context.Context, id string, n int) []string {
+	deadline := time.Now().Add(lastLinesWait)
+	for {
+		lines, err := t.readLastLines(ctx, id, n)
+		if len(lines) > 0 || (err != nil && isNotFound(err)) || !time.Now().Before(deadline) {
+			return lines
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (t *Target) readLastLines(ctx context.Context, id string, n int) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	rc, err := t.opts.Engine.ContainerLogs(ctx, id, container.LogsOptions{ShowStdout: true, ShowStderr: true, Tail: strconv.Itoa(n)})
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	defer rc.Close()
 	var out bytes.Buffer
-	_, _ = stdcopy.StdCopy(&out, &out, rc)
+	_, err = stdcopy.StdCopy(&out, &out, rc)
 	text := strings.TrimRight(out.String(), "\n")
 	if text == "" {
-		return nil
+		return nil, err
 	}
-	return strings.Split(text, "\n")
+	return strings.Split(text, "\n"), nil
 }
 
 // labelFilter selects the site's containers of one service.

@@ -43,6 +43,6 @@
 //
 // # Flags
 //
-//	-healthcheck  GET http://127.0.0.1:$PORT/healthz with a 2s timeout and
+//	-healthcheck  GET http://127.0.0.1:$PORT/healthz with an 8s timeout and
 //	              exit 0 on 200, 1 otherwise; for images built FROM scratch
 package service

@@ -20,8 +20,11 @@ import (
 // requests get this long to finish before connections are closed.
 const ShutdownTimeout = 5 * time.Second
 
-// HealthcheckTimeout bounds the -healthcheck probe.
-const HealthcheckTimeout = 2 * time.Second
+// HealthcheckTimeout bounds the -healthcheck probe. It stays under the
+// demo's healthcheck timeout (10s in compose.yaml), so the probe says why
+// it failed before the engine kills it, yet is long enough for a busy
+// machine to answer.
+const HealthcheckTimeout = 8 * time.Second
 
 // SetupFunc registers a service's routes. An error means the service is
 // misconfigured (for example an invalid USERS_URL) and stops start-up
