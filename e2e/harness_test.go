@@ -22,6 +22,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
 )
 
 // ladderBin is the binary under test, built once in TestMain.
@@ -40,7 +41,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "building ladder:", err)
 		os.Exit(1)
 	}
-	code := m.Run()
+	// pgtest.Main runs the tests and then stops the PostgreSQL server the
+	// shared-store tests started, if any.
+	code := pgtest.Main(m)
 	os.RemoveAll(dir)
 	os.Exit(code)
 }

@@ -51,6 +51,10 @@ type Options struct {
 	// output never show them.
 	Redactor *secrets.Redactor
 	Logger   *slog.Logger
+	// Alert, when set, receives what needs a person's attention whatever
+	// the log level (the store lost under the agent); the CLI writes it
+	// to the agent's standard error, which is its log file.
+	Alert func(msg string)
 }
 
 // Agent runs one environment.
@@ -70,6 +74,9 @@ type Agent struct {
 	// drift its latest drift report (absent when it matches).
 	desired map[string]*render.Desired
 	drift   map[string]*drift.Report
+	// lostStore is set once the store's file was found deleted, replaced
+	// or damaged; nothing is recorded from then on.
+	lostStore error
 
 	wg    sync.WaitGroup // the watch goroutines
 	ticks atomic.Int64   // scrape ticks, to pace slower periodic work
@@ -102,6 +109,16 @@ func New(opts Options) (*Agent, error) {
 	}
 	owner := proc.Self()
 	rec := &deploy.Recorder{Store: opts.Store, Logger: opts.Logger}
+	deployer := &deploy.Deployer{Store: opts.Store, Events: rec, Owner: owner, ImageID: render.ImageIDs(opts.Builder.Image)}
+	// Releases record keyed fingerprints of the secrets they inject, for
+	// `ladder drift` to compare with what runs.
+	if opts.StateDir == "" {
+		// No state directory, nowhere to keep a key: no fingerprints.
+	} else if fp, err := secrets.OpenFingerprinter(opts.StateDir, true); err != nil {
+		opts.Logger.Warn("secret fingerprints unavailable; ladder drift will not compare secret values", "err", err)
+	} else {
+		deployer.Fingerprint = fp.Fingerprint
+	}
 	life, endLife := context.WithCancel(context.Background())
 	return &Agent{
 		life:     life,
@@ -110,7 +127,7 @@ func New(opts Options) (*Agent, error) {
 		owner:    owner,
 		started:  time.Now().UTC(),
 		events:   rec,
-		deployer: &deploy.Deployer{Store: opts.Store, Events: rec, Owner: owner, ImageID: render.ImageIDs(opts.Builder.Image)},
+		deployer: deployer,
 		scraper:  signal.NewScraper(signal.ScraperOptions{}),
 		history:  signal.NewHistory(120),
 		project:  opts.Project,
@@ -182,6 +199,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	a.watchDrift(scrapeCtx)
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		a.housekeep(scrapeCtx)
+	}()
 
 	var err error
 	select {
@@ -263,6 +285,9 @@ func (a *Agent) scrapeLoop(ctx context.Context) {
 			continue
 		}
 		a.history.Add(samples)
+		if a.storeLost() != nil {
+			continue
+		}
 		if err := a.opts.Store.AppendSamples(ctx, samples); err != nil && ctx.Err() == nil {
 			a.opts.Logger.Warn("recording telemetry", "err", err)
 		}

@@ -28,6 +28,9 @@ func (a *Agent) Status(ctx context.Context) (*api.Status, error) {
 		Target:      a.opts.Target.Kind(),
 		Agent:       api.Agent{PID: pidOf(a.owner), URL: a.url, Started: a.started},
 	}
+	if err := a.storeLost(); err != nil {
+		st.StoreLost = err.Error()
+	}
 	for _, site := range a.sites() {
 		ref := render.SiteRef{Env: a.opts.Env, Site: site}
 		ss, err := a.siteStatus(ctx, ref)

@@ -22,6 +22,9 @@ type Status struct {
 	Sites       []SiteStatus `json:"sites"`
 	// Events are the most recent events of the environment, oldest first.
 	Events []store.Event `json:"events"`
+	// StoreLost is set when the agent found its store's file deleted,
+	// replaced or damaged: it records nothing more, and says why here.
+	StoreLost string `json:"storeLost,omitempty"`
 }
 
 // Agent is the ladder process serving the environment.

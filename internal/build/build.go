@@ -35,6 +35,9 @@ const (
 	StateBuilding = "building"
 	StateBuilt    = "built"
 	StateFailed   = "failed"
+	// StateNotice is a line about the whole build (Service empty, Detail
+	// set), such as the classic builder standing in for a missing BuildKit.
+	StateNotice = "notice"
 )
 
 // ErrDockerfile is returned (wrapped, naming the service and DOCKER_HOST)
@@ -54,6 +57,15 @@ type Options struct {
 	// NewDockerClient). Nil refuses them with an error wrapping
 	// ErrDockerfile; Go services never use it.
 	Docker DockerEngine
+	// BuildKitHost is the address of the BuildKit that builds Dockerfiles
+	// (as buildx's remote driver takes it: unix:///run/buildkit/buildkitd.sock,
+	// tcp://host:1234). Empty means the Docker engine's own BuildKit, or its
+	// classic builder where it has none; BuildKitClassic means the classic
+	// builder.
+	BuildKitHost string
+	// StateDir is ladder's state directory (.ladder). Neither it nor Dir
+	// is ever part of a build context.
+	StateDir string
 	// Log receives the output of Dockerfile builds line by line as it
 	// arrives. May be nil; never called concurrently (nor concurrently
 	// with Progress).
@@ -93,6 +105,8 @@ type Progress struct {
 	Source              string
 	Layers, LayersTotal int
 	Bytes, BytesTotal   int64
+	// Detail is the text of a "notice".
+	Detail string
 }
 
 // Report summarises one Build call.
@@ -133,6 +147,11 @@ type Builder struct {
 	swept sync.Map
 	// index caches the parsed layout index for image lookups.
 	index indexCache
+	// bkOnce chooses, and bk is, what builds Dockerfiles (see backend).
+	bkOnce sync.Once
+	bk     *dockerBackend
+	// baseMu serialises copying base images into the layout.
+	baseMu sync.Mutex
 
 	// goHook, when set, is called before every go command runs, with its
 	// arguments. Tests use it to prove what did (not) run.
@@ -160,6 +179,8 @@ type job struct {
 	context string   // absolute build context directory
 	ports   []string // exposed container ports, "8080/tcp", sorted
 	docker  *dockerSpec
+	// bases are the images a Dockerfile build reads, found with its inputs.
+	bases []snapshot.BaseImage
 }
 
 func needsGo(jobs []*job) bool {
@@ -275,6 +296,9 @@ func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
 	art, err := b.opts.Store.LookupArtifact(ctx, j.service, inputs)
 	switch {
 	case err == nil && s.hasImage(art.Digest):
+		// The inputs cover the base images' IDs, so these are the ones
+		// the stored artifact was built on.
+		art.Bases = j.bases
 		b.emit(Progress{Service: j.service, State: StateCached, Duration: time.Since(start), Size: art.Size, Digest: art.Digest})
 		return outcome{art: art, cached: true}
 	case err != nil && !errors.Is(err, store.ErrNotFound):

@@ -45,7 +45,7 @@ func TestBuildCachesAndRebuildsOnlyWhatChanged(t *testing.T) {
 		if a.Service != name || !snapshot.ValidDigest(a.Digest) || a.Builder != "go" || a.Size <= 0 || len(a.Inputs) != 64 {
 			t.Fatalf("artifact %s: %+v", name, a)
 		}
-		if got, err := h.store.LookupArtifact(context.Background(), name, a.Inputs); err != nil || got != a {
+		if got, err := h.store.LookupArtifact(context.Background(), name, a.Inputs); err != nil || !reflect.DeepEqual(got, a) {
 			t.Fatalf("store has %+v, %v; want %+v", got, err, a)
 		}
 	}
@@ -85,7 +85,7 @@ func TestBuildCachesAndRebuildsOnlyWhatChanged(t *testing.T) {
 			}
 		}
 		for _, name := range cached {
-			if arts[name] != prev[name] {
+			if !reflect.DeepEqual(arts[name], prev[name]) {
 				t.Fatalf("%s: cached %s changed: %+v -> %+v", what, name, prev[name], arts[name])
 			}
 		}

@@ -21,18 +21,29 @@
 // context that holds a Go main package, compiles it as a static linux
 // binary and wraps it in a single-layer image the way ko does it. The
 // Dockerfile builder takes a context with a Dockerfile (or
-// build.dockerfile / dockerfile_inline) to a Docker engine (Options.Docker,
-// see NewDockerClient), builds it with the engine's classic builder and
-// exports the image into the same store, normalised (OCI media types,
-// timestamps at the epoch, ladder's labels). Its inputs hash covers the
-// files .dockerignore lets through, the Dockerfile, build args, target, the
-// images it takes from the engine, and the builder versions. ladder never
-// pulls: a FROM image must be scratch or already in the engine, which
-// LoadImage can put there from the store without a registry.
+// build.dockerfile / dockerfile_inline) to BuildKit (see package
+// buildkit): the Docker engine's own BuildKit by default (Options.Docker,
+// see NewDockerClient), or a BuildKit at Options.BuildKitHost; only an
+// engine without BuildKit falls back to its classic builder, and the
+// Builder says so once (a StateNotice progress event). The image is
+// exported into the same store, normalised (OCI media types, timestamps at
+// the epoch, ladder's labels). Its inputs hash covers the files
+// .dockerignore lets through (never ladder's state directory), the
+// Dockerfile, build args, target, the base images by ID, the names of
+// build secrets and SSH agents, and the builder.
+//
+// ladder never pulls: every image the target's stages read (found with
+// BuildKit's Dockerfile parser, walking the stages from the target) must
+// be in the engine, which LoadImage can put there from the store without
+// a registry; one that is missing is a ConfigError naming the command
+// that provides it. A BuildKit at an address gets those images from the
+// artifact store as named contexts (oci-layout://), copied there from the
+// engine once. They are recorded in the artifact (snapshot.BaseImage).
 //
 // Go images are byte-for-byte reproducible anywhere; Dockerfile images are
-// only as reproducible as the layers the engine makes (see
-// buildDockerfile). Either way a service is built once per inputs hash.
+// as reproducible as their steps (a BuildKit at an address also clamps
+// file times in the layers to the epoch). Either way a service is built
+// once per inputs hash.
 //
 // Rootfs unpacks an image for the process target to run natively, with a
 // manifest of every file's SHA-256 beside the tree; the tree is checked

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +27,8 @@ type DockerEngine interface {
 	ImageSave(ctx context.Context, images []string, opts ...client.ImageSaveOption) (io.ReadCloser, error)
 	ImageInspect(ctx context.Context, image string, opts ...client.ImageInspectOption) (image.InspectResponse, error)
 	ImageRemove(ctx context.Context, image string, options image.RemoveOptions) ([]image.DeleteResponse, error)
+	// DialHijack reaches the engine's BuildKit (see buildkit.ConnectEngine).
+	DialHijack(ctx context.Context, url, proto string, meta map[string][]string) (net.Conn, error)
 }
 
 var _ DockerEngine = (*client.Client)(nil)
@@ -46,9 +49,9 @@ func dockerHost() string {
 	return "DOCKER_HOST unset, so " + client.DefaultDockerHost
 }
 
-// buildDockerfile builds j with the engine's classic builder (the engines
-// ladder meets may predate BuildKit's API) and stores the image, made
-// reproducible by normaliseImage.
+// buildDockerfile builds j with BuildKit (see buildBuildKit) or, where
+// the engine has none, with the engine's classic builder, and stores the
+// image, made reproducible by normaliseImage.
 //
 // Reproducibility: a Go image's digest is a function of its inputs hash,
 // on any machine. A Dockerfile image's is only where the layers the engine
@@ -61,6 +64,9 @@ func dockerHost() string {
 func (b *Builder) buildDockerfile(ctx context.Context, s *session, j *job, inputs string) (snapshot.Artifact, error) {
 	fail := func(format string, a ...any) (snapshot.Artifact, error) {
 		return snapshot.Artifact{}, fmt.Errorf("service %q: "+format, append([]any{j.service}, a...)...)
+	}
+	if be := b.backend(ctx); be.bk != nil {
+		return b.buildBuildKit(ctx, s, j, inputs, be.bk)
 	}
 	d := b.opts.Docker
 	// Read again: the inputs hash was made from this content unless the
@@ -76,7 +82,7 @@ func (b *Builder) buildDockerfile(ctx context.Context, s *session, j *job, input
 	pr, pw := io.Pipe()
 	sent := make(chan error, 1)
 	go func() {
-		err := writeContextTar(pw, j.context, df)
+		err := writeContextTar(pw, j.context, df, b.contextSkips(j.context))
 		pw.CloseWithError(err)
 		sent <- err
 	}()
@@ -135,7 +141,7 @@ func (b *Builder) buildDockerfile(ctx context.Context, s *session, j *job, input
 	if err != nil {
 		return fail("storing the image: %w", err)
 	}
-	return snapshot.Artifact{Service: j.service, Digest: digest, Builder: builderDockerfile, Inputs: inputs, Size: size}, nil
+	return snapshot.Artifact{Service: j.service, Digest: digest, Builder: builderDockerfile, Inputs: inputs, Size: size, Bases: j.bases}, nil
 }
 
 // engineErr names the engine's address in an error reaching it; the

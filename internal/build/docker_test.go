@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,12 +16,13 @@ import (
 	gtypes "github.com/google/go-containerregistry/pkg/v1/types"
 )
 
+// The classic builder (the fallback where the engine has no BuildKit).
 func TestDockerfileBuildCachesAndRuns(t *testing.T) {
 	cli := engine(t)
 	eng := &countingEngine{DockerEngine: cli}
 	src := dockerFixture(t)
 	stack := dockerStack(src, map[string]string{"hello": "Dockerfile"})
-	h := dockerHarness(t, eng, "", nil)
+	h := classicHarness(t, eng, "", nil)
 	var logged []string
 	h.opts.Log = func(service, line string) { logged = append(logged, service+"| "+line) }
 
@@ -54,7 +56,7 @@ func TestDockerfileBuildCachesAndRuns(t *testing.T) {
 		t.Helper()
 		edit()
 		eng.builds.Store(0)
-		h2 := dockerHarness(t, eng, h.dir, h.store)
+		h2 := classicHarness(t, eng, h.dir, h.store)
 		got, rep := h2.build(t, stack)
 		if wantBuilt {
 			checkReport(t, rep, []string{"hello"}, nil)
@@ -63,7 +65,7 @@ func TestDockerfileBuildCachesAndRuns(t *testing.T) {
 			}
 		} else {
 			checkReport(t, rep, nil, []string{"hello"})
-			if got["hello"] != a {
+			if !reflect.DeepEqual(got["hello"], a) {
 				t.Fatalf("%s: cached artifact %+v, want %+v", what, got["hello"], a)
 			}
 		}
@@ -87,8 +89,8 @@ func TestDockerfileBuildCachesAndRuns(t *testing.T) {
 	// fixed times and owners.
 	other := dockerFixture(t)
 	writeFile(t, filepath.Join(other, "config.txt"), "greeting=bonjour\n")
-	again, _ := dockerHarness(t, eng, "", nil).build(t, dockerStack(other, map[string]string{"hello": "Dockerfile"}))
-	if again["hello"] != a {
+	again, _ := classicHarness(t, eng, "", nil).build(t, dockerStack(other, map[string]string{"hello": "Dockerfile"}))
+	if !reflect.DeepEqual(again["hello"], a) {
 		t.Fatalf("same context in another directory: %+v, want %+v", again["hello"], a)
 	}
 
@@ -159,7 +161,7 @@ func TestDockerfileBuildFailures(t *testing.T) {
 		"FROM scratch\nCOPY --from=first /c /config.txt\nCOPY app /app\n")
 	stack := dockerStack(src, map[string]string{"copy": "copy.Dockerfile", "run": "run.Dockerfile", "base": "base.Dockerfile",
 		"syntax": "syntax.Dockerfile", "ok": "multi.Dockerfile"})
-	h := dockerHarness(t, eng, "", nil)
+	h := classicHarness(t, eng, "", nil)
 	var mu sync.Mutex
 	var ids []string
 	h.opts.Log = func(service, line string) {
@@ -177,7 +179,8 @@ func TestDockerfileBuildFailures(t *testing.T) {
 	for _, want := range []string{
 		`service "copy": docker build failed: COPY failed:`, "missing.txt", "Step 2/2 : COPY missing.txt /missing.txt",
 		`service "run": docker build failed: The command '/app fail' returned a non-zero code: 3`, "Step 3/3 : RUN", "failing on purpose",
-		`service "base": the Dockerfile needs image "` + base + `:1", which the Docker engine does not have; ladder never pulls`,
+		`service "base": base.Dockerfile needs image "` + base + `:1" (stage 0, line 2), which the Docker engine does not have; ` +
+			"ladder never pulls base images: run `docker pull " + base + ":1`",
 		`service "syntax": docker build failed: `, "unknown instruction: FORM",
 	} {
 		if !strings.Contains(msg, want) {

@@ -12,50 +12,64 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
 )
 
 // DockerfileBuilderVersion is mixed into the inputs hash of every
-// Dockerfile service, together with the engine's builder ("classic", API
-// builder version 1). Bump it when the way ladder sends a context or
-// normalises the built image changes.
-const DockerfileBuilderVersion = "ladder-dockerfile/1"
+// Dockerfile service, together with the builder that runs it (the
+// engine's classic builder, or a BuildKit). Bump it when the way ladder
+// sends a context or normalises the built image changes.
+const DockerfileBuilderVersion = "ladder-dockerfile/2"
 
 // dockerInputs returns the inputs hash of a Dockerfile service: the files
 // of its context that .dockerignore does not exclude (path, type, mode,
-// content), the Dockerfile, build args, target and builder versions. The
-// context part comes from the stat cache when nothing it was computed
-// from changed.
+// content), the Dockerfile, build args, target, the base images it reads
+// (by image ID), the names and sources of its build secrets and SSH
+// agents (never their content), and the builder. The context part comes
+// from the stat cache when nothing it was computed from changed.
 func (s *session) dockerInputs(ctx context.Context, j *job) (string, error) {
+	be := s.b.backend(ctx)
+	if be.err != nil {
+		return "", fmt.Errorf("service %q: %w", j.service, be.err)
+	}
+	if be.bk == nil && (len(j.docker.secrets) > 0 || len(j.docker.ssh) > 0) {
+		return "", configErr("service %q: build secrets and ssh need BuildKit, and the Docker engine has none "+
+			"(set LADDER_BUILDKIT_HOST to a BuildKit's address)", j.service)
+	}
 	df, err := j.docker.read(j.context)
 	if err != nil {
 		return "", fmt.Errorf("service %q: %w", j.service, err)
 	}
-	bases, err := s.b.baseImages(ctx, j, df)
+	bases, err := s.b.resolveBases(ctx, j, df, be.bk == nil)
 	if err != nil {
 		return "", err
 	}
+	j.bases = bases
+	skips := s.b.contextSkips(j.context)
 	// The pattern list depends on the Dockerfile's name (it is always
 	// sent), so contexts shared by two Dockerfiles have two entries.
 	key := "dockerfile " + df.name + " in " + j.context
+	if len(skips) > 0 {
+		key += " without " + strings.Join(skips, ",")
+	}
 	source, ok := s.cache.lookup(key, DockerfileBuilderVersion)
 	if !ok {
 		var entry *cacheEntry
-		source, entry, err = contextHash(j.context, df)
+		source, entry, err = contextHash(j.context, df, skips)
 		if err != nil {
 			return "", fmt.Errorf("service %q: build context: %w", j.service, err)
 		}
 		s.cache.put(key, entry)
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "ladder inputs\nbuilder %s engine-builder=classic/1\nservice %s\n", DockerfileBuilderVersion, j.service)
+	fmt.Fprintf(h, "ladder inputs\nbuilder %s engine-builder=%s\nservice %s\n", DockerfileBuilderVersion, be.kind, j.service)
 	fmt.Fprintf(h, "dockerfile %s %x\ntarget %s\n", df.name, sha256.Sum256(df.content), j.docker.target)
 	for _, k := range sortedArgs(j.docker.args) {
 		if v := j.docker.args[k]; v != nil {
@@ -65,7 +79,13 @@ func (s *session) dockerInputs(ctx context.Context, j *job) (string, error) {
 		}
 	}
 	for _, b := range bases {
-		fmt.Fprintf(h, "image %s\n", b)
+		fmt.Fprintf(h, "image %s %s\n", b.Ref, b.ID)
+	}
+	for _, sec := range j.docker.secrets {
+		fmt.Fprintf(h, "secret %q file=%q env=%q\n", sec.ID, sec.File, sec.Env)
+	}
+	for _, k := range j.docker.ssh {
+		fmt.Fprintf(h, "ssh %q %q\n", k.ID, k.Paths)
 	}
 	fmt.Fprintf(h, "context %s\n", source)
 	return hex.EncodeToString(h.Sum(nil)), nil
@@ -80,34 +100,15 @@ func sortedArgs(m types.MappingWithEquals) []string {
 	return keys
 }
 
-// baseImages returns "<ref> <image ID>" of every image the Dockerfile
-// takes from the engine (see engineImages): a base image replaced in the
-// engine changes the inputs. One the engine lacks is an error, raised
-// before a build would make the engine try to pull it.
-func (b *Builder) baseImages(ctx context.Context, j *job, df *dockerfile) ([]string, error) {
-	var out []string
-	for _, ref := range engineImages(df.content, j.docker.args) {
-		info, err := b.opts.Docker.ImageInspect(ctx, ref)
-		if cerrdefs.IsNotFound(err) {
-			return nil, fmt.Errorf("service %q: the Dockerfile needs image %q, which the Docker engine does not have; ladder never pulls "+
-				"images, so only FROM scratch and images built or loaded into the engine can be used", j.service, ref)
-		} else if err != nil {
-			return nil, fmt.Errorf("service %q: looking up image %q: %w", j.service, ref, engineErr(err))
-		}
-		out = append(out, ref+" "+info.ID)
-	}
-	return out, nil
-}
-
 // contextHash hashes what writeContextTar sends and returns the stat cache
 // entry for it (nil when a file changed too recently to be trusted later).
-func contextHash(dir string, df *dockerfile) (string, *cacheEntry, error) {
+func contextHash(dir string, df *dockerfile, skips []string) (string, *cacheEntry, error) {
 	at := time.Now()
 	h := newSourceHasher()
 	// .dockerignore is watched whether or not it exists: creating or
 	// editing it changes what is sent.
 	h.stats[filepath.Join(dir, ".dockerignore")] = statOf(filepath.Join(dir, ".dockerignore"))
-	err := walkContext(dir, df, func(rel string, abs string, fi fs.FileInfo, walked bool) error {
+	err := walkContext(dir, df, skips, func(rel string, abs string, fi fs.FileInfo, walked bool) error {
 		if walked {
 			// A directory walked into, maybe only for an exception
 			// pattern: its mtime tells when an entry appears in it.
@@ -177,7 +178,10 @@ func ignorePatterns(dir string, df *dockerfile) (*patternmatcher.PatternMatcher,
 // directories that an exception pattern may reach into). The matching is
 // the docker CLI's (moby/go-archive TarWithOptions): excluded directories
 // are skipped unless a "!" pattern starts inside them.
-func walkContext(dir string, df *dockerfile, fn func(rel, abs string, fi fs.FileInfo, walked bool) error) error {
+//
+// skips are directories (slash paths relative to dir) never entered:
+// ladder's own state (see contextSkips), whatever .dockerignore says.
+func walkContext(dir string, df *dockerfile, skips []string, fn func(rel, abs string, fi fs.FileInfo, walked bool) error) error {
 	pm, err := ignorePatterns(dir, df)
 	if err != nil {
 		return err
@@ -197,6 +201,9 @@ func walkContext(dir string, df *dockerfile, fn func(rel, abs string, fi fs.File
 		}
 		if rel == "." {
 			return fn(".", abs, nil, true)
+		}
+		if d.IsDir() && slices.Contains(skips, filepath.ToSlash(rel)) {
+			return filepath.SkipDir
 		}
 		for len(parents) > 0 && !strings.HasPrefix(rel, parents[len(parents)-1].dir+string(filepath.Separator)) {
 			parents = parents[:len(parents)-1]
@@ -273,10 +280,10 @@ func tarMode(fi fs.FileInfo) int64 {
 // epoch, so that what a COPY puts in a layer depends on content and mode
 // only (the classic builder keeps the mtimes it is sent); plus an extra
 // Dockerfile, listed in the .dockerignore sent along.
-func writeContextTar(w io.Writer, dir string, df *dockerfile) error {
+func writeContextTar(w io.Writer, dir string, df *dockerfile, skips []string) error {
 	tw := tar.NewWriter(w)
 	sawIgnore := false
-	err := walkContext(dir, df, func(rel, abs string, fi fs.FileInfo, walked bool) error {
+	err := walkContext(dir, df, skips, func(rel, abs string, fi fs.FileInfo, walked bool) error {
 		if walked {
 			return nil
 		}

@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -117,7 +119,7 @@ func engineLikeImage(t *testing.T) v1.Image {
 
 func fakeStack(t *testing.T, bc types.BuildConfig) *fakeFixture {
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "Dockerfile"), "FROM scratch\nCOPY . /\n")
+	writeFile(t, filepath.Join(dir, "Dockerfile"), "FROM scratch AS final\nCOPY . /\n")
 	writeFile(t, filepath.Join(dir, ".dockerignore"), "*.log\nsecret/\n!secret/keep.txt\nDockerfile\n")
 	for _, f := range []string{"a.txt", "b.log", "secret/x", "secret/keep.txt", "sub/c.txt"} {
 		writeFile(t, filepath.Join(dir, f), f+"\n")
@@ -204,7 +206,7 @@ func TestDockerInputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		j, err := planService("svc", types.ServiceConfig{WorkloadSpec: types.WorkloadSpec{Build: &bc}}, fx.dir)
+		j, err := planService("svc", types.ServiceConfig{WorkloadSpec: types.WorkloadSpec{Build: &bc}}, fx.dir, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -230,7 +232,7 @@ func TestDockerInputs(t *testing.T) {
 	v := "x"
 	seen := map[string]string{base: "base"}
 	for what, bc := range map[string]types.BuildConfig{
-		"target": {Dockerfile: "Dockerfile", Target: "t"},
+		"target": {Dockerfile: "Dockerfile", Target: "final"},
 		"arg":    {Dockerfile: "Dockerfile", Args: types.MappingWithEquals{"A": &v}},
 		"unset":  {Dockerfile: "Dockerfile", Args: types.MappingWithEquals{"A": nil}},
 		"inline": {DockerfileInline: "FROM scratch\n"},
@@ -283,7 +285,7 @@ func TestDockerBuildErrors(t *testing.T) {
 	defer cli.Close()
 	fx := fakeStack(t, types.BuildConfig{Dockerfile: "Dockerfile"})
 	_, _, err = dockerHarness(t, cli, "", nil).Build(context.Background(), fx.withService("svc"))
-	if err == nil || !strings.Contains(err.Error(), `service "svc": docker build failed: Docker engine not reachable (DOCKER_HOST=`+nowhere+")") {
+	if err == nil || !strings.Contains(err.Error(), `service "svc": Docker engine not reachable (DOCKER_HOST=`+nowhere+")") {
 		t.Fatalf("Build = %v", err)
 	}
 	if _, err := LoadImage(context.Background(), cli, engineLikeImage(t), "a:b"); err == nil || !strings.Contains(err.Error(), "not reachable (DOCKER_HOST="+nowhere) {
@@ -314,22 +316,67 @@ func TestDockerBuildErrors(t *testing.T) {
 	}
 }
 
-func TestEngineImages(t *testing.T) {
+func TestStageImages(t *testing.T) {
 	other := "other:2"
 	for _, c := range []struct {
 		dockerfile string
 		args       types.MappingWithEquals
-		want       []string
+		target     string
+		want       []string // BuildKit: the target's stages only
+		classic    []string // the classic builder: every stage up to the target
 	}{
-		{"FROM scratch\nCOPY a /a", nil, nil},
-		{"# escape=`\nFROM --platform=linux/amd64 `\n  base:1 AS build\nFROM build\nCOPY --from=build /a /a\nCOPY --from=0 /a /b\nCOPY --from=tool:3 /t /t", nil, []string{"base:1", "tool:3"}},
-		{"ARG B=base:1\nFROM $B\nFROM ${C:-fallback:1}\nFROM ${UNSET}", nil, []string{"base:1", "fallback:1"}},
-		{"ARG B=base:1\n# comment\nFROM ${B} as one\nARG B=ignored\nFROM one", nil, []string{"base:1"}},
-		{"ARG B=base:1\nFROM ${B}", types.MappingWithEquals{"B": &other}, []string{"other:2"}},
-		{"ARG B=base:1\nFROM ${B}", types.MappingWithEquals{"B": nil}, []string{"base:1"}},
+		{"FROM scratch\nCOPY a /a", nil, "", nil, nil},
+		{"# escape=`\nFROM --platform=linux/amd64 `\n  base:1 AS build\nFROM build\nCOPY --from=build /a /a\nCOPY --from=0 /a /b\nCOPY --from=tool:3 /t /t", nil, "",
+			[]string{"base:1", "tool:3"}, []string{"base:1", "tool:3"}},
+		{"ARG B=base:1\nFROM $B\nFROM ${C:-fallback:1}", nil, "", []string{"fallback:1"}, []string{"base:1", "fallback:1"}},
+		{"ARG B=base:1\n# comment\nFROM ${B} as one\nARG B=ignored\nFROM one", nil, "", []string{"base:1"}, []string{"base:1"}},
+		{"ARG B=base:1\nFROM ${B}", types.MappingWithEquals{"B": &other}, "", []string{"other:2"}, []string{"other:2"}},
+		{"ARG B=base:1\nFROM ${B}", types.MappingWithEquals{"B": nil}, "", []string{"base:1"}, []string{"base:1"}},
+		// An unused stage's image is not needed by BuildKit; a stage after
+		// the target is needed by neither.
+		{"FROM unused:1 AS test\nFROM golang:1 AS build\nRUN --mount=type=cache,target=/c --mount=type=bind,from=tools:1,target=/t true\n" +
+			"FROM scratch AS final\nCOPY --from=build /a /a\nFROM later:1", nil, "final",
+			[]string{"golang:1", "tools:1"}, []string{"unused:1", "golang:1", "tools:1"}},
+		{"FROM --platform=$BUILDPLATFORM golang:1 AS build\nFROM base-${TARGETARCH}:1\nCOPY --from=build /a /a", nil, "",
+			[]string{"base-" + runtime.GOARCH + ":1", "golang:1"}, []string{"golang:1", "base-" + runtime.GOARCH + ":1"}},
 	} {
-		if got := engineImages([]byte(c.dockerfile), c.args); !reflect.DeepEqual(got, c.want) {
-			t.Errorf("engineImages(%q) = %q, want %q", c.dockerfile, got, c.want)
+		g, err := parseStages([]byte(c.dockerfile), c.args)
+		if err != nil {
+			t.Fatalf("%q: %v", c.dockerfile, err)
+		}
+		ti := g.targetIndex(c.target)
+		refs := func(all bool) []string {
+			var out []string
+			for _, u := range g.images(ti, all) {
+				out = append(out, u.ref)
+			}
+			return out
+		}
+		if got := refs(false); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("images(%q) = %q, want %q", c.dockerfile, got, c.want)
+		}
+		if got := refs(true); !reflect.DeepEqual(got, c.classic) {
+			t.Errorf("images(%q, classic) = %q, want %q", c.dockerfile, got, c.classic)
+		}
+	}
+	g, _ := parseStages([]byte("FROM scratch AS a\nFROM scratch\n"), nil)
+	if g.targetIndex("missing") != -1 || g.targetIndex("A") != 0 || g.targetIndex("") != 1 || g.stageNames() != "a, 1" {
+		t.Fatalf("targets: %d %d %d %q", g.targetIndex("missing"), g.targetIndex("A"), g.targetIndex(""), g.stageNames())
+	}
+}
+
+func TestBuiltinSyntax(t *testing.T) {
+	for df, want := range map[string]bool{
+		"FROM scratch\n": true,
+		"# syntax=docker/dockerfile:1\nFROM scratch\n":                          true,
+		"# syntax=docker.io/docker/dockerfile:1.7\nFROM scratch\n":              true,
+		"# syntax=docker/dockerfile\nFROM scratch\n":                            true,
+		"# syntax=docker/dockerfile:1.7-labs\nFROM scratch\n":                   false,
+		"# syntax=example.com/my/frontend:2\nFROM scratch\n":                    false,
+		"# syntax=docker/dockerfile:1@sha256:" + strings.Repeat("a", 64) + "\n": false,
+	} {
+		if got := builtinSyntax([]byte(df)); got != want {
+			t.Errorf("builtinSyntax(%q) = %v, want %v", df, got, want)
 		}
 	}
 }
@@ -383,4 +430,10 @@ func TestLoadImageErrors(t *testing.T) {
 	if _, err := LoadImage(ctx, l, img, "Not A Ref"); err == nil {
 		t.Fatal("invalid reference accepted")
 	}
+}
+
+// DialHijack answers as an engine without BuildKit does: the fake stands
+// for the classic builder.
+func (f *fakeEngine) DialHijack(context.Context, string, string, map[string][]string) (net.Conn, error) {
+	return nil, errors.New("unable to upgrade to h2c, received 404")
 }

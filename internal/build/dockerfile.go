@@ -1,8 +1,6 @@
 package build
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -11,30 +9,76 @@ import (
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
+
+	"github.com/ladderhq/ladder/internal/buildkit"
 )
 
 // dockerSpec is the Dockerfile part of a job.
 type dockerSpec struct {
 	// dockerfile is the Dockerfile's path, absolute; empty for inline.
 	dockerfile string
-	inline     string
-	args       types.MappingWithEquals
-	target     string
+	// display names the Dockerfile in messages, relative to the project.
+	display string
+	inline  string
+	args    types.MappingWithEquals
+	target  string
+	// secrets and ssh are what the build may mount (BuildKit only).
+	secrets []buildkit.Secret
+	ssh     []buildkit.SSH
 }
 
-func planDockerfile(bc *types.BuildConfig, ctxDir string) *dockerSpec {
-	d := &dockerSpec{inline: bc.DockerfileInline, args: bc.Args, target: bc.Target}
+func planDockerfile(name string, bc *types.BuildConfig, ctxDir, base string, projSecrets types.Secrets) (*dockerSpec, error) {
+	d := &dockerSpec{inline: bc.DockerfileInline, args: bc.Args, target: bc.Target, display: "the inline Dockerfile"}
 	if d.inline == "" {
-		name := bc.Dockerfile
-		if name == "" {
-			name = "Dockerfile"
+		file := bc.Dockerfile
+		if file == "" {
+			file = "Dockerfile"
 		}
-		if !filepath.IsAbs(name) {
-			name = filepath.Join(ctxDir, name)
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(ctxDir, file)
 		}
-		d.dockerfile = filepath.Clean(name)
+		d.dockerfile = filepath.Clean(file)
+		d.display = d.dockerfile
+		if rel, err := filepath.Rel(base, d.dockerfile); err == nil && !strings.HasPrefix(rel, "..") {
+			d.display = rel
+		}
 	}
-	return d
+	// As docker compose does: the secret's ID in the build is its target
+	// when one is given, else its name.
+	for _, ref := range bc.Secrets {
+		sec, ok := projSecrets[ref.Source]
+		if !ok {
+			return nil, fmt.Errorf("service %q: build secret %q is not defined under the top-level secrets", name, ref.Source)
+		}
+		id := ref.Source
+		if ref.Target != "" {
+			id = ref.Target
+		}
+		switch {
+		case sec.File != "":
+			file := sec.File
+			if !filepath.IsAbs(file) {
+				file = filepath.Join(base, file)
+			}
+			d.secrets = append(d.secrets, buildkit.Secret{ID: id, File: file})
+		case sec.Environment != "":
+			d.secrets = append(d.secrets, buildkit.Secret{ID: id, Env: sec.Environment})
+		default:
+			return nil, fmt.Errorf("service %q: build secret %q has neither file nor environment", name, ref.Source)
+		}
+	}
+	for _, k := range bc.SSH {
+		s := buildkit.SSH{ID: k.ID}
+		if k.Path != "" {
+			path := k.Path
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(base, path)
+			}
+			s.Paths = []string{path}
+		}
+		d.ssh = append(d.ssh, s)
+	}
+	return d, nil
 }
 
 // dockerfile is a Dockerfile read for one build: its content and the name
@@ -67,126 +111,4 @@ func (d *dockerSpec) read(ctxDir string) (*dockerfile, error) {
 func extraDockerfile(content []byte) *dockerfile {
 	sum := sha256.Sum256(content)
 	return &dockerfile{content: content, name: ".dockerfile.ladder-" + hex.EncodeToString(sum[:6]), extra: true}
-}
-
-// engineImages returns the images a Dockerfile takes from the engine: the
-// FROM images that are neither scratch nor an earlier stage, and the
-// COPY --from= images. The classic builder pulls any of them it lacks,
-// whatever PullParent says, so ladder checks them first to fail without
-// touching the network. This is not a Dockerfile parser: it reads
-// instructions (with line continuations, comments and the escape
-// directive) and substitutes the ARGs declared before the first FROM; a
-// reference that still holds a variable is left to the engine.
-func engineImages(dockerfile []byte, buildArgs types.MappingWithEquals) []string {
-	var images []string
-	seen := map[string]bool{}
-	add := func(ref string) {
-		if ref != "" && !strings.Contains(ref, "$") && !seen[ref] {
-			seen[ref] = true
-			images = append(images, ref)
-		}
-	}
-	globals := map[string]string{}
-	stages := map[string]bool{}
-	sawFrom := false
-	for _, line := range instructions(dockerfile) {
-		fields := strings.Fields(line)
-		if len(fields) < 2 {
-			continue
-		}
-		switch strings.ToUpper(fields[0]) {
-		case "ARG":
-			if sawFrom {
-				continue
-			}
-			for _, decl := range fields[1:] {
-				name, def, _ := strings.Cut(decl, "=")
-				globals[name] = strings.Trim(def, `"'`)
-				if v, ok := buildArgs[name]; ok && v != nil {
-					globals[name] = *v
-				}
-			}
-		case "FROM":
-			sawFrom = true
-			args := withoutFlags(fields[1:])
-			if len(args) == 0 {
-				continue
-			}
-			ref := os.Expand(args[0], func(name string) string {
-				name, def, hasDef := strings.Cut(name, ":-")
-				if v, ok := globals[name]; ok && (v != "" || !hasDef) {
-					return v
-				} else if hasDef {
-					return def
-				}
-				return "${" + name + "}"
-			})
-			if !strings.EqualFold(ref, "scratch") && !stages[strings.ToLower(ref)] {
-				add(ref)
-			}
-			// The stage's name is usable from the next FROM on.
-			if len(args) >= 3 && strings.EqualFold(args[1], "AS") {
-				stages[strings.ToLower(args[2])] = true
-			}
-		case "COPY":
-			for _, f := range fields[1:] {
-				from, ok := strings.CutPrefix(f, "--from=")
-				if !ok {
-					continue
-				}
-				if !stages[strings.ToLower(from)] && strings.Trim(from, "0123456789") != "" {
-					add(from)
-				}
-			}
-		}
-	}
-	return images
-}
-
-func withoutFlags(fields []string) []string {
-	for len(fields) > 0 && strings.HasPrefix(fields[0], "--") {
-		fields = fields[1:]
-	}
-	return fields
-}
-
-// instructions splits a Dockerfile into logical lines: comments dropped,
-// continuations (the escape character at the end of a line) joined.
-func instructions(dockerfile []byte) []string {
-	escape := `\`
-	var out []string
-	var cur strings.Builder
-	directives := true
-	sc := bufio.NewScanner(bytes.NewReader(dockerfile))
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if directives {
-			if d, ok := strings.CutPrefix(line, "#"); ok {
-				if k, v, ok := strings.Cut(d, "="); ok && strings.EqualFold(strings.TrimSpace(k), "escape") {
-					if v = strings.TrimSpace(v); v == "`" || v == `\` {
-						escape = v
-					}
-				}
-				continue
-			}
-			directives = false
-		}
-		if strings.HasPrefix(line, "#") || line == "" && cur.Len() > 0 {
-			continue
-		}
-		if rest, ok := strings.CutSuffix(line, escape); ok {
-			cur.WriteString(rest + " ")
-			continue
-		}
-		cur.WriteString(line)
-		if s := strings.TrimSpace(cur.String()); s != "" {
-			out = append(out, s)
-		}
-		cur.Reset()
-	}
-	if s := strings.TrimSpace(cur.String()); s != "" {
-		out = append(out, s)
-	}
-	return out
 }

@@ -147,6 +147,13 @@ func dockerHarness(t *testing.T, docker DockerEngine, dir string, st *fakeStore)
 	return h
 }
 
+// classicHarness builds Dockerfiles with the engine's classic builder.
+func classicHarness(t *testing.T, docker DockerEngine, dir string, st *fakeStore) *harness {
+	h := dockerHarness(t, docker, dir, st)
+	h.opts.BuildKitHost = BuildKitClassic
+	return h
+}
+
 // removeImage removes a tag the test made, and the image if nothing else
 // refers to it.
 func removeImage(t *testing.T, cli *client.Client, ref string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -116,7 +117,7 @@ func TestInputsIndependentOfLocation(t *testing.T) {
 	writeFile(t, filepath.Join(src, "README.md"), "not an input\n")
 	writeFile(t, filepath.Join(src, "services/api/notes.txt"), "not embedded\n")
 	c := inputsOf(t, newHarness(t, "", nil), src, "api", "worker")
-	if c["api"] != a["api"] {
+	if !reflect.DeepEqual(c["api"], a["api"]) {
 		t.Fatal("a file the build does not read changed the hash")
 	}
 }

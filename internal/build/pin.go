@@ -315,7 +315,7 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, svcName
 		// An engine that lacks the tag, or does not answer, is no
 		// source; the registry still is.
 		if info, err := opts.Engine.ImageInspect(ctx, ref); err == nil {
-			engineID, engineRepoDigest = info.ID, repoDigest(info, parsed)
+			engineID, engineRepoDigest = info.ID, repoDigest(parsed.String(), info.RepoDigests)
 		}
 	}
 

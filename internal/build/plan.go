@@ -31,8 +31,9 @@ func (b *Builder) plan(stack *spec.Stack) ([]*job, map[string]error) {
 	errs := map[string]error{}
 	for _, name := range names {
 		svc := proj.Services[name]
-		j, err := planService(name, svc, base)
-		if err == nil && j.docker != nil && b.opts.Docker == nil {
+		j, err := planService(name, svc, base, proj.Secrets)
+		// A BuildKit at an address needs no engine (but for base images).
+		if err == nil && j.docker != nil && b.opts.Docker == nil && (b.opts.BuildKitHost == "" || b.opts.BuildKitHost == BuildKitClassic) {
 			err = fmt.Errorf("service %q: %w, and none is configured: Options.Docker is nil "+
 				"(NewDockerClient connects to the engine DOCKER_HOST names; %s)", name, ErrDockerfile, dockerHost())
 		}
@@ -45,7 +46,7 @@ func (b *Builder) plan(stack *spec.Stack) ([]*job, map[string]error) {
 	return jobs, errs
 }
 
-func planService(name string, svc types.ServiceConfig, base string) (*job, error) {
+func planService(name string, svc types.ServiceConfig, base string, secrets types.Secrets) (*job, error) {
 	bc := svc.Build
 	ctxDir := bc.Context
 	if strings.Contains(ctxDir, "://") || strings.HasPrefix(ctxDir, "git@") {
@@ -66,7 +67,9 @@ func planService(name string, svc types.ServiceConfig, base string) (*job, error
 	}
 	j := &job{service: name, context: ctxDir, ports: exposedPorts(svc.Ports)}
 	if isDockerfileBuild(bc, ctxDir) {
-		j.docker = planDockerfile(bc, ctxDir)
+		if j.docker, err = planDockerfile(name, bc, ctxDir, base, secrets); err != nil {
+			return nil, err
+		}
 	}
 	return j, nil
 }

@@ -4,11 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
-
-	"github.com/docker/docker/api/types/image"
-	"github.com/google/go-containerregistry/pkg/name"
 )
 
 // tagRecord remembers, per pinned tag (by its artifact inputs), the digest
@@ -64,20 +60,4 @@ func (t *tagRecord) save() error {
 		return err
 	}
 	return writeFileAtomic(t.path, raw)
-}
-
-// repoDigest returns the registry digest the engine pulled an image by,
-// from its RepoDigests ("postgres@sha256:..."), for the repository of ref;
-// "" when the engine did not pull it from that repository.
-func repoDigest(info image.InspectResponse, ref name.Reference) string {
-	for _, rd := range info.RepoDigests {
-		d, err := name.NewDigest(rd)
-		if err != nil {
-			continue
-		}
-		if d.Context().Name() == ref.Context().Name() && strings.HasPrefix(d.DigestStr(), "sha256:") {
-			return d.DigestStr()
-		}
-	}
-	return ""
 }

@@ -2,6 +2,9 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -9,6 +12,7 @@ import (
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/target"
 )
 
@@ -32,6 +36,11 @@ event.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			ws, err := a.open(ctx)
+			if errors.Is(err, store.ErrLost) || errors.Is(err, store.ErrDamaged) {
+				// What runs must still be stoppable, if only to restore
+				// the store safely: the agent needs no store to be asked.
+				return a.downWithoutStore(ctx, env, err)
+			}
 			if err != nil {
 				return err
 			}
@@ -55,8 +64,11 @@ event.`,
 			if err := a.recover(ctx, ws, rec, e.Name, out); err != nil {
 				return err
 			}
-			if kind, err := a.targetKind(ctx, ws, e.Name); err == nil && kind == "compose" {
-				tgt, err := a.newTarget(ctx, ws, e.Name, "", nil)
+			// The containers of a site on the compose target outlive
+			// ladder; a site whose release ran on another target has
+			// none to remove.
+			if kind, _, err := a.siteTargetKind(ctx, ws, e.Name); err == nil && kind == "compose" {
+				tgt, err := a.targetOfKind(ctx, ws, e.Name, kind, "", nil)
 				if err != nil {
 					return err
 				}
@@ -87,4 +99,39 @@ event.`,
 	cmd.Flags().StringVarP(&env, "env", "e", "", "environment (default: the first rung)")
 	cmd.Flags().BoolVar(&volumes, "volumes", false, "also remove named volumes (compose target)")
 	return cmd
+}
+
+// downWithoutStore stops the environment's agent when the store cannot be
+// opened, says what it could not do without the store, and returns the
+// store's error (exit 6) once the agent is stopped.
+func (a *app) downWithoutStore(ctx context.Context, env string, storeErr error) error {
+	p, err := a.load(ctx)
+	if err != nil {
+		return err
+	}
+	e := &p.Ladder.Environments[0]
+	if env != "" {
+		found, ok := p.Ladder.Environment(env)
+		if !ok {
+			return exitf(ExitConfig, "no environment %q in the ladder", env)
+		}
+		e = found
+	}
+	stateDir := p.Ladder.State
+	if !filepath.IsAbs(stateDir) {
+		stateDir = filepath.Join(p.Dir, stateDir)
+	}
+	out := &printer{w: a.Out, quiet: a.json()}
+	if c, ok := agent.Find(ctx, stateDir, e.Name); ok {
+		downCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		defer cancel()
+		if err := c.Down(downCtx); err != nil {
+			return errors.Join(err, storeErr)
+		}
+		out.printf("%s stopped (agent pid %d)\n", e.Name, c.Info.PID)
+	} else {
+		out.printf("no agent runs %s\n", e.Name)
+	}
+	fmt.Fprintf(a.Err, "ladder: without its store, ladder cannot tell what else %s left running (compose containers, instances of a killed agent)\n", e.Name)
+	return storeErr
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/target"
@@ -27,7 +28,9 @@ environment's values) and compares it with what the runtime actually runs:
 missing or stopped containers, another image, command, environment, port,
 replica count or label, unhealthy instances. It prints the differences
 grouped by service and exits 5 when there are any (0 when none). Secret
-values are redacted. ` + "`ladder up`" + ` repairs drift.`,
+values are compared through keyed fingerprints that each release records
+(HMAC-SHA256 under .ladder/fingerprint.key), so drift needs no secret key
+and shows neither a value nor a fingerprint. ` + "`ladder up`" + ` repairs drift.`,
 		Example: `  ladder drift
   ladder drift staging -o json`,
 		Args: cobra.MaximumNArgs(1),
@@ -72,10 +75,27 @@ values are redacted. ` + "`ladder up`" + ` repairs drift.`,
 	return cmd
 }
 
+// withFingerprints puts in place of each secret value of d (rendered
+// with placeholders) the fingerprint release rel recorded for it, or ""
+// when it recorded none, and returns how many had none.
+func withFingerprints(d *render.Desired, rel store.Release) (unchecked int) {
+	for i := range d.Services {
+		svc := &d.Services[i]
+		for _, k := range svc.SecretEnv {
+			fp, ok := rel.SecretFingerprints[svc.Name+"/"+k]
+			if !ok {
+				unchecked++
+			}
+			svc.Environment[k] = fp
+		}
+	}
+	return unchecked
+}
+
 // driftReports computes the drift of every site of env from its last
 // successful release, read-only, talking to the runtime directly.
 func (a *app) driftReports(ctx context.Context, ws *workspace, env string) ([]*drift.Report, error) {
-	tgt, err := a.newTarget(ctx, ws, env, "", nil)
+	tgt, err := a.siteTarget(ctx, ws, env)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +104,10 @@ func (a *app) driftReports(ctx context.Context, ws *workspace, env string) ([]*d
 		return nil, exitf(ExitConfig, "drift detection needs a runtime ladder can inspect (the compose target); %s runs on the %s target", env, tgt.Kind())
 	}
 	e, _ := ws.project.Ladder.Environment(env)
+	// Secret values are compared through the keyed fingerprints each
+	// release recorded, never loaded here (this machine may not even
+	// hold the environment's key) and never shown.
+	fp, fpErr := secrets.OpenFingerprinter(ws.stateDir, false)
 	var out []*drift.Report
 	for _, site := range e.Sites {
 		ref := render.SiteRef{Env: env, Site: site.Name}
@@ -110,7 +134,20 @@ func (a *app) driftReports(ctx context.Context, ws *workspace, env string) ([]*d
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, drift.Compare(d, live, drift.Options{ImageID: render.ImageIDs(ws.builder.Image)}))
+		opts := drift.Options{ImageID: render.ImageIDs(ws.builder.Image)}
+		if unchecked := withFingerprints(d, rels[0]); unchecked > 0 && !live.Recorded {
+			fmt.Fprintf(a.Err, "note: %d secret value(s) of %s not compared: release %d recorded no fingerprint of them; the next release does\n", unchecked, ref, rels[0].ID)
+		}
+		if fpErr != nil && len(rels[0].SecretFingerprints) > 0 && !live.Recorded {
+			fmt.Fprintf(a.Err, "note: secret values of %s not compared: %v\n", ref, fpErr)
+		}
+		opts.SecretMatch = func(want, have string) (bool, bool) {
+			if fp == nil {
+				return false, false
+			}
+			return fp.Match(want, have)
+		}
+		out = append(out, drift.Compare(d, live, opts))
 	}
 	return out, nil
 }

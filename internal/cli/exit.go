@@ -9,6 +9,7 @@ import (
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlite"
 	"github.com/ladderhq/ladder/internal/target"
 )
 
@@ -19,6 +20,7 @@ const (
 	ExitConfig      = 2   // bad command line or configuration files
 	ExitUnhealthy   = 3   // a release failed, or the stack is not healthy
 	ExitNotRunning  = 4   // nothing runs, or what was asked for does not exist
+	ExitStore       = 6   // the state store is missing, replaced, emptied or damaged
 	ExitInterrupted = 130 // stopped by Ctrl-C (SIGINT) or SIGTERM
 )
 
@@ -29,6 +31,8 @@ const exitCodesHelp = `Exit codes:
   3    a release failed (the previous one keeps running) or the stack is unhealthy
   4    nothing is running, or the named snapshot/service does not exist
   5    drift: what runs differs from the last release (ladder drift)
+  6    the state store (.ladder/ladder.db) is missing, replaced, emptied or
+       damaged: ladder refuses to start a new, empty history in its place
   130  interrupted (Ctrl-C); everything started was torn down`
 
 // ExitError carries an exit code to main.
@@ -63,17 +67,20 @@ func Code(err error) int {
 	var diags spec.Diagnostics
 	var de *target.DeployError
 	var pe *target.PortInUseError
+	var be *build.ConfigError
 	switch {
 	case errors.As(err, &ee):
 		return ee.Code
 	case errors.Is(err, context.Canceled):
 		return ExitInterrupted
-	case errors.As(err, &diags), errors.As(err, new(*build.ImageError)):
+	case errors.As(err, &diags), errors.As(err, new(*build.ImageError)), errors.As(err, &be):
 		return ExitConfig
 	case errors.As(err, &de), errors.As(err, &pe), errors.Is(err, target.ErrTimeout):
 		return ExitUnhealthy
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrAmbiguous):
 		return ExitNotRunning
+	case errors.Is(err, store.ErrLost), errors.Is(err, store.ErrDamaged):
+		return ExitStore
 	}
 	return ExitFailure
 }
@@ -97,11 +104,14 @@ func Report(w io.Writer, err error) {
 		return
 	}
 	fmt.Fprintf(w, "ladder: %v\n", err)
+	var lost *sqlite.LostError
 	var ie *build.ImageError
 	switch {
 	case errors.As(err, &ee) && ee.Hint != "":
 		fmt.Fprintf(w, "Try: %s\n", ee.Hint)
 	case errors.As(err, &ie) && ie.Hint != "":
 		fmt.Fprintf(w, "Try: %s\n", ie.Hint)
+	case errors.As(err, &lost) && lost.Hint != "":
+		fmt.Fprintf(w, "Try: %s\n", lost.Hint)
 	}
 }

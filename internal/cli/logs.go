@@ -53,7 +53,7 @@ new lines until Ctrl-C.`,
 			if site == "" {
 				site = e.Sites[0].Name
 			}
-			tgt, err := a.newTarget(ctx, ws, e.Name, "", nil)
+			tgt, err := a.siteTarget(ctx, ws, e.Name)
 			if err != nil {
 				return err
 			}

@@ -60,6 +60,8 @@ func (p *printer) build(ev build.Progress) {
 		p.pullProgress(ev, "pushing", "")
 	case build.StatePushed:
 		p.printf("  ✓ %-16s pushed %s (%s)\n", ev.Service, snapshot.Short(ev.Digest), bytesHuman(ev.Size))
+	case build.StateNotice:
+		p.printf("  ! %s\n", ev.Detail)
 	}
 }
 

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
@@ -15,6 +17,7 @@ import (
 	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
+	storeopen "github.com/ladderhq/ladder/internal/store/open"
 	"github.com/ladderhq/ladder/internal/store/sqlite"
 )
 
@@ -166,7 +169,7 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 	if err := makeStateDir(stateDir); err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(filepath.Join(stateDir, "ladder.db"))
+	st, err := openStore(stateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -179,10 +182,28 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 	return w, nil
 }
 
+// storeOpenTimeout bounds connecting to (and migrating) a shared store, so
+// an unreachable database fails a command instead of hanging it.
+const storeOpenTimeout = 30 * time.Second
+
+// openStore opens ladder's record: the store LADDER_STORE names when it is
+// set (a postgres:// URL for a team's shared database), else the project's
+// own SQLite file in its state directory. Errors never show a DSN's
+// password.
+func openStore(stateDir string) (store.Store, error) {
+	if loc := os.Getenv(storeopen.EnvVar); loc != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+		defer cancel()
+		return storeopen.Open(ctx, loc)
+	}
+	return sqlite.Open(filepath.Join(stateDir, "ladder.db"))
+}
+
 // newBuilder returns a builder on the workspace's artifact store that
 // reports progress to progress.
 func (w *workspace) newBuilder(progress func(build.Progress)) *build.Builder {
-	opts := build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), Progress: progress}
+	opts := build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), StateDir: w.stateDir, Progress: progress,
+		BuildKitHost: os.Getenv(EnvBuildKitHost)}
 	if w.docker != nil {
 		opts.Docker = w.docker
 	}
@@ -211,3 +232,9 @@ func (w *workspace) environment(name string) (*spec.Environment, error) {
 	}
 	return env, nil
 }
+
+// EnvBuildKitHost names the BuildKit that builds Dockerfiles, as an
+// address (unix:///run/buildkit/buildkitd.sock, tcp://host:1234), or
+// "classic" for the Docker engine's classic builder. Unset, Dockerfiles
+// are built by the Docker engine's own BuildKit.
+const EnvBuildKitHost = "LADDER_BUILDKIT_HOST"

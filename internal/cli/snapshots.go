@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -107,6 +108,7 @@ func newSnapshotCmd(a *app) *cobra.Command {
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", name, art.Digest, art.Builder, bytesHuman(art.Size), from)
 			}
 			tw.Flush()
+			printBases(a.Out, s)
 			if len(rels) > 0 {
 				fmt.Fprintln(a.Out)
 				tw = tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
@@ -208,4 +210,23 @@ func findSnapshot(ctx context.Context, ws *workspace, ref string) (*snapshot.Sna
 		return nil, &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("snapshot %s: %w", ref, err), Hint: "ladder snapshots"}
 	}
 	return s, nil
+}
+
+// printBases lists the base images the Dockerfile artifacts were built
+// on: the registry digest where the engine knew one, else the image ID.
+func printBases(w io.Writer, s *snapshot.Snapshot) {
+	first := true
+	for _, name := range s.Services() {
+		for _, b := range s.Artifacts[name].Bases {
+			if first {
+				fmt.Fprintln(w, "\nbase images:")
+				first = false
+			}
+			pinned := "id " + b.ID
+			if b.Digest != "" {
+				pinned = b.Digest + " (id " + snapshot.Short(b.ID) + ")"
+			}
+			fmt.Fprintf(w, "  %s  %s  %s\n", name, b.Ref, pinned)
+		}
+	}
 }

@@ -92,7 +92,11 @@ func (a *app) statusStopped(cmd *cobra.Command, ws *workspace, env string) error
 	}
 	fmt.Fprintf(a.Out, "%s is not running\n", env)
 	for _, r := range rels {
-		fmt.Fprintf(a.Out, "  release %d  %s/%s  snapshot %s  %s  %s\n", r.ID, r.Env, r.Site, snapshot.Short(r.Snapshot), r.Phase, r.Started.Local().Format("2006-01-02 15:04:05"))
+		on := ""
+		if r.Target != "" {
+			on = "  on " + r.Target
+		}
+		fmt.Fprintf(a.Out, "  release %d  %s/%s  snapshot %s  %s  %s%s\n", r.ID, r.Env, r.Site, snapshot.Short(r.Snapshot), r.Phase, r.Started.Local().Format("2006-01-02 15:04:05"), on)
 	}
 	return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("%s is not running", env), Hint: "ladder up", Reported: true}
 }

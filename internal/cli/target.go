@@ -53,12 +53,48 @@ func shortErr(err error) string {
 	return err.Error()
 }
 
-// newTarget builds the target of an environment.
+// siteTargetKind is the target kind an environment's sites run on now:
+// the one recorded with its newest successful release (or, lacking one,
+// its newest release), so that logs, drift and down look where the
+// stack actually is, whatever engine happens to answer today. Only an
+// environment with no release recorded with a target falls back to
+// targetKind. recorded says which it was.
+func (a *app) siteTargetKind(ctx context.Context, ws *workspace, env string) (kind string, recorded bool, err error) {
+	for _, f := range []store.ReleaseFilter{{Env: env, Phase: store.PhaseSucceeded}, {Env: env}} {
+		rels, err := ws.store.ListReleases(ctx, f)
+		if err != nil {
+			return "", false, err
+		}
+		for _, r := range rels {
+			if r.Target != "" {
+				return r.Target, true, nil
+			}
+		}
+	}
+	kind, err = a.targetKind(ctx, ws, env)
+	return kind, false, err
+}
+
+// siteTarget builds the target env's sites run on (see siteTargetKind),
+// for commands that look at what runs rather than deploy.
+func (a *app) siteTarget(ctx context.Context, ws *workspace, env string) (target.Target, error) {
+	kind, _, err := a.siteTargetKind(ctx, ws, env)
+	if err != nil {
+		return nil, err
+	}
+	return a.targetOfKind(ctx, ws, env, kind, "", nil)
+}
+
+// newTarget builds the target of an environment for a deploy.
 func (a *app) newTarget(ctx context.Context, ws *workspace, env, owner string, rec *deploy.Recorder) (target.Target, error) {
 	kind, err := a.targetKind(ctx, ws, env)
 	if err != nil {
 		return nil, err
 	}
+	return a.targetOfKind(ctx, ws, env, kind, owner, rec)
+}
+
+func (a *app) targetOfKind(ctx context.Context, ws *workspace, env, kind, owner string, rec *deploy.Recorder) (target.Target, error) {
 	var events func(store.Event)
 	if rec != nil {
 		events = rec.Record
@@ -77,14 +113,16 @@ func (a *app) newTarget(ctx context.Context, ws *workspace, env, owner string, r
 			ComposeDir: filepath.Join(ws.stateDir, "compose"),
 			Events:     events, Logger: a.logger(),
 		}), nil
+	case "process":
+		return process.New(process.Options{
+			StateDir: ws.stateDir,
+			Rootfs: func(ctx context.Context, digest string) (string, error) {
+				dir, _, err := ws.builder.Rootfs(ctx, digest)
+				return dir, err
+			},
+			Store: ws.store, Owner: owner, Events: events, Logger: a.logger(),
+			Redact: ws.redactor.Redact,
+		}), nil
 	}
-	return process.New(process.Options{
-		StateDir: ws.stateDir,
-		Rootfs: func(ctx context.Context, digest string) (string, error) {
-			dir, _, err := ws.builder.Rootfs(ctx, digest)
-			return dir, err
-		},
-		Store: ws.store, Owner: owner, Events: events, Logger: a.logger(),
-		Redact: ws.redactor.Redact,
-	}), nil
+	return nil, exitf(ExitConfig, "unknown target %q: want process or compose", kind)
 }

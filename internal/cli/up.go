@@ -122,6 +122,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 
 	out.printf("building %s\n", ws.project.Stack.Name)
 	b := ws.newBuilder(out.build)
+	defer b.Close()
 	made, err := deploy.MakeSnapshotWith(ctx, ws.project, ws.store, b, ws.stateDir, a.pinOptions(ws, o.pull))
 	if err != nil {
 		return imageErr(err)
@@ -354,6 +355,7 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 		StateDir: ws.stateDir, Store: ws.store, Builder: ws.builder, Target: tgt,
 		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws),
 		Secrets: ws.secrets().Values, Redactor: ws.redactor,
+		Alert: func(msg string) { fmt.Fprintf(a.Err, "ladder: %s\n", msg) },
 	})
 }
 

@@ -44,6 +44,25 @@ type Deployer struct {
 	// ImageID maps artifact digests to the image identity the runtime
 	// reports, for drift checks (nil: the digest itself).
 	ImageID func(digest string) string
+	// Fingerprint, when set, makes a keyed fingerprint of a secret value;
+	// each release records those of the secrets it injects, so that drift
+	// can be checked without the values (see Release.SecretFingerprints).
+	Fingerprint func(value string) string
+}
+
+// fingerprints are the keyed fingerprints of d's secret values, by
+// "service/VARIABLE".
+func (dp *Deployer) fingerprints(d *render.Desired) map[string]string {
+	if dp.Fingerprint == nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, svc := range d.Services {
+		for _, k := range svc.SecretEnv {
+			out[svc.Name+"/"+k] = dp.Fingerprint(svc.Environment[k])
+		}
+	}
+	return out
 }
 
 // Options tune one deploy.
@@ -90,6 +109,7 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 	rel, err := dp.Store.CreateRelease(ctx, store.Release{
 		Env: d.Env, Site: d.Site, Snapshot: d.Snapshot,
 		Phase: store.PhaseProgressing, Started: time.Now().UTC(), Owner: dp.Owner, By: opts.By,
+		Target: tgt.Kind(), SecretFingerprints: dp.fingerprints(d),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recording release: %w", err)

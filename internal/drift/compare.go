@@ -24,6 +24,15 @@ type Options struct {
 	// compared either way. LADDER_* and PORT are never compared: ladder
 	// sets them per instance and checks what they carry through labels.
 	IgnoreEnv func(key string) bool
+	// SecretMatch, when set, says that the desired state holds keyed
+	// fingerprints of its secret values instead of the values (a render
+	// that must not load them, such as `ladder drift`'s): the value of a
+	// variable the release injected from the environment's secrets is
+	// then compared through it. known is false when want cannot be
+	// checked (no fingerprint was recorded, or under another key); such a
+	// variable is not compared. Neither the value nor the fingerprint is
+	// ever shown.
+	SecretMatch func(want, have string) (match, known bool)
 }
 
 // Compare reports how live differs from d. It is pure: the same inputs
@@ -44,7 +53,7 @@ func Compare(d *render.Desired, live *Live, opts Options) *Report {
 		named := opts.Secret
 		opts.Secret = func(k string) bool { return declared[k] || named(k) }
 	}
-	c := &comparer{d: d, opts: opts}
+	c := &comparer{d: d, opts: opts, recorded: live.Recorded}
 	envs := make([]map[string]string, 0, len(d.Services)+len(live.Instances))
 	for _, s := range d.Services {
 		envs = append(envs, s.Environment)
@@ -86,8 +95,9 @@ func Compare(d *render.Desired, live *Live, opts Options) *Report {
 }
 
 type comparer struct {
-	d    *render.Desired
-	opts Options
+	d        *render.Desired
+	opts     Options
+	recorded bool // see Live.Recorded
 	scrubber
 }
 
@@ -200,6 +210,13 @@ func (c *comparer) instance(svc *render.Service, in Instance, slot string) []Ite
 		items = append(items, Item{Kind: kind, Instance: slot, Field: field, Want: want, Have: have})
 	}
 
+	if c.recorded {
+		items = append(items, c.labels(svc, in, slot)...)
+		if in.Health == plan.HealthUnhealthy {
+			item(KindUnhealthy, "", "", "")
+		}
+		return items
+	}
 	image := svc.Digest
 	if c.opts.ImageID != nil {
 		image = c.opts.ImageID(svc.Digest)
@@ -220,6 +237,13 @@ func (c *comparer) instance(svc *render.Service, in Instance, slot string) []Ite
 		}
 		w, wok := svc.Environment[k]
 		h, hok := in.Env[k]
+		if wok && hok && c.opts.SecretMatch != nil && svc.Secret(k) {
+			if match, known := c.opts.SecretMatch(w, h); match || !known {
+				continue
+			}
+			item(KindEnv, k, Redacted, Redacted)
+			continue
+		}
 		if wok != hok || w != h {
 			item(KindEnv, k, c.envText(k, w, wok), c.envText(k, h, hok))
 		}
@@ -229,6 +253,19 @@ func (c *comparer) instance(svc *render.Service, in Instance, slot string) []Ite
 		item(KindPort, p.field, p.want, p.have)
 	}
 
+	items = append(items, c.labels(svc, in, slot)...)
+
+	items = append(items, c.runtimeItems(svc, in, slot)...)
+
+	if in.Health == plan.HealthUnhealthy {
+		item(KindUnhealthy, "", "", "")
+	}
+	return items
+}
+
+// labels compares what ladder recorded on the instance when it started it.
+func (c *comparer) labels(svc *render.Service, in Instance, slot string) []Item {
+	var items []Item
 	// The snapshot label is left out on purpose: an instance kept
 	// unchanged into a newer snapshot still carries the one it started in.
 	for _, l := range []struct{ key, want string }{
@@ -238,14 +275,8 @@ func (c *comparer) instance(svc *render.Service, in Instance, slot string) []Ite
 		{LabelSite, c.d.Site},
 	} {
 		if h, ok := in.Labels[l.key]; !ok || h != l.want {
-			item(KindLabel, l.key, c.text(l.want, true), c.text(h, ok))
+			items = append(items, Item{Kind: KindLabel, Instance: slot, Field: l.key, Want: c.text(l.want, true), Have: c.text(h, ok)})
 		}
-	}
-
-	items = append(items, c.runtimeItems(svc, in, slot)...)
-
-	if in.Health == plan.HealthUnhealthy {
-		item(KindUnhealthy, "", "", "")
 	}
 	return items
 }

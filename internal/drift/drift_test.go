@@ -350,3 +350,60 @@ func TestJSONShape(t *testing.T) {
 }
 
 func checkGolden(t *testing.T, name, got string) { golden.Check(t, name, got) }
+
+// TestSecretComparedByFingerprint: a render that holds fingerprints of its
+// secrets (as `ladder drift`'s) reports no drift for an unchanged secret,
+// an item that shows neither value nor fingerprint for a changed one, and
+// nothing for a secret it cannot check.
+func TestSecretComparedByFingerprint(t *testing.T) {
+	const fpOf = "fp-of:"
+	match := func(want, have string) (bool, bool) {
+		if !strings.HasPrefix(want, fpOf) {
+			return false, false
+		}
+		return want == fpOf+have, true
+	}
+	setup := func(fp string) (*render.Desired, *Live) {
+		d := desired()
+		tr := &d.Services[2]
+		tr.SecretEnv = []string{"API_TOKEN"}
+		tr.Config = render.ConfigHash(*tr)
+		live := liveOf(d)
+		tr.Environment["API_TOKEN"] = fp
+		return d, live
+	}
+	o := opts
+	o.SecretMatch = match
+
+	d, live := setup(fpOf + apiToken)
+	if r := Compare(d, live, o); r.Drifted() {
+		t.Errorf("unchanged secret compared by fingerprint drifted:\n%s", r)
+	}
+
+	d, live = setup(fpOf + apiToken)
+	find(t, d, live, "trades", 1).Env["API_TOKEN"] = newToken
+	r := Compare(d, live, o)
+	want := []ServiceDrift{{Service: "trades", Items: []Item{{
+		Kind: KindEnv, Instance: plan.SlotName(1, d.Services[2].Config), Field: "API_TOKEN",
+		Want: Redacted, Have: Redacted,
+	}}}}
+	if !slices.EqualFunc(r.Services, want, func(a, b ServiceDrift) bool {
+		return a.Service == b.Service && slices.Equal(a.Items, b.Items)
+	}) {
+		t.Errorf("Services = %+v, want %+v", r.Services, want)
+	}
+	b, _ := json.Marshal(r)
+	for _, out := range []string{r.String(), string(b)} {
+		for _, v := range []string{apiToken, newToken, fpOf} {
+			if strings.Contains(out, v) {
+				t.Errorf("report shows %q:\n%s", v, out)
+			}
+		}
+	}
+
+	d, live = setup("<secret API_TOKEN>")
+	find(t, d, live, "trades", 1).Env["API_TOKEN"] = newToken
+	if r := Compare(d, live, o); r.Drifted() {
+		t.Errorf("a secret without a fingerprint was compared:\n%s", r)
+	}
+}

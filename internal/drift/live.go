@@ -6,6 +6,13 @@ import "github.com/ladderhq/ladder/internal/render"
 type Live struct {
 	render.SiteRef
 	Instances []Instance `json:"instances"`
+	// Recorded is set by a runtime that cannot read an instance's image,
+	// command, environment or ports back (local processes, which cannot
+	// change them either once started): each instance then carries what
+	// ladder recorded when it started it, in its labels (artifact digest
+	// and config hash, which covers command, environment and ports), and
+	// only those, its state and its health are compared.
+	Recorded bool `json:"recorded,omitempty"`
 }
 
 // Instance is one running (or stopped) instance as its runtime reports it.

@@ -31,6 +31,21 @@ type Artifact struct {
 	// "docker.io/library/postgres@sha256:<Digest hex>". The tag it was
 	// resolved from is in Inputs ("image:docker.io/library/postgres:15").
 	Image string `json:"image,omitempty"`
+	// Bases are the images a Dockerfile artifact was built on, each by
+	// digest: provenance, not identity (the inputs hash covers them).
+	Bases []BaseImage `json:"bases,omitempty"`
+}
+
+// BaseImage is an image a Dockerfile build took from outside: its FROM
+// image, or one it copies or mounts from.
+type BaseImage struct {
+	// Ref is the image as the Dockerfile names it ("debian:bookworm").
+	Ref string `json:"ref"`
+	// ID is the image ID, the digest of its config: what was built on.
+	ID string `json:"id"`
+	// Digest is the image's manifest digest in the registry it came from
+	// (pull it as NAME@DIGEST), when the engine knows it.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Snapshot is an immutable record of a stack at one point in its life.

@@ -118,6 +118,10 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 			add(loc, true, "at least one environment is required")
 		}
 	}
+	bad := l.Retention.check()
+	for _, field := range sortedKeys(bad) {
+		add(locate(doc.root, "retention", field), false, bad[field])
+	}
 	for i, e := range l.Environments {
 		base := []string{"environments", e.Name}
 		if !dnsLabel.MatchString(e.Name) {

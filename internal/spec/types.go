@@ -101,6 +101,9 @@ type Ladder struct {
 	State string `yaml:"state" json:"state,omitempty"`
 	// Environments are the rungs, in the order they are written.
 	Environments []Environment `yaml:"environments" json:"environments"`
+	// Retention says how long the store keeps telemetry, events and the
+	// audit trail (see RetentionPolicy).
+	Retention RetentionPolicy `yaml:"retention" json:"retention"`
 }
 
 // Environment is one rung of the ladder.

@@ -19,6 +19,13 @@ var (
 	ErrConflict = errors.New("conflicting record")
 	// ErrLocked: a lock is held by another live owner.
 	ErrLocked = errors.New("locked")
+	// ErrLost: the store is not the one the project's history was kept in
+	// any more: its file was deleted, replaced or emptied. Nothing may be
+	// read from it as if it were the history, nor written to it.
+	ErrLost = errors.New("store lost")
+	// ErrDamaged: the store's file is damaged (not a database, or a
+	// malformed one).
+	ErrDamaged = errors.New("store damaged")
 )
 
 // Store is ladder's durable record. Implementations are safe for concurrent
@@ -73,6 +80,14 @@ type Store interface {
 	// ListSamples returns samples matching f, oldest first.
 	ListSamples(ctx context.Context, f SampleFilter) ([]Sample, error)
 
+	// Prune applies r as of now: raw samples older than r.RawSamples are
+	// folded into one sample per r.SampleBucket (per environment, site,
+	// snapshot and service), folded samples older than r.Samples, events
+	// older than r.Events and audit entries older than r.Audit are deleted
+	// (a zero duration keeps them forever). now is a parameter so that
+	// retention can be tested with a simulated clock.
+	Prune(ctx context.Context, r Retention, now time.Time) (Pruned, error)
+
 	LadderStore
 
 	// Close releases the store's resources.
@@ -115,6 +130,16 @@ type Release struct {
 	KnownGood bool `json:"knownGood,omitempty"`
 	// By is who asked for the release (for the audit trail).
 	By string `json:"by,omitempty"`
+	// Target is the kind of runtime the release ran on (process,
+	// compose, ...): later commands about the site use the same one
+	// instead of guessing again. Empty for releases recorded before
+	// ladder kept it.
+	Target string `json:"target,omitempty"`
+	// SecretFingerprints are keyed fingerprints (see package secrets) of
+	// the secret values the release injected, by "service/VARIABLE", so
+	// that drift can compare secrets without loading or showing them.
+	// They are never printed, hence no JSON name.
+	SecretFingerprints map[string]string `json:"-"`
 }
 
 // ReleaseFilter selects releases; zero fields match everything.
@@ -200,6 +225,10 @@ type Sample struct {
 	// were no requests).
 	P50 float64 `json:"p50"`
 	P95 float64 `json:"p95"`
+	// Span is zero for a sample as scraped; for one that retention folded
+	// from older samples, the length of the bucket it stands for (Time is
+	// the bucket's start).
+	Span time.Duration `json:"span,omitempty"`
 }
 
 // SampleFilter selects samples; zero fields match everything.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
@@ -108,6 +109,44 @@ func BenchmarkGetSnapshotPrefix(b *testing.B) {
 		got, err := s.GetSnapshot(ctx, id[:snapshot.ShortLen])
 		if err != nil || got.ID != id {
 			b.Fatalf("GetSnapshot %s: %v", id[:snapshot.ShortLen], err)
+		}
+	}
+}
+
+// BenchmarkAppendEventParallel appends from 8 goroutines at once; they
+// queue for the single writer connection.
+func BenchmarkAppendEventParallel(b *testing.B) {
+	s, _ := openTemp(b)
+	defer s.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(4) // 4 × GOMAXPROCS goroutines
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := s.AppendEvent(ctx, benchEvent(i)); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkAcquireLock measures taking and releasing a promotion lock.
+func BenchmarkAcquireLock(b *testing.B) {
+	s, _ := openTemp(b)
+	defer s.Close()
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.AcquireLock(ctx, "promote/prod", "bench", time.Now().Add(time.Minute), nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.ReleaseLock(ctx, "promote/prod", "bench"); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
 )
@@ -85,15 +86,15 @@ func (s *Store) AppendSamples(ctx context.Context, samples []store.Sample) (err 
 	}
 	defer tx.Rollback()
 	stmt, err := tx.PrepareContext(ctx, `INSERT INTO samples
-		(time_ms, env, site, snapshot, service, request_rate, error_rate, p50, p95)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`)
+		(time_ms, env, site, snapshot, service, request_rate, error_rate, p50, p95, span_ms)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
 	for _, x := range samples {
 		if _, err := stmt.ExecContext(ctx, toMS(x.Time), x.Env, x.Site, x.Snapshot, x.Service,
-			x.RequestRate, x.ErrorRate, x.P50, x.P95); err != nil {
+			x.RequestRate, x.ErrorRate, x.P50, x.P95, x.Span.Milliseconds()); err != nil {
 			return err
 		}
 	}
@@ -113,7 +114,7 @@ func (s *Store) ListSamples(ctx context.Context, f store.SampleFilter) ([]store.
 		q.where("time_ms >=", toMS(f.Since))
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT time_ms, env, site, snapshot, service,
-		request_rate, error_rate, p50, p95 FROM samples`+
+		request_rate, error_rate, p50, p95, span_ms FROM samples`+
 		q.whereSQL()+` ORDER BY time_ms, id`+q.limitSQL(f.Limit), q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list samples: %w", err)
@@ -130,14 +131,16 @@ func scanSamples(rows *sql.Rows) ([]store.Sample, error) {
 	var out []store.Sample
 	for rows.Next() {
 		var (
-			x  store.Sample
-			ms int64
+			x    store.Sample
+			ms   int64
+			span int64
 		)
 		if err := rows.Scan(&ms, &x.Env, &x.Site, &x.Snapshot, &x.Service,
-			&x.RequestRate, &x.ErrorRate, &x.P50, &x.P95); err != nil {
+			&x.RequestRate, &x.ErrorRate, &x.P50, &x.P95, &span); err != nil {
 			return nil, err
 		}
 		x.Time = fromMS(ms)
+		x.Span = time.Duration(span) * time.Millisecond
 		out = append(out, x)
 	}
 	return out, rows.Err()

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -237,13 +238,13 @@ func TestUpgradeFrom0001(t *testing.T) {
 		t.Fatalf("Open of a version 1 database: %v", err)
 	}
 	defer s.Close()
-	if v, err := schemaVersion(ctx, s.w); err != nil || v != len(migs) {
+	if v, err := schemaVersion(ctx, s.w.DB); err != nil || v != len(migs) {
 		t.Errorf("schema version %d (%v), want %d", v, err, len(migs))
 	}
 	want := store.Release{ID: 1, Env: "prod", Site: "eu-1", Snapshot: "abcd", Phase: store.PhaseSucceeded,
 		Owner: "host:1", Started: fromMS(1000), Finished: fromMS(2000)}
 	got, err := s.GetRelease(ctx, 1)
-	if err != nil || got != want {
+	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("GetRelease after upgrade: %+v (%v), want %+v", got, err, want)
 	}
 	if err := s.MarkKnownGood(ctx, 1, fromMS(3000)); err != nil {
@@ -251,7 +252,7 @@ func TestUpgradeFrom0001(t *testing.T) {
 	}
 	want.KnownGood = true
 	rels, err := s.ListReleases(ctx, store.ReleaseFilter{KnownGood: true, Env: "prod", Site: "eu-1"})
-	if err != nil || len(rels) != 1 || rels[0] != want {
+	if err != nil || len(rels) != 1 || !reflect.DeepEqual(rels[0], want) {
 		t.Errorf("ListReleases known-good after upgrade: %+v (%v), want [%+v]", rels, err, want)
 	}
 	var markedMS int64

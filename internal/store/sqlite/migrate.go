@@ -96,6 +96,19 @@ func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 	return nil
 }
 
+// schemaVersionIfAny is schemaVersion of a database that may not have
+// schema_migrations yet (0 then).
+func schemaVersionIfAny(ctx context.Context, db *sql.DB) (int, error) {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&n); err != nil {
+		return 0, err
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	return schemaVersion(ctx, db)
+}
+
 func schemaVersion(ctx context.Context, db *sql.DB) (int, error) {
 	var v int
 	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v); err != nil {

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,7 +11,7 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-const releaseCols = `id, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor`
+const releaseCols = `id, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints`
 
 // CreateRelease implements store.Store. A zero Started is set to now and an
 // empty Phase to PhaseProgressing, mirroring AppendEvent, so a caller need
@@ -40,17 +41,28 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 			knownGoodAt = toMS(r.Finished)
 		}
 	}
+	var fingerprints sql.NullString
+	if len(r.SecretFingerprints) > 0 {
+		b, err := json.Marshal(r.SecretFingerprints)
+		if err != nil {
+			return store.Release{}, fmt.Errorf("store: create release of %s to %s/%s: %w", r.Snapshot, r.Env, r.Site, err)
+		}
+		fingerprints = sql.NullString{String: string(b), Valid: true}
+	} else {
+		r.SecretFingerprints = nil
+	}
 	// RETURNING rather than LastInsertId: PostgreSQL drivers have no
 	// LastInsertId, and both engines support RETURNING.
 	err := s.w.QueryRowContext(ctx, `INSERT INTO releases
-		(env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id`,
+		(env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor, target, secret_fingerprints)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
 		r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
-		r.KnownGood, knownGoodAt, r.By,
+		r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints,
 	).Scan(&r.ID)
 	if err != nil {
 		return store.Release{}, fmt.Errorf("store: create release of %s to %s/%s: %w", r.Snapshot, r.Env, r.Site, err)
 	}
+	s.markReleases()
 	return r, nil
 }
 
@@ -142,10 +154,16 @@ func scanReleases(rows *sql.Rows) ([]store.Release, error) {
 			phase    string
 			started  int64
 			finished sql.NullInt64
+			fps      sql.NullString
 		)
 		if err := rows.Scan(&r.ID, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
-			&r.KnownGood, &r.By); err != nil {
+			&r.KnownGood, &r.By, &r.Target, &fps); err != nil {
 			return nil, err
+		}
+		if fps.Valid {
+			if err := json.Unmarshal([]byte(fps.String), &r.SecretFingerprints); err != nil {
+				return nil, fmt.Errorf("release %d: decode secret fingerprints: %w", r.ID, err)
+			}
 		}
 		r.Phase = store.Phase(phase)
 		r.Started = fromMS(started)

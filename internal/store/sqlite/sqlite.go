@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
@@ -39,12 +41,64 @@ const (
 // for up to busyTimeoutMS.
 type Store struct {
 	path string
-	w    *sql.DB
+	w    writer
 	r    *sql.DB
+
+	// id is the store's identity; opened is the file as it was when
+	// opened, compared with the path before every write.
+	id     string
+	opened os.FileInfo
+	lost   atomic.Pointer[LostError]
+	// marked: the identity file says the store holds releases.
+	marked atomic.Bool
+	markMu sync.Mutex
+}
+
+// writer is the write pool with a check before each statement: a store
+// whose file was deleted, replaced or emptied refuses to write, instead of
+// writing into a file nobody will ever read again.
+type writer struct {
+	*sql.DB
+	check func() error
+}
+
+// row is what QueryRowContext returns: *sql.Row, or the check's error.
+type row interface{ Scan(dest ...any) error }
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (w writer) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	return w.DB.ExecContext(ctx, q, args...)
+}
+
+func (w writer) QueryRowContext(ctx context.Context, q string, args ...any) row {
+	if err := w.check(); err != nil {
+		return errRow{err}
+	}
+	return w.DB.QueryRowContext(ctx, q, args...)
+}
+
+func (w writer) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	if err := w.check(); err != nil {
+		return nil, err
+	}
+	return w.DB.BeginTx(ctx, opts)
 }
 
 // Open opens (creating if needed) the database file at path, creating its
 // parent directory, and brings its schema up to date.
+//
+// The store's identity is recorded in the database and in IdentityFile
+// beside it. Open refuses (with a *LostError) a database that is missing,
+// emptied or replaced while the identity file says the store held
+// releases, and a damaged one; it never silently starts a new history in
+// their place. A database with data is copied into BackupDir before its
+// schema is upgraded.
 func Open(path string) (*Store, error) {
 	if path == "" {
 		return nil, errors.New("store: open: empty database path")
@@ -61,6 +115,16 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	rec, err := readIdentity(path)
+	if err != nil {
+		return nil, err
+	}
+	fi, statErr := os.Stat(path)
+	existed := statErr == nil
+	if rec != nil && rec.Releases && (!existed || fi.Size() == 0) {
+		// Opening would write a new, empty database in its place.
+		return nil, checkIdentity(context.Background(), nil, path, rec, existed)
+	}
 
 	w, err := sql.Open("sqlite", dsn(path, true))
 	if err != nil {
@@ -70,11 +134,37 @@ func Open(path string) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
+	fail := func(err error) (*Store, error) {
+		w.Close()
+		if damaged(err) {
+			return nil, damagedError(path, err)
+		}
+		var lost *LostError
+		if errors.As(err, &lost) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	ctx := context.Background()
+	// Before anything writes to it: is this the store the history is in?
+	if err := checkIdentity(ctx, w, path, rec, existed); err != nil {
+		return fail(err)
+	}
+	if existed {
+		current, err := schemaVersionIfAny(ctx, w)
+		if err != nil {
+			return fail(err)
+		}
+		if current > 0 && current < len(migs) {
+			if err := backupBeforeMigrate(ctx, w, path, current); err != nil {
+				return fail(err)
+			}
+		}
+	}
 	// Migrating on the writer first also switches a new file to WAL before
 	// any reader connects.
-	if err := migrate(context.Background(), w, migs); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	if err := migrate(ctx, w, migs); err != nil {
+		return fail(err)
 	}
 
 	r, err := sql.Open("sqlite", dsn(path, false))
@@ -84,8 +174,21 @@ func Open(path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(readConns)
 	r.SetMaxIdleConns(readConns)
-	return &Store{path: path, w: w, r: r}, nil
+	s := &Store{path: path, r: r}
+	s.w = writer{DB: w, check: s.checkFile}
+	if err := s.ensureIdentity(ctx, rec); err != nil {
+		s.Close()
+		return fail(err)
+	}
+	if s.opened, err = os.Stat(path); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return s, nil
 }
+
+// ID is the store's identity, as recorded in the database and beside it.
+func (s *Store) ID() string { return s.id }
 
 // dsn builds the driver's connection string. The pragmas are per
 // connection, so they go in the DSN rather than being run once after Open:

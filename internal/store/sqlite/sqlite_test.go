@@ -115,7 +115,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Directly, on the open database...
-	if err := migrate(t.Context(), s.w, migs); err != nil {
+	if err := migrate(t.Context(), s.w.DB, migs); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
 	if got := migrationRows(t, s); fmt.Sprint(got) != fmt.Sprint(first) {

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite for store.Store. Every
-// implementation - the embedded SQLite store today, a PostgreSQL store
-// later - runs the same Run from its own tests, so they cannot drift apart
+// implementation - the embedded SQLite store and the PostgreSQL store -
+// runs the same Run from its own tests, so they cannot drift apart
 // on the rules the interface documents (idempotent snapshot puts, prefix
 // lookup, event ordering for tailing, terminal releases, ...).
 //
@@ -28,6 +28,10 @@
 //     the order recorded; an approval identity is compared exactly;
 //   - CreateRelease refuses KnownGood on a release that is not succeeded;
 //     MarkKnownGood of a release already known-good succeeds;
+//   - Prune folds only whole buckets of raw samples (a folded sample
+//     stands at its bucket's start, with the mean request rate and p50,
+//     the request-weighted error rate and the highest p95), deletes by age
+//     with a strict "older than", and keeps what a zero duration names;
 //   - AcquireLock treats a lock as expired once now reaches its expiry,
 //     consults stale only for a live lock held by another owner, and
 //     refuses an empty name or owner or a zero expiry.

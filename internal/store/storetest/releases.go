@@ -21,8 +21,9 @@ func testReleaseCreateGet(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	in := store.Release{
 		Env: "prod", Site: "eu-1", Snapshot: hexOf("snap"), Phase: store.PhaseProgressing,
-		Reason: "rollout", Owner: "host-a:4242",
-		Started: time.Date(2025, 3, 14, 10, 26, 53, 589_793_238, time.FixedZone("CET", 3600)),
+		Reason: "rollout", Owner: "host-a:4242", Target: "compose",
+		SecretFingerprints: map[string]string{"api/DB_PASSWORD": "hmac-sha256:k1:" + hexOf("pw")},
+		Started:            time.Date(2025, 3, 14, 10, 26, 53, 589_793_238, time.FixedZone("CET", 3600)),
 	}
 	got, err := s.CreateRelease(ctx, in)
 	must(t, "CreateRelease", err)

@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Events", eventTests},
 		{"Instances", instanceTests},
 		{"Samples", sampleTests},
+		{"Retention", retentionTests},
 		{"Promotions", promotionTests},
 		{"GateResults", gateTests},
 		{"Approvals", approvalTests},

@@ -1,0 +1,194 @@
+package postgres
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
+)
+
+// The benchmarks mirror the SQLite store's (internal/store/sqlite), so the
+// two can be run side by side:
+//
+//	go test -run '^$' -bench . ./internal/store/sqlite/ ./internal/store/postgres/
+//
+// They run on a server of their own with PostgreSQL's default durability
+// (fsync of every commit), not on the tests' server, which runs without
+// fsync.
+var benchServer struct {
+	once sync.Once
+	srv  *pgtest.Server
+	err  error
+}
+
+func stopBenchServer() {
+	if benchServer.srv != nil {
+		benchServer.srv.Stop()
+	}
+}
+
+// openBench opens a store on a new database of the durable bench server.
+func openBench(b *testing.B) *Store {
+	b.Helper()
+	benchServer.once.Do(func() {
+		benchServer.srv, benchServer.err = pgtest.Start(context.Background(), pgtest.Options{Durable: true})
+	})
+	if benchServer.err != nil {
+		pgtest.Unavailable(b, benchServer.err)
+	}
+	dsn, err := benchServer.srv.CreateDB(b.Context(), b.Name())
+	if err != nil {
+		b.Fatal(err)
+	}
+	s, err := Open(b.Context(), dsn)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	return s
+}
+
+func benchEvent(i int) store.Event {
+	return store.Event{
+		Kind: store.EventHealthChanged, Env: "prod", Site: fmt.Sprintf("site-%d", i%4),
+		Snapshot: "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+		Service:  "api", Message: "health changed to ready",
+		Attrs: map[string]string{"from": "starting", "to": "ready"},
+	}
+}
+
+// BenchmarkAppendEvent measures one committed event: the cost a deploy pays
+// per step it records.
+func BenchmarkAppendEvent(b *testing.B) {
+	s := openBench(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.AppendEvent(ctx, benchEvent(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendEventParallel appends from 8 goroutines at once: the
+// advisory lock that keeps event IDs in commit order serialises them, and
+// this shows what that costs.
+func BenchmarkAppendEventParallel(b *testing.B) {
+	s := openBench(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.SetParallelism(4) // 4 × GOMAXPROCS goroutines
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			if _, err := s.AppendEvent(ctx, benchEvent(i)); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
+
+// BenchmarkListEventsTail measures what a dashboard or `ladder logs -f`
+// does on every poll: read the newest events after its cursor from a table
+// of 10k events.
+func BenchmarkListEventsTail(b *testing.B) {
+	const total, tail = 10_000, 50
+	s := openBench(b)
+	ctx := context.Background()
+	// Seed with COPY; 10k separate commits would only slow setup. IDs are
+	// 1..total on a new database.
+	rows := make([][]any, total)
+	for i := range rows {
+		e := benchEvent(i)
+		rows[i] = []any{int64(i), string(e.Kind), e.Env, e.Site, e.Snapshot, e.Service, e.Message, `{"from":"starting","to":"ready"}`}
+	}
+	if _, err := s.pool.CopyFrom(ctx, pgx.Identifier{"events"},
+		[]string{"time_ms", "kind", "env", "site", "snapshot", "service", "message", "attrs"},
+		pgx.CopyFromRows(rows)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := s.pool.Exec(ctx, `ANALYZE events`); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name string
+		f    store.EventFilter
+		want int
+	}{
+		{"AfterID", store.EventFilter{AfterID: total - tail}, tail},
+		{"AfterIDEnvSite", store.EventFilter{AfterID: total - 4*tail, Env: "prod", Site: "site-1"}, tail},
+		{"Newest", store.EventFilter{Limit: tail}, tail},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				events, err := s.ListEvents(ctx, bc.f)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(events) != bc.want {
+					b.Fatalf("%d events, want %d", len(events), bc.want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkGetSnapshotPrefix resolves a 12-digit prefix (what the CLI shows
+// and people paste back) among 1000 snapshots.
+func BenchmarkGetSnapshotPrefix(b *testing.B) {
+	const n = 1000
+	s := openBench(b)
+	ctx := context.Background()
+	created := time.Date(2025, 3, 14, 9, 26, 53, 0, time.UTC)
+	var ids []string
+	for i := range n {
+		sum := sha256.Sum256(fmt.Appendf(nil, "svc %d", i))
+		snap := snapshot.New("shop", fmt.Sprintf("%064x", i), map[string]snapshot.Artifact{
+			"api": {Service: "api", Digest: "sha256:" + hex.EncodeToString(sum[:])},
+		}, "", created)
+		if _, err := s.PutSnapshot(ctx, snap); err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, snap.ID)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		id := ids[i%n]
+		got, err := s.GetSnapshot(ctx, id[:snapshot.ShortLen])
+		if err != nil || got.ID != id {
+			b.Fatalf("GetSnapshot %s: %v", id[:snapshot.ShortLen], err)
+		}
+	}
+}
+
+// BenchmarkAcquireLock measures taking and releasing a promotion lock: one
+// upsert and one delete.
+func BenchmarkAcquireLock(b *testing.B) {
+	s := openBench(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.AcquireLock(ctx, "promote/prod", "bench", time.Now().Add(time.Minute), nil); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.ReleaseLock(ctx, "promote/prod", "bench"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,144 @@
+package postgres
+
+import (
+	"context"
+	"embed"
+	"fmt"
+	"io/fs"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrationFS holds the schema history, numbered and named like the SQLite
+// store's so that both schemas move together.
+//
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// migrateLockKey is the pg_advisory_lock key every ladder process takes
+// while it migrates a database ("ladder" in ASCII, then 1).
+const migrateLockKey int64 = 0x6c61646465720001
+
+// migration is one numbered schema change, applied at most once per
+// database.
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+// loadMigrations reads migrations/NNNN_name.sql from fsys. Versions must run
+// 1, 2, 3, ... without gaps or repeats.
+func loadMigrations(fsys fs.FS) ([]migration, error) {
+	const dir = "migrations"
+	entries, err := fs.ReadDir(fsys, dir)
+	if err != nil {
+		return nil, fmt.Errorf("read migrations: %w", err)
+	}
+	var migs []migration
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".sql") {
+			continue
+		}
+		num, _, ok := strings.Cut(name, "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil || v <= 0 {
+			return nil, fmt.Errorf("migration %s: name must be NNNN_description.sql", name)
+		}
+		body, err := fs.ReadFile(fsys, path.Join(dir, name))
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: %w", name, err)
+		}
+		migs = append(migs, migration{version: v, name: name, sql: string(body)})
+	}
+	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
+	for i, m := range migs {
+		if m.version != i+1 {
+			return nil, fmt.Errorf("migration %s: expected version %d (versions must be 1, 2, 3, ... without gaps or repeats)", m.name, i+1)
+		}
+	}
+	return migs, nil
+}
+
+// migrate brings the database up to the last of migs.
+//
+// It runs on one connection holding a session-level advisory lock, so two
+// processes opening a new database at the same moment take turns: the
+// second finds the schema already current. (Without it, both would race
+// on CREATE TABLE, and PostgreSQL can fail one of two concurrent CREATE
+// TABLE IF NOT EXISTS with a unique violation.) If the process dies, its
+// connection closes and the lock goes with it. Each migration runs in its
+// own transaction together with its schema_migrations row - PostgreSQL's
+// DDL is transactional - so a failure leaves the previous version.
+func migrate(ctx context.Context, pool *pgxpool.Pool, migs []migration) error {
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock($1)`, migrateLockKey); err != nil {
+		return fmt.Errorf("lock for migration: %w", err)
+	}
+	defer func() {
+		// A failed unlock (the connection broke) frees the lock anyway
+		// when the server drops the session; make sure that happens.
+		if _, err := conn.Exec(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLockKey); err != nil {
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+	}()
+
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		version    INTEGER NOT NULL PRIMARY KEY,
+		applied_at BIGINT  NOT NULL
+	)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	known := 0
+	if len(migs) > 0 {
+		known = migs[len(migs)-1].version
+	}
+	var current int
+	if err := conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("read schema version: %w", err)
+	}
+	// An older binary must not write to a schema it does not understand.
+	if current > known {
+		return fmt.Errorf("database schema version %d is newer than this ladder supports (%d); upgrade ladder", current, known)
+	}
+	for _, m := range migs {
+		if m.version <= current {
+			continue
+		}
+		if err := applyMigration(ctx, conn, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func applyMigration(ctx context.Context, conn *pgxpool.Conn, m migration) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	// A migration file holds several statements: Exec without arguments
+	// sends it with the simple protocol, which runs them all.
+	if _, err := tx.Exec(ctx, m.sql); err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`,
+		m.version, time.Now().UnixMilli()); err != nil {
+		return fmt.Errorf("migration %s: record version: %w", m.name, err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("migration %s: commit: %w", m.name, err)
+	}
+	return nil
+}

@@ -1,0 +1,158 @@
+package postgres
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
+)
+
+// TestMigrationsMatchSQLite: both stores' schema histories move together,
+// migration for migration, so a database of either kind at version N has
+// the same concepts. A migration added to one store alone fails here.
+func TestMigrationsMatchSQLite(t *testing.T) {
+	names := func(dir string) []string {
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".sql") {
+				out = append(out, e.Name())
+			}
+		}
+		return out
+	}
+	pg, lite := names("migrations"), names("../sqlite/migrations")
+	if !slices.Equal(pg, lite) {
+		t.Errorf("PostgreSQL migrations %v, SQLite migrations %v: every migration needs both", pg, lite)
+	}
+	if _, err := loadMigrations(migrationFS); err != nil {
+		t.Errorf("loadMigrations: %v", err)
+	}
+}
+
+// migrationRows returns schema_migrations as version -> applied_at.
+func migrationRows(t *testing.T, s *Store) map[int]int64 {
+	t.Helper()
+	rows, err := s.pool.Query(t.Context(), `SELECT version, applied_at FROM schema_migrations`)
+	if err != nil {
+		t.Fatalf("read schema_migrations: %v", err)
+	}
+	defer rows.Close()
+	out := map[int]int64{}
+	for rows.Next() {
+		var v int
+		var at int64
+		if err := rows.Scan(&v, &at); err != nil {
+			t.Fatal(err)
+		}
+		out[v] = at
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestMigrateTwiceIsNoop(t *testing.T) {
+	migs, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, dsn := openTemp(t)
+	first := migrationRows(t, s)
+	if len(first) != len(migs) {
+		t.Fatalf("after Open: %d migrations recorded, want %d", len(first), len(migs))
+	}
+	if _, err := s.AppendEvent(t.Context(), store.Event{Kind: store.EventDrift, Message: "kept"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(t.Context(), s.pool, migs); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	s.Close()
+	s2, err := Open(t.Context(), dsn)
+	if err != nil {
+		t.Fatalf("reopen: %v", err)
+	}
+	defer s2.Close()
+	if got := migrationRows(t, s2); fmt.Sprint(got) != fmt.Sprint(first) {
+		t.Errorf("reopen changed schema_migrations: %v, was %v", got, first)
+	}
+	events, err := s2.ListEvents(t.Context(), store.EventFilter{})
+	if err != nil || len(events) != 1 || events[0].Message != "kept" {
+		t.Errorf("after reopen: events %v, %v; want the one event written before", events, err)
+	}
+}
+
+// TestMigrateConcurrently opens an empty database from several processes'
+// worth of pools at the same moment, as replicas starting together do:
+// every Open succeeds and each migration is applied exactly once. Without
+// the advisory lock, two of them race on CREATE TABLE and one fails.
+func TestMigrateConcurrently(t *testing.T) {
+	migs, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const rounds, openers = 3, 4
+	for round := range rounds {
+		dsn := pgtest.DB(t)
+		var (
+			wg     sync.WaitGroup
+			mu     sync.Mutex
+			stores []*Store
+		)
+		start := make(chan struct{})
+		for range openers {
+			wg.Go(func() {
+				<-start
+				s, err := Open(t.Context(), dsn)
+				if err != nil {
+					t.Errorf("round %d: concurrent Open: %v", round, err)
+					return
+				}
+				mu.Lock()
+				stores = append(stores, s)
+				mu.Unlock()
+			})
+		}
+		close(start)
+		wg.Wait()
+		if len(stores) == 0 {
+			t.FailNow()
+		}
+		if got := migrationRows(t, stores[0]); len(got) != len(migs) {
+			t.Errorf("round %d: schema_migrations %v, want %d versions", round, got, len(migs))
+		}
+		// Each store works on the schema the others created.
+		for i, s := range stores {
+			if _, err := s.AppendEvent(t.Context(), store.Event{Kind: store.EventDrift, Message: fmt.Sprint(i)}); err != nil {
+				t.Errorf("round %d: store %d: AppendEvent: %v", round, i, err)
+			}
+			s.Close()
+		}
+	}
+}
+
+func TestNewerSchemaRefused(t *testing.T) {
+	s, dsn := openTemp(t)
+	if _, err := s.pool.Exec(t.Context(), `INSERT INTO schema_migrations (version, applied_at) VALUES (9999, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2, err := Open(t.Context(), dsn)
+	if err == nil {
+		s2.Close()
+		t.Fatal("Open of a database from a newer ladder: no error")
+	}
+	if !strings.Contains(err.Error(), "newer than this ladder supports") {
+		t.Errorf("Open: %v, want it to say the schema is newer", err)
+	}
+}
