@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/store/sqlite"
@@ -297,5 +300,102 @@ func leaveStaleLock(t *testing.T, p *project, name string) {
 	defer st.Close()
 	if _, err := st.AcquireLock(context.Background(), name, "999999/1", time.Now().Add(time.Hour), nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// traffic loads dev's web page (each load calls trades twice) for d, so
+// that its services have error rates and latencies to judge.
+func traffic(t *testing.T, p *project, env string, d time.Duration) {
+	t.Helper()
+	st, res := p.run("status", "--env", env, "-o", "json"), api.Status{}
+	if err := json.Unmarshal([]byte(st.stdout), &res); err != nil {
+		t.Fatalf("status --env %s: %v\n%s", env, err, st)
+	}
+	web := endpoint(t, res, "web")
+	c := &http.Client{Timeout: 2 * time.Second}
+	for end := time.Now().Add(d); time.Now().Before(end); {
+		if resp, err := c.Get(web + "/"); err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+type historyDoc struct {
+	store.Release
+	KnownGoodReason string `json:"knownGoodReason"`
+}
+
+// historyOf reads `ladder history ENV -o json`, which judges the releases
+// whose soak is over.
+func historyOf(t *testing.T, p *project, env string) []historyDoc {
+	t.Helper()
+	res := p.run("history", env, "-o", "json")
+	var rels []historyDoc
+	if err := json.Unmarshal([]byte(res.stdout), &rels); err != nil {
+		t.Fatalf("history %s: %v\n%s", env, err, res)
+	}
+	return rels
+}
+
+// A release that stays healthy but fails 30% of its requests under real
+// traffic through staging's soak is not known-good on dev, and a rollback
+// goes back past it to the healthy one.
+func TestKnownGoodNeedsTelemetryWithinLimits(t *testing.T) {
+	p := newLadderProject(t)
+	s1 := p.upJSON("-d", "--dashboard", "127.0.0.1:0").Snapshot.ID
+	if _, res := p.promote(s1, "dev"); res.code != 0 {
+		t.Fatalf("promote to dev: %s", res)
+	}
+	traffic(t, p, "dev", 5*time.Second) // staging's soak is 3s
+
+	compose, _ := os.ReadFile(filepath.Join(p.dir, "compose.yaml"))
+	knob := func(rate string) string {
+		return strings.Replace(string(compose), "      USERS_URL: http://users:8080\n      NOTIFICATIONS_URL:",
+			"      FAULT_ERROR_RATE: \""+rate+"\"\n      USERS_URL: http://users:8080\n      NOTIFICATIONS_URL:", 1)
+	}
+	p.write("compose.yaml", knob("0.3"))
+	s2 := p.upJSON().Snapshot.ID
+	if _, res := p.promote(s2, "dev"); res.code != 0 {
+		t.Fatalf("promote the faulty snapshot to dev: %s", res)
+	}
+	traffic(t, p, "dev", 5*time.Second)
+
+	verdict := map[string]historyDoc{}
+	for _, r := range historyOf(t, p, "dev") {
+		if _, seen := verdict[r.Snapshot]; !seen {
+			verdict[r.Snapshot] = r
+		}
+	}
+	if r := verdict[s1]; !r.KnownGood || !strings.Contains(r.KnownGoodReason, "trades") {
+		t.Errorf("the healthy snapshot %s: known-good %v (%q), want known-good with trades' telemetry", snapshot.Short(s1), r.KnownGood, r.KnownGoodReason)
+	}
+	if r := verdict[s2]; r.KnownGood || !strings.Contains(r.KnownGoodReason, "trades") || !strings.Contains(r.KnownGoodReason, "errors > 5.0%") {
+		t.Errorf("the snapshot failing 30%% of trades' requests %s: known-good %v (%q), want not known-good for trades' errors", snapshot.Short(s2), r.KnownGood, r.KnownGoodReason)
+	}
+	if res := p.run("history", "dev"); !strings.Contains(res.stdout, "KNOWN-GOOD BECAUSE") || !strings.Contains(res.stdout, "errors > 5.0%") {
+		t.Errorf("history dev does not say why: %s", res)
+	}
+
+	// A third snapshot runs now; rolling back skips the faulty one.
+	p.write("compose.yaml", knob("0"))
+	s3 := p.upJSON().Snapshot.ID
+	if _, res := p.promote(s3, "dev"); res.code != 0 {
+		t.Fatalf("promote the third snapshot to dev: %s", res)
+	}
+	// The files back as they were for the first snapshot, as after a
+	// revert, so the rollback renders it from them.
+	p.write("compose.yaml", string(compose))
+	if res := p.run("rollback", "dev"); res.code != 0 {
+		t.Fatalf("rollback dev: %s", res)
+	}
+	if st := statusOf(t, p, "dev"); st.Sites[0].Snapshot != s1 {
+		t.Errorf("after rollback dev runs %s, want the known-good %s, not the faulty %s",
+			snapshot.Short(st.Sites[0].Snapshot), snapshot.Short(s1), snapshot.Short(s2))
+	}
+	audit := p.run("audit", "--action", "known-good", "-o", "json")
+	if !strings.Contains(audit.stdout, "not known-good") {
+		t.Errorf("the audit trail does not record the verdict: %s", audit)
 	}
 }

@@ -182,8 +182,9 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	return last, nil
 }
 
-// refreshKnownGood marks the environment's current releases known-good
-// once they passed health and soak (see promote.RefreshKnownGood).
+// refreshKnownGood judges the environment's current releases once their
+// soak is over, on health and telemetry, and marks the good ones
+// known-good (see promote.RefreshKnownGood and promote.JudgeKnownGood).
 func (a *Agent) refreshKnownGood(ctx context.Context) {
 	a.mu.Lock()
 	p := a.project

@@ -32,21 +32,30 @@ func newHistoryCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			_ = a.promoter(ws).RefreshKnownGood(ctx, env.Name)
+			pr := a.promoter(ws)
+			_ = pr.RefreshKnownGood(ctx, env.Name)
 			rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Env: env.Name, Limit: limit})
 			if err != nil {
 				return err
 			}
+			verdicts, err := pr.Verdicts(ctx, env.Name, "", "")
+			if err != nil {
+				return err
+			}
 			if a.json() {
-				if rels == nil {
-					rels = []store.Release{}
+				rows := make([]historyRow, 0, len(rels))
+				for _, r := range rels {
+					rows = append(rows, historyRow{Release: r, KnownGoodReason: verdicts[r.ID].Reason})
 				}
-				return a.printJSON(rels)
+				return a.printJSON(rows)
 			}
 			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RELEASE\tSITE\tSNAPSHOT\tPHASE\tKNOWN-GOOD\tBY\tSTARTED\tTOOK\tREASON")
+			fmt.Fprintln(tw, "RELEASE\tSITE\tSNAPSHOT\tPHASE\tKNOWN-GOOD\tBY\tSTARTED\tTOOK\tREASON\tKNOWN-GOOD BECAUSE")
 			for _, r := range rels {
-				good := ""
+				good, why := "", "-"
+				if v, judged := verdicts[r.ID]; judged {
+					good, why = "no", v.Reason
+				}
 				if r.KnownGood {
 					good = "yes"
 				}
@@ -54,14 +63,21 @@ func newHistoryCmd(a *app) *cobra.Command {
 				if !r.Finished.IsZero() {
 					took = round(r.Finished.Sub(r.Started)).String()
 				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Site, snapshot.Short(r.Snapshot), r.Phase, good,
-					joinOr([]string{r.By}, "-"), r.Started.Local().Format("2006-01-02 15:04:05"), took, r.Reason)
+				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Site, snapshot.Short(r.Snapshot), r.Phase, good,
+					joinOr([]string{r.By}, "-"), r.Started.Local().Format("2006-01-02 15:04:05"), took, r.Reason, why)
 			}
 			return tw.Flush()
 		},
 	}
 	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "how many (0: all)")
 	return cmd
+}
+
+// historyRow is a release as `ladder history -o json` shows it: with the
+// reason it is, or is not, known-good once that was judged.
+type historyRow struct {
+	store.Release
+	KnownGoodReason string `json:"knownGoodReason,omitempty"`
 }
 
 func newAuditCmd(a *app) *cobra.Command {

@@ -194,9 +194,11 @@ func newRollbackCmd(a *app) *cobra.Command {
 		Short: "Redeploy an environment's last known-good snapshot",
 		Long: `rollback redeploys the newest known-good snapshot of ENV other than the one
 it runs (or --to SNAPSHOT, any snapshot that once ran there successfully).
-A release is known-good once it passed health, and the soak of the rung
-that promotes from ENV where there is one. Nothing is rebuilt, and it works
-when the current snapshot is broken (crash-looping, failing health).`,
+A release is known-good once, over the soak of the rung that promotes from
+ENV (if any), every service stayed healthy and kept its error rate and p95
+within that rung's gates (maxErrorRate, 5% by default; maxP95); ` + "`ladder history ENV`" + `
+says why each release is or is not. Nothing is rebuilt, and it works when
+the current snapshot is broken (crash-looping, failing health).`,
 		Example: `  ladder rollback staging
   ladder rollback prod --to 1a2b3c4d --why "checkout errors"`,
 		Args: cobra.ExactArgs(1),

@@ -23,7 +23,7 @@ const defaultTestTimeout = 60 * time.Second
 // Gather collects the evidence for promoting snap from one rung to the
 // next: where it runs, the gate tests' outcomes, approvals, signature.
 func (p *Promoter) Gather(ctx context.Context, snap *snapshot.Snapshot, from, to *spec.Environment) (*Evidence, error) {
-	ev := &Evidence{Snapshot: snap, To: to, From: from, Now: p.now()}
+	ev := &Evidence{Snapshot: snap, To: to, From: from, Services: p.services(), Now: p.now()}
 	for _, site := range from.Sites {
 		se, err := p.siteEvidence(ctx, snap.ID, from.Name, site.Name)
 		if err != nil {
@@ -70,7 +70,10 @@ func (p *Promoter) siteEvidence(ctx context.Context, id, env, site string) (Site
 		return se, nil
 	}
 	se.Current, se.Since = true, rels[0].Finished
-	se.Unhealthy, err = p.troubleSince(ctx, id, env, site, se.Since)
+	if se.Unhealthy, err = p.troubleSince(ctx, id, env, site, se.Since); err != nil {
+		return se, err
+	}
+	se.Samples, err = p.Store.ListSamples(ctx, store.SampleFilter{Env: env, Site: site, Snapshot: id, Since: se.Since})
 	return se, err
 }
 

@@ -31,6 +31,8 @@ type SiteEvidence struct {
 	// Unhealthy names what went wrong on the site since then (a failed
 	// health check, a crash), empty when nothing did.
 	Unhealthy string
+	// Samples are the snapshot's telemetry on the site since then.
+	Samples []store.Sample
 }
 
 // TestResult is the outcome of one gate test command.
@@ -51,7 +53,9 @@ type Evidence struct {
 	Approvals []store.Approval
 	// SignatureErr is nil when the snapshot's signature verified.
 	SignatureErr error
-	Now          time.Time
+	// Services are the stack's services, whose telemetry is judged.
+	Services []string
+	Now      time.Time
 }
 
 // NeedsSignature reports whether promotions to env verify signatures.
@@ -104,6 +108,30 @@ func Evaluate(ev Evidence) []store.GateResult {
 			add(GateSoak, false, "soaking on %s: needs %s healthy; wait %s", ev.From.Name, soak, strings.Join(waiting, ", "))
 		default:
 			add(GateSoak, true, "ran healthy on %s for at least %s", ev.From.Name, soak)
+		}
+	}
+
+	// The telemetry gate judges the soak window with the very limits and
+	// check known-good marking uses (CheckTelemetry), so the two agree.
+	limits := LimitsOf(ev.To.Gates)
+	switch {
+	case len(missing) > 0 || len(ev.Sites) == 0:
+		add(GateTelemetry, false, "no telemetry: the snapshot is not running on %s", ev.From.Name)
+	default:
+		var over, fine []string
+		for _, s := range ev.Sites {
+			from, to := soakWindow(s.Since, ev.To.Gates.Soak, ev.Now)
+			v := CheckTelemetry(ev.Services, s.Samples, from, to, limits)
+			if v.OK {
+				fine = append(fine, fmt.Sprintf("site %s: %s", s.Site, v.Reason))
+			} else {
+				over = append(over, fmt.Sprintf("site %s: %s", s.Site, v.Reason))
+			}
+		}
+		if len(over) > 0 {
+			add(GateTelemetry, false, "over the limits on %s: %s", ev.From.Name, strings.Join(over, "; "))
+		} else {
+			add(GateTelemetry, true, "on %s, %s", ev.From.Name, strings.Join(fine, "; "))
 		}
 	}
 

@@ -28,6 +28,7 @@ func TestEvaluate(t *testing.T) {
 			},
 			Tests:     []TestResult{{Name: "smoke", Passed: true, Detail: "exit 0 in 12ms"}},
 			Approvals: []store.Approval{{By: "ana"}, {By: "bo"}},
+			Services:  []string{"trades", "web"},
 		}
 	}
 	tests := []struct {
@@ -39,7 +40,7 @@ func TestEvaluate(t *testing.T) {
 		{
 			name:   "skipped rung",
 			change: func(ev *Evidence) { ev.Sites[1].Current = false },
-			failed: map[string]string{GatePreviousRung: "may not skip a rung", GateSoak: "not running on dev"},
+			failed: map[string]string{GatePreviousRung: "may not skip a rung", GateSoak: "not running on dev", GateTelemetry: "not running on dev"},
 		},
 		{
 			name:   "still soaking",
@@ -50,6 +51,29 @@ func TestEvaluate(t *testing.T) {
 			name:   "unhealthy during soak",
 			change: func(ev *Evidence) { ev.Sites[0].Unhealthy = "web unhealthy at 11:50:00" },
 			failed: map[string]string{GateSoak: "a (web unhealthy at 11:50:00)"},
+		},
+		{
+			name: "error rate over the default limit during the soak",
+			change: func(ev *Evidence) {
+				ev.Sites[1].Samples = samples(now.Add(-19*time.Minute), "trades", 0.3, 0.02)
+			},
+			failed: map[string]string{GateTelemetry: "site b: trades 30.0% errors > 5.0%"},
+		},
+		{
+			name: "p95 over the rung's limit",
+			change: func(ev *Evidence) {
+				to := *ev.To // staging is shared by every case
+				to.Gates.MaxP95 = 200 * time.Millisecond
+				ev.To = &to
+				ev.Sites[0].Samples = samples(now.Add(-59*time.Minute), "trades", 0, 0.9)
+			},
+			failed: map[string]string{GateTelemetry: "trades p95 900ms > 200ms"},
+		},
+		{
+			name: "errors after the soak window are not the soak's",
+			change: func(ev *Evidence) {
+				ev.Sites[1].Samples = samples(now.Add(-5*time.Minute), "trades", 0.5, 0.02)
+			},
 		},
 		{
 			name:   "test failed",
@@ -86,7 +110,7 @@ func TestEvaluate(t *testing.T) {
 					t.Errorf("gate %s: time %v, reason %q", r.Gate, r.At, r.Reason)
 				}
 			}
-			want := []string{GatePreviousRung, GateSoak, "test:smoke", GateApprovals, GateSignature}
+			want := []string{GatePreviousRung, GateSoak, GateTelemetry, "test:smoke", GateApprovals, GateSignature}
 			if strings.Join(order, ",") != strings.Join(want, ",") {
 				t.Fatalf("gates %v, want %v", order, want)
 			}
@@ -114,13 +138,15 @@ func TestEvaluateOnlyConfiguredGates(t *testing.T) {
 		To:       &spec.Environment{Name: "dev", From: "local"},
 		Sites:    []SiteEvidence{{Site: "default", Current: true}},
 	}
+	// The telemetry gate is always there: every rung has an error-rate
+	// limit (spec.DefaultMaxErrorRate when it sets none).
 	results := Evaluate(ev)
-	if len(results) != 1 || results[0].Gate != GatePreviousRung || !results[0].Passed {
-		t.Fatalf("an environment without gates gets %+v, want only the previous-rung check", results)
+	if len(results) != 2 || results[0].Gate != GatePreviousRung || !results[0].Passed || results[1].Gate != GateTelemetry || !results[1].Passed {
+		t.Fatalf("an environment without gates gets %+v, want only the previous-rung and telemetry checks", results)
 	}
 	ev.To.Protected = true
 	ev.SignatureErr = errors.New("snapshot cdcd is not signed")
-	if results := Evaluate(ev); len(results) != 2 || results[1].Gate != GateSignature || results[1].Passed {
+	if results := Evaluate(ev); len(results) != 3 || results[2].Gate != GateSignature || results[2].Passed {
 		t.Fatalf("a protected environment must verify the signature: %+v", results)
 	}
 }

@@ -3,6 +3,8 @@ package promote
 import (
 	"context"
 	"fmt"
+	"sort"
+	"strconv"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
@@ -23,14 +25,55 @@ func (p *Promoter) soakOf(env string) (d time.Duration) {
 	return d
 }
 
-// RefreshKnownGood marks env's current releases known-good once they have
-// passed health and the soak, with nothing gone wrong since.
+// limitsOf is what a release's telemetry on env must keep within to be
+// known-good: the strictest limits of the rungs promoting from env (the
+// default limits on a rung none promotes from), so that a release known-good
+// on env is one every next rung would let through.
+func (p *Promoter) limitsOf(env string) Limits {
+	var l *Limits
+	for _, e := range p.Project.Ladder.Environments {
+		if e.From == env {
+			g := LimitsOf(e.Gates)
+			if l != nil {
+				g = l.Stricter(g)
+			}
+			l = &g
+		}
+	}
+	if l == nil {
+		return LimitsOf(spec.Gates{})
+	}
+	return *l
+}
+
+// services are the stack's service names, sorted.
+func (p *Promoter) services() []string {
+	if p.Project.Stack == nil || p.Project.Stack.Compose == nil {
+		return nil
+	}
+	names := make([]string, 0, len(p.Project.Stack.Compose.Services))
+	for name := range p.Project.Stack.Compose.Services {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// EventKnownGoodJudged records the verdict on a release once its soak is
+// over: attrs release (its ID) and knownGood ("true" or "false"); the
+// message is the reason.
+const EventKnownGoodJudged store.EventKind = "release.judged"
+
+// RefreshKnownGood judges env's current releases once their soak is over
+// (JudgeKnownGood), records each verdict with its reason (an event and an
+// audit entry) and marks the good ones known-good. A release judged not
+// known-good stays so: its soak is behind it.
 func (p *Promoter) RefreshKnownGood(ctx context.Context, env string) error {
 	e, err := p.env(env)
 	if err != nil {
 		return err
 	}
-	soak := p.soakOf(env)
+	soak, limits := p.soakOf(env), p.limitsOf(env)
 	for _, site := range e.Sites {
 		rels, err := p.Store.ListReleases(ctx, store.ReleaseFilter{Env: env, Site: site.Name, Phase: store.PhaseSucceeded, Limit: 1})
 		if err != nil {
@@ -39,18 +82,75 @@ func (p *Promoter) RefreshKnownGood(ctx context.Context, env string) error {
 		if len(rels) == 0 || rels[0].KnownGood || p.now().Sub(rels[0].Finished) < soak {
 			continue
 		}
-		trouble, err := p.troubleSince(ctx, rels[0].Snapshot, env, site.Name, rels[0].Finished)
+		rel := rels[0]
+		verdicts, err := p.Verdicts(ctx, env, site.Name, rel.Snapshot)
 		if err != nil {
 			return err
 		}
-		if trouble != "" {
+		if _, judged := verdicts[rel.ID]; judged {
 			continue
 		}
-		if err := p.Store.MarkKnownGood(ctx, rels[0].ID, p.now()); err != nil {
+		trouble, err := p.troubleSince(ctx, rel.Snapshot, env, site.Name, rel.Finished)
+		if err != nil {
 			return err
 		}
+		samples, err := p.Store.ListSamples(ctx, store.SampleFilter{Env: env, Site: site.Name, Snapshot: rel.Snapshot, Since: rel.Finished})
+		if err != nil {
+			return err
+		}
+		v := JudgeKnownGood(KnownGoodEvidence{Release: rel, Env: env, Soak: soak, Limits: limits,
+			Services: p.services(), Trouble: trouble, Samples: samples, Now: p.now()})
+		if !v.Final {
+			continue
+		}
+		if v.KnownGood {
+			if err := p.Store.MarkKnownGood(ctx, rel.ID, p.now()); err != nil {
+				return err
+			}
+		}
+		p.recordVerdict(ctx, rel, v)
 	}
 	return nil
+}
+
+// recordVerdict writes a release's known-good verdict to the events (which
+// `ladder history` reads it from) and the audit trail.
+func (p *Promoter) recordVerdict(ctx context.Context, rel store.Release, v KnownGoodVerdict) {
+	good, outcome := "false", "not known-good"
+	if v.KnownGood {
+		good, outcome = "true", "known-good"
+	}
+	_, _ = p.Store.AppendEvent(context.WithoutCancel(ctx), store.Event{Time: p.now(), Kind: EventKnownGoodJudged,
+		Env: rel.Env, Site: rel.Site, Snapshot: rel.Snapshot, Message: v.Reason,
+		Attrs: map[string]string{"release": strconv.FormatInt(rel.ID, 10), "knownGood": good}})
+	p.audit(ctx, store.AuditEntry{Actor: "ladder", Action: "known-good", Env: rel.Env, Snapshot: rel.Snapshot, Outcome: outcome,
+		Detail: fmt.Sprintf("release %d on site %s: %s", rel.ID, rel.Site, v.Reason)})
+}
+
+// Verdict is a release's recorded known-good verdict.
+type Verdict struct {
+	KnownGood bool   `json:"knownGood"`
+	Reason    string `json:"reason"`
+}
+
+// Verdicts returns the recorded known-good verdicts of env's releases
+// (on site and of snapshot when given), by release ID.
+func (p *Promoter) Verdicts(ctx context.Context, env, site, snap string) (map[int64]Verdict, error) {
+	events, err := p.Store.ListEvents(ctx, store.EventFilter{Env: env, Site: site, Snapshot: snap, Kind: EventKnownGoodJudged, Limit: 1000})
+	if err != nil {
+		return nil, err
+	}
+	out := map[int64]Verdict{}
+	for _, e := range events {
+		id, err := strconv.ParseInt(e.Attrs["release"], 10, 64)
+		if err != nil {
+			continue
+		}
+		if _, seen := out[id]; !seen {
+			out[id] = Verdict{KnownGood: e.Attrs["knownGood"] == "true", Reason: e.Message}
+		}
+	}
+	return out, nil
 }
 
 // RollbackResult says what a rollback redeployed.

@@ -110,8 +110,8 @@ func summarize(p *Project) string {
 			fmt.Fprintf(&b, " secrets=%s", strings.Join(e.Secrets, ","))
 		}
 		b.WriteString("\n")
-		if g := e.Gates; g.Soak != 0 || g.Approvals != 0 || g.Signed || len(g.Tests) > 0 {
-			fmt.Fprintf(&b, "  gates soak=%s approvals=%d signed=%v\n", g.Soak, g.Approvals, g.Signed)
+		if g := e.Gates; g.Soak != 0 || g.Approvals != 0 || g.Signed || len(g.Tests) > 0 || g.MaxErrorRate != nil || g.MaxP95 != 0 {
+			fmt.Fprintf(&b, "  gates soak=%s approvals=%d signed=%v maxErrorRate=%v maxP95=%s\n", g.Soak, g.Approvals, g.Signed, g.ErrorRateLimit(), g.MaxP95)
 			for _, t := range g.Tests {
 				fmt.Fprintf(&b, "    test %s %q timeout=%s\n", t.Name, t.Command, t.Timeout)
 			}

@@ -145,6 +145,14 @@ func (doc *ladderDoc) checkRung(i int, base []string) Diagnostics {
 		loc := value("gates", "approvals")
 		add(loc.Value, loc.Path, fmt.Sprintf("must be 0 or more, not %d", e.Gates.Approvals))
 	}
+	if r := e.Gates.MaxErrorRate; r != nil && !(*r >= 0 && *r <= 1) {
+		loc := value("gates", "maxErrorRate")
+		add(loc.Value, loc.Path, fmt.Sprintf("must be a fraction from 0 to 1 (0.05 is 5%%), not %v", *r))
+	}
+	if e.Gates.MaxP95 < 0 {
+		loc := value("gates", "maxP95")
+		add(loc.Value, loc.Path, fmt.Sprintf("must be 0 (no limit) or more, not %s", e.Gates.MaxP95))
+	}
 	tests := map[string]int{}
 	for t, gt := range e.Gates.Tests {
 		idx := strconv.Itoa(t)

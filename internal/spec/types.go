@@ -201,6 +201,26 @@ type Gates struct {
 	Approvals int `yaml:"approvals" json:"approvals,omitempty"`
 	// Signed requires the snapshot's signature to verify.
 	Signed bool `yaml:"signed" json:"signed,omitempty"`
+	// MaxErrorRate is the highest fraction (0..1) of requests a service
+	// may answer 5xx over the soak on the previous rung; nil means
+	// DefaultMaxErrorRate. It applies where the service exports metrics.
+	MaxErrorRate *float64 `yaml:"maxErrorRate" json:"maxErrorRate,omitempty"`
+	// MaxP95 is the highest p95 latency a service may show over the soak
+	// on the previous rung; 0 sets no limit.
+	MaxP95 time.Duration `yaml:"maxP95" json:"maxP95,omitempty"`
+}
+
+// DefaultMaxErrorRate is the error-rate limit of a rung that sets none:
+// a release answering more than one request in twenty with a server
+// error is not one to promote or to roll back to.
+const DefaultMaxErrorRate = 0.05
+
+// ErrorRateLimit is MaxErrorRate, or DefaultMaxErrorRate when unset.
+func (g Gates) ErrorRateLimit() float64 {
+	if g.MaxErrorRate != nil {
+		return *g.MaxErrorRate
+	}
+	return DefaultMaxErrorRate
 }
 
 // GateTest is a named test command (smoke, e2e) run against a rung. It
