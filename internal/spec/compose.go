@@ -27,6 +27,10 @@ type stackInput struct {
 	// profiles are the Compose profiles to activate (--profile); empty
 	// means COMPOSE_PROFILES.
 	profiles []string
+	// archived: the file is a recorded snapshot's stack definition, which
+	// ladder wrote from compose-go's normalised model (networks and volumes
+	// carry their generated names) after checking the original's fields.
+	archived bool
 }
 
 // loadStack reads, validates and loads the stack file. It returns the
@@ -77,6 +81,9 @@ func loadStackLogged(ctx context.Context, in stackInput, logs *logHook) (*Stack,
 		ds = append(ds, checkPorts(in.shown, root, model)...)
 		// Only a file the schema accepts names fields worth judging.
 		refused, uses = checkFields(in.shown, iroot)
+		if in.archived {
+			refused = nil
+		}
 	}
 	exts, extDiags := decodeExtensions(in.shown, iroot, model)
 	if len(ds) > 0 {

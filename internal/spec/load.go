@@ -135,7 +135,7 @@ func load(ctx context.Context, dir string, opts LoadOptions) (*Project, error) {
 	var services []string
 	if stackAbs != "" {
 		var d Diagnostics
-		stack, services, d = loadStack(ctx, stackInput{abs: stackAbs, shown: relPath(absDir, stackAbs), base: absDir, env: opts.Env, profiles: opts.Profiles})
+		stack, services, d = loadStack(ctx, stackInput{abs: stackAbs, shown: relPath(absDir, stackAbs), base: absDir, env: opts.Env, profiles: opts.Profiles, archived: opts.Archived})
 		ds = append(ds, d...)
 	}
 	if err := ctx.Err(); err != nil {
