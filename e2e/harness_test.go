@@ -44,6 +44,7 @@ func TestMain(m *testing.M) {
 	// pgtest.Main runs the tests and then stops the PostgreSQL server the
 	// shared-store tests started, if any.
 	code := pgtest.Main(m)
+	stopBuildkitd()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -63,6 +64,8 @@ type project struct {
 	webPort int
 	env     []string
 	kind    string // the target kind the project runs on
+	// timeout bounds each ladder command; 0 means 3 minutes.
+	timeout time.Duration
 }
 
 // newProject copies the demo for a test that runs on the process target.
@@ -171,10 +174,14 @@ func (p *project) command(ctx context.Context, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// run runs ladder to completion (at most 3 minutes).
+// run runs ladder to completion (at most p.timeout, 3 minutes by default).
 func (p *project) run(args ...string) result {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	timeout := p.timeout
+	if timeout == 0 {
+		timeout = 3 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := p.command(ctx, args...)
 	var out, errb bytes.Buffer

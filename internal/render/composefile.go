@@ -84,6 +84,9 @@ func ComposeFile(d *Desired, image func(service, digest string) string, workingD
 				Retries: h.Retries, StartPeriod: h.StartPeriod.String(),
 			}
 		}
+		if svc.HealthDisabled && cs.Healthcheck == nil {
+			cs.Healthcheck = &composeHealth{Disable: true}
+		}
 		applyRuntime(&cs, svc)
 		for _, file := range svc.Files {
 			if f.Files == nil {
@@ -171,11 +174,12 @@ type composeService struct {
 }
 
 type composeHealth struct {
-	Test        []string `yaml:"test,flow"`
-	Interval    string   `yaml:"interval"`
-	Timeout     string   `yaml:"timeout"`
-	Retries     int      `yaml:"retries"`
-	StartPeriod string   `yaml:"start_period"`
+	Test        []string `yaml:"test,flow,omitempty"`
+	Interval    string   `yaml:"interval,omitempty"`
+	Timeout     string   `yaml:"timeout,omitempty"`
+	Retries     int      `yaml:"retries,omitempty"`
+	StartPeriod string   `yaml:"start_period,omitempty"`
+	Disable     bool     `yaml:"disable,omitempty"`
 }
 
 type composeDep struct {

@@ -83,10 +83,14 @@ type Service struct {
 	// Networks the service joins (by stack name), sorted.
 	Networks []string `json:"networks,omitempty"`
 	// Volumes mounted into the service.
-	Volumes   []Mount      `json:"volumes,omitempty"`
-	Health    *Health      `json:"health,omitempty"`
-	Metrics   *Endpoint    `json:"metrics,omitempty"`
-	DependsOn []Dependency `json:"dependsOn,omitempty"`
+	Volumes []Mount `json:"volumes,omitempty"`
+	Health  *Health `json:"health,omitempty"`
+	// HealthDisabled says the stack turns health checking off
+	// (healthcheck: disable: true, or test: ["NONE"]): the image's own
+	// HEALTHCHECK must not run either.
+	HealthDisabled bool         `json:"healthDisabled,omitempty"`
+	Metrics        *Endpoint    `json:"metrics,omitempty"`
+	DependsOn      []Dependency `json:"dependsOn,omitempty"`
 	// Restart is the Compose restart policy: "no", "always", "on-failure"
 	// or "unless-stopped".
 	Restart string `json:"restart"`

@@ -270,6 +270,9 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 			errs = append(errs, fmt.Errorf("service %q: x-ladder.health needs a port: the service declares none", name))
 		}
 	}
+	if hc := cs.HealthCheck; hc != nil && (hc.Disable || len(hc.Test) > 0 && hc.Test[0] == "NONE") {
+		s.HealthDisabled = true
+	}
 	if hc := cs.HealthCheck; hc != nil && !hc.Disable && len(hc.Test) > 0 && hc.Test[0] != "NONE" {
 		if s.Health == nil {
 			s.Health = &Health{Interval: DefaultInterval, Timeout: DefaultTimeout, Retries: DefaultRetries}

@@ -274,6 +274,11 @@ func renderFiles(p *types.Project, cs types.ServiceConfig, envName string, opts 
 				if !errors.Is(err, ErrSecretNotSet) {
 					return nil, fmt.Errorf("%s %s: %w", kind, ref.Source, err)
 				}
+				// The project's environment: the variables ladder was
+				// started with and the project's .env, as compose reads it.
+				if v, ok := p.Environment[def.Environment]; ok {
+					return []byte(v), nil
+				}
 				if opts.LookupEnv != nil {
 					if v, ok := opts.LookupEnv(def.Environment); ok {
 						return []byte(v), nil

@@ -178,6 +178,10 @@ func (t *Target) containerSpec(project string, d *render.Desired, svc render.Ser
 			Retries: h.Retries, StartPeriod: h.StartPeriod,
 		}
 	}
+	if svc.HealthDisabled && cfg.Healthcheck == nil {
+		// As compose does: NONE overrides the image's HEALTHCHECK.
+		cfg.Healthcheck = &container.HealthConfig{Test: []string{"NONE"}}
+	}
 	host := &container.HostConfig{
 		PortBindings:  bindings,
 		RestartPolicy: container.RestartPolicy{Name: container.RestartPolicyMode(svc.Restart), MaximumRetryCount: svc.MaxRestarts},
