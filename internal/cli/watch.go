@@ -203,8 +203,23 @@ func plural(n int, what string) string {
 	return fmt.Sprintf("%d %ss", n, what)
 }
 
-// collect is a placeholder until snapshot collection lands.
-func (w *watcher) collect(context.Context, *spec.Project) {}
+// collect deletes, on a data: throwaway rung, the snapshots of the stack
+// beyond the newest --keep-snapshots that no release ran: a save is a
+// snapshot, and a morning of saves should not fill the store. Elsewhere
+// every snapshot is kept as history.
+func (w *watcher) collect(ctx context.Context, p *spec.Project) {
+	if w.env.Data != spec.DataThrowaway {
+		return
+	}
+	ids, err := w.ws.store.CollectSnapshots(ctx, p.Stack.Name, w.keep)
+	if err != nil {
+		w.out.printf("  ! collecting old snapshots: %v\n", err)
+		return
+	}
+	if len(ids) > 0 {
+		w.a.logger().Info("collected throwaway snapshots", "count", len(ids), "kept", w.keep)
+	}
+}
 
 // checkWatch refuses --watch where it does not belong and returns the
 // rules it will follow; a develop.watch section that is wrong is a

@@ -42,6 +42,12 @@ type Store interface {
 	GetSnapshot(ctx context.Context, idOrPrefix string) (*snapshot.Snapshot, error)
 	// ListSnapshots returns snapshots newest first; limit <= 0 means all.
 	ListSnapshots(ctx context.Context, limit int) ([]*snapshot.Snapshot, error)
+	// CollectSnapshots deletes the snapshots of stack beyond its newest
+	// keep that nothing refers to (no release, promotion, approval or
+	// recorded instance) and returns their IDs. It is for the throwaway
+	// snapshots `up --watch` makes on every save; history is never
+	// collected.
+	CollectSnapshots(ctx context.Context, stack string, keep int) ([]string, error)
 
 	// PutArtifact records a built artifact; idempotent per (service, inputs).
 	PutArtifact(ctx context.Context, a snapshot.Artifact) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/jackc/pgx/v5"
 
@@ -167,4 +168,35 @@ func (s *Store) LookupArtifact(ctx context.Context, service, inputs string) (sna
 		return snapshot.Artifact{}, s.wrap(err, "lookup artifact %s %s", service, inputs)
 	}
 	return a, nil
+}
+
+// CollectSnapshots implements store.Store.
+func (s *Store) CollectSnapshots(ctx context.Context, stack string, keep int) ([]string, error) {
+	if keep < 1 {
+		return nil, fmt.Errorf("store: collect snapshots: keep %d is less than 1", keep)
+	}
+	rows, err := s.pool.Query(ctx, `DELETE FROM snapshots WHERE stack = $1
+		AND id NOT IN (SELECT id FROM snapshots WHERE stack = $1 ORDER BY created_ms DESC, id DESC LIMIT $2)
+		AND id NOT IN (SELECT snapshot FROM releases)
+		AND id NOT IN (SELECT snapshot FROM promotions)
+		AND id NOT IN (SELECT snapshot FROM approvals)
+		AND id NOT IN (SELECT snapshot FROM instances)
+		RETURNING id`, stack, keep)
+	if err != nil {
+		return nil, s.wrap(err, "collect snapshots")
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, s.wrap(err, "collect snapshots")
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(err, "collect snapshots")
+	}
+	sort.Strings(ids)
+	return ids, nil
 }
