@@ -204,14 +204,15 @@ func plural(n int, what string) string {
 }
 
 // collect deletes, on a data: throwaway rung, the snapshots of the stack
-// beyond the newest --keep-snapshots that no release ran: a save is a
+// beyond the newest --keep-snapshots that never left the rung, with the
+// rung's releases of them: a save is a
 // snapshot, and a morning of saves should not fill the store. Elsewhere
 // every snapshot is kept as history.
 func (w *watcher) collect(ctx context.Context, p *spec.Project) {
 	if w.env.Data != spec.DataThrowaway {
 		return
 	}
-	ids, err := w.ws.store.CollectSnapshots(ctx, p.Stack.Name, w.keep)
+	ids, err := w.ws.store.CollectSnapshots(ctx, p.Stack.Name, w.env.Name, w.keep)
 	if err != nil {
 		w.out.printf("  ! collecting old snapshots: %v\n", err)
 		return

@@ -186,36 +186,53 @@ func (s *Store) LookupArtifact(ctx context.Context, service, inputs string) (sna
 	return a, nil
 }
 
-// collectSQL is CollectSnapshots' one statement, the same in both stores.
+// collectSQL is CollectSnapshots' statement, the same in both stores.
 const collectSQL = `DELETE FROM snapshots WHERE stack = $1
-	AND id NOT IN (SELECT id FROM snapshots WHERE stack = $1 ORDER BY created_ms DESC, id DESC LIMIT $2)
-	AND id NOT IN (SELECT snapshot FROM releases)
+	AND id NOT IN (SELECT id FROM snapshots WHERE stack = $1 ORDER BY created_ms DESC, id DESC LIMIT $3)
+	AND id NOT IN (SELECT snapshot FROM releases WHERE env <> $2)
 	AND id NOT IN (SELECT snapshot FROM promotions)
 	AND id NOT IN (SELECT snapshot FROM approvals)
 	AND id NOT IN (SELECT snapshot FROM instances)
 	RETURNING id`
 
 // CollectSnapshots implements store.Store.
-func (s *Store) CollectSnapshots(ctx context.Context, stack string, keep int) ([]string, error) {
+func (s *Store) CollectSnapshots(ctx context.Context, stack, env string, keep int) ([]string, error) {
 	if keep < 1 {
 		return nil, fmt.Errorf("store: collect snapshots: keep %d is less than 1", keep)
 	}
-	rows, err := s.w.QueryContext(ctx, collectSQL, stack, keep)
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("store: collect snapshots: %w", err)
+	}
+	defer tx.Rollback()
+	ids, err := collected(tx.QueryContext(ctx, collectSQL, stack, env, keep))
+	if err != nil {
+		return nil, fmt.Errorf("store: collect snapshots: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM releases WHERE env = $1 AND snapshot = $2`, env, id); err != nil {
+			return nil, fmt.Errorf("store: collect snapshots: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: collect snapshots: %w", err)
+	}
+	return ids, nil
+}
+
+func collected(rows *sql.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store: collect snapshots: %w", err)
+			return nil, err
 		}
 		ids = append(ids, id)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: collect snapshots: %w", err)
-	}
 	sort.Strings(ids)
-	return ids, nil
+	return ids, rows.Err()
 }

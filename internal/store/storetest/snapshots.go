@@ -291,8 +291,8 @@ func testArtifactRePut(t *testing.T, s store.Store) {
 }
 
 // testSnapshotCollect: CollectSnapshots deletes a stack's snapshots beyond
-// the newest keep, except those a release refers to, and nothing of other
-// stacks.
+// the newest keep with the throwaway environment's releases of them, but
+// none another environment released, and nothing of other stacks.
 func testSnapshotCollect(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -308,10 +308,15 @@ func testSnapshotCollect(t *testing.T, s store.Store) {
 	if _, err := s.PutSnapshot(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateRelease(ctx, store.Release{Env: "local", Site: "default", Snapshot: shop[0].ID, Phase: store.PhaseSucceeded, Started: base}); err != nil {
+	if _, err := s.CreateRelease(ctx, store.Release{Env: "dev", Site: "default", Snapshot: shop[0].ID, Phase: store.PhaseSucceeded, Started: base}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.CollectSnapshots(ctx, "shop", 2)
+	for _, snap := range shop {
+		if _, err := s.CreateRelease(ctx, store.Release{Env: "local", Site: "default", Snapshot: snap.ID, Phase: store.PhaseSucceeded, Started: base}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.CollectSnapshots(ctx, "shop", "local", 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -330,10 +335,24 @@ func testSnapshotCollect(t *testing.T, s store.Store) {
 	if _, err := s.GetSnapshot(ctx, other.ID); err != nil {
 		t.Errorf("another stack's snapshot was collected: %v", err)
 	}
-	if got, err := s.CollectSnapshots(ctx, "shop", 2); err != nil || len(got) != 0 {
+	rels, err := s.ListReleases(ctx, store.ReleaseFilter{Env: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, r := range rels {
+		left = append(left, r.Snapshot)
+	}
+	slices.Sort(left)
+	wantLeft := []string{shop[0].ID, shop[3].ID, shop[4].ID}
+	slices.Sort(wantLeft)
+	if !slices.Equal(left, wantLeft) {
+		t.Errorf("local's releases after collection are of %v, want %v", left, wantLeft)
+	}
+	if got, err := s.CollectSnapshots(ctx, "shop", "local", 2); err != nil || len(got) != 0 {
 		t.Errorf("second collection = %v, %v; want nothing", got, err)
 	}
-	if _, err := s.CollectSnapshots(ctx, "shop", 0); err == nil {
+	if _, err := s.CollectSnapshots(ctx, "shop", "local", 0); err == nil {
 		t.Error("CollectSnapshots with keep 0 succeeded")
 	}
 }
