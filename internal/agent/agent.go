@@ -331,3 +331,6 @@ func (a *Agent) scrapeTargets(ctx context.Context) []signal.ScrapeTarget {
 }
 
 var _ server.Source = (*Agent)(nil)
+
+// Target is the target the agent deploys with.
+func (a *Agent) Target() target.Target { return a.opts.Target }

@@ -111,3 +111,24 @@ func exposedPorts(ports []types.ServicePortConfig) []string {
 	sort.Strings(out)
 	return out
 }
+
+// GoContexts returns, for each service built from Go sources (a build
+// section without a Dockerfile), its build context directory. Services
+// that cannot be planned are left out: Build reports them.
+func GoContexts(stack *spec.Stack) map[string]string {
+	proj := stack.Compose
+	base := proj.WorkingDir
+	if base == "" && stack.File != "" {
+		base = filepath.Dir(stack.File)
+	}
+	out := map[string]string{}
+	for name, svc := range proj.Services {
+		if svc.Build == nil {
+			continue
+		}
+		if j, err := planService(name, svc, base, proj.Secrets); err == nil && j.docker == nil {
+			out[name] = j.context
+		}
+	}
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,6 +22,7 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/target/compose"
 	"github.com/ladderhq/ladder/internal/target/process"
+	"github.com/ladderhq/ladder/internal/watch"
 )
 
 type upOptions struct {
@@ -29,6 +31,8 @@ type upOptions struct {
 	detach    bool
 	dashboard string
 	timeout   time.Duration
+	watch     bool
+	keep      int
 }
 
 func newUpCmd(a *app) *cobra.Command {
@@ -46,8 +50,18 @@ With -d the stack keeps running in the background; later commands (status,
 logs, up, down) talk to it. Running up again while the stack runs deploys
 only what changed: a changed service is started beside the old one and
 replaces it once healthy; if it never becomes healthy the old one keeps
-serving and up exits with code 3.`,
+serving and up exits with code 3.
+
+With --watch (-w) up stays in the foreground and follows the sources:
+each service's Compose develop.watch rules (sync copies changed files into
+the running instances, sync+restart also restarts them, restart only
+restarts, rebuild makes a new snapshot and replaces the service), and, for
+a Go service without develop.watch, a save in any of its local packages
+rebuilds and replaces it. Every rebuild is a new snapshot and release; on a
+rung with data: throwaway, snapshots beyond the newest --keep-snapshots
+that no release ran are collected. A protected rung is never watched.`,
 		Example: `  ladder up
+  ladder up --watch
   ladder up -d --dashboard 127.0.0.1:0
   ladder up -d && ladder status`,
 		Args: cobra.NoArgs,
@@ -62,6 +76,8 @@ serving and up exits with code 3.`,
 	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (the dashboard has no authentication)")
 	f.StringVar(&a.target, "target", "", "runtime: auto, process or compose (default: the environment's target)")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
+	f.BoolVarP(&o.watch, "watch", "w", false, "stay in the foreground and follow changes: develop.watch rules, and a rebuild of a Go service on save")
+	f.IntVar(&o.keep, "keep-snapshots", 10, "with --watch on a data: throwaway rung: how many of the newest snapshots to keep besides those a release ran")
 	f.StringVar(&o.pull, "pull", "", "for image services: always (resolve the tag at the registry), missing (the pinned or the engine's copy when there is one) or never (default: each service's pull_policy, else missing)")
 	return cmd
 }
@@ -91,6 +107,12 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if env.From != "" {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s is promoted to from %s, never built and deployed directly", env.Name, env.From),
 			Hint: fmt.Sprintf("ladder promote SNAPSHOT --to %s", env.Name)}
+	}
+	var rules []watch.Rule
+	if o.watch {
+		if rules, err = a.checkWatch(ctx, ws, env, o); err != nil {
+			return err
+		}
 	}
 	out := &printer{w: a.Out, quiet: a.json()}
 	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
@@ -161,6 +183,10 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		}
 	}
 
+	if running && o.watch {
+		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s already runs in the background (agent pid %d); --watch runs it in the foreground", env.Name, client.Info.PID),
+			Hint: "ladder down --env " + env.Name + ", then ladder up --watch"}
+	}
 	if running {
 		return a.upViaAgent(ctx, ws, client, made, env.Name, o, out, begun, false)
 	}
@@ -171,7 +197,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		}
 		return a.upViaAgent(ctx, ws, c, made, env.Name, o, out, begun, true)
 	}
-	return a.upForeground(ctx, ws, env.Name, made, o, out, begun)
+	return a.upForeground(ctx, ws, env.Name, made, o, out, begun, rules)
 }
 
 // recover closes what a killed ladder left behind before doing anything.
@@ -279,7 +305,7 @@ func (a *app) upSummary(made *deploy.Made, res *api.DeployResult, st *api.Status
 }
 
 // upForeground runs the agent in this process until interrupted.
-func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made *deploy.Made, o upOptions, out *printer, begun time.Time) error {
+func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made *deploy.Made, o upOptions, out *printer, begun time.Time, rules []watch.Rule) error {
 	ag, err := a.newAgent(ws, env, o.dashboard)
 	if err != nil {
 		return err
@@ -333,7 +359,36 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 		<-runDone
 		return err
 	}
+	watchDone := make(chan error, 1)
+	stopWatching := func() {}
+	if o.watch {
+		e, _ := ws.environment(env)
+		w := &watcher{a: a, ws: ws, ag: ag, env: e, o: o, out: out, keep: o.keep}
+		watchCtx, stopWatch := context.WithCancel(ctx)
+		go func() {
+			select {
+			case <-ag.Done():
+			case <-watchCtx.Done():
+			}
+			stopWatch()
+		}()
+		watching := make(chan error, 1)
+		go func() {
+			err := w.run(watchCtx, rules)
+			watching <- err
+			if err != nil {
+				watchDone <- err
+			}
+		}()
+		var once sync.Once
+		stopWatching = func() { once.Do(func() { stopWatch(); <-watching }) }
+		defer stopWatching()
+	}
 	select {
+	case err := <-watchDone:
+		// Watching could not start: stop as Ctrl-C would.
+		out.printf("%v\nstopping %s...\n", err, env)
+		cancelRun()
 	case <-ctx.Done():
 		out.printf("\nstopping %s...\n", env)
 		cancelRun()
@@ -342,6 +397,8 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	case err := <-runDone:
 		return err
 	}
+	// A rebuild under way is undone before the agent stops.
+	stopWatching()
 	if err := <-runDone; err != nil {
 		return err
 	}

@@ -42,6 +42,13 @@ type Store interface {
 	GetSnapshot(ctx context.Context, idOrPrefix string) (*snapshot.Snapshot, error)
 	// ListSnapshots returns snapshots newest first; limit <= 0 means all.
 	ListSnapshots(ctx context.Context, limit int) ([]*snapshot.Snapshot, error)
+	// CollectSnapshots deletes the snapshots of stack beyond its newest
+	// keep that nothing outside the throwaway environment env refers to
+	// (no release of another environment, no promotion, approval or
+	// recorded instance), together with env's releases of them, and
+	// returns their IDs. It is for the snapshots `up --watch` makes on
+	// every save; what reached another rung is never collected.
+	CollectSnapshots(ctx context.Context, stack, env string, keep int) ([]string, error)
 
 	// PutArtifact records a built artifact; idempotent per (service, inputs).
 	PutArtifact(ctx context.Context, a snapshot.Artifact) error

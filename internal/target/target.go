@@ -137,3 +137,20 @@ type Placer interface {
 	// target applied, or was last seen.
 	Sides(site render.SiteRef) map[string]Side
 }
+
+// Syncer is a target that can change a service's running instances in
+// place, for `ladder up --watch` on a rung that is neither protected nor
+// shared: what runs then differs from the snapshot until the next build.
+type Syncer interface {
+	// Sync copies each file's Src into every running instance of service
+	// at Dst (an absolute path inside the instance); a Src that no longer
+	// exists is removed at Dst.
+	Sync(ctx context.Context, site render.SiteRef, service string, files []SyncFile) error
+	// Restart restarts every running instance of service in place.
+	Restart(ctx context.Context, site render.SiteRef, service string) error
+}
+
+// SyncFile is one file for Syncer.Sync.
+type SyncFile struct {
+	Src, Dst string
+}

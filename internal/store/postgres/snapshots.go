@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sort"
 
 	"github.com/jackc/pgx/v5"
 
@@ -167,4 +168,49 @@ func (s *Store) LookupArtifact(ctx context.Context, service, inputs string) (sna
 		return snapshot.Artifact{}, s.wrap(err, "lookup artifact %s %s", service, inputs)
 	}
 	return a, nil
+}
+
+// CollectSnapshots implements store.Store.
+func (s *Store) CollectSnapshots(ctx context.Context, stack, env string, keep int) ([]string, error) {
+	if keep < 1 {
+		return nil, fmt.Errorf("store: collect snapshots: keep %d is less than 1", keep)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, s.wrap(err, "collect snapshots")
+	}
+	defer tx.Rollback(ctx)
+	rows, err := tx.Query(ctx, `DELETE FROM snapshots WHERE stack = $1
+	AND id NOT IN (SELECT id FROM snapshots WHERE stack = $1 ORDER BY created_ms DESC, id DESC LIMIT $3)
+	AND id NOT IN (SELECT snapshot FROM releases WHERE env <> $2)
+	AND id NOT IN (SELECT snapshot FROM promotions)
+	AND id NOT IN (SELECT snapshot FROM approvals)
+	AND id NOT IN (SELECT snapshot FROM instances)
+	RETURNING id`, stack, env, keep)
+	if err != nil {
+		return nil, s.wrap(err, "collect snapshots")
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, s.wrap(err, "collect snapshots")
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(err, "collect snapshots")
+	}
+	if len(ids) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM releases WHERE env = $1 AND snapshot = ANY($2)`, env, ids); err != nil {
+			return nil, s.wrap(err, "collect snapshots")
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, s.wrap(err, "collect snapshots")
+	}
+	sort.Strings(ids)
+	return ids, nil
 }

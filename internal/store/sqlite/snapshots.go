@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
@@ -45,8 +46,9 @@ func (s *Store) PutSnapshot(ctx context.Context, snap *snapshot.Snapshot) (bool,
 	if n == 1 {
 		return true, nil
 	}
-	// Snapshots are never updated or deleted, so the row that won is still
-	// there to compare against.
+	// Snapshots are never updated, and deleted only by CollectSnapshots,
+	// which keeps a stack's newest: the row that won is still there to
+	// compare against.
 	old, err := s.snapshotByID(ctx, snap.ID)
 	if err != nil {
 		return false, fmt.Errorf("store: put snapshot %s: %w", snapshot.Short(snap.ID), err)
@@ -182,4 +184,55 @@ func (s *Store) LookupArtifact(ctx context.Context, service, inputs string) (sna
 		return snapshot.Artifact{}, fmt.Errorf("store: lookup artifact %s %s: %w", service, inputs, err)
 	}
 	return a, nil
+}
+
+// collectSQL is CollectSnapshots' statement, the same in both stores.
+const collectSQL = `DELETE FROM snapshots WHERE stack = $1
+	AND id NOT IN (SELECT id FROM snapshots WHERE stack = $1 ORDER BY created_ms DESC, id DESC LIMIT $3)
+	AND id NOT IN (SELECT snapshot FROM releases WHERE env <> $2)
+	AND id NOT IN (SELECT snapshot FROM promotions)
+	AND id NOT IN (SELECT snapshot FROM approvals)
+	AND id NOT IN (SELECT snapshot FROM instances)
+	RETURNING id`
+
+// CollectSnapshots implements store.Store.
+func (s *Store) CollectSnapshots(ctx context.Context, stack, env string, keep int) ([]string, error) {
+	if keep < 1 {
+		return nil, fmt.Errorf("store: collect snapshots: keep %d is less than 1", keep)
+	}
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: collect snapshots: %w", err)
+	}
+	defer tx.Rollback()
+	ids, err := collected(tx.QueryContext(ctx, collectSQL, stack, env, keep))
+	if err != nil {
+		return nil, fmt.Errorf("store: collect snapshots: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM releases WHERE env = $1 AND snapshot = $2`, env, id); err != nil {
+			return nil, fmt.Errorf("store: collect snapshots: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: collect snapshots: %w", err)
+	}
+	return ids, nil
+}
+
+func collected(rows *sql.Rows, err error) ([]string, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return ids, rows.Err()
 }

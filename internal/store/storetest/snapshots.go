@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"maps"
 	"slices"
 	"strings"
@@ -17,6 +18,7 @@ var snapshotTests = []test{
 	{"ConflictingContent", testSnapshotConflict},
 	{"PrefixLookup", testSnapshotPrefix},
 	{"ListNewestFirst", testSnapshotList},
+	{"CollectKeepsNewestAndReferenced", testSnapshotCollect},
 }
 
 var artifactTests = []test{
@@ -286,4 +288,71 @@ func testArtifactRePut(t *testing.T, s store.Store) {
 	got, err = s.LookupArtifact(ctx, "api", a.Inputs)
 	must(t, "LookupArtifact", err)
 	equal(t, "LookupArtifact after rebuild", got, b)
+}
+
+// testSnapshotCollect: CollectSnapshots deletes a stack's snapshots beyond
+// the newest keep with the throwaway environment's releases of them, but
+// none another environment released, and nothing of other stacks.
+func testSnapshotCollect(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	var shop []*snapshot.Snapshot
+	for i := range 5 {
+		snap := newSnap("shop", "rev", base.Add(time.Duration(i)*time.Minute), "api", strings.Repeat("v", i+1))
+		if _, err := s.PutSnapshot(ctx, snap); err != nil {
+			t.Fatal(err)
+		}
+		shop = append(shop, snap)
+	}
+	other := newSnap("other", "rev", base.Add(-time.Hour), "api")
+	if _, err := s.PutSnapshot(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateRelease(ctx, store.Release{Env: "dev", Site: "default", Snapshot: shop[0].ID, Phase: store.PhaseSucceeded, Started: base}); err != nil {
+		t.Fatal(err)
+	}
+	for _, snap := range shop {
+		if _, err := s.CreateRelease(ctx, store.Release{Env: "local", Site: "default", Snapshot: snap.ID, Phase: store.PhaseSucceeded, Started: base}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.CollectSnapshots(ctx, "shop", "local", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{shop[1].ID, shop[2].ID}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("CollectSnapshots(shop, 2) = %v, want %v", got, want)
+	}
+	for i, snap := range shop {
+		_, err := s.GetSnapshot(ctx, snap.ID)
+		gone := i == 1 || i == 2
+		if gone != errors.Is(err, store.ErrNotFound) {
+			t.Errorf("snapshot %d after collection: err = %v, want gone = %v", i, err, gone)
+		}
+	}
+	if _, err := s.GetSnapshot(ctx, other.ID); err != nil {
+		t.Errorf("another stack's snapshot was collected: %v", err)
+	}
+	rels, err := s.ListReleases(ctx, store.ReleaseFilter{Env: "local"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, r := range rels {
+		left = append(left, r.Snapshot)
+	}
+	slices.Sort(left)
+	wantLeft := []string{shop[0].ID, shop[3].ID, shop[4].ID}
+	slices.Sort(wantLeft)
+	if !slices.Equal(left, wantLeft) {
+		t.Errorf("local's releases after collection are of %v, want %v", left, wantLeft)
+	}
+	if got, err := s.CollectSnapshots(ctx, "shop", "local", 2); err != nil || len(got) != 0 {
+		t.Errorf("second collection = %v, %v; want nothing", got, err)
+	}
+	if _, err := s.CollectSnapshots(ctx, "shop", "local", 0); err == nil {
+		t.Error("CollectSnapshots with keep 0 succeeded")
+	}
 }

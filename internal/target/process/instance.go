@@ -50,8 +50,11 @@ type instance struct {
 	pid      int
 	started  time.Time
 	stopping bool
-	lines    []string
-	changed  chan struct{} // closed and replaced on every change
+	// restartNow is set by Target.Restart: the next exit restarts the
+	// process at once, whatever the restart policy.
+	restartNow bool
+	lines      []string
+	changed    chan struct{} // closed and replaced on every change
 
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -113,8 +116,14 @@ func (in *instance) supervise(ctx context.Context) {
 		began := time.Now()
 		code, err := in.runOnce(ctx, attempt)
 		in.mu.Lock()
-		stopping := in.stopping
+		stopping, now := in.stopping, in.restartNow
+		in.restartNow = false
 		in.mu.Unlock()
+		if now && !stopping && ctx.Err() == nil {
+			in.update(func() { in.state = plan.StateRestarting })
+			in.t.event(in, store.EventRestarted, fmt.Sprintf("%s %s restarted (files synced)", in.svc.Name, in.slot), map[string]string{"exitCode": fmt.Sprint(code)})
+			continue
+		}
 		if stopping || ctx.Err() != nil {
 			in.update(func() { in.state = plan.StateExited; in.exitCode = code; in.health = healthAfterExit(in.health) })
 			return

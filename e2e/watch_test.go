@@ -1,0 +1,154 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// watching is a `ladder up --watch` running in the foreground.
+type watching struct {
+	t    *testing.T
+	cmd  interface{ Wait() error }
+	pid  int
+	mu   sync.Mutex
+	out  strings.Builder
+	done chan struct{}
+}
+
+func (w *watching) output() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.out.String()
+}
+
+// waitFor waits until the output holds s.
+func (w *watching) waitFor(s string, d time.Duration) {
+	w.t.Helper()
+	eventually(w.t, d, "output "+s, func() (bool, string) {
+		out := w.output()
+		return strings.Contains(out, s), out
+	})
+}
+
+// stop interrupts it (Ctrl-C) and waits for it to exit.
+func (w *watching) stop() {
+	_ = syscall.Kill(w.pid, syscall.SIGINT)
+	select {
+	case <-w.done:
+	case <-time.After(time.Minute):
+		_ = syscall.Kill(w.pid, syscall.SIGKILL)
+		w.t.Errorf("up --watch did not stop within a minute of Ctrl-C:\n%s", w.output())
+	}
+}
+
+// startWatch runs `ladder up --watch ARGS` and waits until it watches.
+func startWatch(t *testing.T, p *project, args ...string) *watching {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	cmd := p.command(ctx, append([]string{"up", "--watch", "--dashboard", "127.0.0.1:0", "--timeout", "2m"}, args...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w := &watching{t: t, cmd: cmd, pid: cmd.Process.Pid, done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			w.mu.Lock()
+			w.out.WriteString(sc.Text() + "\n")
+			w.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, stdout)
+		_ = cmd.Wait()
+	}()
+	t.Cleanup(w.stop)
+	w.waitFor("watching for changes", 3*time.Minute)
+	return w
+}
+
+// versionOf is what a service's /version says its snapshot is.
+func versionOf(t *testing.T, url string) string {
+	code, body := httpGet(t, url+"/version")
+	if code != 200 {
+		return ""
+	}
+	var v struct {
+		Snapshot string `json:"snapshot"`
+	}
+	_ = json.Unmarshal([]byte(body), &v)
+	return v.Snapshot
+}
+
+func TestWatchProcess(t *testing.T) {
+	p := newProject(t)
+	w := startWatch(t, p)
+	if !strings.Contains(w.output(), "notifications: rebuild on a save in its Go packages") {
+		t.Fatalf("up --watch does not say it follows notifications' packages:\n%s", w.output())
+	}
+	st, res := p.status()
+	if res.code != 0 {
+		t.Fatalf("status: %s", res)
+	}
+	first := st.Sites[0].Snapshot
+	url := endpoint(t, st, "notifications")
+	usersURL := endpoint(t, st, "users")
+	usersVersion := versionOf(t, usersURL)
+
+	// A save that changes what notifications serves.
+	main := filepath.Join(p.dir, "services", "notifications", "main.go")
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), "\treturn nil\n}", "\ts.HandleFunc(\"GET /api/edited\", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(\"v2\")) })\n\treturn nil\n}", 1)
+	edited = strings.Replace(edited, "import (\n", "import (\n\t\"net/http\"\n\n", 1)
+	if err := os.WriteFile(main, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "the edited notifications serving", func() (bool, string) {
+		code, body := httpGet(t, url+"/api/edited")
+		return code == 200 && body == "v2", w.output()
+	})
+	w.waitFor("serving (release", 30*time.Second)
+	st, _ = p.status()
+	second := st.Sites[0].Snapshot
+	if second == first || second == "" {
+		t.Fatalf("snapshot after the save = %q, before %q: want a new one", second, first)
+	}
+	if v := versionOf(t, url); v != second {
+		t.Errorf("notifications reports snapshot %q, want the new %q", v, second)
+	}
+	// users did not change: it keeps its instance, and now reports the
+	// snapshot it was started with.
+	if v := versionOf(t, usersURL); v != usersVersion {
+		t.Errorf("users was restarted: version %q, was %q", v, usersVersion)
+	}
+	res = p.run("snapshots", "-o", "json")
+	if res.code != 0 || !strings.Contains(res.stdout, second) || !strings.Contains(res.stdout, first) {
+		t.Errorf("ladder snapshots does not list both %s and %s: %s", first, second, res)
+	}
+	// A save that breaks the build leaves the last release serving.
+	if err := os.WriteFile(main, []byte(edited+"\nfunc broken( {\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w.waitFor("build failed; still running the last release", time.Minute)
+	if code, body := httpGet(t, url+"/api/edited"); code != 200 || body != "v2" {
+		t.Errorf("after a broken save, notifications answers %d %q", code, body)
+	}
+	w.stop()
+}

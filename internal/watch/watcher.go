@@ -1,0 +1,166 @@
+package watch
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// Coalesce is how long a Watcher waits after the last event of a burst
+// before it hands the batch on: an editor's save is several events (write,
+// chmod, rename of a temp file), a `git checkout` many more.
+const Coalesce = 50 * time.Millisecond
+
+// maxDelay bounds how long a steady stream of events holds a batch back.
+const maxDelay = time.Second
+
+// Watcher follows the paths of a set of rules.
+type Watcher struct {
+	rules  []Rule
+	fs     *fsnotify.Watcher
+	logger *slog.Logger
+}
+
+// New starts watching every rule's path (the directories under it too
+// for recursive rules). A path that does not exist yet is watched from
+// its nearest existing parent.
+func New(rules []Rule, logger *slog.Logger) (*Watcher, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	f, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, err
+	}
+	w := &Watcher{rules: rules, fs: f, logger: logger}
+	for _, r := range rules {
+		if err := w.add(r.Path, r.Recursive); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+func (w *Watcher) add(path string, recursive bool) error {
+	fi, err := os.Stat(path)
+	for errors.Is(err, fs.ErrNotExist) && filepath.Dir(path) != path {
+		path = filepath.Dir(path)
+		fi, err = os.Stat(path)
+	}
+	if err != nil {
+		return err
+	}
+	if !fi.IsDir() {
+		// Editors replace files by renaming: watch the directory.
+		return w.fs.Add(filepath.Dir(path))
+	}
+	if !recursive {
+		return w.fs.Add(path)
+	}
+	return filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if p != path && editorTemp(d.Name()) {
+			return filepath.SkipDir // .git, .ladder
+		}
+		return w.fs.Add(p)
+	})
+}
+
+// Close stops watching.
+func (w *Watcher) Close() error { return w.fs.Close() }
+
+// Run hands each coalesced batch of changed paths, sorted, to fn until ctx
+// ends. fn runs on Run's goroutine: changes made while it runs make the
+// next batch.
+func (w *Watcher) Run(ctx context.Context, fn func(paths []string)) error {
+	pending := map[string]bool{}
+	var quiet, deadline <-chan time.Time
+	flush := func() {
+		paths := make([]string, 0, len(pending))
+		for p := range pending {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		clear(pending)
+		quiet, deadline = nil, nil
+		fn(paths)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev, ok := <-w.fs.Events:
+			if !ok {
+				return nil
+			}
+			if !w.relevant(ev.Name) {
+				continue
+			}
+			if ev.Has(fsnotify.Create) {
+				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+					// A new directory under a recursive rule: follow it, and
+					// count the files that landed in it before we did.
+					w.addNew(ev.Name, pending)
+				}
+			}
+			pending[ev.Name] = true
+			quiet = time.After(Coalesce)
+			if deadline == nil {
+				deadline = time.After(maxDelay)
+			}
+		case err, ok := <-w.fs.Errors:
+			if !ok {
+				return nil
+			}
+			w.logger.Warn("watching files", "err", err)
+		case <-quiet:
+			flush()
+		case <-deadline:
+			flush()
+		}
+	}
+}
+
+// relevant reports whether any rule matches path, or path is a directory
+// a recursive rule covers.
+func (w *Watcher) relevant(path string) bool {
+	for _, r := range w.rules {
+		if _, ok := r.Match(path); ok {
+			return true
+		}
+	}
+	return false
+}
+
+func (w *Watcher) addNew(dir string, pending map[string]bool) {
+	for _, r := range w.rules {
+		if _, ok := r.Match(dir); !ok || !r.Recursive {
+			continue
+		}
+		_ = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if d.IsDir() {
+				if p != dir && editorTemp(d.Name()) {
+					return filepath.SkipDir
+				}
+				_ = w.fs.Add(p)
+				return nil
+			}
+			pending[p] = true
+			return nil
+		})
+		return
+	}
+}
