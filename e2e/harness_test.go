@@ -63,7 +63,8 @@ type project struct {
 	dir     string // the stack directory
 	webPort int
 	env     []string
-	kind    string // the target kind the project runs on
+	kind    string        // the target kind the project runs on
+	timeout time.Duration // of one ladder command; 3 minutes when zero
 }
 
 // newProject copies the demo for a test that runs on the process target.
@@ -186,7 +187,11 @@ func (p *project) command(ctx context.Context, args ...string) *exec.Cmd {
 // run runs ladder to completion (at most 3 minutes).
 func (p *project) run(args ...string) result {
 	p.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	timeout := p.timeout
+	if timeout == 0 {
+		timeout = 3 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	cmd := p.command(ctx, args...)
 	var out, errb bytes.Buffer
