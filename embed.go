@@ -11,5 +11,12 @@ import "embed"
 //go:embed go.mod go.sum examples/trading
 var Demo embed.FS
 
+// DebianImageScript is scripts/debian-image.sh, which builds a Docker
+// image from Debian's packages; `ladder demo` runs it for the demo's
+// PostgreSQL image on a machine that has none.
+//
+//go:embed scripts/debian-image.sh
+var DebianImageScript string
+
 // DemoDir is the demo stack's directory inside Demo.
 const DemoDir = "examples/trading"

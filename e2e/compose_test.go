@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -48,7 +49,7 @@ func TestComposeProjectDriftAndRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Fields(strings.TrimSpace(string(out)))
-	if len(lines) != 3*len(demoServices) {
+	if len(lines) != 3*(len(demoServices)+1) { // and db; the migrate job has exited
 		t.Fatalf("docker ps labels: %q", out)
 	}
 	for i := 0; i < len(lines); i += 3 {
@@ -124,7 +125,9 @@ func TestEngineUnreachable(t *testing.T) {
 	if res.code == 0 || !strings.Contains(res.stderr, "DOCKER_HOST") || !strings.Contains(res.stderr, "/nonexistent/docker.sock") {
 		t.Errorf("up on compose with no engine: %s", res)
 	}
-	// auto falls back to the process target and says so in one line.
+	// auto falls back to the process target and says so in one line
+	// (without the database, which needs an engine).
+	withoutDatabase(t, filepath.Join(p.dir, "compose.yaml"))
 	p.env = append(p.env, "LADDER_TARGET=auto")
 	up := p.upJSON("-d", "--dashboard", "127.0.0.1:0")
 	if up.Status.Target != "process" {

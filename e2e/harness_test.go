@@ -23,6 +23,7 @@ import (
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
+	"gopkg.in/yaml.v3"
 )
 
 // ladderBin is the binary under test, built once in TestMain.
@@ -63,9 +64,8 @@ type project struct {
 	dir     string // the stack directory
 	webPort int
 	env     []string
-	kind    string // the target kind the project runs on
-	// timeout bounds each ladder command; 0 means 3 minutes.
-	timeout time.Duration
+	kind    string        // the target kind the project runs on
+	timeout time.Duration // of one ladder command; 3 minutes when zero
 }
 
 // newProject copies the demo for a test that runs on the process target.
@@ -99,6 +99,13 @@ func newProjectOn(t *testing.T, kind string) *project {
 		t.Fatal(err)
 	}
 	p := &project{t: t, root: root, dir: filepath.Join(root, "examples", "trading"), webPort: freePort(t), kind: kind}
+	switch kind {
+	case "process":
+		withoutDatabase(t, filepath.Join(p.dir, "compose.yaml"))
+	case "compose":
+		requireDocker(t)
+		demoImage(t)
+	}
 	// One rung is enough here (the demo's ladder auto-promotes to dev,
 	// which would start a second stack); the ladder tests write their own.
 	p.write("ladder.yaml", "stack: compose.yaml\nenvironments:\n  local:\n    target: auto\n    telemetry: {interval: 1s}\n")
@@ -108,7 +115,11 @@ func newProjectOn(t *testing.T, kind string) *project {
 		fmt.Sprintf("COMPOSE_PROJECT_NAME=e2e%d", time.Now().UnixNano()%1_000_000_000)}
 	t.Cleanup(func() {
 		// Whatever a test did, leave nothing running.
-		res := p.run("down")
+		down := []string{"down"}
+		if p.kind == "compose" {
+			down = append(down, "--volumes") // the database's data
+		}
+		res := p.run(down...)
 		if res.code != 0 {
 			t.Logf("cleanup: ladder down exited %d: %s", res.code, res.stderr)
 		}
@@ -346,5 +357,57 @@ func requireDocker(t *testing.T) {
 			t.Fatalf("Docker engine not reachable: %v", err)
 		}
 		t.Skipf("Docker engine not reachable: %v", err)
+	}
+}
+
+// withoutDatabase rewrites the demo's compose file at path without its
+// database: no db service, no migrate job, and users and trades keep their
+// data in memory (they do without DATABASE_URL). The process target runs
+// no image services, so tests of it run the demo this way.
+func withoutDatabase(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	for k := range doc {
+		if strings.HasPrefix(k, "x-") {
+			delete(doc, k) // the anchors are resolved already
+		}
+	}
+	services, _ := doc["services"].(map[string]any)
+	delete(services, "db")
+	delete(services, "migrate")
+	for _, s := range services {
+		svc, _ := s.(map[string]any)
+		if deps, ok := svc["depends_on"].(map[string]any); ok {
+			delete(deps, "migrate")
+		}
+		if env, ok := svc["environment"].(map[string]any); ok {
+			delete(env, "DATABASE_URL")
+		}
+	}
+	delete(doc, "volumes")
+	out, err := yaml.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// demoImage makes sure the Docker engine has the demo's database image,
+// building it from Debian's packages with scripts/debian-image.sh when it
+// is missing (about a minute), as `ladder demo` does.
+func demoImage(t *testing.T) {
+	t.Helper()
+	cmd := exec.Command("bash", filepath.Join(repoRoot(), "scripts", "debian-image.sh"), "ladder.local/postgres:15", "postgresql-15")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("building the demo's database image: %v\n%s", err, out)
 	}
 }

@@ -21,11 +21,18 @@ func newDemoCmd(a *app) *cobra.Command {
 		Use:   "demo",
 		Short: "Run the embedded demo stack (a small trading app) end to end",
 		Long: `demo writes the trading demo stack carried inside ladder (a web frontend,
-users, trades and notifications APIs, in Go) to a directory, then runs
+users, trades and notifications APIs in Go, a PostgreSQL database and its
+migration job) to a directory, then runs
 ` + "`ladder up`" + ` there: every service is built once, snapshotted, started,
 health-checked and scraped, and the dashboard shows it all tied to the
 snapshot ID. Edit a service in that directory and run ` + "`ladder up -C DIR`" + `
 to see only that service rebuilt and replaced.
+
+The database image is ladder.local/postgres:15 unless POSTGRES_IMAGE names
+another (postgres:15@sha256:... where a registry is reachable). When the
+Docker engine lacks it, demo first builds it from Debian's packages with
+mmdebstrap (about a minute; mmdebstrap is installed with apt-get when
+missing and ladder runs as root).
 
 An existing demo directory is kept as it is (so your edits survive); use
 --reset to write it afresh.`,
@@ -54,6 +61,13 @@ An existing demo directory is kept as it is (so your edits survive); use
 				// loop's change, a fault switched on): say so, and how to
 				// start clean.
 				fmt.Fprintf(a.Out, "reusing the demo stack in %s, edits included (ladder demo --reset writes it afresh)\n", stackDir)
+			}
+			out := a.Out
+			if a.json() {
+				out = cmd.ErrOrStderr()
+			}
+			if err := ensureDemoImage(cmd.Context(), out, cmd.ErrOrStderr()); err != nil {
+				return err
 			}
 			a.dir = stackDir
 			return a.runUp(cmd.Context(), o)

@@ -59,6 +59,7 @@ func ComposeFile(d *Desired, image func(service, digest string) string, workingD
 		}
 		cs.Environment["LADDER_SNAPSHOT"] = d.Snapshot
 		cs.Environment["LADDER_ENVIRONMENT"] = d.Env
+		cs.Environment["LADDER_DATA"] = d.Data
 		cs.Environment["LADDER_SITE"] = d.Site
 		cs.Environment["LADDER_SERVICE"] = svc.Name
 		for _, p := range svc.Ports {

@@ -28,6 +28,10 @@ type Desired struct {
 	Stack string `json:"stack"`
 	// Snapshot is the ID of the snapshot being deployed.
 	Snapshot string `json:"snapshot"`
+	// Data is the environment's data class ("throwaway", "seeded",
+	// "synthetic", "real"), which every instance gets as LADDER_DATA so
+	// that a seed step can refuse to touch real data.
+	Data string `json:"data,omitempty"`
 	// Services in dependency order: every service comes after the services
 	// it depends on; ties are broken by name so the order is stable.
 	Services []Service `json:"services"`

@@ -26,7 +26,7 @@ type Image struct {
 type ImageLookup func(digest string) (Image, error)
 
 // ReservedEnvPrefix marks environment variables that targets set on every
-// instance (LADDER_SNAPSHOT, LADDER_ENVIRONMENT, LADDER_SITE, ...); a stack
+// instance (LADDER_SNAPSHOT, LADDER_ENVIRONMENT, LADDER_SITE, LADDER_DATA, ...); a stack
 // or values file may not set them.
 const ReservedEnvPrefix = "LADDER_"
 
@@ -86,6 +86,7 @@ func RenderWith(p *spec.Project, envName, site string, snap *snapshot.Snapshot, 
 		SiteRef:  SiteRef{Env: envName, Site: site},
 		Stack:    p.Stack.Name,
 		Snapshot: snap.ID,
+		Data:     env.Data,
 	}
 	d.Networks = sortedKeys(p.Stack.Compose.Networks)
 	d.Volumes = sortedKeys(p.Stack.Compose.Volumes)

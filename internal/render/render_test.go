@@ -28,6 +28,8 @@ var demoDigests = map[string]string{
 	"trades":        digest("2"),
 	"users":         digest("3"),
 	"web":           digest("4"),
+	"db":            digest("5"),
+	"migrate":       digest("6"),
 }
 
 var snapCreated = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
@@ -250,7 +252,7 @@ func TestRenderDemoFields(t *testing.T) {
 	for _, s := range d.Services {
 		names = append(names, s.Name)
 	}
-	if got, want := strings.Join(names, " "), "notifications users trades web"; got != want {
+	if got, want := strings.Join(names, " "), "db migrate notifications users trades web"; got != want {
 		t.Fatalf("service order = %s, want %s", got, want)
 	}
 	web, _ := d.Service("web")

@@ -126,6 +126,7 @@ func (t *Target) containerSpec(project string, d *render.Desired, svc render.Ser
 	}
 	env["LADDER_SNAPSHOT"] = d.Snapshot
 	env["LADDER_ENVIRONMENT"] = d.Env
+	env["LADDER_DATA"] = d.Data
 	env["LADDER_SITE"] = d.Site
 	env["LADDER_SERVICE"] = svc.Name
 	env["LADDER_SLOT"] = slot

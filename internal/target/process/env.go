@@ -33,7 +33,7 @@ func mapArgv(rootfs string, argv []string) []string {
 // instanceEnv builds an instance's environment: the rendered service
 // environment with other services' addresses rewritten to their fronts,
 // then what ladder tells every instance.
-func instanceEnv(site render.SiteRef, svc render.Service, slot, snapshotID, rootfs string, ports map[int]int, fronts map[string]map[int]int) []string {
+func instanceEnv(site render.SiteRef, data string, svc render.Service, slot, snapshotID, rootfs string, ports map[int]int, fronts map[string]map[int]int) []string {
 	env := map[string]string{}
 	for k, v := range svc.Environment {
 		env[k] = rewriteAddrs(v, fronts)
@@ -56,6 +56,7 @@ func instanceEnv(site render.SiteRef, svc render.Service, slot, snapshotID, root
 	}
 	env["LADDER_SNAPSHOT"] = snapshotID
 	env["LADDER_ENVIRONMENT"] = site.Env
+	env["LADDER_DATA"] = data
 	env["LADDER_SITE"] = site.Site
 	env["LADDER_SERVICE"] = svc.Name
 	env["LADDER_SLOT"] = slot

@@ -102,7 +102,7 @@ func (t *Target) launchService(ctx context.Context, s *siteState, d *render.Desi
 		in := &instance{
 			t: t, site: d.SiteRef, svc: *svc, slot: slot, snapshot: d.Snapshot,
 			argv: argv, dir: dir, ports: ports, log: log,
-			env:     instanceEnv(d.SiteRef, *svc, slot, d.Snapshot, rootfs, ports, fronts),
+			env:     instanceEnv(d.SiteRef, d.Data, *svc, slot, d.Snapshot, rootfs, ports, fronts),
 			state:   plan.StateStarting,
 			changed: make(chan struct{}),
 			done:    make(chan struct{}),

@@ -54,6 +54,9 @@ type Trade struct {
 	Qty    int       `json:"qty"`
 	Price  Money     `json:"price"`
 	Time   time.Time `json:"time"`
+	// Snapshot is the snapshot of the trades API that placed the trade
+	// (schema v2); empty for seeded trades and those placed before v2.
+	Snapshot string `json:"snapshot,omitempty"`
 }
 
 // Notional is the trade's total value (price times quantity).

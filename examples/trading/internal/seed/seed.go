@@ -199,3 +199,15 @@ func LookupSymbol(ticker string) (Symbol, bool) {
 	}
 	return Symbol{}, false
 }
+
+// Applies reports whether seed data may be loaded on a rung whose data
+// class (LADDER_DATA) is class: on "throwaway" and "seeded" rungs, and
+// where no class is set (a service run by hand, outside ladder). Never on
+// "real" data, nor "synthetic" (which brings its own).
+func Applies(class string) bool {
+	switch class {
+	case "", "throwaway", "seeded":
+		return true
+	}
+	return false
+}

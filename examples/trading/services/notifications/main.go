@@ -12,6 +12,7 @@
 package main
 
 import (
+	"github.com/ladderhq/ladder/examples/trading/internal/model"
 	"github.com/ladderhq/ladder/examples/trading/internal/seed"
 	"github.com/ladderhq/ladder/examples/trading/internal/service"
 )
@@ -19,7 +20,12 @@ import (
 func main() { service.Main("notifications", setup) }
 
 func setup(s *service.Service) error {
-	a := &api{store: newStore(seed.Generate(s.Config.Seed).Notifications)}
+	// The seed's notifications go with its trades: none on real data.
+	var seeded []model.Notification
+	if seed.Applies(s.Env("LADDER_DATA", "")) {
+		seeded = seed.Generate(s.Config.Seed).Notifications
+	}
+	a := &api{store: newStore(seeded)}
 	s.HandleFunc("POST /api/notifications", a.create)
 	s.HandleFunc("GET /api/notifications", a.list)
 	return nil

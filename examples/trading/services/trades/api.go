@@ -22,7 +22,8 @@ const maxQty = 10000
 const notifyTimeout = 2 * time.Second
 
 type api struct {
-	store         *store
+	book          *quoteBook
+	trades        tradeLog
 	users         *client.Client
 	notifications *client.Client
 	log           *slog.Logger
@@ -31,7 +32,7 @@ type api struct {
 }
 
 func (a *api) quotes(w http.ResponseWriter, r *http.Request) {
-	service.WriteJSON(w, http.StatusOK, a.store.quotes)
+	service.WriteJSON(w, http.StatusOK, a.book.quotes)
 }
 
 func (a *api) list(w http.ResponseWriter, r *http.Request) {
@@ -44,7 +45,13 @@ func (a *api) list(w http.ResponseWriter, r *http.Request) {
 		}
 		user = id
 	}
-	service.WriteJSON(w, http.StatusOK, a.store.list(user))
+	trades, err := a.trades.list(r.Context(), user)
+	if err != nil {
+		a.log.Error("trades store failed", "err", err)
+		service.WriteError(w, http.StatusInternalServerError, "trades store unavailable")
+		return
+	}
+	service.WriteJSON(w, http.StatusOK, trades)
 }
 
 func (a *api) place(w http.ResponseWriter, r *http.Request) {
@@ -55,7 +62,7 @@ func (a *api) place(w http.ResponseWriter, r *http.Request) {
 	}
 	req.Symbol = strings.ToUpper(strings.TrimSpace(req.Symbol))
 	req.Side = model.Side(strings.ToLower(string(req.Side)))
-	price, known := a.store.price(req.Symbol)
+	price, known := a.book.price(req.Symbol)
 	switch {
 	case req.User < 1:
 		service.WriteError(w, http.StatusUnprocessableEntity, "user must be a positive integer")
@@ -81,7 +88,12 @@ func (a *api) place(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	t := a.store.add(req, price)
+	t, err := a.trades.add(r.Context(), req, price)
+	if err != nil {
+		a.log.Error("recording trade failed", "user", req.User, "err", err)
+		service.WriteError(w, http.StatusInternalServerError, "trades store unavailable")
+		return
+	}
 	a.placed.WithLabelValues(t.Symbol, string(t.Side)).Inc()
 	a.log.Info("trade placed", "trade", t.ID, "user", t.User, "symbol", t.Symbol, "side", t.Side, "qty", t.Qty, "price", t.Price.String())
 

@@ -1,6 +1,8 @@
 // Command trades is the trading demo's trades API. It serves quotes and
 // records trades; placing a trade checks the user with the users API and
-// then tells the notifications API.
+// then tells the notifications API. With DATABASE_URL set, trades are kept
+// in PostgreSQL (the trades table, created and seeded by the migrate job);
+// without it, in memory, seeded from SEED unless LADDER_DATA is "real".
 //
 //	GET  /api/quotes          latest quote per symbol (a seeded random walk)
 //	GET  /api/trades?user=ID  a user's trades, newest first (without ?user=, everyone's)
@@ -11,6 +13,7 @@
 //
 //	USERS_URL          users API base URL (default http://users:8080)
 //	NOTIFICATIONS_URL  notifications API base URL (default http://notifications:8080)
+//	DATABASE_URL       PostgreSQL connection string (default: keep trades in memory)
 //
 // An unknown user is rejected (422); if the users API cannot be reached the
 // trade fails (502). A failed notification is only logged and counted in
@@ -18,9 +21,13 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"time"
 
 	"github.com/ladderhq/ladder/examples/trading/internal/client"
+	"github.com/ladderhq/ladder/examples/trading/internal/db"
+	"github.com/ladderhq/ladder/examples/trading/internal/model"
 	"github.com/ladderhq/ladder/examples/trading/internal/seed"
 	"github.com/ladderhq/ladder/examples/trading/internal/service"
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,8 +45,23 @@ func setup(s *service.Service) error {
 		return fmt.Errorf("NOTIFICATIONS_URL: %w", err)
 	}
 	data := seed.Generate(s.Config.Seed)
+	var trades tradeLog
+	if url := s.Env("DATABASE_URL", ""); url != "" {
+		pool, err := db.Open(context.Background(), url)
+		if err != nil {
+			return err
+		}
+		trades = &pgLog{pool: pool, snapshot: s.Config.Snapshot, now: time.Now}
+	} else {
+		var seeded []model.Trade
+		if seed.Applies(s.Env("LADDER_DATA", "")) {
+			seeded = data.Trades
+		}
+		trades = newMemLog(s.Config.Snapshot, seeded)
+	}
 	a := &api{
-		store:         newStore(data.Quotes, data.Trades),
+		book:          newQuoteBook(data.Quotes),
+		trades:        trades,
 		users:         users,
 		notifications: notifications,
 		log:           s.Logger,

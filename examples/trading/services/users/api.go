@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/mail"
 	"strconv"
@@ -11,10 +12,24 @@ import (
 	"github.com/ladderhq/ladder/examples/trading/internal/service"
 )
 
-type api struct{ store *store }
+type api struct {
+	store userStore
+	log   *slog.Logger
+}
+
+// failed answers 500 for a store error, logged with the request's route.
+func (a *api) failed(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.Error("users store failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	service.WriteError(w, http.StatusInternalServerError, "users store unavailable")
+}
 
 func (a *api) list(w http.ResponseWriter, r *http.Request) {
-	service.WriteJSON(w, http.StatusOK, a.store.list())
+	users, err := a.store.list(r.Context())
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
+	service.WriteJSON(w, http.StatusOK, users)
 }
 
 func (a *api) get(w http.ResponseWriter, r *http.Request) {
@@ -23,7 +38,11 @@ func (a *api) get(w http.ResponseWriter, r *http.Request) {
 		service.WriteError(w, http.StatusBadRequest, "user id must be a positive integer")
 		return
 	}
-	u, ok := a.store.get(id)
+	u, ok, err := a.store.get(r.Context(), id)
+	if err != nil {
+		a.failed(w, r, err)
+		return
+	}
 	if !ok {
 		service.WriteError(w, http.StatusNotFound, "user %d not found", id)
 		return
@@ -46,9 +65,13 @@ func (a *api) create(w http.ResponseWriter, r *http.Request) {
 		service.WriteError(w, http.StatusUnprocessableEntity, "email %q is not a valid address", nu.Email)
 		return
 	}
-	u, err := a.store.create(nu)
+	u, err := a.store.create(r.Context(), nu)
 	if errors.Is(err, errDuplicateEmail) {
 		service.WriteError(w, http.StatusConflict, "%v", err)
+		return
+	}
+	if err != nil {
+		a.failed(w, r, err)
 		return
 	}
 	w.Header().Set("Location", "/api/users/"+strconv.Itoa(u.ID))
