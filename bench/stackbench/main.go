@@ -210,7 +210,7 @@ func (b *bench) composeProject() string { return b.stack + "-local-default" }
 // Compose file it rendered for docker-compose, and takes the stack down.
 func (b *bench) prepare(ctx context.Context) error {
 	args := harness.UpArgs(true)
-	r, err := b.Ladder(ctx, b.dir, b.envVars, args...)
+	r, err := b.ladder(ctx, args...)
 	if err != nil {
 		return err
 	}
@@ -242,7 +242,7 @@ func (b *bench) ladderUp(ctx context.Context, cold bool) (time.Duration, error) 
 		}
 	}
 	args := harness.UpArgs(true)
-	r, err := b.Ladder(ctx, b.dir, b.envVars, args...)
+	r, err := b.ladder(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -276,7 +276,7 @@ func (b *bench) ladderUp(ctx context.Context, cold bool) (time.Duration, error) 
 }
 
 func (b *bench) down(ctx context.Context) error {
-	r, err := b.Ladder(ctx, b.dir, b.envVars, "down", "--volumes")
+	r, err := b.ladder(ctx, "down", "--volumes")
 	if err != nil {
 		return err
 	}
@@ -359,4 +359,11 @@ func randHex(n int) string {
 	buf := make([]byte, n)
 	_, _ = rand.Read(buf)
 	return hex.EncodeToString(buf)
+}
+
+// ladder runs the ladder binary in the copy, at most 10 minutes: the
+// first up builds the Go services and copies a 475 MB image on a machine
+// that may be busy.
+func (b *bench) ladder(ctx context.Context, args ...string) (harness.Result, error) {
+	return harness.Exec(ctx, b.dir, b.envVars, 10*time.Minute, b.Bin, append([]string{"-C", b.dir}, args...)...)
 }
