@@ -425,4 +425,3 @@ func (b *Builder) streamBlob(r io.Reader) (v1.Hash, int64, error) {
 	}
 	return h, n, os.Rename(f.Name(), b.blobPath(h))
 }
-
