@@ -127,7 +127,7 @@ func (b *bench) measure(ctx context.Context) error {
 			return err
 		}
 	}
-	b.Logf("building ladder into %s (run prefix %s)", b.Bin, b.prefix)
+	b.Logf("ladder at %s (run prefix %s)", b.Bin, b.prefix)
 	if err := b.InstallLadder(ctx, b.given); err != nil {
 		return err
 	}
