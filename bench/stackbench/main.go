@@ -70,6 +70,7 @@ func realMain() int {
 	n := flag.Int("n", 5, "alternating rounds of ladder cold, docker-compose and ladder warm")
 	out := flag.String("out", "", "results file (default bench/results/stack-DATE.md; \"-\" for none)")
 	keep := flag.Bool("keep", false, "keep the temp dir (the copy, the rendered Compose file)")
+	warm := flag.Bool("warm", true, "also time a warm ladder up (artifacts stored) each round")
 	bin := flag.String("ladder", "", "measure this ladder binary instead of building ./cmd/ladder")
 	flag.Parse()
 	if *n < 1 || flag.NArg() > 0 {
@@ -87,7 +88,7 @@ func realMain() int {
 		fmt.Fprintln(os.Stderr, "stackbench:", err)
 		return 1
 	}
-	b := &bench{Run: r, n: *n, given: *bin, prefix: "sb" + randHex(4), s: harness.Samples{}}
+	b := &bench{Run: r, n: *n, warm: *warm, given: *bin, prefix: "sb" + randHex(4), s: harness.Samples{}}
 	b.env = r.Environment()
 	runErr := b.measure(ctx)
 	b.env.LoadAfter = harness.LoadAvg()
@@ -107,6 +108,7 @@ func realMain() int {
 type bench struct {
 	*harness.Run
 	n      int
+	warm   bool
 	given  string
 	prefix string
 	s      harness.Samples
@@ -164,9 +166,11 @@ func (b *bench) measure(ctx context.Context) error {
 		if err := engine.ComposeDown(ctx, dc, b.dcFile); err != nil {
 			return err
 		}
-		warm, err := b.ladderUp(ctx, false)
-		if err != nil {
-			return fmt.Errorf("round %d, ladder warm: %w", i+1, err)
+		var warm time.Duration
+		if b.warm {
+			if warm, err = b.ladderUp(ctx, false); err != nil {
+				return fmt.Errorf("round %d, ladder warm: %w", i+1, err)
+			}
 		}
 		b.loads = append(b.loads, harness.LoadAvg())
 		b.Logf("round %d/%d: ladder cold %s, docker-compose healthy %s (returned %s), ladder warm %s; load %s",
