@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ladderhq/ladder/bench/internal/engine"
 	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
@@ -115,5 +116,5 @@ func (b *bench) down(ctx context.Context, p *project) error {
 	if r.Code != 0 {
 		return fmt.Errorf("ladder down: exit %d: %s", r.Code, harness.Tail(r.Stderr))
 	}
-	return waitNoContainers(ctx, p.composeProject(), 15*time.Second)
+	return engine.WaitNoContainers(ctx, p.composeProject(), 15*time.Second)
 }

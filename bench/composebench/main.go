@@ -60,6 +60,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ladderhq/ladder/bench/internal/engine"
 	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
@@ -182,10 +183,10 @@ func (b *bench) removeStacks(ctx context.Context) error {
 	b.mu.Unlock()
 	var errs []error
 	for _, dc := range dcs {
-		errs = append(errs, composeDown(ctx, dc[0], dc[1]))
+		errs = append(errs, engine.ComposeDown(ctx, dc[0], dc[1]))
 	}
 	for _, s := range stacks {
-		errs = append(errs, removeImages(ctx, s))
+		errs = append(errs, engine.RemoveImages(ctx, s))
 	}
 	return errors.Join(errs...)
 }
@@ -193,7 +194,7 @@ func (b *bench) removeStacks(ctx context.Context) error {
 // sweep runs last in cleanup: anything still named after the run is
 // removed, and is a failure.
 func (b *bench) sweep(ctx context.Context) error {
-	if left, err := sweep(ctx, b.prefix); err != nil || len(left) > 0 {
+	if left, err := engine.Sweep(ctx, b.prefix); err != nil || len(left) > 0 {
 		return fmt.Errorf("left behind after cleanup (now removed): %v %v", left, err)
 	}
 	return nil
@@ -201,7 +202,7 @@ func (b *bench) sweep(ctx context.Context) error {
 
 // checkTools fails early without an engine or docker-compose.
 func checkTools(ctx context.Context) error {
-	if _, err := docker(ctx, "version", "--format", "{{.Server.Version}}"); err != nil {
+	if _, err := engine.Docker(ctx, "version", "--format", "{{.Server.Version}}"); err != nil {
 		return fmt.Errorf("no Docker engine answers: %w", err)
 	}
 	if _, err := exec.LookPath("docker-compose"); err != nil {

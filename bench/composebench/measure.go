@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ladderhq/ladder/bench/internal/engine"
 	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
@@ -68,7 +69,7 @@ func (b *bench) upVsCompose(ctx context.Context, p *project, file string) error 
 		case up.Deploy.Release == 0 || !harness.SameSet(up.Deploy.Changed, services...):
 			return fmt.Errorf("round %d: release %d changed %v; want a release starting all four", i+1, up.Deploy.Release, up.Deploy.Changed)
 		}
-		if ids, err := containers(ctx, p.composeProject(), "status=running"); err != nil || len(ids) != len(services) {
+		if ids, err := engine.Containers(ctx, p.composeProject(), "status=running"); err != nil || len(ids) != len(services) {
 			return fmt.Errorf("round %d: %d running containers after ladder up (%v), want %d", i+1, len(ids), err, len(services))
 		}
 		b.res.Add("ladder.up.total", took)
@@ -79,13 +80,13 @@ func (b *bench) upVsCompose(ctx context.Context, p *project, file string) error 
 		}
 
 		b.note("dc up", "docker-compose -p "+dc+" -f "+file+" up -d")
-		b.note("dc inspect", "docker inspect $(docker ps -aq --filter label="+labelProject+"="+dc+")  # every 50 ms until healthy")
+		b.note("dc inspect", "docker inspect $(docker ps -aq --filter label="+engine.LabelProject+"="+dc+")  # every 50 ms until healthy")
 		start := time.Now()
-		if _, err := dockerCompose(ctx, dc, file, "up", "-d"); err != nil {
+		if _, err := engine.Compose(ctx, dc, file, "up", "-d"); err != nil {
 			return fmt.Errorf("round %d: %w", i+1, err)
 		}
 		returned := time.Since(start)
-		checked, err := waitDockerHealthy(ctx, dc, len(services), dcHealthTimeout)
+		checked, err := engine.WaitHealthy(ctx, dc, len(services), dcHealthTimeout)
 		healthy := time.Since(start)
 		if err != nil {
 			return fmt.Errorf("round %d: %w", i+1, err)
@@ -98,7 +99,7 @@ func (b *bench) upVsCompose(ctx context.Context, p *project, file string) error 
 		b.Logf("round %d/%d: ladder %s (build %s); docker-compose returned %s, healthy %s",
 			i+1, b.cfg.n, harness.Ms(took), harness.Ms(up.Build.BuildTime), harness.Ms(returned), harness.Ms(healthy))
 		b.note("dc down", "docker-compose -p "+dc+" -f "+file+" down -v")
-		if err := composeDown(ctx, dc, file); err != nil {
+		if err := engine.ComposeDown(ctx, dc, file); err != nil {
 			return err
 		}
 	}
@@ -157,13 +158,13 @@ func (b *bench) driftLatency(ctx context.Context, p *project) error {
 		for _, e := range old {
 			after = max(after, e.ID)
 		}
-		ids, err := containers(ctx, p.composeProject(), "label=com.docker.compose.service=users", "status=running")
+		ids, err := engine.Containers(ctx, p.composeProject(), "label=com.docker.compose.service=users", "status=running")
 		if err != nil || len(ids) != 1 {
 			return fmt.Errorf("run %d: users containers %v (%v), want one running", i+1, ids, err)
 		}
 		b.note("docker stop", "docker stop -t 1 USERS_CONTAINER_ID")
 		called := time.Now()
-		if _, err := docker(ctx, "stop", "-t", "1", ids[0]); err != nil {
+		if _, err := engine.Docker(ctx, "stop", "-t", "1", ids[0]); err != nil {
 			return err
 		}
 		returned := time.Now()
@@ -230,7 +231,7 @@ func (b *bench) noopMany(ctx context.Context) error {
 	b.res.Add("many.first", took)
 	b.Logf("%d services: first up -d %s (%d built, build %s)", len(names), harness.Ms(took), len(up.Build.Built), harness.Ms(up.Build.BuildTime))
 	ids, _ := instances(up, names)
-	before, err := projectState(ctx, p.composeProject())
+	before, err := engine.ProjectState(ctx, p.composeProject())
 	if err != nil {
 		return err
 	}
@@ -251,7 +252,7 @@ func (b *bench) noopMany(ctx context.Context) error {
 		case !maps.EqualFunc(now, ids, slices.Equal):
 			return fmt.Errorf("no-op %d: instances changed from %v to %v", i+1, ids, now)
 		}
-		after, err := projectState(ctx, p.composeProject())
+		after, err := engine.ProjectState(ctx, p.composeProject())
 		if err != nil {
 			return err
 		}
@@ -266,7 +267,7 @@ func (b *bench) noopMany(ctx context.Context) error {
 	if err := b.down(ctx, p); err != nil {
 		return err
 	}
-	return removeImages(ctx, p.stack)
+	return engine.RemoveImages(ctx, p.stack)
 }
 
 // snapshotShow is the part of `ladder snapshot show ID -o json` read here.
@@ -306,7 +307,7 @@ func (b *bench) assembly(ctx context.Context) error {
 		}
 		b.res.count("size total", total)
 		store := filepath.Join(p.Dir, ".ladder", "artifacts")
-		apparent, allocated, err := dirBytes(store)
+		apparent, allocated, err := engine.DirBytes(store)
 		if err != nil {
 			return err
 		}
@@ -318,7 +319,7 @@ func (b *bench) assembly(ctx context.Context) error {
 		}
 		for _, e := range parts {
 			if e.IsDir() {
-				n, _, err := dirBytes(filepath.Join(store, e.Name()))
+				n, _, err := engine.DirBytes(filepath.Join(store, e.Name()))
 				if err != nil {
 					return err
 				}
@@ -351,7 +352,7 @@ func (b *bench) assembly(ctx context.Context) error {
 		if err := b.down(ctx, p); err != nil {
 			return err
 		}
-		if err := removeImages(ctx, p.stack); err != nil {
+		if err := engine.RemoveImages(ctx, p.stack); err != nil {
 			return err
 		}
 	}

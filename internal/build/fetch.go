@@ -1,6 +1,7 @@
 package build
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -11,13 +12,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -251,41 +253,33 @@ func sha256Hex(b []byte) string {
 }
 
 // importFromEngine copies an image the engine has (`docker save`) into
-// the store: its config byte for byte, so the engine's image ID stays the
-// image's, and its layers gzipped the way ladder compresses layers, so the
-// same engine image always gives the same artifact digest. (The engine
-// keeps no compressed layers, so a registry's digest cannot be kept.)
+// the store in one pass over the engine's stream: its config byte for
+// byte, so the engine's image ID stays the image's, and its layers as the
+// engine gives them, uncompressed, each hashed while it is written and
+// checked against the diff ID the config names for it. A layer's digest
+// is its diff ID, so the same engine image always gives the same artifact
+// digest. (The engine keeps no compressed layers, so a registry's digest
+// cannot be kept; compressing would cost more than the copy itself.)
 func (b *Builder) importFromEngine(ctx context.Context, eng ImageEngine, svcName, ref string) (string, int64, error) {
-	tmpRoot := filepath.Join(b.opts.Dir, "tmp")
-	if err := os.MkdirAll(tmpRoot, 0o755); err != nil {
-		return "", 0, err
-	}
-	tmp, err := os.MkdirTemp(tmpRoot, "engine-"+safeName(svcName)+"-")
-	if err != nil {
-		return "", 0, err
-	}
-	defer os.RemoveAll(tmp)
 	rc, err := eng.ImageSave(ctx, []string{ref})
 	if err != nil {
 		return "", 0, err
 	}
-	saved := filepath.Join(tmp, "saved.tar")
-	err = copyToFile(saved, rc)
-	rc.Close()
+	defer rc.Close()
+	saved, err := b.readSaved(rc)
+	if err != nil {
+		return "", 0, fmt.Errorf("reading the engine's image stream: %w", err)
+	}
+	cfg, layers, err := saved.image()
 	if err != nil {
 		return "", 0, err
 	}
-	src, err := tarball.Image(func() (io.ReadCloser, error) { return os.Open(saved) }, nil)
+	cf, err := v1.ParseConfigFile(bytes.NewReader(cfg))
 	if err != nil {
-		return "", 0, err
+		return "", 0, fmt.Errorf("the engine's image config: %w", err)
 	}
-	cfg, err := src.RawConfigFile()
-	if err != nil {
-		return "", 0, err
-	}
-	layers, err := src.Layers()
-	if err != nil {
-		return "", 0, err
+	if len(cf.RootFS.DiffIDs) != len(layers) {
+		return "", 0, fmt.Errorf("the engine's image has %d layers and %d diff IDs", len(layers), len(cf.RootFS.DiffIDs))
 	}
 	m := v1.Manifest{
 		SchemaVersion: 2,
@@ -294,27 +288,13 @@ func (b *Builder) importFromEngine(ctx context.Context, eng ImageEngine, svcName
 	}
 	var size int64
 	for i, l := range layers {
-		p := filepath.Join(tmp, fmt.Sprintf("layer-%d.tar.gz", i))
-		if err := gzipLayer(l, p); err != nil {
-			return "", 0, fmt.Errorf("layer %d: %w", i, err)
+		if l.Digest != cf.RootFS.DiffIDs[i] {
+			return "", 0, fmt.Errorf("layer %d: %w: the engine's layer hashes to %s, its config names %s", i, ErrBlobAltered, l.Digest, cf.RootFS.DiffIDs[i])
 		}
-		h, n, err := fileDigest(p)
-		if err != nil {
-			return "", 0, err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return "", 0, err
-		}
-		err = b.writeBlob(h, f, nil)
-		f.Close()
-		if err != nil {
-			return "", 0, err
-		}
-		size += n
-		m.Layers = append(m.Layers, v1.Descriptor{MediaType: types.OCILayer, Size: n, Digest: h})
-		b.emit(Progress{Service: svcName, State: StatePulling, Image: ref, Source: builderEngine, Layers: i + 1, LayersTotal: len(layers), Bytes: size})
+		size += l.Size
+		m.Layers = append(m.Layers, v1.Descriptor{MediaType: types.OCIUncompressedLayer, Size: l.Size, Digest: l.Digest})
 	}
+	b.emit(Progress{Service: svcName, State: StatePulling, Image: ref, Source: builderEngine, Layers: len(layers), LayersTotal: len(layers), Bytes: size, BytesTotal: size})
 	if err := b.writeBlob(m.Config.Digest, bytes.NewReader(cfg), nil); err != nil {
 		return "", 0, err
 	}
@@ -334,12 +314,114 @@ func (b *Builder) importFromEngine(ctx context.Context, eng ImageEngine, svcName
 	return d, size, err
 }
 
-// fileDigest returns the sha256 digest and size of the file at path.
-func fileDigest(path string) (v1.Hash, int64, error) {
-	f, err := os.Open(path)
+// savedFiles is what readSaved kept of a `docker save` stream: its small
+// JSON files in memory, every other file as a blob of the layout.
+type savedFiles struct {
+	small map[string][]byte
+	blobs map[string]v1.Descriptor // by path in the stream
+	dir   string                   // the layout the blobs went into
+}
+
+// savedSmall bounds the files of a `docker save` stream kept in memory:
+// the manifest, the repositories file and image configs.
+const savedSmall = 4 << 20
+
+// readSaved reads a `docker save` stream once, to its end. Files ending in
+// .json (and the repositories file) are kept in memory; any other file (a
+// layer, or in the OCI layout of newer engines any blob) is written into
+// the layout's blob directory as it streams past, hashed on the way, and
+// named by its digest.
+func (b *Builder) readSaved(r io.Reader) (*savedFiles, error) {
+	s := &savedFiles{small: map[string][]byte{}, blobs: map[string]v1.Descriptor{}, dir: b.opts.Dir}
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return s, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		name := path.Clean(hdr.Name)
+		if (strings.HasSuffix(name, ".json") || name == "repositories") && hdr.Size <= savedSmall {
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				return nil, err
+			}
+			s.small[name] = data
+			continue
+		}
+		h, n, err := b.streamBlob(tr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		s.blobs[name] = v1.Descriptor{Digest: h, Size: n}
+	}
+}
+
+// image returns the config and the layers, in order, of the one image of
+// the stream, as its manifest.json names them.
+func (s *savedFiles) image() ([]byte, []v1.Descriptor, error) {
+	var manifest []struct {
+		Config string
+		Layers []string
+	}
+	if err := json.Unmarshal(s.small["manifest.json"], &manifest); err != nil {
+		return nil, nil, fmt.Errorf("the engine's image stream has no readable manifest.json: %w", err)
+	}
+	if len(manifest) != 1 {
+		return nil, nil, fmt.Errorf("the engine's image stream holds %d images, want 1", len(manifest))
+	}
+	cfg, ok := s.small[path.Clean(manifest[0].Config)]
+	if !ok {
+		// Newer engines save an OCI layout: the config is a blob.
+		d, ok := s.blobs[path.Clean(manifest[0].Config)]
+		if !ok {
+			return nil, nil, fmt.Errorf("the engine's image stream lacks its config %s", manifest[0].Config)
+		}
+		var err error
+		if cfg, err = os.ReadFile(filepath.Join(s.dir, "blobs", d.Digest.Algorithm, d.Digest.Hex)); err != nil {
+			return nil, nil, err
+		}
+	}
+	var layers []v1.Descriptor
+	for _, l := range manifest[0].Layers {
+		d, ok := s.blobs[path.Clean(l)]
+		if !ok {
+			return nil, nil, fmt.Errorf("the engine's image stream lacks its layer %s", l)
+		}
+		layers = append(layers, d)
+	}
+	return cfg, layers, nil
+}
+
+// streamBlob writes r into the layout as a blob named by the digest of
+// its bytes, hashed as they are written, and returns that digest and
+// the size. An existing blob of that digest is kept.
+func (b *Builder) streamBlob(r io.Reader) (v1.Hash, int64, error) {
+	dir := filepath.Join(b.opts.Dir, "blobs", "sha256")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return v1.Hash{}, 0, err
+	}
+	f, err := os.CreateTemp(dir, "stream.tmp-")
 	if err != nil {
 		return v1.Hash{}, 0, err
 	}
-	defer f.Close()
-	return v1.SHA256(f)
+	defer os.Remove(f.Name())
+	sum := sha256.New()
+	n, err := io.CopyBuffer(io.MultiWriter(f, sum), r, make([]byte, 256<<10))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return v1.Hash{}, 0, err
+	}
+	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(sum.Sum(nil))}
+	if fi, err := os.Stat(b.blobPath(h)); err == nil && fi.Size() == n {
+		return h, n, nil
+	}
+	return h, n, os.Rename(f.Name(), b.blobPath(h))
 }

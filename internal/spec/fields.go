@@ -122,7 +122,7 @@ var Fields = []FieldSupport{
 	{"healthcheck.disable", Applied, Applied, ""},
 	{"healthcheck.interval", Applied, Applied, ""},
 	{"healthcheck.retries", Applied, Applied, ""},
-	{"healthcheck.start_interval", Warned, Warned, "needs Docker API 1.44; ladder checks often while a service starts on its own"},
+	{"healthcheck.start_interval", Warned, Warned, "needs Docker API 1.44; ladder checks often while a service starts on its own (on the compose target it runs the `test` command in the container every 100 ms until it first passes, instead of waiting out Docker's first `interval`)"},
 	{"healthcheck.start_period", Applied, Applied, ""},
 	{"healthcheck.test", Applied, Applied, ""},
 	{"healthcheck.timeout", Applied, Applied, ""},

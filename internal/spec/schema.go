@@ -60,7 +60,16 @@ func composeSchema() (*jsonschema.Schema, map[string]any, error) {
 
 // validateSchema checks model (the interpolated file) against the compose
 // schema and reports every leaf error at the node it concerns.
+//
+// A valid file is checked with compose-go's own compiled schema (the same
+// schema and formats), which its loader compiles anyway: ladder's copy,
+// which keeps every error rather than the most specific one, is compiled
+// only for a file that has errors. Compiling the schema is most of the
+// cost of loading a small stack.
 func validateSchema(file string, root *yaml.Node, model map[string]any) Diagnostics {
+	if schema.Validate(model) == nil {
+		return nil
+	}
 	sch, raw, err := composeSchema()
 	if err != nil {
 		return Diagnostics{at(file, root, "", "cannot compile the compose schema: "+err.Error())}

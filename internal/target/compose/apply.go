@@ -269,6 +269,7 @@ func (t *Target) checkPorts(d *render.Desired, p *plan.Plan, existing []containe
 // remove stops (within grace) and removes a container.
 func (t *Target) remove(ctx context.Context, id string, grace time.Duration) {
 	t.forgetProber(id)
+	t.forgetStart(id)
 	t.mu.Lock()
 	cname, files := t.fileDirs[id]
 	delete(t.fileDirs, id)

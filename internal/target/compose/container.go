@@ -352,7 +352,8 @@ func (t *Target) await(ctx context.Context, site render.SiteRef, c started, cond
 				done = pr.health() == plan.HealthHealthy
 				lastDetail = pr.lastDetail()
 			case st.Health != nil:
-				done = st.Health.Status == "healthy"
+				done = st.Health.Status == "healthy" ||
+					st.Health.Status == "starting" && t.checkStarting(ctx, c.id, c.svc)
 				if n := len(st.Health.Log); n > 0 {
 					lastDetail = strings.TrimSpace(st.Health.Log[n-1].Output)
 				}

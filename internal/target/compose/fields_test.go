@@ -254,8 +254,10 @@ func TestEveryFieldReachesTheEngine(t *testing.T) {
 	}
 
 	project := compose.ProjectName(stack, site)
-	api := inspectService(t, ctx, eng, project, "api")
-	ro := inspectService(t, ctx, eng, project, "ro")
+	// The deploy is done once ladder's own prompt check of the healthcheck
+	// command passed; the engine's check (every 1s) follows.
+	api := dockerHealthy(t, ctx, eng, project, "api")
+	ro := dockerHealthy(t, ctx, eng, project, "ro")
 
 	// Field by field, what docker compose applies for the same file.
 	type check struct {
@@ -396,6 +398,18 @@ func normCaps(l []string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// dockerHealthy inspects a service's container once the engine's own
+// healthcheck has left "starting", within 30 seconds.
+func dockerHealthy(t *testing.T, ctx context.Context, eng *client.Client, project, service string) container.InspectResponse {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		info := inspectService(t, ctx, eng, project, service)
+		if h := info.State.Health; h == nil || h.Status != "starting" || time.Now().After(deadline) {
+			return info
+		}
+	}
 }
 
 func inspectService(t *testing.T, ctx context.Context, eng *client.Client, project, service string) container.InspectResponse {

@@ -82,6 +82,9 @@ type Target struct {
 	// images caches the image references known loaded in the engine.
 	images  map[string]string
 	probers map[string]*prober // by container ID
+	// starts holds the prompt start checks of containers whose Docker
+	// healthcheck has not run yet (see checkStarting), by container ID.
+	starts map[string]*startCheck
 	// inspections caches container inspections for the read paths.
 	inspections map[string]inspected
 	// fileDirs names, by container ID, the containers whose secrets and
@@ -94,7 +97,7 @@ func New(opts Options) *Target {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Target{opts: opts, adopted: map[string]string{}, images: map[string]string{}, probers: map[string]*prober{}, inspections: map[string]inspected{}, fileDirs: map[string]string{}}
+	return &Target{opts: opts, adopted: map[string]string{}, images: map[string]string{}, probers: map[string]*prober{}, starts: map[string]*startCheck{}, inspections: map[string]inspected{}, fileDirs: map[string]string{}}
 }
 
 // Kind implements target.Target.
@@ -234,6 +237,11 @@ func (t *Target) instance(ctx context.Context, c container.Summary) (plan.Instan
 		in.Started, _ = parseTime(st.StartedAt)
 	}
 	in.Health = mergeHealth(st, pr)
+	if st != nil && st.Health != nil && pr == nil {
+		if h := t.startHealth(c.ID, st.Health.Status); h != "" {
+			in.Health = h
+		}
+	}
 	if info.NetworkSettings != nil {
 		for _, ep := range info.NetworkSettings.Networks {
 			if ep != nil && ep.IPAddress != "" {

@@ -1,4 +1,7 @@
-package main
+// Package engine runs the docker CLI and docker-compose for the benchmarks:
+// Compose projects, their containers and health, and a sweep of what a run
+// left behind.
+package engine
 
 import (
 	"bytes"
@@ -16,19 +19,19 @@ import (
 	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
-const labelProject = "com.docker.compose.project"
+const LabelProject = "com.docker.compose.project"
 
-// docker runs the docker CLI (at most 2 minutes) and returns its stdout.
-func docker(ctx context.Context, args ...string) (string, error) {
-	return run(ctx, "docker", args...)
+// Docker runs the docker CLI (at most 2 minutes) and returns its stdout.
+func Docker(ctx context.Context, args ...string) (string, error) {
+	return runCmd(ctx, "docker", args...)
 }
 
-// dockerCompose runs docker-compose on the rendered file as project.
-func dockerCompose(ctx context.Context, project, file string, args ...string) (string, error) {
-	return run(ctx, "docker-compose", append([]string{"-p", project, "-f", file}, args...)...)
+// Compose runs docker-compose on the rendered file as project.
+func Compose(ctx context.Context, project, file string, args ...string) (string, error) {
+	return runCmd(ctx, "docker-compose", append([]string{"-p", project, "-f", file}, args...)...)
 }
 
-func run(ctx context.Context, name string, args ...string) (string, error) {
+func runCmd(ctx context.Context, name string, args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, name, args...)
@@ -41,21 +44,21 @@ func run(ctx context.Context, name string, args ...string) (string, error) {
 	return out.String(), nil
 }
 
-// composeDown removes a docker-compose project, its networks and volumes.
-func composeDown(ctx context.Context, project, file string) error {
+// ComposeDown removes a docker-compose project, its networks and volumes.
+func ComposeDown(ctx context.Context, project, file string) error {
 	if _, err := os.Stat(file); err != nil {
 		return nil // never written: the sweep finds anything left
 	}
-	if _, err := dockerCompose(ctx, project, file, "down", "-v"); err != nil {
+	if _, err := Compose(ctx, project, file, "down", "-v"); err != nil {
 		return err
 	}
-	return waitNoContainers(ctx, project, 15*time.Second)
+	return WaitNoContainers(ctx, project, 15*time.Second)
 }
 
-// removeImages untags every image of a stack: <stack>-<service>:TAG.
+// RemoveImages untags every image of a stack: <stack>-<service>:TAG.
 // Only the tags go; an image someone else also tagged stays theirs.
-func removeImages(ctx context.Context, stack string) error {
-	out, err := docker(ctx, "images", "--filter", "reference="+stack+"-*", "--format", "{{.Repository}}:{{.Tag}}")
+func RemoveImages(ctx context.Context, stack string) error {
+	out, err := Docker(ctx, "images", "--filter", "reference="+stack+"-*", "--format", "{{.Repository}}:{{.Tag}}")
 	if err != nil {
 		return err
 	}
@@ -63,25 +66,25 @@ func removeImages(ctx context.Context, stack string) error {
 	if len(refs) == 0 {
 		return nil
 	}
-	_, err = docker(ctx, append([]string{"rmi"}, refs...)...)
+	_, err = Docker(ctx, append([]string{"rmi"}, refs...)...)
 	return err
 }
 
-// containers lists the IDs of a Compose project's containers, running
+// Containers lists the IDs of a Compose project's containers, running
 // or not.
-func containers(ctx context.Context, project string, extra ...string) ([]string, error) {
-	args := []string{"ps", "-aq", "--no-trunc", "--filter", "label=" + labelProject + "=" + project}
+func Containers(ctx context.Context, project string, extra ...string) ([]string, error) {
+	args := []string{"ps", "-aq", "--no-trunc", "--filter", "label=" + LabelProject + "=" + project}
 	for _, f := range extra {
 		args = append(args, "--filter", f)
 	}
-	out, err := docker(ctx, args...)
+	out, err := Docker(ctx, args...)
 	return strings.Fields(out), err
 }
 
-func waitNoContainers(ctx context.Context, project string, d time.Duration) error {
+func WaitNoContainers(ctx context.Context, project string, d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
-		ids, err := containers(ctx, project)
+		ids, err := Containers(ctx, project)
 		if err != nil {
 			return err
 		}
@@ -95,8 +98,8 @@ func waitNoContainers(ctx context.Context, project string, d time.Duration) erro
 	}
 }
 
-// ctrState is what composebench reads of a container from docker inspect.
-type ctrState struct {
+// CtrState is what composebench reads of a container from docker inspect.
+type CtrState struct {
 	ID           string `json:"Id"`
 	RestartCount int    `json:"RestartCount"`
 	Config       struct {
@@ -111,61 +114,61 @@ type ctrState struct {
 	} `json:"State"`
 }
 
-// identity is what must not change when nothing is redeployed.
-func (c ctrState) identity() string {
+// Identity is what must not change when nothing is redeployed.
+func (c CtrState) Identity() string {
 	return fmt.Sprintf("%s restarts=%d started=%s %s", c.ID[:12], c.RestartCount, c.State.StartedAt, c.State.Status)
 }
 
-func inspect(ctx context.Context, ids []string) ([]ctrState, error) {
+func Inspect(ctx context.Context, ids []string) ([]CtrState, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	out, err := docker(ctx, append([]string{"inspect"}, ids...)...)
+	out, err := Docker(ctx, append([]string{"inspect"}, ids...)...)
 	if err != nil {
 		return nil, err
 	}
-	var cs []ctrState
+	var cs []CtrState
 	if err := json.Unmarshal([]byte(out), &cs); err != nil {
 		return nil, fmt.Errorf("docker inspect: %w", err)
 	}
 	return cs, nil
 }
 
-// projectState maps each container of project to its identity.
-func projectState(ctx context.Context, project string) (map[string]string, error) {
-	ids, err := containers(ctx, project)
+// ProjectState maps each container of project to its identity.
+func ProjectState(ctx context.Context, project string) (map[string]string, error) {
+	ids, err := Containers(ctx, project)
 	if err != nil {
 		return nil, err
 	}
-	cs, err := inspect(ctx, ids)
+	cs, err := Inspect(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	m := map[string]string{}
 	for _, c := range cs {
-		m[c.Config.Labels["com.docker.compose.service"]+" "+c.ID[:12]] = c.identity()
+		m[c.Config.Labels["com.docker.compose.service"]+" "+c.ID[:12]] = c.Identity()
 	}
 	return m, nil
 }
 
-// waitDockerHealthy polls docker inspect of the project's containers
+// WaitHealthy polls docker inspect of the project's containers
 // until there are want of them and every one with a healthcheck reports
 // healthy. It returns how many had a healthcheck.
-func waitDockerHealthy(ctx context.Context, project string, want int, timeout time.Duration) (int, error) {
+func WaitHealthy(ctx context.Context, project string, want int, timeout time.Duration) (int, error) {
 	deadline := time.Now().Add(timeout)
-	ids, err := containers(ctx, project)
+	ids, err := Containers(ctx, project)
 	if err != nil {
 		return 0, err
 	}
 	last := "no containers"
 	for {
 		if len(ids) < want {
-			if ids, err = containers(ctx, project); err != nil {
+			if ids, err = Containers(ctx, project); err != nil {
 				return 0, err
 			}
 		}
 		if len(ids) >= want {
-			cs, err := inspect(ctx, ids)
+			cs, err := Inspect(ctx, ids)
 			if err != nil {
 				return 0, err
 			}
@@ -197,13 +200,13 @@ func waitDockerHealthy(ctx context.Context, project string, want int, timeout ti
 	}
 }
 
-// sweep finds every container, network, volume and image whose name
+// Sweep finds every container, network, volume and image whose name
 // starts with prefix, removes it, and returns what it found.
-func sweep(ctx context.Context, prefix string) ([]string, error) {
+func Sweep(ctx context.Context, prefix string) ([]string, error) {
 	var found []string
 	var errs []error
 	list := func(kind string, rm []string, args ...string) {
-		out, err := docker(ctx, args...)
+		out, err := Docker(ctx, args...)
 		if err != nil {
 			errs = append(errs, err)
 			return
@@ -214,7 +217,7 @@ func sweep(ctx context.Context, prefix string) ([]string, error) {
 				continue
 			}
 			found = append(found, kind+" "+name)
-			if _, err := docker(ctx, append(rm, id)...); err != nil {
+			if _, err := Docker(ctx, append(rm, id)...); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -226,23 +229,23 @@ func sweep(ctx context.Context, prefix string) ([]string, error) {
 	return found, errors.Join(errs...)
 }
 
-// dirBytes is the apparent size (sum of file sizes) and the allocated
+// DirBytes is the apparent size (sum of file sizes) and the allocated
 // size (du) of everything under dir.
-func dirBytes(dir string) (apparent, allocated int64, err error) {
+func DirBytes(dir string) (apparent, allocated int64, err error) {
 	err = filepath.Walk(dir, func(_ string, fi os.FileInfo, err error) error {
 		if err != nil {
 			return err
 		}
 		if fi.Mode().IsRegular() {
 			apparent += fi.Size()
-			allocated += allocatedBytes(fi)
+			allocated += AllocatedBytes(fi)
 		}
 		return nil
 	})
 	return apparent, allocated, err
 }
 
-func allocatedBytes(fi os.FileInfo) int64 {
+func AllocatedBytes(fi os.FileInfo) int64 {
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		return st.Blocks * 512
 	}
