@@ -206,8 +206,8 @@ func TestLadderPromotionRollbackAndAudit(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// A lock left by a killed ladder process does not block anyone.
-	leaveStaleLock(t, p, "promote/prod")
+	// A lease left by a killed ladder process blocks nobody once it lapsed.
+	leaveLapsedLease(t, p, "env/prod")
 	pr, res = p.promote(s1, "prod")
 	if res.code != 0 || pr.Promotion.Phase != store.PromotionSucceeded {
 		t.Fatalf("promote to prod: %s", res)
@@ -290,15 +290,17 @@ func largestBlob(t *testing.T, dir string) string {
 	return best
 }
 
-// leaveStaleLock records a lock held by a process that no longer exists.
-func leaveStaleLock(t *testing.T, p *project, name string) {
+// leaveLapsedLease records a lease taken a minute ago, for 5s, by a
+// process that never renewed it (it was killed).
+func leaveLapsedLease(t *testing.T, p *project, name string) {
 	t.Helper()
 	st, err := sqlite.Open(filepath.Join(p.dir, ".ladder", "ladder.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	if _, err := st.AcquireLock(context.Background(), name, "999999/1", time.Now().Add(time.Hour), nil); err != nil {
+	dead := store.Holder{Host: "gone", PID: 999999, Instance: "killed"}
+	if _, err := st.AcquireLease(context.Background(), name, dead, time.Now().Add(-time.Minute), 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 }

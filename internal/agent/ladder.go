@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ladderhq/ladder/internal/lease"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
@@ -41,7 +42,8 @@ func (a *Agent) promoter() *promote.Promoter {
 		},
 		Verify: a.opts.Verify,
 		Events: a.events,
-		Owner:  a.owner,
+		Holder: lease.Self(),
+		Wait:   lease.Wait,
 		Dir:    a.opts.Dir,
 	}
 }

@@ -22,6 +22,7 @@ const (
 	ExitUnhealthy   = 3   // a release failed, or the stack is not healthy
 	ExitNotRunning  = 4   // nothing runs, or what was asked for does not exist
 	ExitStore       = 6   // the state store is missing, replaced, emptied or damaged
+	ExitBusy        = 7   // another ladder process holds the environment
 	ExitInterrupted = 130 // stopped by Ctrl-C (SIGINT) or SIGTERM
 )
 
@@ -34,6 +35,8 @@ const exitCodesHelp = `Exit codes:
   5    drift: what runs differs from the last release (ladder drift)
   6    the state store (.ladder/ladder.db) is missing, replaced, emptied or
        damaged: ladder refuses to start a new, empty history in its place
+  7    busy: another ladder process is changing the environment (promote,
+       rollback, up or down); the message names it
   130  interrupted (Ctrl-C); everything started was torn down`
 
 // ExitError carries an exit code to main.

@@ -12,7 +12,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/deploy"
-	"github.com/ladderhq/ladder/internal/proc"
+	"github.com/ladderhq/ladder/internal/lease"
 	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
@@ -53,7 +53,8 @@ func (a *app) promoter(ws *workspace) *promote.Promoter {
 		Verify: a.verifier(ws),
 		Push:   a.pushImages(ws),
 		Events: &deploy.Recorder{Store: ws.store, Logger: a.logger()},
-		Owner:  proc.Self(),
+		Holder: lease.Self(),
+		Wait:   lease.Wait,
 		Dir:    ws.project.Dir,
 	}
 }
@@ -100,7 +101,7 @@ serialised.`,
 			case errors.As(err, &blocked):
 				return &ExitError{Code: ExitUnhealthy, Err: err, Reported: true}
 			case errors.As(err, &locked):
-				return &ExitError{Code: ExitFailure, Err: err}
+				return &ExitError{Code: ExitBusy, Err: err}
 			case errors.Is(err, store.ErrNotFound):
 				return &ExitError{Code: ExitNotRunning, Err: err, Hint: "ladder snapshots"}
 			case err != nil && res != nil && res.Deploy != nil:

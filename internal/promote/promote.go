@@ -9,7 +9,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/deploy"
-	"github.com/ladderhq/ladder/internal/proc"
+	"github.com/ladderhq/ladder/internal/lease"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
@@ -32,8 +32,12 @@ type Promoter struct {
 	// Verify checks a snapshot's signature and its artifacts' integrity.
 	Verify func(s *snapshot.Snapshot) error
 	Events *deploy.Recorder
-	// Owner identifies this process (proc.Self) for the promotion lock.
-	Owner string
+	// Holder identifies this process (lease.Self) for the environment's
+	// lease, held while it promotes or rolls back.
+	Holder store.Holder
+	// Wait is how long a promotion waits for another ladder process
+	// holding the environment before it is refused (LockedError).
+	Wait time.Duration
 	// Push copies a snapshot's images, by digest, to the registry of an
 	// environment that has one (environments.NAME.registry), before the
 	// snapshot is deployed there. It is only called for such
@@ -75,20 +79,18 @@ func (e *BlockedError) Error() string {
 		e.Promotion.ID, snapshot.Short(e.Promotion.Snapshot), e.Promotion.To, strings.Join(lines, "\n"))
 }
 
-// LockedError says another ladder process is promoting to the environment.
+// LockedError says another ladder process holds the environment (it is
+// promoting, rolling back, deploying or taking it down).
 type LockedError struct {
 	Env    string
-	Holder store.Lock
+	Holder store.Lease
 }
 
 func (e *LockedError) Error() string {
-	return fmt.Sprintf("another ladder process (pid %d) is promoting to %s until %s; wait for it, or stop it",
-		proc.PID(e.Holder.Owner), e.Env, e.Holder.Expires.Local().Format("15:04:05"))
+	h := e.Holder.Holder
+	return fmt.Sprintf("%s is busy: another ladder process (pid %d on %s) holds it until %s; wait for it, or stop it",
+		e.Env, h.PID, h.Host, e.Holder.Expires.Local().Format("15:04:05"))
 }
-
-// lockTTL bounds how long a promotion holds its environment's lock; a
-// live holder extends nothing, a dead one's lock is taken over at once.
-const lockTTL = 30 * time.Minute
 
 func (p *Promoter) now() time.Time {
 	if p.Now != nil {
@@ -105,22 +107,27 @@ func (p *Promoter) env(name string) (*spec.Environment, error) {
 	return e, nil
 }
 
-// lock takes the promotion lock of env; release it with the returned func.
+// lock takes env's lease (lease.EnvName); release it with the returned
+// func. A holder that died is taken over once its lease expired.
 func (p *Promoter) lock(ctx context.Context, env string) (func(), error) {
-	name := "promote/" + env
-	holder, err := p.Store.AcquireLock(ctx, name, p.Owner, p.now().Add(lockTTL), func(owner string) bool { return !proc.Alive(owner) })
+	holder := p.Holder
+	if holder.IsZero() {
+		holder = lease.Self()
+	}
+	held, err := lease.Acquire(ctx, p.Store, lease.EnvName(env), holder, lease.Options{Wait: p.Wait})
+	var busy *lease.BusyError
+	if errors.As(err, &busy) {
+		return nil, &LockedError{Env: env, Holder: busy.Lease}
+	}
 	if err != nil {
-		if errors.Is(err, store.ErrLocked) {
-			return nil, &LockedError{Env: env, Holder: holder}
-		}
 		return nil, err
 	}
-	return func() { _ = p.Store.ReleaseLock(context.WithoutCancel(ctx), name, p.Owner) }, nil
+	return held.Release, nil
 }
 
 // recoverInterrupted closes promotions to env left open by a process that
-// died mid-promotion. It runs under env's lock, so no live process owns
-// them.
+// died mid-promotion. It runs under env's lease, so no live process owns
+// them: a promotion is only ever open while its maker holds the lease.
 func (p *Promoter) recoverInterrupted(ctx context.Context, env string) error {
 	open, err := p.Store.ListPromotions(ctx, store.PromotionFilter{To: env})
 	if err != nil {

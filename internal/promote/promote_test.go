@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
-	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
@@ -44,7 +43,7 @@ func newRig(t *testing.T) *rig {
 	}
 	r := &rig{t: t, st: st, snap: snap}
 	r.p = &Promoter{
-		Project: proj, Store: st, Owner: "test/1", Dir: t.TempDir(),
+		Project: proj, Store: st, Holder: store.Holder{Host: "test", PID: 1, Instance: "rig"}, Dir: t.TempDir(),
 		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
 			r.deploys = append(r.deploys, env+"@"+snapshot.Short(id))
 			rel := r.release(env, id, time.Now())
@@ -103,19 +102,19 @@ func TestPromoteRecoversAnInterruptedPromotion(t *testing.T) {
 	}
 }
 
-func TestPromoteSerialisedByLock(t *testing.T) {
+func TestPromoteSerialisedByLease(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
 	r.release("local", r.snap.ID, time.Now().Add(-time.Hour))
-	// Another live process holds it: this test process, named as the
-	// agent would name it (the promoter calls itself "test/1").
-	if _, err := r.st.AcquireLock(ctx, "promote/dev", proc.Self(), time.Now().Add(time.Hour), nil); err != nil {
+	// Another live process holds dev's lease.
+	other := store.Holder{Host: "elsewhere", PID: 7, Instance: "other"}
+	if _, err := r.st.AcquireLease(ctx, "env/dev", other, time.Now(), time.Hour); err != nil {
 		t.Fatal(err)
 	}
 	_, err := r.p.Promote(ctx, Request{Snapshot: r.snap.ID, To: "dev", By: "ana"})
 	var locked *LockedError
-	if !errors.As(err, &locked) || locked.Env != "dev" {
-		t.Fatalf("want a LockedError for dev, got %v", err)
+	if !errors.As(err, &locked) || locked.Env != "dev" || locked.Holder.Holder != other {
+		t.Fatalf("want a LockedError for dev naming its holder, got %v", err)
 	}
 	if len(r.deploys) != 0 {
 		t.Errorf("a locked promotion deployed: %v", r.deploys)

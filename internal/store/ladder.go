@@ -7,8 +7,7 @@ import (
 
 // LadderStore records what moves a snapshot up the ladder: promotions and
 // their gate results, approvals, known-good releases, jobs (migrations and
-// seeds) per environment, the audit trail, and locks that serialise
-// promotions to one environment. Every Store implements it.
+// seeds) per environment and the audit trail. Every Store implements it.
 type LadderStore interface {
 	// CreatePromotion records a new promotion request (ID set on return).
 	CreatePromotion(ctx context.Context, p Promotion) (Promotion, error)
@@ -42,15 +41,6 @@ type LadderStore interface {
 	Audit(ctx context.Context, e AuditEntry) (AuditEntry, error)
 	// ListAudit returns entries matching f, newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEntry, error)
-
-	// AcquireLock takes the named lock for owner until expires. It
-	// succeeds when the lock is free, already owner's (the expiry is
-	// extended), expired, or held by an owner that stale(owner) declares
-	// dead (nil: none is). Otherwise it returns the holder's lock and
-	// ErrLocked.
-	AcquireLock(ctx context.Context, name, owner string, expires time.Time, stale func(owner string) bool) (Lock, error)
-	// ReleaseLock frees the lock if owner holds it; otherwise no-op.
-	ReleaseLock(ctx context.Context, name, owner string) error
 }
 
 // PromotionPhase is where a promotion is.
@@ -137,11 +127,4 @@ type AuditEntry struct {
 type AuditFilter struct {
 	Env, Snapshot, Action, Actor string
 	Limit                        int
-}
-
-// Lock is a named, expiring lock.
-type Lock struct {
-	Name    string    `json:"name"`
-	Owner   string    `json:"owner"`
-	Expires time.Time `json:"expires"`
 }

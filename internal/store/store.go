@@ -58,9 +58,18 @@ type Store interface {
 
 	// CreateRelease records a new release and returns it with its ID set.
 	CreateRelease(ctx context.Context, r Release) (Release, error)
-	// FinishRelease moves a release to a terminal phase. Finishing a release
-	// that is already terminal is ErrConflict.
+	// FinishRelease moves a release to a terminal phase from whatever
+	// non-terminal phase it is in (recorded as AdvanceRelease records).
+	// Finishing a release that is already terminal is ErrConflict.
 	FinishRelease(ctx context.Context, id int64, phase Phase, reason string, at time.Time) error
+	// AdvanceRelease moves a release from phase from to phase to, as one
+	// compare-and-set: if the release is no longer in from (another
+	// process moved it first) it is ErrConflict and nothing changes. Each
+	// change is recorded as a ReleaseTransition; a terminal to also sets
+	// Finished and Reason. Moves that from.CanMove(to) refuses are refused.
+	AdvanceRelease(ctx context.Context, id int64, from, to Phase, reason string, at time.Time) error
+	// ReleaseTransitions returns a release's phase changes, oldest first.
+	ReleaseTransitions(ctx context.Context, id int64) ([]ReleaseTransition, error)
 	// GetRelease returns one release by ID.
 	GetRelease(ctx context.Context, id int64) (Release, error)
 	// ListReleases returns releases matching f, newest first.
@@ -96,6 +105,7 @@ type Store interface {
 	Prune(ctx context.Context, r Retention, now time.Time) (Pruned, error)
 
 	LadderStore
+	Leases
 
 	// Close releases the store's resources.
 	Close() error
@@ -119,9 +129,28 @@ func (p Phase) IsTerminal() bool {
 	return p == PhaseSucceeded || p == PhaseFailed || p == PhaseInterrupted
 }
 
+// CanMove reports whether a release may go from p to next: only a
+// progressing release moves, and only to a terminal phase.
+func (p Phase) CanMove(next Phase) bool {
+	return p == PhaseProgressing && next.IsTerminal()
+}
+
+// ReleaseTransition is one recorded change of a release's phase.
+type ReleaseTransition struct {
+	Release int64     `json:"release"`
+	Seq     int64     `json:"seq"`
+	From    Phase     `json:"from"`
+	To      Phase     `json:"to"`
+	Reason  string    `json:"reason,omitempty"`
+	At      time.Time `json:"at"`
+}
+
 // Release is snapshot X deployed to site S of environment E.
 type Release struct {
-	ID       int64     `json:"id"`
+	ID int64 `json:"id"`
+	// Number counts the releases of Env: 1, 2, 3, ... (IDs are global
+	// across environments).
+	Number   int64     `json:"number"`
 	Env      string    `json:"environment"`
 	Site     string    `json:"site"`
 	Snapshot string    `json:"snapshot"`
@@ -129,8 +158,9 @@ type Release struct {
 	Reason   string    `json:"reason,omitempty"`
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished,omitzero"`
-	// Owner identifies the process making the release (host:pid), so a
-	// later command can tell a live release from one whose maker died.
+	// Owner is the holder (store.Holder.String) of the deploy lease of
+	// the site while the release was made: a release still progressing
+	// whose site's lease has expired was orphaned by a holder that died.
 	Owner string `json:"owner,omitempty"`
 	// KnownGood is set once the release passed health (and soak, where
 	// the environment has one): a rollback target.

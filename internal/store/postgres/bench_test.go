@@ -176,18 +176,19 @@ func BenchmarkGetSnapshotPrefix(b *testing.B) {
 	}
 }
 
-// BenchmarkAcquireLock measures taking and releasing a promotion lock: one
-// upsert and one delete.
-func BenchmarkAcquireLock(b *testing.B) {
+// BenchmarkAcquireLease measures taking and releasing an environment's
+// lease: the compare-and-set pair every promotion pays.
+func BenchmarkAcquireLease(b *testing.B) {
 	s := openBench(b)
 	ctx := context.Background()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := s.AcquireLock(ctx, "promote/prod", "bench", time.Now().Add(time.Minute), nil); err != nil {
+		l, err := s.AcquireLease(ctx, "env/prod", store.Holder{Host: "bench", PID: 1, Instance: "bench"}, time.Now(), time.Minute)
+		if err != nil {
 			b.Fatal(err)
 		}
-		if err := s.ReleaseLock(ctx, "promote/prod", "bench"); err != nil {
+		if err := s.ReleaseLease(ctx, l); err != nil {
 			b.Fatal(err)
 		}
 	}

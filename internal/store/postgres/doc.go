@@ -17,11 +17,11 @@
 //     ID n" could skip an event committed late with a smaller ID; appends
 //     serialise on a transaction-scoped advisory lock, so sequence order is
 //     commit order;
-//   - expiring locks are taken with one INSERT ... ON CONFLICT DO UPDATE
-//     whose WHERE clause checks the owner and the expiry against the row
+//   - leases are granted with one INSERT ... ON CONFLICT DO UPDATE whose
+//     WHERE clause checks the holder and the expiry against the row
 //     PostgreSQL has locked, so of several contenders on several machines
-//     exactly one wins; taking over a holder declared stale is a
-//     compare-and-swap on (owner, expiry);
+//     exactly one wins; renewals and releases are compare-and-set on
+//     (holder, epoch);
 //   - snapshot IDs and the columns that lists order by are COLLATE "C", so
 //     order and prefix ranges are bytewise whatever the database's locale.
 //

@@ -3,15 +3,17 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-const releaseCols = `id, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints`
+const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints`
 
 // CreateRelease implements store.Store, with the SQLite store's defaults: a
 // zero Started is now, an empty Phase is progressing, and KnownGood is only
@@ -52,52 +54,115 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 	} else {
 		r.SecretFingerprints = nil
 	}
-	err := s.pool.QueryRow(ctx, `INSERT INTO releases
-		(env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor,
-		 target, secret_fingerprints)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
-		r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
-		r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints,
-	).Scan(&r.ID)
+	// The number is the environment's next. Two concurrent inserts may
+	// compute the same one; the unique index (env, number) refuses the
+	// second, which then tries again with the next number.
+	var err error
+	for range maxLeaseRounds {
+		err = s.pool.QueryRow(ctx, `INSERT INTO releases
+			(number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor,
+			 target, secret_fingerprints)
+			VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE env = $1),
+				$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, number`,
+			r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
+			r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints,
+		).Scan(&r.ID, &r.Number)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
+			break
+		}
+	}
 	if err != nil {
 		return store.Release{}, s.wrap(err, "create release of %s to %s/%s", r.Snapshot, r.Env, r.Site)
 	}
 	return r, nil
 }
 
-// FinishRelease implements store.Store. A zero at is taken as now.
+// FinishRelease implements store.Store: see advance.
 func (s *Store) FinishRelease(ctx context.Context, id int64, phase store.Phase, reason string, at time.Time) error {
 	if !phase.IsTerminal() {
 		return fmt.Errorf("store: finish release %d: phase %q is not terminal", id, phase)
 	}
+	return s.advance(ctx, id, "", phase, reason, at)
+}
+
+// AdvanceRelease implements store.Store.
+func (s *Store) AdvanceRelease(ctx context.Context, id int64, from, to store.Phase, reason string, at time.Time) error {
+	if !from.CanMove(to) {
+		return fmt.Errorf("store: advance release %d: %s cannot move to %s", id, from, to)
+	}
+	return s.advance(ctx, id, from, to, reason, at)
+}
+
+// advance moves release id to phase to from phase from (any non-terminal
+// phase when from is empty) and records the transition, in one
+// transaction: SELECT ... FOR UPDATE locks the row, so of two processes
+// moving the same release one decides on the phase the other left.
+func (s *Store) advance(ctx context.Context, id int64, from, to store.Phase, reason string, at time.Time) (err error) {
+	defer func() {
+		if err != nil {
+			err = s.wrap(err, "move release %d to %s", id, to)
+		}
+	}()
 	if at.IsZero() {
 		at = time.Now()
 	}
-	// The phase test in the WHERE clause is evaluated on the row the UPDATE
-	// has locked (re-read if another transaction changed it first), so of
-	// two processes finishing the same release one wins and the other sees
-	// zero rows.
-	tag, err := s.pool.Exec(ctx, `UPDATE releases SET phase = $1, reason = $2, finished_ms = $3
-		WHERE id = $4 AND phase NOT IN ($5, $6, $7)`,
-		string(phase), reason, toMS(at), id,
-		string(store.PhaseSucceeded), string(store.PhaseFailed), string(store.PhaseInterrupted))
+	tx, err := s.pool.Begin(ctx)
 	if err != nil {
-		return s.wrap(err, "finish release %d", id)
+		return err
 	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	// Releases are never deleted, so telling "unknown" from "already
-	// finished" after the fact is race-free.
+	defer tx.Rollback(context.WithoutCancel(ctx))
 	var current string
-	err = s.pool.QueryRow(ctx, `SELECT phase FROM releases WHERE id = $1`, id).Scan(&current)
+	err = tx.QueryRow(ctx, `SELECT phase FROM releases WHERE id = $1 FOR UPDATE`, id).Scan(&current)
 	if noRows(err) {
-		return fmt.Errorf("store: finish release %d: %w", id, store.ErrNotFound)
+		return store.ErrNotFound
 	}
 	if err != nil {
-		return s.wrap(err, "finish release %d", id)
+		return err
 	}
-	return fmt.Errorf("store: finish release %d: already %s: %w", id, current, store.ErrConflict)
+	cur := store.Phase(current)
+	if (from != "" && cur != from) || !cur.CanMove(to) {
+		return fmt.Errorf("it is %s: %w", cur, store.ErrConflict)
+	}
+	var finished *int64
+	if to.IsTerminal() {
+		ms := toMS(at)
+		finished = &ms
+	}
+	if _, err := tx.Exec(ctx, `UPDATE releases SET phase = $1, reason = $2, finished_ms = COALESCE($3, finished_ms) WHERE id = $4`,
+		string(to), reason, finished, id); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO release_transitions (release_id, seq, from_phase, to_phase, reason, at_ms)
+		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM release_transitions WHERE release_id = $1), $2, $3, $4, $5)`,
+		id, current, string(to), reason, toMS(at)); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// ReleaseTransitions implements store.Store.
+func (s *Store) ReleaseTransitions(ctx context.Context, id int64) ([]store.ReleaseTransition, error) {
+	rows, err := s.pool.Query(ctx, `SELECT release_id, seq, from_phase, to_phase, reason, at_ms
+		FROM release_transitions WHERE release_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, s.wrap(err, "release %d transitions", id)
+	}
+	defer rows.Close()
+	var out []store.ReleaseTransition
+	for rows.Next() {
+		var (
+			t        store.ReleaseTransition
+			from, to string
+			ms       int64
+		)
+		if err := rows.Scan(&t.Release, &t.Seq, &from, &to, &t.Reason, &ms); err != nil {
+			return nil, s.wrap(err, "release %d transitions", id)
+		}
+		t.From, t.To, t.At = store.Phase(from), store.Phase(to), fromMS(ms)
+		out = append(out, t)
+	}
+	return out, s.wrap(rows.Err(), "release %d transitions", id)
 }
 
 // GetRelease implements store.Store.
@@ -150,7 +215,7 @@ func scanReleases(rows pgx.Rows) ([]store.Release, error) {
 			finished *int64
 			fps      *string
 		)
-		if err := rows.Scan(&r.ID, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
+		if err := rows.Scan(&r.ID, &r.Number, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
 			&r.KnownGood, &r.By, &r.Target, &fps); err != nil {
 			return nil, err
 		}

@@ -24,36 +24,36 @@ func openPair(t *testing.T) (a, b *Store, dsn string) {
 	return a, b, dsn
 }
 
-// TestLockAcrossPools has two stores contend for one lock, round after
-// round, each from several goroutines: exactly one owner wins each round,
-// whatever pool it came through. Then the rules that matter across
-// machines: the lock outlives its holder's connections (no session
+// TestLeaseAcrossPools has two stores contend for one lease, round after
+// round, each from several goroutines: exactly one holder wins each
+// round, whatever pool it came through. Then the rules that matter across
+// machines: the lease outlives its holder's connections (no session
 // liveness), and only its expiry frees it.
-func TestLockAcrossPools(t *testing.T) {
+func TestLeaseAcrossPools(t *testing.T) {
 	a, b, dsn := openPair(t)
 	ctx := t.Context()
 	const rounds, perStore = 20, 4
 	for round := range rounds {
-		name := fmt.Sprintf("promote/prod/%d", round)
-		exp := time.Now().Add(time.Hour).Truncate(time.Millisecond).UTC()
+		name := fmt.Sprintf("env/prod/%d", round)
+		now := time.Now()
 		var (
 			wg      sync.WaitGroup
 			mu      sync.Mutex
-			winners []string
+			winners []store.Holder
 		)
 		start := make(chan struct{})
 		for i, s := range []*Store{a, b, a, b, a, b, a, b}[:2*perStore] {
 			wg.Go(func() {
-				owner := fmt.Sprintf("host%d:%d", i%2, i)
+				h := store.Holder{Host: fmt.Sprintf("host%d", i%2), PID: i, Instance: fmt.Sprint(i)}
 				<-start
-				_, err := s.AcquireLock(ctx, name, owner, exp, nil)
+				_, err := s.AcquireLease(ctx, name, h, now, time.Hour)
 				switch {
 				case err == nil:
 					mu.Lock()
-					winners = append(winners, owner)
+					winners = append(winners, h)
 					mu.Unlock()
 				case !errors.Is(err, store.ErrLocked):
-					t.Errorf("round %d: AcquireLock %s: %v", round, owner, err)
+					t.Errorf("round %d: AcquireLease %s: %v", round, h, err)
 				}
 			})
 		}
@@ -64,74 +64,38 @@ func TestLockAcrossPools(t *testing.T) {
 		}
 		// Both pools see the same holder.
 		for _, s := range []*Store{a, b} {
-			held, err := s.AcquireLock(ctx, name, "late", exp, nil)
-			if !errors.Is(err, store.ErrLocked) || held.Owner != winners[0] {
+			held, err := s.AcquireLease(ctx, name, store.Holder{Host: "late", Instance: "late"}, now, time.Hour)
+			if !errors.Is(err, store.ErrLocked) || held.Holder != winners[0] {
 				t.Errorf("round %d: after the race: %+v, %v; want held by %s", round, held, err, winners[0])
 			}
 		}
 	}
 
-	// A holder whose process went away keeps the lock until it expires:
-	// closing a's pool frees nothing.
+	// A holder whose process went away keeps the lease until it expires:
+	// closing its pool frees nothing.
 	c, err := Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	exp := time.Now().Add(1500 * time.Millisecond)
-	if _, err := c.AcquireLock(ctx, "deploy/prod", "gone", exp, nil); err != nil {
+	gone := store.Holder{Host: "h", PID: 1, Instance: "gone"}
+	next := store.Holder{Host: "h", PID: 2, Instance: "next"}
+	if _, err := c.AcquireLease(ctx, "deploy/prod/eu", gone, time.Now(), 1500*time.Millisecond); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
-	if held, err := b.AcquireLock(ctx, "deploy/prod", "next", time.Now().Add(time.Hour), nil); !errors.Is(err, store.ErrLocked) || held.Owner != "gone" {
-		t.Fatalf("AcquireLock after the holder's pool closed: %+v, %v; want still held by gone", held, err)
+	if held, err := b.AcquireLease(ctx, "deploy/prod/eu", next, time.Now(), time.Hour); !errors.Is(err, store.ErrLocked) || held.Holder != gone {
+		t.Fatalf("AcquireLease after the holder's pool closed: %+v, %v; want still held by gone", held, err)
 	}
-	time.Sleep(time.Until(exp) + 50*time.Millisecond)
-	if _, err := b.AcquireLock(ctx, "deploy/prod", "next", time.Now().Add(time.Hour), nil); err != nil {
-		t.Fatalf("AcquireLock after expiry: %v", err)
+	time.Sleep(1550 * time.Millisecond)
+	l, err := b.AcquireLease(ctx, "deploy/prod/eu", next, time.Now(), time.Hour)
+	if err != nil {
+		t.Fatalf("AcquireLease after expiry: %v", err)
 	}
-}
-
-// TestStaleTakeoverIsCompareAndSwap: two contenders both judge the same
-// holder stale; only one takes it over, and the other then sees the new
-// holder (whom it does not judge stale) instead of overwriting it.
-func TestStaleTakeoverIsCompareAndSwap(t *testing.T) {
-	a, b, _ := openPair(t)
-	ctx := t.Context()
-	for round := range 20 {
-		name := fmt.Sprintf("promote/staging/%d", round)
-		exp := time.Now().Add(time.Hour).Truncate(time.Millisecond).UTC()
-		if _, err := a.AcquireLock(ctx, name, "dead", exp, nil); err != nil {
-			t.Fatal(err)
-		}
-		stale := func(owner string) bool { return owner == "dead" }
-		var wg sync.WaitGroup
-		results := make([]error, 2)
-		start := make(chan struct{})
-		for i, s := range []*Store{a, b} {
-			wg.Go(func() {
-				<-start
-				_, results[i] = s.AcquireLock(ctx, name, fmt.Sprintf("new%d", i), exp, stale)
-			})
-		}
-		close(start)
-		wg.Wait()
-		won := 0
-		for _, err := range results {
-			if err == nil {
-				won++
-			} else if !errors.Is(err, store.ErrLocked) {
-				t.Errorf("round %d: %v", round, err)
-			}
-		}
-		if won != 1 {
-			t.Fatalf("round %d: %d took over the stale lock (%v), want 1", round, won, results)
-		}
+	if l.Epoch != 2 {
+		t.Errorf("epoch after takeover = %d, want 2", l.Epoch)
 	}
 }
 
-// TestTailerMissesNothing appends events through two pools while a tailer
-// follows them by ID: every event is seen exactly once. IDs must become
-// visible in order for this to hold; a plain sequence lets a later ID
 // commit first, and the tailer's cursor then skips the earlier one.
 func TestTailerMissesNothing(t *testing.T) {
 	a, b, _ := openPair(t)

@@ -17,11 +17,11 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-// TestLockAcrossStores races 8 goroutines over two *Store values on one
+// TestLeaseAcrossStores races 8 goroutines over two *Store values on one
 // file (two pools, two writer connections, as two processes would have)
-// for each of several locks: each lock must have exactly one winner, and
-// both stores must name it as the holder.
-func TestLockAcrossStores(t *testing.T) {
+// for each of several leases: each must have exactly one winner, and both
+// stores must name it as the holder.
+func TestLeaseAcrossStores(t *testing.T) {
 	a, path := openTemp(t)
 	defer a.Close()
 	b, err := Open(path)
@@ -31,9 +31,9 @@ func TestLockAcrossStores(t *testing.T) {
 	defer b.Close()
 	ctx := t.Context()
 	const workers, rounds = 8, 20
-	exp := time.Now().Add(time.Hour).Truncate(time.Millisecond).UTC()
+	now := time.Now()
 	for round := range rounds {
-		name := fmt.Sprintf("lock-%d", round)
+		name := fmt.Sprintf("lease-%d", round)
 		var (
 			wg      sync.WaitGroup
 			mu      sync.Mutex
@@ -45,14 +45,14 @@ func TestLockAcrossStores(t *testing.T) {
 			wg.Go(func() {
 				owner := fmt.Sprintf("w%d", i)
 				<-start
-				_, err := s.AcquireLock(ctx, name, owner, exp, nil)
+				_, err := s.AcquireLease(ctx, name, holderOf(owner), now, time.Hour)
 				switch {
 				case err == nil:
 					mu.Lock()
 					winners = append(winners, owner)
 					mu.Unlock()
 				case !errors.Is(err, store.ErrLocked):
-					t.Errorf("%s: AcquireLock %s: %v", name, owner, err)
+					t.Errorf("%s: AcquireLease %s: %v", name, owner, err)
 				}
 			})
 		}
@@ -61,9 +61,9 @@ func TestLockAcrossStores(t *testing.T) {
 		if len(winners) != 1 {
 			t.Fatalf("%s: winners %v, want exactly one", name, winners)
 		}
-		want := store.Lock{Name: name, Owner: winners[0], Expires: exp}
+		want := store.Lease{Name: name, Holder: holderOf(winners[0]), Epoch: 1, Expires: now.Add(time.Hour).Truncate(time.Millisecond).UTC()}
 		for sname, s := range map[string]*Store{"a": a, "b": b} {
-			got, err := s.AcquireLock(ctx, name, "probe", exp, nil)
+			got, err := s.AcquireLease(ctx, name, holderOf("probe"), now, time.Hour)
 			if !errors.Is(err, store.ErrLocked) || got != want {
 				t.Errorf("%s: %s sees holder %+v (%v), want %+v and ErrLocked", name, sname, got, err, want)
 			}
@@ -71,18 +71,23 @@ func TestLockAcrossStores(t *testing.T) {
 	}
 }
 
+// holderOf is a test holder named owner.
+func holderOf(owner string) store.Holder {
+	return store.Holder{Host: "test", PID: 1, Instance: owner}
+}
+
 // lockHelperEnv names the database a child process races for locks in;
-// see TestLockAcrossProcesses.
+// see TestLeaseAcrossProcesses.
 const lockHelperEnv = "LADDER_SQLITE_LOCK_HELPER_DB"
 
 const lockHelperLocks = 300
 
-// TestLockAcrossProcesses has this process and a child (this test binary
+// TestLeaseAcrossProcesses has this process and a child (this test binary
 // again) try to take the same 300 locks, in opposite orders so that they
 // meet and contend. Each reports the locks it won (the child by appending
 // an event per win); every lock must be won by exactly one of them, and
 // the database must name that one as the holder.
-func TestLockAcrossProcesses(t *testing.T) {
+func TestLeaseAcrossProcesses(t *testing.T) {
 	if path := os.Getenv(lockHelperEnv); path != "" {
 		lockHelper(t, path)
 		return
@@ -93,7 +98,7 @@ func TestLockAcrossProcesses(t *testing.T) {
 	s, path := openTemp(t)
 	defer s.Close()
 	ctx := t.Context()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLockAcrossProcesses$", "-test.count=1")
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestLeaseAcrossProcesses$", "-test.count=1")
 	cmd.Env = append(os.Environ(), lockHelperEnv+"="+path)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -105,16 +110,15 @@ func TestLockAcrossProcesses(t *testing.T) {
 	if _, err := s.AppendEvent(ctx, store.Event{Kind: store.EventDrift, Env: "parent-go"}); err != nil {
 		t.Fatal(err)
 	}
-	exp := time.Now().Add(time.Hour)
 	parentWon := map[string]bool{}
 	for i := lockHelperLocks - 1; i >= 0; i-- {
 		name := fmt.Sprintf("L%d", i)
-		_, err := s.AcquireLock(ctx, name, "parent", exp, nil)
+		_, err := s.AcquireLease(ctx, name, holderOf("parent"), time.Now(), time.Hour)
 		switch {
 		case err == nil:
 			parentWon[name] = true
 		case !errors.Is(err, store.ErrLocked):
-			t.Fatalf("parent AcquireLock %s: %v", name, err)
+			t.Fatalf("parent AcquireLease %s: %v", name, err)
 		}
 	}
 	if err := cmd.Wait(); err != nil {
@@ -156,17 +160,16 @@ func lockHelper(t *testing.T, path string) {
 		t.Fatalf("child AppendEvent: %v", err)
 	}
 	waitForEvent(t, s, "parent-go")
-	exp := time.Now().Add(time.Hour)
 	for i := range lockHelperLocks {
 		name := fmt.Sprintf("L%d", i)
-		_, err := s.AcquireLock(ctx, name, "child", exp, nil)
+		_, err := s.AcquireLease(ctx, name, holderOf("child"), time.Now(), time.Hour)
 		switch {
 		case err == nil:
 			if _, err := s.AppendEvent(ctx, store.Event{Kind: store.EventDrift, Env: "child-won", Message: name}); err != nil {
 				t.Fatalf("child AppendEvent: %v", err)
 			}
 		case !errors.Is(err, store.ErrLocked):
-			t.Fatalf("child AcquireLock %s: %v", name, err)
+			t.Fatalf("child AcquireLease %s: %v", name, err)
 		}
 	}
 }
@@ -190,7 +193,7 @@ func waitForEvent(t *testing.T, s *Store, env string) {
 
 func lockOwners(t *testing.T, s *Store) map[string]string {
 	t.Helper()
-	rows, err := s.r.QueryContext(t.Context(), `SELECT name, owner FROM locks`)
+	rows, err := s.r.QueryContext(t.Context(), `SELECT name, holder_instance FROM leases`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +244,8 @@ func TestUpgradeFrom0001(t *testing.T) {
 	if v, err := schemaVersion(ctx, s.w.DB); err != nil || v != len(migs) {
 		t.Errorf("schema version %d (%v), want %d", v, err, len(migs))
 	}
-	want := store.Release{ID: 1, Env: "prod", Site: "eu-1", Snapshot: "abcd", Phase: store.PhaseSucceeded,
+	// 0004 numbers the releases already recorded per environment.
+	want := store.Release{ID: 1, Number: 1, Env: "prod", Site: "eu-1", Snapshot: "abcd", Phase: store.PhaseSucceeded,
 		Owner: "host:1", Started: fromMS(1000), Finished: fromMS(2000)}
 	got, err := s.GetRelease(ctx, 1)
 	if err != nil || !reflect.DeepEqual(got, want) {

@@ -11,7 +11,7 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-const releaseCols = `id, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints`
+const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints`
 
 // CreateRelease implements store.Store. A zero Started is set to now and an
 // empty Phase to PhaseProgressing, mirroring AppendEvent, so a caller need
@@ -53,12 +53,16 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 	}
 	// RETURNING rather than LastInsertId: PostgreSQL drivers have no
 	// LastInsertId, and both engines support RETURNING.
+	// The number is the environment's next; the single writer connection
+	// (and SQLite's write lock across processes) makes read and insert
+	// one step.
 	err := s.w.QueryRowContext(ctx, `INSERT INTO releases
-		(env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor, target, secret_fingerprints)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id`,
+		(number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor, target, secret_fingerprints)
+		VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE env = $1),
+			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, number`,
 		r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
 		r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints,
-	).Scan(&r.ID)
+	).Scan(&r.ID, &r.Number)
 	if err != nil {
 		return store.Release{}, fmt.Errorf("store: create release of %s to %s/%s: %w", r.Snapshot, r.Env, r.Site, err)
 	}
@@ -66,42 +70,95 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 	return r, nil
 }
 
-// FinishRelease implements store.Store. A zero at is taken as now.
+// FinishRelease implements store.Store: the release's current phase is
+// read and moved on in one write transaction (BEGIN IMMEDIATE), so of two
+// processes finishing the same release one wins and the other is told it
+// is already finished.
 func (s *Store) FinishRelease(ctx context.Context, id int64, phase store.Phase, reason string, at time.Time) error {
 	if !phase.IsTerminal() {
 		return fmt.Errorf("store: finish release %d: phase %q is not terminal", id, phase)
 	}
+	return s.advance(ctx, id, "", phase, reason, at)
+}
+
+// AdvanceRelease implements store.Store.
+func (s *Store) AdvanceRelease(ctx context.Context, id int64, from, to store.Phase, reason string, at time.Time) error {
+	if !from.CanMove(to) {
+		return fmt.Errorf("store: advance release %d: %s cannot move to %s", id, from, to)
+	}
+	return s.advance(ctx, id, from, to, reason, at)
+}
+
+// advance moves release id to phase to from phase from (any non-terminal
+// phase when from is empty) and records the transition. A zero at is now.
+func (s *Store) advance(ctx context.Context, id int64, from, to store.Phase, reason string, at time.Time) (err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("store: move release %d to %s: %w", id, to, err)
+		}
+	}()
 	if at.IsZero() {
 		at = time.Now()
 	}
-	// The phase test in the WHERE clause makes check-and-set one atomic
-	// statement: of two processes finishing the same release, one wins and
-	// the other sees zero rows.
-	res, err := s.w.ExecContext(ctx, `UPDATE releases SET phase = $1, reason = $2, finished_ms = $3
-		WHERE id = $4 AND phase NOT IN ($5, $6, $7)`,
-		string(phase), reason, toMS(at), id,
-		string(store.PhaseSucceeded), string(store.PhaseFailed), string(store.PhaseInterrupted))
+	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: finish release %d: %w", id, err)
+		return err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("store: finish release %d: %w", id, err)
-	}
-	if n == 1 {
-		return nil
-	}
-	// Releases are never deleted, so telling "unknown" from "already
-	// finished" after the fact is race-free.
+	defer tx.Rollback()
 	var current string
-	err = s.r.QueryRowContext(ctx, `SELECT phase FROM releases WHERE id = $1`, id).Scan(&current)
+	err = tx.QueryRowContext(ctx, `SELECT phase FROM releases WHERE id = $1`, id).Scan(&current)
 	if errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("store: finish release %d: %w", id, store.ErrNotFound)
+		return store.ErrNotFound
 	}
 	if err != nil {
-		return fmt.Errorf("store: finish release %d: %w", id, err)
+		return err
 	}
-	return fmt.Errorf("store: finish release %d: already %s: %w", id, current, store.ErrConflict)
+	cur := store.Phase(current)
+	if (from != "" && cur != from) || !cur.CanMove(to) {
+		return fmt.Errorf("it is %s: %w", cur, store.ErrConflict)
+	}
+	var finished any
+	if to.IsTerminal() {
+		finished = toMS(at)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE releases SET phase = $1, reason = $2, finished_ms = COALESCE($3, finished_ms) WHERE id = $4`,
+		string(to), reason, finished, id); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO release_transitions (release_id, seq, from_phase, to_phase, reason, at_ms)
+		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM release_transitions WHERE release_id = $1), $2, $3, $4, $5)`,
+		id, current, string(to), reason, toMS(at)); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return err
+	}
+	s.markReleases()
+	return nil
+}
+
+// ReleaseTransitions implements store.Store.
+func (s *Store) ReleaseTransitions(ctx context.Context, id int64) ([]store.ReleaseTransition, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT release_id, seq, from_phase, to_phase, reason, at_ms
+		FROM release_transitions WHERE release_id = $1 ORDER BY seq`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: release %d transitions: %w", id, err)
+	}
+	defer rows.Close()
+	var out []store.ReleaseTransition
+	for rows.Next() {
+		var (
+			t        store.ReleaseTransition
+			from, to string
+			ms       int64
+		)
+		if err := rows.Scan(&t.Release, &t.Seq, &from, &to, &t.Reason, &ms); err != nil {
+			return nil, fmt.Errorf("store: release %d transitions: %w", id, err)
+		}
+		t.From, t.To, t.At = store.Phase(from), store.Phase(to), fromMS(ms)
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 // GetRelease implements store.Store.
@@ -156,7 +213,7 @@ func scanReleases(rows *sql.Rows) ([]store.Release, error) {
 			finished sql.NullInt64
 			fps      sql.NullString
 		)
-		if err := rows.Scan(&r.ID, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
+		if err := rows.Scan(&r.ID, &r.Number, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
 			&r.KnownGood, &r.By, &r.Target, &fps); err != nil {
 			return nil, err
 		}

@@ -26,10 +26,10 @@ func testReleaseBy(t *testing.T, s store.Store) {
 		{Env: "prod", Site: "eu-1", Snapshot: hexOf("c"), Phase: store.PhaseSucceeded, Started: at(3), Finished: at(4)},
 	}
 	var want []store.Release
-	for _, in := range ins {
+	for i, in := range ins {
 		got, err := s.CreateRelease(ctx, in)
 		must(t, "CreateRelease", err)
-		in.ID = got.ID
+		in.ID, in.Number = got.ID, int64(i+1)
 		equal(t, "CreateRelease result", got, in)
 		back, err := s.GetRelease(ctx, got.ID)
 		must(t, "GetRelease", err)

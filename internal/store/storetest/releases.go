@@ -15,6 +15,10 @@ var releaseTests = []test{
 	{"FinishTwiceConflicts", testReleaseFinishTwice},
 	{"Unknown", testReleaseUnknown},
 	{"ListFilters", testReleaseList},
+	{"NumberedPerEnvironment", testReleaseNumbers},
+	{"ConcurrentNumbersAreDistinct", testReleaseNumbersConcurrent},
+	{"AdvanceIsCompareAndSet", testReleaseAdvance},
+	{"TransitionsRecorded", testReleaseTransitions},
 }
 
 func testReleaseCreateGet(t *testing.T, s store.Store) {
@@ -31,7 +35,7 @@ func testReleaseCreateGet(t *testing.T, s store.Store) {
 		t.Fatalf("CreateRelease: ID = %d, want > 0", got.ID)
 	}
 	want := in
-	want.ID = got.ID
+	want.ID, want.Number = got.ID, 1 // the first release of prod
 	want.Started = base // in.Started at millisecond precision, in UTC
 	equal(t, "CreateRelease result", got, want)
 

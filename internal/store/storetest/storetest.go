@@ -33,7 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"KnownGood", knownGoodTests},
 		{"Jobs", jobTests},
 		{"Audit", auditTests},
-		{"Locks", lockTests},
+		{"Leases", leaseTests},
 		{"Concurrency", concurrencyTests},
 	}
 	for _, g := range groups {
