@@ -164,4 +164,3 @@ func placeTrade(t *testing.T, st api.Status) int {
 	}
 	return tr.ID
 }
-

@@ -36,7 +36,7 @@ func testReleaseCreateGet(t *testing.T, s store.Store) {
 	}
 	want := in
 	want.ID, want.Number = got.ID, 1 // the first release of prod
-	want.Started = base // in.Started at millisecond precision, in UTC
+	want.Started = base              // in.Started at millisecond precision, in UTC
 	equal(t, "CreateRelease result", got, want)
 
 	back, err := s.GetRelease(ctx, got.ID)
