@@ -212,3 +212,63 @@ func TestHybridMixedStack(t *testing.T) {
 		t.Errorf("networks left after down: %s", s)
 	}
 }
+
+// TestHybridWithoutEngine: on the process target without a Docker
+// engine, validate and up refuse the services that need one (an image, a
+// Dockerfile not FROM scratch), each at its position, with exit 2; the
+// process target's field warnings concern only services it runs natively.
+func TestHybridWithoutEngine(t *testing.T) {
+	dir := t.TempDir()
+	p := &project{t: t, root: dir, dir: dir, kind: "process",
+		env: []string{"LADDER_TARGET=process", "DOCKER_HOST=unix:///nonexistent.sock"}}
+	for _, d := range []string{"api", "tools"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.write("go.mod", "module mix\n\ngo 1.22\n")
+	p.write("api/main.go", "package main\n\nfunc main() {}\n")
+	p.write("tools/Dockerfile", "FROM ladder.local/debian:bookworm\nCMD [\"sleep\", \"infinity\"]\n")
+	p.write("compose.yaml", `name: nowhere
+services:
+  api:
+    build: ./api
+    cap_add: [NET_ADMIN]
+  db:
+    image: ladder.local/postgres:15
+    cap_add: [NET_ADMIN]
+  tools:
+    build: ./tools
+`)
+	p.write("ladder.yaml", "stack: compose.yaml\nenvironments:\n  local:\n    target: process\n")
+	for _, args := range [][]string{{"validate"}, {"validate", "--target", "process"}, {"up"}} {
+		res := p.run(args...)
+		if res.code != 2 {
+			t.Errorf("ladder %v without an engine: %s\nwant exit 2", args, res)
+			continue
+		}
+		for _, want := range []string{"compose.yaml:6:3", "it runs an image", "compose.yaml:9:3", "its Dockerfile does not build a static binary", "nonexistent.sock"} {
+			if !strings.Contains(res.stderr, want) {
+				t.Errorf("ladder %v without an engine: stderr lacks %q:\n%s", args, want, res.stderr)
+			}
+		}
+		if strings.Contains(res.stderr, "compose.yaml:3:3") {
+			t.Errorf("ladder %v refuses api, a static binary:\n%s", args, res.stderr)
+		}
+	}
+
+	// With an engine, the stack is valid; cap_add is not applied to the
+	// native api only.
+	requireDocker(t)
+	p.env = []string{"LADDER_TARGET=process"}
+	res := p.run("validate", "--target", "process")
+	if res.code != 0 {
+		t.Fatalf("validate with an engine: %s", res)
+	}
+	if !strings.Contains(res.stderr, `"services.api.cap_add"`) && !strings.Contains(res.stderr, "services.api.cap_add") {
+		t.Errorf("no warning for api's cap_add on the process target:\n%s", res.stderr)
+	}
+	if strings.Contains(res.stderr, "services.db.cap_add") {
+		t.Errorf("a warning for db's cap_add, which the engine applies:\n%s", res.stderr)
+	}
+}
