@@ -211,8 +211,8 @@ func TestImageServiceErrorsAreConfigErrors(t *testing.T) {
 	p.env = append(p.env, "LADDER_TARGET=process", "DOCKER_HOST=unix:///nonexistent.sock")
 	for _, args := range [][]string{{"validate"}, {"up", "-d"}} {
 		res := p.run(args...)
-		if res.code != 2 || !strings.Contains(res.stderr, "compose.yaml:2:3") || !strings.Contains(res.stderr, "it runs an image") {
-			t.Errorf("ladder %v on the process target without an engine: %s\nwant exit 2 naming db at compose.yaml:2:3", args, res)
+		if res.code != 2 || !strings.Contains(res.stderr, "compose.yaml:3:3") || !strings.Contains(res.stderr, "it runs an image") {
+			t.Errorf("ladder %v on the process target without an engine: %s\nwant exit 2 naming db at compose.yaml:3:3", args, res)
 		}
 	}
 

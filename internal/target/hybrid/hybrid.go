@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/plan"
@@ -50,6 +51,11 @@ type Target struct {
 
 	mu     sync.Mutex
 	engine *compose.Target
+	// failed is when the engine last did not answer, and why: it is asked
+	// again only after engineRetry, so that the read paths of a site with
+	// no engine do not wait on it each time.
+	failed    time.Time
+	failedErr error
 	native map[string]bool // by digest
 	sites  map[render.SiteRef]*siteState
 }
@@ -92,6 +98,9 @@ func (t *Target) site(ref render.SiteRef) *siteState {
 	return s
 }
 
+// engineRetry is how long an engine that did not answer is not asked again.
+const engineRetry = 5 * time.Second
+
 // eng returns the compose target, connecting on first use.
 func (t *Target) eng(ctx context.Context) (*compose.Target, error) {
 	t.mu.Lock()
@@ -103,8 +112,17 @@ func (t *Target) eng(ctx context.Context) (*compose.Target, error) {
 	if t.opts.Engine == nil {
 		return nil, errors.New("no Docker engine is configured")
 	}
+	t.mu.Lock()
+	failed, failedErr := t.failed, t.failedErr
+	t.mu.Unlock()
+	if failedErr != nil && time.Since(failed) < engineRetry {
+		return nil, failedErr
+	}
 	e, err := t.opts.Engine(ctx)
 	if err != nil {
+		t.mu.Lock()
+		t.failed, t.failedErr = time.Now(), err
+		t.mu.Unlock()
 		return nil, err
 	}
 	t.mu.Lock()
