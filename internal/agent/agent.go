@@ -150,7 +150,9 @@ func (a *Agent) Events() *deploy.Recorder { return a.events }
 // falls back to a free one rather than refusing to run the stack.
 func (a *Agent) Listen() (fellBack bool, err error) {
 	if a.held == nil {
-		held, err := lease.Acquire(context.Background(), a.opts.Store, lease.AgentName(a.opts.Env), a.holder, lease.Options{Wait: lease.Wait})
+		// Long enough for a killed agent's lease to lapse, so that its
+		// successor starts at once after it.
+		held, err := lease.Acquire(context.Background(), a.opts.Store, lease.AgentName(a.opts.Env), a.holder, lease.Options{Wait: lease.TTL + lease.Every})
 		if err != nil {
 			return false, err
 		}
