@@ -206,10 +206,14 @@ func TestKilledAgentIsRecoveredByPromoteAndRollback(t *testing.T) {
 			return i > 0 && len(b) > i+2 && b[i+2] == 'Z', string(b)
 		})
 
+		// Ownership is by lease: the killed agent's deploy lease lapses
+		// within 5s of its last renewal, and only then is its release
+		// an orphan for the next command to close.
+		time.Sleep(6 * time.Second)
 		p.write("ladder.yaml", twoRungs(""))
 		res := p.run(command...)
-		if !strings.Contains(res.stderr, fmt.Sprintf("recovered: release %d", rel.ID)) {
-			t.Errorf("%s did not recover release %d:\n%s", command[0], rel.ID, res)
+		if !strings.Contains(res.stderr, fmt.Sprintf("recovered: release %d", rel.Number)) {
+			t.Errorf("%s did not recover release %d:\n%s", command[0], rel.Number, res)
 		}
 		if r := releaseByID(p.releases("dev"), rel.ID); r.Phase != store.PhaseInterrupted {
 			t.Errorf("after %s, release %d is %s (%s), want interrupted", command[0], rel.ID, r.Phase, r.Reason)

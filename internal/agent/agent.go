@@ -15,7 +15,7 @@ import (
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/drift"
-	"github.com/ladderhq/ladder/internal/proc"
+	"github.com/ladderhq/ladder/internal/lease"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/server"
@@ -59,8 +59,11 @@ type Options struct {
 
 // Agent runs one environment.
 type Agent struct {
-	opts     Options
-	owner    string
+	opts   Options
+	holder store.Holder
+	// held is the rung's agent lease (lease.AgentName), taken by Listen:
+	// one agent per environment, whichever process started it.
+	held     *lease.Held
 	started  time.Time
 	events   *deploy.Recorder
 	deployer *deploy.Deployer
@@ -107,9 +110,9 @@ func New(opts Options) (*Agent, error) {
 	if !ok {
 		return nil, fmt.Errorf("environment %q is not defined", opts.Env)
 	}
-	owner := proc.Self()
+	holder := lease.Self()
 	rec := &deploy.Recorder{Store: opts.Store, Logger: opts.Logger}
-	deployer := &deploy.Deployer{Store: opts.Store, Events: rec, Owner: owner, ImageID: render.ImageIDs(opts.Builder.Image)}
+	deployer := &deploy.Deployer{Store: opts.Store, Events: rec, Holder: holder, ImageID: render.ImageIDs(opts.Builder.Image)}
 	// Releases record keyed fingerprints of the secrets they inject, for
 	// `ladder drift` to compare with what runs.
 	if opts.StateDir == "" {
@@ -124,7 +127,7 @@ func New(opts Options) (*Agent, error) {
 		life:     life,
 		endLife:  endLife,
 		opts:     opts,
-		owner:    owner,
+		holder:   holder,
 		started:  time.Now().UTC(),
 		events:   rec,
 		deployer: deployer,
@@ -141,9 +144,26 @@ func New(opts Options) (*Agent, error) {
 // Events returns the agent's event recorder (targets report through it).
 func (a *Agent) Events() *deploy.Recorder { return a.events }
 
-// Listen binds the dashboard address. When the configured port is taken
-// it falls back to a free one rather than refusing to run the stack.
+// Listen takes the environment's agent lease, then binds the dashboard
+// address. When another agent holds the lease (it runs the environment)
+// the error is a *lease.BusyError. When the configured port is taken it
+// falls back to a free one rather than refusing to run the stack.
 func (a *Agent) Listen() (fellBack bool, err error) {
+	if a.held == nil {
+		// Long enough for a killed agent's lease to lapse, so that its
+		// successor starts at once after it.
+		held, err := lease.Acquire(context.Background(), a.opts.Store, lease.AgentName(a.opts.Env), a.holder, lease.Options{Wait: lease.TTL + lease.Every})
+		if err != nil {
+			return false, err
+		}
+		a.held = held
+	}
+	defer func() {
+		if err != nil {
+			a.held.Release()
+			a.held = nil
+		}
+	}()
 	addr := a.opts.Addr
 	if addr == "" {
 		addr = a.env.Dashboard
@@ -162,7 +182,7 @@ func (a *Agent) Listen() (fellBack bool, err error) {
 	a.ln = ln
 	a.url = "http://" + ln.Addr().String()
 	a.srv = &http.Server{
-		Handler:           server.New(server.Options{Source: a, Store: a.opts.Store, Logger: a.opts.Logger}),
+		Handler:           withInstance(a.holder.Instance, server.New(server.Options{Source: a, Store: a.opts.Store, Logger: a.opts.Logger})),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	return fellBack, nil
@@ -177,10 +197,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.ln == nil {
 		return errors.New("agent: Listen first")
 	}
-	if err := writeInfo(a.opts.StateDir, a.opts.Env, Info{PID: proc.PID(a.owner), Owner: a.owner, URL: a.url, Started: a.started, Target: a.opts.Target.Kind()}); err != nil {
+	defer a.held.Release()
+	if err := writeInfo(a.opts.StateDir, a.opts.Env, Info{PID: a.holder.PID, Holder: a.holder, URL: a.url, Started: a.started, Target: a.opts.Target.Kind()}); err != nil {
 		return err
 	}
-	defer removeInfo(a.opts.StateDir, a.opts.Env, a.owner)
+	defer removeInfo(a.opts.StateDir, a.opts.Env, a.holder)
 
 	var wg sync.WaitGroup
 	serveErr := make(chan error, 1)
@@ -206,16 +227,27 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	var err error
+	lost := false
 	select {
 	case <-ctx.Done():
 	case <-a.shutdown:
 	case err = <-serveErr:
+	case <-a.held.Context().Done():
+		// Another agent owns the environment now: its sites are not
+		// this agent's to take down.
+		lost = true
+		err = fmt.Errorf("agent for %s stopped: %w", a.opts.Env, context.Cause(a.held.Context()))
+		if a.opts.Alert != nil {
+			a.opts.Alert(err.Error())
+		}
 	}
 	stopScrape()
 	a.endDeploys()
 	downCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 60*time.Second)
 	defer cancel()
-	err = errors.Join(err, a.down(downCtx))
+	if !lost {
+		err = errors.Join(err, a.down(downCtx))
+	}
 	shutCtx, cancel2 := context.WithTimeout(downCtx, 2*time.Second)
 	defer cancel2()
 	_ = a.srv.Shutdown(shutCtx)
@@ -229,6 +261,16 @@ func (a *Agent) Run(ctx context.Context) error {
 func (a *Agent) Shutdown(context.Context) error {
 	a.stopOnce.Do(func() { close(a.shutdown) })
 	return nil
+}
+
+// withInstance names the agent's instance on every answer, so a client
+// that found the agent through its file knows it talks to that agent and
+// not to whatever took its address since.
+func withInstance(instance string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(instanceHeader, instance)
+		h.ServeHTTP(w, r)
+	})
 }
 
 // Done is closed when Shutdown was asked for.

@@ -13,17 +13,19 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
-	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/store"
+	"syscall"
 )
 
 // Info is what a running agent writes to STATE/agent-ENV.json so other
 // ladder commands can find it.
 type Info struct {
-	PID     int       `json:"pid"`
-	Owner   string    `json:"owner"`
-	URL     string    `json:"url"`
-	Started time.Time `json:"started"`
+	PID int `json:"pid"`
+	// Holder is the agent's lease holder identity; its instance is on
+	// every answer of the agent (header Ladder-Instance).
+	Holder  store.Holder `json:"holder"`
+	URL     string       `json:"url"`
+	Started time.Time    `json:"started"`
 	// Target is the kind of target the agent deploys with ("compose",
 	// "process"), so a command can check a snapshot fits it without a
 	// request.
@@ -46,9 +48,9 @@ func writeInfo(stateDir, env string, info Info) error {
 	return os.Rename(tmp, infoPath(stateDir, env))
 }
 
-func removeInfo(stateDir, env, owner string) {
+func removeInfo(stateDir, env string, holder store.Holder) {
 	// Only remove our own file: a newer agent may have replaced it.
-	if info, err := readInfo(stateDir, env); err == nil && info.Owner == owner {
+	if info, err := readInfo(stateDir, env); err == nil && info.Holder == holder {
 		_ = os.Remove(infoPath(stateDir, env))
 	}
 }
@@ -62,27 +64,31 @@ func readInfo(stateDir, env string) (Info, error) {
 	return info, json.Unmarshal(b, &info)
 }
 
-func pidOf(owner string) int { return proc.PID(owner) }
+// instanceHeader carries the agent's instance ID on every answer.
+const instanceHeader = "Ladder-Instance"
 
-// Find returns a client for the agent running env, if one is alive. A
-// file left by a dead agent is removed.
+// Find returns a client for the agent running env, if one answers at the
+// address its file gives with the instance ID its file names. Nothing is
+// judged from PIDs: a killed agent does not answer, and whatever took its
+// address since is not it. A file whose agent does not answer is removed.
 func Find(ctx context.Context, stateDir, env string) (*Client, bool) {
 	info, err := readInfo(stateDir, env)
 	if err != nil {
-		return nil, false
-	}
-	if !proc.Alive(info.Owner) {
-		_ = os.Remove(infoPath(stateDir, env))
 		return nil, false
 	}
 	c := &Client{URL: info.URL, Info: info}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := c.Ping(ctx); err != nil {
+		if errors.Is(err, errNotThisAgent) || errors.Is(err, syscall.ECONNREFUSED) {
+			removeInfo(stateDir, env, info.Holder)
+		}
 		return nil, false
 	}
 	return c, true
 }
+
+var errNotThisAgent = errors.New("another process answers at the agent's address")
 
 // Client talks to a running agent.
 type Client struct {
@@ -98,9 +104,22 @@ func (c *Client) http() *http.Client {
 	return http.DefaultClient
 }
 
-// Ping checks the agent answers.
+// Ping checks the agent answers, and is the agent Info names.
 func (c *Client) Ping(ctx context.Context) error {
-	return c.do(ctx, http.MethodGet, "/healthz", nil, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/healthz", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusOK || resp.Header.Get(instanceHeader) != c.Info.Holder.Instance {
+		return errNotThisAgent
+	}
+	return nil
 }
 
 // Status fetches the environment's status.
@@ -133,13 +152,16 @@ func (c *Client) Events(ctx context.Context, after int64) ([]store.Event, error)
 }
 
 // Down asks the agent to take the environment down and exit, and waits
-// until it has.
+// until it no longer answers (it stops serving once every site is down).
 func (c *Client) Down(ctx context.Context) error {
 	if err := c.do(ctx, http.MethodPost, "/api/v1/down", nil, nil); err != nil {
 		return err
 	}
 	for {
-		if !proc.Alive(c.Info.Owner) {
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		err := c.Ping(pctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
 			return nil
 		}
 		select {

@@ -67,6 +67,11 @@ func Start(ctx context.Context, o StartOptions) (*Client, error) {
 		}
 		select {
 		case err := <-exited:
+			// Another agent for the environment won its lease (two
+			// commands started one at once): that one runs it.
+			if c, ok := Find(ctx, o.StateDir, o.Env); ok {
+				return c, nil
+			}
 			return nil, fmt.Errorf("the agent for %s exited at start (%v): %s(its log is %s)", o.Env, err, tailOf(logPath, 5), logPath)
 		case <-deadline:
 			return nil, fmt.Errorf("the agent for %s did not answer within 15s; its log is %s", o.Env, logPath)

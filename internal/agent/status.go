@@ -26,7 +26,7 @@ func (a *Agent) Status(ctx context.Context) (*api.Status, error) {
 		Stack:       p.Stack.Name,
 		Environment: a.opts.Env,
 		Target:      a.opts.Target.Kind(),
-		Agent:       api.Agent{PID: pidOf(a.owner), URL: a.url, Started: a.started},
+		Agent:       api.Agent{PID: a.holder.PID, URL: a.url, Started: a.started},
 	}
 	if err := a.storeLost(); err != nil {
 		st.StoreLost = err.Error()

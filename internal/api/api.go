@@ -89,6 +89,9 @@ type DeployResult struct {
 	Snapshot    string `json:"snapshot"`
 	// Release is 0 when nothing needed doing.
 	Release int64 `json:"release"`
+	// Number is the release's number within its environment (1, 2, ...);
+	// Release is its ID, global across environments.
+	Number int64 `json:"number,omitempty"`
 	// Changed lists the services whose instances were started or stopped.
 	Changed []string `json:"changed"`
 	// Plan is the plan's text form.

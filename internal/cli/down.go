@@ -12,6 +12,7 @@ import (
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/render"
+	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/target"
 )
@@ -19,6 +20,7 @@ import (
 func newDownCmd(a *app) *cobra.Command {
 	var (
 		env     string
+		all     bool
 		volumes bool
 	)
 	cmd := &cobra.Command{
@@ -28,110 +30,176 @@ func newDownCmd(a *app) *cobra.Command {
 instance and exit. When no agent runs, it stops any instance a killed ladder
 process left behind, and removes the Compose project of a site on the
 compose target (whose containers outlive ladder). Named volumes are kept
-unless --volumes is given. The store keeps every snapshot, release and
-event.`,
+unless --volumes is given. With --all it does so for every rung of the
+ladder. The store keeps every snapshot, release and event.
+
+down holds the environment's lease while it works: a promotion, rollback
+or up of the environment under way is waited for a few seconds, then down
+is refused as busy (exit 7).`,
 		Example: `  ladder down
-  ladder down --env local`,
+  ladder down --env local
+  ladder down --all`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if all && env != "" {
+				return exitf(ExitConfig, "--all and --env exclude each other")
+			}
 			ws, err := a.open(ctx)
 			if errors.Is(err, store.ErrLost) || errors.Is(err, store.ErrDamaged) {
 				// What runs must still be stoppable, if only to restore
 				// the store safely: the agent needs no store to be asked.
-				return a.downWithoutStore(ctx, env, err)
+				return a.downWithoutStore(ctx, env, all, err)
 			}
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			e, err := ws.environment(env)
-			if err != nil {
-				return err
-			}
-			out := &printer{w: a.Out, quiet: a.json()}
-			rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
-			stopped := false
-			if c, ok := agent.Find(ctx, ws.stateDir, e.Name); ok {
-				downCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
-				defer cancel()
-				if err := c.Down(downCtx); err != nil {
-					return err
+			var envs []string
+			if all {
+				for _, e := range ws.project.Ladder.Environments {
+					if !e.Template {
+						envs = append(envs, e.Name)
+					}
 				}
-				stopped = true
-				out.printf("%s stopped (agent pid %d)\n", e.Name, c.Info.PID)
-			}
-			if err := a.recover(ctx, ws, rec, e.Name, out); err != nil {
-				return err
-			}
-			// The containers of a site on the compose target outlive
-			// ladder; a site whose release ran on another target has
-			// none to remove.
-			if kind, _, err := a.siteTargetKind(ctx, ws, e.Name); err == nil && kind == "compose" {
-				tgt, err := a.targetOfKind(ctx, ws, e.Name, kind, "", nil)
+			} else {
+				e, err := ws.environment(env)
 				if err != nil {
 					return err
 				}
-				for _, s := range e.Sites {
-					ref := render.SiteRef{Env: e.Name, Site: s.Name}
-					obs, err := tgt.Observe(ctx, ref)
-					if err != nil {
-						return err
-					}
-					if err := tgt.Down(ctx, ref, target.DownOptions{Volumes: volumes}); err != nil {
-						return err
-					}
-					if len(obs.Instances) > 0 {
-						stopped = true
-						out.printf("%s: removed %d container(s)\n", ref, len(obs.Instances))
-					}
-				}
+				envs = []string{e.Name}
 			}
-			if !stopped {
-				out.printf("nothing running for %s\n", e.Name)
+			out := &printer{w: a.Out, quiet: a.json()}
+			type downResult struct {
+				Env     string `json:"environment"`
+				Stopped bool   `json:"stopped"`
+			}
+			var results []downResult
+			var errs []error
+			// The last rungs first: nothing promotes into a rung being
+			// taken down from one below it.
+			for i := len(envs) - 1; i >= 0; i-- {
+				stopped, err := a.downEnv(ctx, ws, envs[i], volumes, out)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				results = append(results, downResult{Env: envs[i], Stopped: stopped})
+			}
+			if err := errors.Join(errs...); err != nil {
+				if len(errs) == 1 {
+					return errs[0]
+				}
+				return err
 			}
 			if a.json() {
-				return a.printJSON(map[string]any{"environment": e.Name, "stopped": stopped})
+				if !all {
+					return a.printJSON(results[0])
+				}
+				return a.printJSON(results)
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&env, "env", "e", "", "environment (default: the first rung)")
+	cmd.Flags().BoolVar(&all, "all", false, "stop every rung of the ladder")
 	cmd.Flags().BoolVar(&volumes, "volumes", false, "also remove named volumes (compose target)")
 	return cmd
+}
+
+// downEnv takes one environment down under its lease.
+func (a *app) downEnv(ctx context.Context, ws *workspace, env string, volumes bool, out *printer) (bool, error) {
+	e, err := ws.environment(env)
+	if err != nil {
+		return false, err
+	}
+	held, err := a.holdEnv(ctx, ws, e.Name)
+	if err != nil {
+		return false, err
+	}
+	defer held.Release()
+	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
+	stopped := false
+	if c, ok := agent.Find(ctx, ws.stateDir, e.Name); ok {
+		downCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		defer cancel()
+		if err := c.Down(downCtx); err != nil {
+			return false, err
+		}
+		stopped = true
+		out.printf("%s stopped (agent pid %d)\n", e.Name, c.Info.PID)
+	}
+	if err := a.recover(ctx, ws, rec, e.Name, out); err != nil {
+		return false, err
+	}
+	// The containers of a site on the compose target outlive ladder; a
+	// site whose release ran on another target has none to remove.
+	if kind, _, err := a.siteTargetKind(ctx, ws, e.Name); err == nil && kind == "compose" {
+		tgt, err := a.targetOfKind(ctx, ws, e.Name, kind, "", nil)
+		if err != nil {
+			return false, err
+		}
+		for _, s := range e.Sites {
+			ref := render.SiteRef{Env: e.Name, Site: s.Name}
+			obs, err := tgt.Observe(ctx, ref)
+			if err != nil {
+				return false, err
+			}
+			if err := tgt.Down(ctx, ref, target.DownOptions{Volumes: volumes}); err != nil {
+				return false, err
+			}
+			if len(obs.Instances) > 0 {
+				stopped = true
+				out.printf("%s: removed %d container(s)\n", ref, len(obs.Instances))
+			}
+		}
+	}
+	if !stopped {
+		out.printf("nothing running for %s\n", e.Name)
+	}
+	return stopped, nil
 }
 
 // downWithoutStore stops the environment's agent when the store cannot be
 // opened, says what it could not do without the store, and returns the
 // store's error (exit 6) once the agent is stopped.
-func (a *app) downWithoutStore(ctx context.Context, env string, storeErr error) error {
+func (a *app) downWithoutStore(ctx context.Context, env string, all bool, storeErr error) error {
 	p, err := a.load(ctx)
 	if err != nil {
 		return err
 	}
-	e := &p.Ladder.Environments[0]
-	if env != "" {
+	envs := []*spec.Environment{&p.Ladder.Environments[0]}
+	switch {
+	case all:
+		envs = nil
+		for i := range p.Ladder.Environments {
+			envs = append(envs, &p.Ladder.Environments[i])
+		}
+	case env != "":
 		found, ok := p.Ladder.Environment(env)
 		if !ok {
 			return exitf(ExitConfig, "no environment %q in the ladder", env)
 		}
-		e = found
+		envs = []*spec.Environment{found}
 	}
 	stateDir := p.Ladder.State
 	if !filepath.IsAbs(stateDir) {
 		stateDir = filepath.Join(p.Dir, stateDir)
 	}
 	out := &printer{w: a.Out, quiet: a.json()}
-	if c, ok := agent.Find(ctx, stateDir, e.Name); ok {
-		downCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
-		defer cancel()
-		if err := c.Down(downCtx); err != nil {
-			return errors.Join(err, storeErr)
+	for _, e := range envs {
+		if c, ok := agent.Find(ctx, stateDir, e.Name); ok {
+			downCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+			err := c.Down(downCtx)
+			cancel()
+			if err != nil {
+				return errors.Join(err, storeErr)
+			}
+			out.printf("%s stopped (agent pid %d)\n", e.Name, c.Info.PID)
+		} else {
+			out.printf("no agent runs %s\n", e.Name)
 		}
-		out.printf("%s stopped (agent pid %d)\n", e.Name, c.Info.PID)
-	} else {
-		out.printf("no agent runs %s\n", e.Name)
+		fmt.Fprintf(a.Err, "ladder: without its store, ladder cannot tell what else %s left running (compose containers, instances of a killed agent)\n", e.Name)
 	}
-	fmt.Fprintf(a.Err, "ladder: without its store, ladder cannot tell what else %s left running (compose containers, instances of a killed agent)\n", e.Name)
 	return storeErr
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/ladderhq/ladder/internal/build"
+	"github.com/ladderhq/ladder/internal/lease"
+	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/store/sqlite"
@@ -85,6 +87,8 @@ func Code(err error) int {
 		return ExitNotRunning
 	case errors.Is(err, store.ErrLost), errors.Is(err, store.ErrDamaged):
 		return ExitStore
+	case errors.As(err, new(*promote.LockedError)), errors.As(err, new(*lease.BusyError)):
+		return ExitBusy
 	}
 	return ExitFailure
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/lease"
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/promote"
@@ -183,6 +184,20 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		}
 	}
 
+	// The environment's lease, from here until the release is made (and
+	// auto-promoted): a promotion, rollback, down or another up of the
+	// environment meanwhile waits a moment, then is refused as busy,
+	// instead of replacing what this one deploys (or starting a second
+	// agent).
+	held, err := a.holdEnv(ctx, ws, env.Name)
+	if err != nil {
+		return err
+	}
+	defer held.Release()
+	if !running {
+		// Another command may have started the agent while this one built.
+		client, running = agent.Find(ctx, ws.stateDir, env.Name)
+	}
 	if running && o.watch {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s already runs in the background (agent pid %d); --watch runs it in the foreground", env.Name, client.Info.PID),
 			Hint: "ladder down --env " + env.Name + ", then ladder up --watch"}
@@ -197,7 +212,21 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		}
 		return a.upViaAgent(ctx, ws, c, made, env.Name, o, out, begun, true)
 	}
-	return a.upForeground(ctx, ws, env.Name, made, o, out, begun, rules)
+	return a.upForeground(ctx, ws, env.Name, made, o, out, begun, rules, held.Release)
+}
+
+// holdEnv takes env's lease for this command, waiting a few seconds for
+// another holder; a holder that keeps it is reported as busy (exit 7).
+func (a *app) holdEnv(ctx context.Context, ws *workspace, env string) (*lease.Held, error) {
+	held, err := lease.Acquire(ctx, ws.store, lease.EnvName(env), lease.Self(), lease.Options{Wait: lease.Wait})
+	var busy *lease.BusyError
+	if errors.As(err, &busy) {
+		h := busy.Lease.Holder
+		return nil, &ExitError{Code: ExitBusy,
+			Err:  fmt.Errorf("%s is busy: another ladder command (pid %d on %s) is changing it (promote, rollback, up or down)", env, h.PID, h.Host),
+			Hint: "wait for it to finish, then run this again"}
+	}
+	return held, err
 }
 
 // recover closes what a killed ladder left behind before doing anything.
@@ -207,7 +236,7 @@ func (a *app) recover(ctx context.Context, ws *workspace, rec *deploy.Recorder, 
 		return fmt.Errorf("recovering interrupted releases: %w", err)
 	}
 	for _, r := range closed {
-		out.printf("recovered: release %d (snapshot %s on %s/%s) was interrupted and is recorded so\n", r.ID, snapshot.Short(r.Snapshot), r.Env, r.Site)
+		out.printf("recovered: release %d (snapshot %s on %s/%s) was interrupted and is recorded so\n", r.Number, snapshot.Short(r.Snapshot), r.Env, r.Site)
 	}
 	reaped, err := process.Reap(ctx, ws.store)
 	if err != nil {
@@ -293,7 +322,7 @@ func (a *app) upSummary(made *deploy.Made, res *api.DeployResult, st *api.Status
 	if res.Release == 0 {
 		out.printf("nothing to change: %s/%s already runs snapshot %s\n", res.Environment, res.Site, snapshot.Short(res.Snapshot))
 	} else {
-		out.printf("release %d: %s/%s runs snapshot %s (%s)\n", res.Release, res.Environment, res.Site, snapshot.Short(res.Snapshot), round(took))
+		out.printf("release %d: %s/%s runs snapshot %s (%s)\n", res.Number, res.Environment, res.Site, snapshot.Short(res.Snapshot), round(took))
 	}
 	printStatus(a.Out, st)
 	if detached {
@@ -305,7 +334,7 @@ func (a *app) upSummary(made *deploy.Made, res *api.DeployResult, st *api.Status
 }
 
 // upForeground runs the agent in this process until interrupted.
-func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made *deploy.Made, o upOptions, out *printer, begun time.Time, rules []watch.Rule) error {
+func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made *deploy.Made, o upOptions, out *printer, begun time.Time, rules []watch.Rule, releaseEnv func()) error {
 	ag, err := a.newAgent(ws, env, o.dashboard)
 	if err != nil {
 		return err
@@ -344,13 +373,13 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 		<-runDone
 		return err
 	}
-	// A foreground stack stops on Ctrl-C; rungs it promoted to would
-	// outlive it, so auto-promotion is for detached stacks only.
+	// A foreground stack does not auto-promote itself; a later `up`
+	// while it runs does, and Ctrl-C here stops those rungs too.
 	err = a.upSummary(made, res, st, out, time.Since(begun), false)
 	if err == nil {
 		for _, e := range ws.project.Ladder.Environments {
 			if e.From == env && e.AutoPromote && !e.Template {
-				out.printf("(%s has autoPromote: a later `ladder up` while this runs, or `ladder up -d`, also deploys each new snapshot to %s)\n", e.Name, e.Name)
+				out.printf("(%s has autoPromote: a later `ladder up` while this runs, or `ladder up -d`, also deploys each new snapshot to %s; Ctrl-C here stops %s too)\n", e.Name, e.Name, e.Name)
 			}
 		}
 	}
@@ -359,6 +388,9 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 		<-runDone
 		return err
 	}
+	// The release is made: the environment is free for other commands
+	// while this one keeps it running.
+	releaseEnv()
 	watchDone := make(chan error, 1)
 	stopWatching := func() {}
 	if o.watch {
@@ -391,6 +423,9 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 		cancelRun()
 	case <-ctx.Done():
 		out.printf("\nstopping %s...\n", env)
+		// Rungs auto-promoted from this one (by a later `ladder up` while
+		// it ran) would outlive the stack they came from: stop them too.
+		a.downAutoPromoted(context.WithoutCancel(ctx), ws, env, out)
 		cancelRun()
 	case <-ag.Done():
 		out.printf("stopping %s (ladder down)...\n", env)
@@ -404,6 +439,37 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	}
 	out.printf("stopped\n")
 	return nil
+}
+
+// downAutoPromoted stops, last rung first, every running rung that
+// auto-promotes from env (directly or through another such rung), and
+// says so.
+func (a *app) downAutoPromoted(ctx context.Context, ws *workspace, env string, out *printer) {
+	var chain []string
+	for from := []string{env}; len(from) > 0; {
+		next := from[0]
+		from = from[1:]
+		for _, e := range ws.project.Ladder.Environments {
+			if e.From == next && e.AutoPromote && !e.Template {
+				chain = append(chain, e.Name)
+				from = append(from, e.Name)
+			}
+		}
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		c, ok := agent.Find(ctx, ws.stateDir, chain[i])
+		if !ok {
+			continue
+		}
+		downCtx, cancel := context.WithTimeout(ctx, 90*time.Second)
+		err := c.Down(downCtx)
+		cancel()
+		if err != nil {
+			out.printf("could not stop %s (auto-promoted from %s): %v; `ladder down --env %s` stops it\n", chain[i], env, err, chain[i])
+			continue
+		}
+		out.printf("stopped %s too (auto-promoted from %s)\n", chain[i], env)
+	}
 }
 
 // checkDashboard refuses a dashboard address other machines reach unless

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/ladderhq/ladder/internal/lease"
 	"log/slog"
 	"slices"
 	"strings"
@@ -39,8 +40,10 @@ func (r *Recorder) Record(e store.Event) {
 type Deployer struct {
 	Store  store.Store
 	Events *Recorder
-	// Owner identifies this process in release records (see Owner()).
-	Owner string
+	// Holder identifies this process in release records and holds the
+	// site's deploy lease (lease.DeployName) while a release is made;
+	// zero means lease.Self().
+	Holder store.Holder
 	// ImageID maps artifact digests to the image identity the runtime
 	// reports, for drift checks (nil: the digest itself).
 	ImageID func(digest string) string
@@ -81,6 +84,27 @@ type Options struct {
 func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Desired, opts Options) (*api.DeployResult, error) {
 	begun := time.Now()
 	res := &api.DeployResult{Environment: d.Env, Site: d.Site, Snapshot: d.Snapshot}
+	holder := dp.Holder
+	if holder.IsZero() {
+		holder = lease.Self()
+	}
+	// The site's deploy lease: one release at a time per site, across
+	// processes and machines. Losing it (this process stalled past its
+	// expiry) cancels the release, so it never races the next owner.
+	held, err := lease.Acquire(ctx, dp.Store, lease.DeployName(d.Env, d.Site), holder, lease.Options{Wait: lease.Wait})
+	if err != nil {
+		return nil, fmt.Errorf("deploying to %s: %w", d.SiteRef, err)
+	}
+	defer held.Release()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(held.Context(), func() { cancel(context.Cause(held.Context())) })
+	defer stop()
+	// Holding the lease, any release of the site still progressing was
+	// orphaned by a holder that stopped renewing: finish it first.
+	if _, err := finishOrphans(ctx, dp.Store, dp.Events, d.Env, d.Site); err != nil {
+		return nil, err
+	}
 	// Read the site in full first: a target that caches what it reads
 	// then observes from the same reading instead of asking twice.
 	var live *drift.Live
@@ -108,13 +132,13 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 
 	rel, err := dp.Store.CreateRelease(ctx, store.Release{
 		Env: d.Env, Site: d.Site, Snapshot: d.Snapshot,
-		Phase: store.PhaseProgressing, Started: time.Now().UTC(), Owner: dp.Owner, By: opts.By,
+		Phase: store.PhaseProgressing, Started: time.Now().UTC(), Owner: holder.String(), By: opts.By,
 		Target: tgt.Kind(), SecretFingerprints: dp.fingerprints(d),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recording release: %w", err)
 	}
-	res.Release = rel.ID
+	res.Release, res.Number = rel.ID, rel.Number
 	attrs := map[string]string{"release": fmt.Sprint(rel.ID)}
 	if pl, ok := tgt.(target.Placer); ok {
 		// Where each service runs (native or engine) is part of the record.
@@ -137,8 +161,7 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 		if errors.As(err, &de) {
 			res.LastLines = de.LastLines
 		}
-		phase := store.PhaseFailed
-		if ferr := dp.Store.FinishRelease(finishCtx, rel.ID, phase, err.Error(), time.Now().UTC()); ferr != nil {
+		if ferr := dp.Store.AdvanceRelease(finishCtx, rel.ID, store.PhaseProgressing, store.PhaseFailed, err.Error(), time.Now().UTC()); ferr != nil {
 			err = errors.Join(err, ferr)
 		}
 		dp.recordJobs(finishCtx, d, p, err)
@@ -148,7 +171,7 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 	}
 	dp.recordJobs(finishCtx, d, p, nil)
 	dp.audit(finishCtx, d, opts.By, rel.ID, "succeeded", summary(p))
-	if err := dp.Store.FinishRelease(finishCtx, rel.ID, store.PhaseSucceeded, "", time.Now().UTC()); err != nil {
+	if err := dp.Store.AdvanceRelease(finishCtx, rel.ID, store.PhaseProgressing, store.PhaseSucceeded, "", time.Now().UTC()); err != nil {
 		return res, fmt.Errorf("recording release outcome: %w", err)
 	}
 	dp.event(d, store.EventDeploySucceeded, fmt.Sprintf("release %d of snapshot %s succeeded in %s", rel.ID, snapshot.Short(d.Snapshot), res.Duration.Round(time.Millisecond)), map[string]string{"release": fmt.Sprint(rel.ID)})

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ladderhq/ladder/internal/lease"
 	"github.com/ladderhq/ladder/internal/plan"
-	"github.com/ladderhq/ladder/internal/proc"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/store/sqlite"
@@ -57,7 +57,7 @@ func (f *fakeTarget) Logs(context.Context, render.SiteRef, string, target.LogOpt
 const (
 	snapID  = "eeeeeeeeeeee" + "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"
 	oldSnap = "dddddddddddd" + "dddddddddddddddddddddddddddddddddddddddddddddddddddd"
-	owner   = "12345/67890"
+	owner   = "host/12345/deployer"
 )
 
 func openStore(t *testing.T) *sqlite.Store {
@@ -100,7 +100,7 @@ func runs(d *render.Desired, snap string) *plan.Observed {
 }
 
 func newDeployer(st store.Store) *Deployer {
-	return &Deployer{Store: st, Events: &Recorder{Store: st}, Owner: owner}
+	return &Deployer{Store: st, Events: &Recorder{Store: st}, Holder: ownerHolder}
 }
 
 func events(t *testing.T, st store.Store) []store.Event {
@@ -368,7 +368,7 @@ func TestDeployObserveFails(t *testing.T) {
 // Events are optional; the release record is not.
 func TestDeployWithoutRecorder(t *testing.T) {
 	st := openStore(t)
-	dp := &Deployer{Store: st, Owner: owner}
+	dp := &Deployer{Store: st, Holder: ownerHolder}
 	if _, err := dp.Deploy(context.Background(), &fakeTarget{}, desired(), Options{}); err != nil {
 		t.Fatalf("Deploy: %v", err)
 	}
@@ -380,14 +380,17 @@ func TestDeployWithoutRecorder(t *testing.T) {
 	}
 }
 
+// ownerHolder is the deployer's lease holder (its String is owner).
+var ownerHolder = store.Holder{Host: "host", PID: 12345, Instance: "deployer"}
+
 func TestRecover(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	create := func(owner string, phase store.Phase, snap string) store.Release {
+	create := func(site string, owner store.Holder, phase store.Phase, snap string) store.Release {
 		t.Helper()
 		r, err := st.CreateRelease(ctx, store.Release{
-			Env: "dev", Site: "east", Snapshot: snap, Phase: store.PhaseProgressing,
-			Started: time.Now().UTC(), Owner: owner,
+			Env: "dev", Site: site, Snapshot: snap, Phase: store.PhaseProgressing,
+			Started: time.Now().UTC(), Owner: owner.String(),
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -399,19 +402,24 @@ func TestRecover(t *testing.T) {
 		}
 		return r
 	}
-	const dead = "999999/1"
-	if proc.Alive(dead) {
-		t.Skipf("a process %s exists on this machine", dead)
+	dead := store.Holder{Host: "gone", PID: 999999, Instance: "dead"}
+	live := store.Holder{Host: "here", PID: 4242, Instance: "live"}
+	// dead's lease on east lapsed a minute ago; live renews its lease on west.
+	if _, err := st.AcquireLease(ctx, lease.DeployName("dev", "east"), dead, time.Now().Add(-time.Minute), 5*time.Second); err != nil {
+		t.Fatal(err)
 	}
-	deadRel := create(dead, store.PhaseProgressing, snapID)        // 1: to close
-	liveRel := create(proc.Self(), store.PhaseProgressing, snapID) // 2: still being made
-	doneRel := create(dead, store.PhaseSucceeded, oldSnap)         // 3: finished long ago
+	if _, err := st.AcquireLease(ctx, lease.DeployName("dev", "west"), live, time.Now(), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	deadRel := create("east", dead, store.PhaseProgressing, snapID) // 1: to close
+	liveRel := create("west", live, store.PhaseProgressing, snapID) // 2: still being made
+	doneRel := create("north", dead, store.PhaseSucceeded, oldSnap) // 3: finished long ago
 
 	closed, err := Recover(ctx, st, &Recorder{Store: st})
 	if err != nil {
 		t.Fatalf("Recover: %v", err)
 	}
-	const reason = "interrupted: the ladder process making it (pid 999999) stopped before it finished"
+	const reason = "interrupted: the ladder process making it (pid 999999 on gone) stopped before it finished, and its lease expired"
 	if len(closed) != 1 || closed[0].ID != deadRel.ID || closed[0].Phase != store.PhaseInterrupted || closed[0].Reason != reason {
 		t.Fatalf("closed %+v, want release %d interrupted with %q", closed, deadRel.ID, reason)
 	}
@@ -427,6 +435,14 @@ func TestRecover(t *testing.T) {
 		if id == deadRel.ID && (r.Reason != reason || r.Finished.IsZero()) {
 			t.Errorf("release %d reason %q finished %s, want %q and a time", id, r.Reason, r.Finished, reason)
 		}
+	}
+	// The transition is recorded, and recovery left the lease free.
+	trs, err := st.ReleaseTransitions(ctx, deadRel.ID)
+	if err != nil || len(trs) != 1 || trs[0].To != store.PhaseInterrupted {
+		t.Errorf("transitions of the recovered release: %+v, %v", trs, err)
+	}
+	if l, err := st.GetLease(ctx, lease.DeployName("dev", "east")); err != nil || l.Live(time.Now()) {
+		t.Errorf("east's lease after recovery: %+v, %v; want free", l, err)
 	}
 	evs := events(t, st)
 	if len(evs) != 1 {
@@ -451,7 +467,7 @@ func TestRecover(t *testing.T) {
 func TestRecoverWithoutRecorder(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
-	if _, err := st.CreateRelease(ctx, store.Release{Env: "dev", Site: "east", Snapshot: snapID, Phase: store.PhaseProgressing, Owner: "999999/1"}); err != nil {
+	if _, err := st.CreateRelease(ctx, store.Release{Env: "dev", Site: "east", Snapshot: snapID, Phase: store.PhaseProgressing, Owner: "gone/999999/dead"}); err != nil {
 		t.Fatal(err)
 	}
 	closed, err := Recover(ctx, st, nil)

@@ -56,8 +56,8 @@ type Target struct {
 	// no engine do not wait on it each time.
 	failed    time.Time
 	failedErr error
-	native map[string]bool // by digest
-	sites  map[render.SiteRef]*siteState
+	native    map[string]bool // by digest
+	sites     map[render.SiteRef]*siteState
 }
 
 type siteState struct {
