@@ -50,9 +50,17 @@ func (t *Target) Apply(ctx context.Context, d *render.Desired, p *plan.Plan, opt
 	}
 
 	// Everything that can fail without changing the site comes first.
-	refs, err := t.ensureImages(ctx, d, p, progress)
-	if err != nil {
-		return err
+	refs := map[string]string{}
+	for _, sp := range p.Services {
+		if len(sp.Start) == 0 {
+			continue
+		}
+		svc, _ := d.Service(sp.Service)
+		ref, err := t.ensureImage(ctx, d.Stack, svc, progress)
+		if err != nil {
+			return err
+		}
+		refs[svc.Name] = ref
 	}
 	recreate, err := t.checkPorts(d, p, existing)
 	if err != nil {
@@ -183,44 +191,6 @@ func stopGrace(d *render.Desired, service string) time.Duration {
 }
 
 // ensureImage makes the service's artifact available in the engine.
-// ensureImages makes the image of every service the plan starts
-// available in the engine, a few at a time (each is a few engine calls,
-// a load when the engine lacks it), and returns their references by
-// service. The first failure in plan order is returned.
-func (t *Target) ensureImages(ctx context.Context, d *render.Desired, p *plan.Plan, progress func(target.Progress)) (map[string]string, error) {
-	type result struct {
-		name, ref string
-		err       error
-	}
-	var results []*result
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
-	for _, sp := range p.Services {
-		if len(sp.Start) == 0 {
-			continue
-		}
-		svc, _ := d.Service(sp.Service)
-		r := &result{name: svc.Name}
-		results = append(results, r)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			r.ref, r.err = t.ensureImage(ctx, d.Stack, svc, progress)
-		}()
-	}
-	wg.Wait()
-	refs := map[string]string{}
-	for _, r := range results {
-		if r.err != nil {
-			return nil, r.err
-		}
-		refs[r.name] = r.ref
-	}
-	return refs, nil
-}
-
 func (t *Target) ensureImage(ctx context.Context, stack string, svc *render.Service, progress func(target.Progress)) (string, error) {
 	if t.opts.Registry.Address != "" {
 		return t.pullImage(ctx, stack, svc, progress)
