@@ -174,7 +174,7 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 		b.loads = append(b.loads, harness.LoadAvg())
 		b.Logf("round %d/%d: ladder cold %s, docker-compose healthy %s (returned %s), ladder warm %s; load %s",
-			i+1, b.n, harness.Ms(cold), harness.Ms(healthy), harness.Ms(returned), harness.Ms(warm), harness.LoadAvg())
+			i+1, b.n, harness.Ms(cold), harness.Ms(healthy), harness.Ms(returned), warmText(warm, b.warm), harness.LoadAvg())
 	}
 	return nil
 }
@@ -370,4 +370,11 @@ func randHex(n int) string {
 // that may be busy.
 func (b *bench) ladder(ctx context.Context, args ...string) (harness.Result, error) {
 	return harness.Exec(ctx, b.dir, b.envVars, 10*time.Minute, b.Bin, append([]string{"-C", b.dir}, args...)...)
+}
+
+func warmText(d time.Duration, measured bool) string {
+	if !measured {
+		return "not measured"
+	}
+	return harness.Ms(d)
 }

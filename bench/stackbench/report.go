@@ -14,17 +14,24 @@ func (b *bench) markdown() string {
 	fmt.Fprintf(&w, "# stackbench: cold `up` of a six-service stack (PostgreSQL + 5), ladder vs docker-compose\n\n")
 	e := b.env
 	fmt.Fprintf(&w, "%s, commit %s, %s, %d CPUs, kernel %s, load %s → %s\n\n", e.Date, e.Commit, e.GoVersion, e.CPUs, e.Kernel, e.LoadBefore, e.LoadAfter)
-	b.s.WriteTable(&w, []harness.Row{
+	rows := []harness.Row{
 		{Key: "ladder.cold", Name: "ladder cold `up -d` (empty .ladder), exec to exit, all healthy"},
 		{Key: "ladder.cold.build", Name: "… its build and pin step (build.buildTime)"},
 		{Key: "dc.healthy", Name: "docker-compose `up -d` until every healthcheck is healthy"},
 		{Key: "dc.returned", Name: "… until `docker-compose up -d` returns"},
-		{Key: "ladder.warm", Name: "ladder warm `up -d` (artifacts stored), exec to exit"},
-		{Key: "ladder.warm.build", Name: "… its build and pin step"},
-	}, false)
-	cold, warm, dc := b.s.Median("ladder.cold"), b.s.Median("ladder.warm"), b.s.Median("dc.healthy")
-	fmt.Fprintf(&w, "\nRatios of medians (below 1: ladder is faster): cold %.2f×, warm %.2f× docker-compose until healthy. Goal: cold ≤ 0.6×: %s.\n\n",
-		harness.Ratio(cold, dc), harness.Ratio(warm, dc), harness.Verdict(harness.Ratio(cold, dc) <= 0.6))
+	}
+	if b.warm {
+		rows = append(rows,
+			harness.Row{Key: "ladder.warm", Name: "ladder warm `up -d` (artifacts stored), exec to exit"},
+			harness.Row{Key: "ladder.warm.build", Name: "… its build and pin step"})
+	}
+	b.s.WriteTable(&w, rows, false)
+	cold, dc := b.s.Median("ladder.cold"), b.s.Median("dc.healthy")
+	fmt.Fprintf(&w, "\nRatio of medians (below 1: ladder is faster): cold %.2f× docker-compose until healthy", harness.Ratio(cold, dc))
+	if b.warm {
+		fmt.Fprintf(&w, ", warm %.2f×", harness.Ratio(b.s.Median("ladder.warm"), dc))
+	}
+	fmt.Fprintf(&w, ". Goal: cold ≤ 0.6×: %s.\n\n", harness.Verdict(harness.Ratio(cold, dc) <= 0.6))
 	fmt.Fprintf(&w, "Load averages after each round: %s.\n\nCommands:\n\n", strings.Join(b.loads, "; "))
 	for _, c := range b.cmds {
 		fmt.Fprintf(&w, "    %s\n", c)
