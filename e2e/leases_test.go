@@ -261,4 +261,3 @@ func TestCtrlCStopsAutoPromotedRungs(t *testing.T) {
 		return len(left) == 0, fmt.Sprint(left)
 	})
 }
-
