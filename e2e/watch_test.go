@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -149,6 +150,70 @@ func TestWatchProcess(t *testing.T) {
 	w.waitFor("build failed; still running the last release", time.Minute)
 	if code, body := httpGet(t, url+"/api/edited"); code != 200 || body != "v2" {
 		t.Errorf("after a broken save, notifications answers %d %q", code, body)
+	}
+	w.stop()
+}
+
+// editNotifications makes notifications answer GET /api/edited with body.
+func editNotifications(t *testing.T, p *project, body string) {
+	t.Helper()
+	hook := "package main\n\nimport (\n\t\"net/http\"\n\n\t\"github.com/ladderhq/ladder/examples/trading/internal/service\"\n)\n\n" +
+		"func init() { extra = func(s *service.Service) {\n\ts.HandleFunc(\"GET /api/edited\", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(\"" + body + "\")) })\n} }\n"
+	if err := os.WriteFile(filepath.Join(p.dir, "services", "notifications", "edited.go"), []byte(hook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hookNotifications lets editNotifications add handlers to notifications.
+func hookNotifications(t *testing.T, p *project) {
+	t.Helper()
+	main := filepath.Join(p.dir, "services", "notifications", "main.go")
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), "\treturn nil\n}", "\tif extra != nil {\n\t\textra(s)\n\t}\n\treturn nil\n}\n\nvar extra func(*service.Service)", 1)
+	if err := os.WriteFile(main, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWatchCollectsThrowawaySnapshots(t *testing.T) {
+	p := newProject(t)
+	p.write("ladder.yaml", "stack: compose.yaml\nenvironments:\n  local:\n    target: auto\n    data: throwaway\n    telemetry: {interval: 1s}\n")
+	hookNotifications(t, p)
+	w := startWatch(t, p, "--keep-snapshots", "2")
+	st, _ := p.status()
+	url := endpoint(t, st, "notifications")
+	snaps := []string{st.Sites[0].Snapshot}
+	for i := 1; i <= 3; i++ {
+		body := fmt.Sprintf("v%d", i)
+		editNotifications(t, p, body)
+		eventually(t, 2*time.Minute, "notifications serving "+body, func() (bool, string) {
+			code, got := httpGet(t, url+"/api/edited")
+			return code == 200 && got == body, w.output()
+		})
+		eventually(t, 30*time.Second, "a release of a new snapshot", func() (bool, string) {
+			st, _ := p.status()
+			return st.Sites[0].Snapshot != snaps[len(snaps)-1], w.output()
+		})
+		st, _ := p.status()
+		snaps = append(snaps, st.Sites[0].Snapshot)
+	}
+	res := p.run("snapshots", "-o", "json")
+	if res.code != 0 {
+		t.Fatalf("snapshots: %s", res)
+	}
+	// The newest two stay; the second (released on this throwaway rung
+	// only, and no longer running anywhere) is collected.
+	for i, id := range snaps {
+		has := strings.Contains(res.stdout, id)
+		switch {
+		case i >= 2 && !has:
+			t.Errorf("snapshot %d (%s), one of the newest two, was collected", i, id)
+		case i == 1 && has:
+			t.Errorf("snapshot %d (%s) was kept beyond --keep-snapshots 2", i, id)
+		}
 	}
 	w.stop()
 }
