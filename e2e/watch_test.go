@@ -1,11 +1,15 @@
 package e2e
 
 import (
+	"archive/tar"
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -150,5 +154,179 @@ func TestWatchProcess(t *testing.T) {
 	if code, body := httpGet(t, url+"/api/edited"); code != 200 || body != "v2" {
 		t.Errorf("after a broken save, notifications answers %d %q", code, body)
 	}
+	w.stop()
+}
+
+// editNotifications makes notifications answer GET /api/edited with body.
+func editNotifications(t *testing.T, p *project, body string) {
+	t.Helper()
+	hook := "package main\n\nimport (\n\t\"net/http\"\n\n\t\"github.com/ladderhq/ladder/examples/trading/internal/service\"\n)\n\n" +
+		"func init() { extra = func(s *service.Service) {\n\ts.HandleFunc(\"GET /api/edited\", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(\"" + body + "\")) })\n} }\n"
+	if err := os.WriteFile(filepath.Join(p.dir, "services", "notifications", "edited.go"), []byte(hook), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// hookNotifications lets editNotifications add handlers to notifications.
+func hookNotifications(t *testing.T, p *project) {
+	t.Helper()
+	main := filepath.Join(p.dir, "services", "notifications", "main.go")
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := strings.Replace(string(src), "\treturn nil\n}", "\tif extra != nil {\n\t\textra(s)\n\t}\n\treturn nil\n}\n\nvar extra func(*service.Service)", 1)
+	if err := os.WriteFile(main, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestWatchCollectsThrowawaySnapshots(t *testing.T) {
+	p := newProject(t)
+	p.write("ladder.yaml", "stack: compose.yaml\nenvironments:\n  local:\n    target: auto\n    data: throwaway\n    telemetry: {interval: 1s}\n")
+	hookNotifications(t, p)
+	w := startWatch(t, p, "--keep-snapshots", "2")
+	st, _ := p.status()
+	url := endpoint(t, st, "notifications")
+	snaps := []string{st.Sites[0].Snapshot}
+	for i := 1; i <= 3; i++ {
+		body := fmt.Sprintf("v%d", i)
+		editNotifications(t, p, body)
+		eventually(t, 2*time.Minute, "notifications serving "+body, func() (bool, string) {
+			code, got := httpGet(t, url+"/api/edited")
+			return code == 200 && got == body, w.output()
+		})
+		eventually(t, 30*time.Second, "a release of a new snapshot", func() (bool, string) {
+			st, _ := p.status()
+			return st.Sites[0].Snapshot != snaps[len(snaps)-1], w.output()
+		})
+		st, _ := p.status()
+		snaps = append(snaps, st.Sites[0].Snapshot)
+	}
+	res := p.run("snapshots", "-o", "json")
+	if res.code != 0 {
+		t.Fatalf("snapshots: %s", res)
+	}
+	// The newest two stay; the second (released on this throwaway rung
+	// only, and no longer running anywhere) is collected.
+	for i, id := range snaps {
+		has := strings.Contains(res.stdout, id)
+		switch {
+		case i >= 2 && !has:
+			t.Errorf("snapshot %d (%s), one of the newest two, was collected", i, id)
+		case i == 1 && has:
+			t.Errorf("snapshot %d (%s) was kept beyond --keep-snapshots 2", i, id)
+		}
+	}
+	w.stop()
+}
+
+// runningContainerOf is the ID of the running container of service in the
+// project's Compose project.
+func runningContainerOf(t *testing.T, p *project, service string) string {
+	t.Helper()
+	name := ""
+	for _, e := range p.env {
+		if v, ok := strings.CutPrefix(e, "COMPOSE_PROJECT_NAME="); ok {
+			name = v
+		}
+	}
+	out, err := exec.Command("docker", "ps", "--filter", "label=com.docker.compose.service="+service,
+		"--format", `{{.ID}} {{.Label "com.docker.compose.project"}}`).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if id, project, ok := strings.Cut(line, " "); ok && strings.HasPrefix(project, name) {
+			return id
+		}
+	}
+	t.Fatalf("no running %s container of project %s:\n%s", service, name, out)
+	return ""
+}
+
+// fileIn reads path in the container (docker cp, which needs no shell).
+func fileIn(id, path string) (string, bool) {
+	out, err := exec.Command("docker", "cp", id+":"+path, "-").Output()
+	if err != nil {
+		return "", false
+	}
+	tr := tar.NewReader(bytes.NewReader(out))
+	if _, err := tr.Next(); err != nil {
+		return "", false
+	}
+	b, _ := io.ReadAll(tr)
+	return string(b), true
+}
+
+func startedAt(t *testing.T, id string) string {
+	out, err := exec.Command("docker", "inspect", "-f", "{{.State.StartedAt}}", id).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func TestWatchCompose(t *testing.T) {
+	requireDocker(t)
+	p := newProjectOn(t, "compose")
+	compose := filepath.Join(p.dir, "compose.yaml")
+	src, err := os.ReadFile(compose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := "build: ./services/notifications\n    develop:\n      watch:\n" +
+		"        - {path: ./static, action: sync, target: /static, ignore: [\"*.bak\"]}\n" +
+		"        - {path: ./conf, action: sync+restart, target: /conf}\n" +
+		"        - {path: ./services/notifications, action: rebuild}\n"
+	p.write("compose.yaml", strings.Replace(string(src), "build: ./services/notifications\n", rules, 1))
+	for _, d := range []string{"static", "conf"} {
+		if err := os.MkdirAll(filepath.Join(p.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hookNotifications(t, p)
+	w := startWatch(t, p)
+	id := runningContainerOf(t, p, "notifications")
+
+	// sync: the file appears in the running container.
+	t0 := time.Now()
+	p.write("static/a.txt", "hello")
+	p.write("static/a.bak", "ignored")
+	eventually(t, 30*time.Second, "static/a.txt in the container", func() (bool, string) {
+		got, ok := fileIn(id, "/static/a.txt")
+		return ok && got == "hello", w.output()
+	})
+	t.Logf("sync: the file was in the container %s after the write", time.Since(t0).Round(time.Millisecond))
+	if _, ok := fileIn(id, "/static/a.bak"); ok {
+		t.Error("an ignored file was synced")
+	}
+
+	// sync+restart: the file is there and the container started again.
+	before := startedAt(t, id)
+	p.write("conf/app.conf", "level=debug")
+	eventually(t, time.Minute, "conf synced and the container restarted", func() (bool, string) {
+		got, ok := fileIn(id, "/conf/app.conf")
+		return ok && got == "level=debug" && startedAt(t, id) != before, w.output()
+	})
+
+	// rebuild: a new snapshot serves.
+	st, _ := p.status()
+	first := st.Sites[0].Snapshot
+	url := endpoint(t, st, "notifications")
+	editNotifications(t, p, "rebuilt")
+	eventually(t, 3*time.Minute, "the rebuilt notifications serving", func() (bool, string) {
+		st, _ := p.status()
+		if len(st.Sites) == 0 || st.Sites[0].Snapshot == first {
+			return false, w.output()
+		}
+		s, ok := serviceOf(st, "notifications")
+		if !ok || len(s.Endpoints) == 0 {
+			return false, w.output()
+		}
+		url = s.Endpoints[0]
+		code, body := httpGet(t, url+"/api/edited")
+		return code == 200 && body == "rebuilt", w.output()
+	})
 	w.stop()
 }

@@ -97,7 +97,7 @@ var Fields = []FieldSupport{
 	{"deploy.restart_policy.window", Warned, Warned, "a Swarm setting"},
 	{"deploy.rollback_config", Warned, Warned, "ladder's rollout decides how a release proceeds and rolls back"},
 	{"deploy.update_config", Warned, Warned, "ladder's rollout decides how a release proceeds"},
-	{"develop", Warned, Warned, "develop.watch is not followed: `ladder up` rebuilds and replaces what changed"},
+	{"develop", Applied, Applied, "followed by `ladder up --watch`: sync, sync+restart, restart and rebuild (not sync+exec)"},
 	{"device_cgroup_rules", Refused, Refused, "device cgroup rules are not supported"},
 	{"devices", Refused, Refused, "host devices are not supported"},
 	{"dns", Applied, Warned, noIsolation},

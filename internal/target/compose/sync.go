@@ -21,15 +21,20 @@ import (
 
 var _ target.Syncer = (*Target)(nil)
 
-// running returns the IDs of service's running containers on site.
+// running returns the IDs of service's running containers on site. The
+// engine filters them, so a sync asks for a few containers, not the
+// project's all: it is on the path from a save to the file in place.
 func (t *Target) running(ctx context.Context, site render.SiteRef, service string) ([]string, error) {
-	cs, err := t.containers(ctx, site)
+	f := projectFilter(t.Project(site))
+	f.Add("label", drift.LabelService+"="+service)
+	f.Add("status", "running")
+	cs, err := t.opts.Engine.ContainerList(ctx, container.ListOptions{Filters: f})
 	if err != nil {
-		return nil, err
+		return nil, t.engineErr(err)
 	}
 	var ids []string
 	for _, c := range cs {
-		if c.Labels[drift.LabelService] == service && c.Labels[labelOneoff] != "True" && c.State == "running" {
+		if c.Labels[labelOneoff] != "True" && c.Labels[drift.LabelSlot] != "" {
 			ids = append(ids, c.ID)
 		}
 	}

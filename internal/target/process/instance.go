@@ -23,8 +23,11 @@ const (
 	backoffMax   = 30 * time.Second
 	backoffReset = 10 * time.Second
 	// startProbeEvery is the probe pace until an instance is first
-	// healthy, so a release does not wait a whole interval for it.
-	startProbeEvery = 100 * time.Millisecond
+	// healthy, so a release does not wait a whole interval for it. A local
+	// probe costs well under a millisecond, and a Go service listens a few
+	// milliseconds after it starts: 20 ms rather than 100 takes about 40 ms
+	// off every replacement, which `up --watch` does on each save.
+	startProbeEvery = 20 * time.Millisecond
 	lastLinesKept   = 40
 )
 
