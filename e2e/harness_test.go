@@ -103,6 +103,10 @@ func newProjectOn(t *testing.T, kind string) *project {
 	case "compose":
 		requireDocker(t)
 		demoImage(t)
+		// The first up copies the database image (about 180 MB) into the
+		// project's artifact store, and initdb runs; on a busy machine
+		// that takes minutes.
+		p.timeout = 12 * time.Minute
 	}
 	// One rung is enough here (the demo's ladder auto-promotes to dev,
 	// which would start a second stack); the ladder tests write their own.
