@@ -110,7 +110,11 @@ func newProjectOn(t *testing.T, kind string) *project {
 	}
 	// One rung is enough here (the demo's ladder auto-promotes to dev,
 	// which would start a second stack); the ladder tests write their own.
-	p.write("ladder.yaml", "stack: compose.yaml\nenvironments:\n  local:\n    target: auto\n    telemetry: {interval: 1s}\n")
+	rung := "stack: compose.yaml\nenvironments:\n  local:\n    target: auto\n    telemetry: {interval: 1s}\n"
+	if kind == "compose" {
+		rung += "    health: {timeout: 5m}\n" // the database's initdb on a busy machine
+	}
+	p.write("ladder.yaml", rung)
 	// A project name of its own, so the test's Compose project never
 	// meets another run's.
 	p.env = []string{fmt.Sprintf("WEB_PORT=%d", p.webPort), "LADDER_TARGET=" + kind,
