@@ -19,7 +19,6 @@ import (
 // release expanded, where it keeps serving.
 func TestDemoDatabase(t *testing.T) {
 	p := newProjectOn(t, "compose")
-	p.timeout = 12 * time.Minute // the first up copies the database image into the artifact store
 	p.write("ladder.yaml", `stack: compose.yaml
 environments:
   local:
@@ -27,6 +26,7 @@ environments:
     data: throwaway
     dashboard: 127.0.0.1:0
     telemetry: {interval: 1s}
+    health: {timeout: 5m}     # initdb on a busy machine
   prod:
     from: local
     target: compose
@@ -70,6 +70,15 @@ environments:
 	getJSON(t, endpoint(t, prod, "users")+"/api/users", &users)
 	if len(users) != 0 {
 		t.Errorf("prod users API lists %d users, want none", len(users))
+	}
+	// On each rung the job had finished before users and trades started.
+	for _, project := range []string{localDB, prodDB} {
+		finished := containerTime(t, project, "migrate", "{{.State.FinishedAt}}")
+		for _, svc := range []string{"users", "trades"} {
+			if started := containerTime(t, project, svc, "{{.State.StartedAt}}"); !started.After(finished) {
+				t.Errorf("%s: %s started at %s, before migrate finished at %s", project, svc, started, finished)
+			}
+		}
 	}
 	// The job ran on both rungs with s1, recorded by ladder.
 	for _, env := range []string{"local", "prod"} {
@@ -163,4 +172,24 @@ func placeTrade(t *testing.T, st api.Status) int {
 		t.Fatalf("POST /api/trades: %d %v", resp.StatusCode, err)
 	}
 	return tr.ID
+}
+
+// containerTime reads a time (format is a docker inspect template) of the
+// newest container of service in a Compose project, running or not.
+func containerTime(t *testing.T, project, service, format string) time.Time {
+	t.Helper()
+	out, err := exec.Command("docker", "ps", "-aq", "--latest", "--filter", "label=com.docker.compose.project="+project,
+		"--filter", "label=com.docker.compose.service="+service).Output()
+	if err != nil || strings.TrimSpace(string(out)) == "" {
+		t.Fatalf("no container of %s in %s: %v", service, project, err)
+	}
+	out, err = exec.Command("docker", "inspect", "--format", format, strings.TrimSpace(string(out))).Output()
+	if err != nil {
+		t.Fatalf("docker inspect %s: %v", service, err)
+	}
+	at, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(out)))
+	if err != nil {
+		t.Fatalf("%s %s: %v", service, format, err)
+	}
+	return at
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
-	"gopkg.in/yaml.v3"
 )
 
 // ladderBin is the binary under test, built once in TestMain.
@@ -105,10 +104,18 @@ func newProjectOn(t *testing.T, kind string) *project {
 	case "compose":
 		requireDocker(t)
 		demoImage(t)
+		// The first up copies the database image (about 180 MB) into the
+		// project's artifact store, and initdb runs; on a busy machine
+		// that takes minutes.
+		p.timeout = 12 * time.Minute
 	}
 	// One rung is enough here (the demo's ladder auto-promotes to dev,
 	// which would start a second stack); the ladder tests write their own.
-	p.write("ladder.yaml", "stack: compose.yaml\nenvironments:\n  local:\n    target: auto\n    telemetry: {interval: 1s}\n")
+	rung := "stack: compose.yaml\nenvironments:\n  local:\n    target: auto\n    telemetry: {interval: 1s}\n"
+	if kind == "compose" {
+		rung += "    health: {timeout: 5m}\n" // the database's initdb on a busy machine
+	}
+	p.write("ladder.yaml", rung)
 	// A project name of its own, so the test's Compose project never
 	// meets another run's.
 	p.env = []string{fmt.Sprintf("WEB_PORT=%d", p.webPort), "LADDER_TARGET=" + kind,
@@ -363,40 +370,49 @@ func requireDocker(t *testing.T) {
 // withoutDatabase rewrites the demo's compose file at path without its
 // database: no db service, no migrate job, and users and trades keep their
 // data in memory (they do without DATABASE_URL). The process target runs
-// no image services, so tests of it run the demo this way.
+// no image services, so tests of it run the demo this way. It edits lines,
+// not YAML, so the rest of the file (which tests edit as text) is as the
+// demo has it.
 func withoutDatabase(t *testing.T, path string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var doc map[string]any
-	if err := yaml.Unmarshal(b, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for k := range doc {
-		if strings.HasPrefix(k, "x-") {
-			delete(doc, k) // the anchors are resolved already
+	var kept []string
+	dropping := false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case line == "  db:" || line == "  migrate:" || line == "volumes:":
+			dropping = true
+			continue
+		case dropping && (strings.HasPrefix(line, "    ") || (strings.HasPrefix(line, "  ") && line != strings.TrimLeft(line, " ") && strings.HasPrefix(strings.TrimSpace(line), "pgdata:")) || strings.TrimSpace(line) == ""):
+			continue
 		}
-	}
-	services, _ := doc["services"].(map[string]any)
-	delete(services, "db")
-	delete(services, "migrate")
-	for _, s := range services {
-		svc, _ := s.(map[string]any)
-		if deps, ok := svc["depends_on"].(map[string]any); ok {
-			delete(deps, "migrate")
+		dropping = false
+		trimmed := strings.TrimSpace(line)
+		if strings.HasPrefix(line, "x-database-url:") || strings.HasPrefix(trimmed, "DATABASE_URL:") ||
+			strings.HasPrefix(trimmed, "migrate: {condition:") {
+			continue
 		}
-		if env, ok := svc["environment"].(map[string]any); ok {
-			delete(env, "DATABASE_URL")
+		kept = append(kept, line)
+	}
+	// A depends_on left with nothing under it goes too.
+	var out []string
+	for i, line := range kept {
+		if strings.TrimSpace(line) == "depends_on:" {
+			indent := len(line) - len(strings.TrimLeft(line, " "))
+			next := ""
+			if i+1 < len(kept) {
+				next = kept[i+1]
+			}
+			if len(next)-len(strings.TrimLeft(next, " ")) <= indent {
+				continue
+			}
 		}
+		out = append(out, line)
 	}
-	delete(doc, "volumes")
-	out, err := yaml.Marshal(doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

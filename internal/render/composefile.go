@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -25,9 +26,9 @@ func ComposeFile(d *Desired, image func(service, digest string) string, workingD
 	for _, svc := range d.Services {
 		cs := composeService{
 			Image:       image(svc.Name, svc.Digest),
-			Entrypoint:  svc.Entrypoint,
-			Command:     svc.Command,
-			WorkingDir:  svc.WorkingDir,
+			Entrypoint:  literals(svc.Entrypoint),
+			Command:     literals(svc.Command),
+			WorkingDir:  literal(svc.WorkingDir),
 			Environment: map[string]string{},
 			Restart:     svc.Restart,
 			Scale:       svc.Replicas,
@@ -47,6 +48,7 @@ func ComposeFile(d *Desired, image func(service, digest string) string, workingD
 			cs.Restart = fmt.Sprintf("%s:%d", svc.Restart, svc.MaxRestarts)
 		}
 		for k, v := range svc.Environment {
+			v = literal(v)
 			if svc.Secret(k) {
 				// Never write a secret to disk: docker-compose takes it
 				// from its own environment when someone runs the file.
@@ -185,4 +187,20 @@ type composeHealth struct {
 
 type composeDep struct {
 	Condition string `yaml:"condition"`
+}
+
+// literal escapes a value that is final (already interpolated when the
+// stack was loaded) so docker-compose does not interpolate it again: a
+// shell's "$VAR" in a command stays "$VAR" for the container.
+func literal(v string) string { return strings.ReplaceAll(v, "$", "$$") }
+
+func literals(vs []string) []string {
+	if vs == nil {
+		return nil
+	}
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = literal(v)
+	}
+	return out
 }

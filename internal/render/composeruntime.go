@@ -2,7 +2,6 @@ package render
 
 import (
 	"strconv"
-	"strings"
 )
 
 // composeRuntime is the part of a Compose file service (format 2.4) that
@@ -54,9 +53,9 @@ type composeLogging struct {
 func healthTest(h *Health) []string {
 	if h.Shell && len(h.Command) == 3 {
 		// docker-compose interpolates the file it reads: keep $ literal.
-		return []string{"CMD-SHELL", strings.ReplaceAll(h.Command[2], "$", "$$")}
+		return []string{"CMD-SHELL", literal(h.Command[2])}
 	}
-	return append([]string{"CMD"}, h.Command...)
+	return append([]string{"CMD"}, literals(h.Command)...)
 }
 
 // applyRuntime writes svc's runtime settings into cs.

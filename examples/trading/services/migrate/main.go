@@ -1,7 +1,8 @@
 // Command migrate is the trading demo's migration job: it runs to
-// completion before the users and trades APIs start, on every rung and on
-// every release (compose.yaml: x-ladder job: migration, and the APIs'
-// depends_on: service_completed_successfully).
+// completion before the users and trades APIs start, on every rung, and
+// again whenever a release brings another build of it (compose.yaml:
+// x-ladder job: migration, and the APIs' depends_on:
+// service_completed_successfully).
 //
 // It applies the numbered SQL migrations of internal/db/migrations that
 // the database has not had, recording each in schema_migrations, so a
