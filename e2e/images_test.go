@@ -205,17 +205,19 @@ func TestImageServiceErrorsAreConfigErrors(t *testing.T) {
 		t.Errorf("--pull sometimes: %s, want exit 2", res)
 	}
 
+	// The process target runs image services in the engine: without one
+	// it refuses them, each at its position.
 	env := p.env
-	p.env = append(p.env, "LADDER_TARGET=process")
+	p.env = append(p.env, "LADDER_TARGET=process", "DOCKER_HOST=unix:///nonexistent.sock")
 	for _, args := range [][]string{{"validate"}, {"up", "-d"}} {
 		res := p.run(args...)
-		if res.code != 2 || !strings.Contains(res.stderr, "services db run an image") {
-			t.Errorf("ladder %v on the process target: %s\nwant exit 2 naming db", args, res)
+		if res.code != 2 || !strings.Contains(res.stderr, "compose.yaml:2:3") || !strings.Contains(res.stderr, "it runs an image") {
+			t.Errorf("ladder %v on the process target without an engine: %s\nwant exit 2 naming db at compose.yaml:2:3", args, res)
 		}
 	}
 
-	// A promotion to a process-target rung is refused before anything
-	// starts there.
+	// A promotion to a process-target rung without an engine is refused
+	// before anything starts there.
 	p.env = env
 	p.write("ladder.yaml", "environments:\n  local:\n    target: compose\n    dashboard: 127.0.0.1:0\n  dev:\n    from: local\n    target: process\n    dashboard: 127.0.0.1:0\n")
 	up := p.upJSON("-d")
@@ -223,7 +225,9 @@ func TestImageServiceErrorsAreConfigErrors(t *testing.T) {
 		p.run("down")
 		removeImages(t, stack+"-db")
 	})
+	p.env = append(p.env, "DOCKER_HOST=unix:///nonexistent.sock")
 	res = p.run("promote", up.Snapshot.ID, "--to", "dev")
+	p.env = env
 	if res.code != 2 || !strings.Contains(res.stderr, "dev runs on the process target, and services db") {
 		t.Errorf("promote to a process rung: %s\nwant exit 2 naming db", res)
 	}

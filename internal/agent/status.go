@@ -82,9 +82,13 @@ func (a *Agent) siteStatus(ctx context.Context, ref render.SiteRef) (api.SiteSta
 	}
 	a.mu.Unlock()
 	sort.Strings(names)
+	var sides map[string]target.Side
+	if pl, ok := a.opts.Target.(target.Placer); ok {
+		sides = pl.Sides(ref)
+	}
 	for _, name := range names {
 		ins := byService[name]
-		svc := api.ServiceStatus{Name: name, Instances: ins, Health: aggregateHealth(ins), Endpoints: endpoints[name]}
+		svc := api.ServiceStatus{Name: name, Instances: ins, Health: aggregateHealth(ins), Endpoints: endpoints[name], Runs: string(sides[name])}
 		if len(ins) > 0 {
 			svc.Snapshot, svc.Digest = ins[0].Snapshot, ins[0].Digest
 		}

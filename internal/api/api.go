@@ -58,7 +58,10 @@ type ServiceStatus struct {
 	// Health sums up the instances: "healthy" when all are, "unhealthy"
 	// when any is, "starting" otherwise; "running" for services with no
 	// health check, "stopped" when none runs.
-	Health    string          `json:"health"`
+	Health string `json:"health"`
+	// Runs says where the process target runs the service: "native" (a
+	// local process) or "engine" (a container); empty on other targets.
+	Runs      string          `json:"runs,omitempty"`
 	Endpoints []string        `json:"endpoints,omitempty"`
 	Instances []plan.Instance `json:"instances"`
 	// Telemetry sums up the last 10 seconds; History holds the recent

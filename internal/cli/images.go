@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/docker/docker/api/types/registry"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -16,6 +17,7 @@ import (
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
+	"github.com/ladderhq/ladder/internal/target/compose"
 )
 
 // checkPull validates --pull.
@@ -35,39 +37,63 @@ func (a *app) pinOptions(ws *workspace, pull string) build.PinOptions {
 	return o
 }
 
-// refuseImagesOnProcess refuses image services on the process target:
-// their images are made for a container runtime, not to run as local
-// processes.
-func refuseImagesOnProcess(p *spec.Project, env string) error {
-	names := build.ImageServices(p.Stack)
+// engineAnswers reports whether the Docker engine answers, and if not why.
+func engineAnswers(ctx context.Context) error {
+	pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	c, err := compose.Connect(pctx)
+	if err != nil {
+		return err
+	}
+	c.Close()
+	return nil
+}
+
+// refuseContainersWithoutEngine refuses a stack on the process target
+// whose services are not all static binaries when no Docker engine
+// answers: the process target runs those in the engine. Each service is
+// reported at its position (exit 2).
+func refuseContainersWithoutEngine(ctx context.Context, p *spec.Project, env string) error {
+	names := build.ContainerServices(p.Stack)
 	if len(names) == 0 {
 		return nil
 	}
-	return &ExitError{Code: ExitConfig,
-		Err: fmt.Errorf("%s runs on the process target, and services %s run an image (image: without build:), which needs a Docker engine",
-			env, strings.Join(names, ", ")),
-		Hint: "start a Docker engine and use `target: compose` (or auto) for " + env + ", or --target compose"}
-}
-
-// refuseImagesOn refuses an up of image services on the process target:
-// the one this command settled on, or the one the running agent uses.
-func (a *app) refuseImagesOn(ws *workspace, env string, c *agent.Client, running bool) error {
-	if len(build.ImageServices(ws.project.Stack)) == 0 {
+	err := engineAnswers(ctx)
+	if err == nil {
 		return nil
 	}
+	images := build.ImageServices(p.Stack)
+	var ds spec.Diagnostics
+	for _, name := range names {
+		why := "its Dockerfile does not build a static binary FROM scratch"
+		if slices.Contains(images, name) {
+			why = "it runs an image (image: without build:)"
+		}
+		pos := p.StackPos("services", name)
+		ds = append(ds, spec.Diagnostic{File: pos.File, Line: pos.Line, Col: pos.Col, Path: pos.Path,
+			Message: fmt.Sprintf("%s runs on the process target, which runs this service in the Docker engine because %s, and no engine answers (%s): start one (or set DOCKER_HOST), or use --target compose where one runs", env, why, shortErr(err))})
+	}
+	ds.Sort()
+	return &ExitError{Code: ExitConfig, Err: ds}
+}
+
+// refuseImagesOn refuses an up on the process target (the one this
+// command settled on, or the one the running agent uses) of a stack with
+// services for the engine when no engine answers.
+func (a *app) refuseImagesOn(ctx context.Context, ws *workspace, env string, c *agent.Client, running bool) error {
 	kind := a.target
 	if running {
 		kind = c.Info.Target
 	}
 	if kind == "process" {
-		return refuseImagesOnProcess(ws.project, env)
+		return refuseContainersWithoutEngine(ctx, ws.project, env)
 	}
 	return nil
 }
 
 // refuseImagesOnRung refuses to deploy a snapshot with pinned images to a
 // rung that runs on the process target (its running agent's, or the one
-// it would start with).
+// it would start with) when no engine answers to run them in.
 func (a *app) refuseImagesOnRung(ctx context.Context, ws *workspace, env, id string) error {
 	snap, err := ws.store.GetSnapshot(ctx, id)
 	if err != nil {
@@ -91,10 +117,14 @@ func (a *app) refuseImagesOnRung(ctx context.Context, ws *workspace, env, id str
 	if kind != "process" {
 		return nil
 	}
+	eerr := engineAnswers(ctx)
+	if eerr == nil {
+		return nil
+	}
 	return &ExitError{Code: ExitConfig,
-		Err: fmt.Errorf("%s runs on the process target, and services %s of snapshot %s run an image (image: without build:), which needs a Docker engine",
-			env, strings.Join(names, ", "), snapshot.Short(id)),
-		Hint: "use `target: compose` (or auto, with a Docker engine) for " + env}
+		Err: fmt.Errorf("%s runs on the process target, and services %s of snapshot %s run an image (image: without build:), which runs in the Docker engine, and no engine answers (%s)",
+			env, strings.Join(names, ", "), snapshot.Short(id), shortErr(eerr)),
+		Hint: "start a Docker engine (or set DOCKER_HOST) for " + env}
 }
 
 // imageErr gives image problems the user fixes (not found, unauthorized,

@@ -151,7 +151,16 @@ func printStatus(w io.Writer, st *api.Status) {
 			fmt.Fprintf(w, "  latest release %d (snapshot %s) %s: %s\n", r.ID, snapshot.Short(r.Snapshot), r.Phase, r.Reason)
 		}
 		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "  SERVICE\tHEALTH\tINSTANCES\tREQ/S\tERRORS\tP95\tURL")
+		// RUNS (native or engine) shows on a site that mixes both.
+		runs := false
+		for _, svc := range site.Services {
+			runs = runs || svc.Runs != ""
+		}
+		if runs {
+			fmt.Fprintln(tw, "  SERVICE\tRUNS\tHEALTH\tINSTANCES\tREQ/S\tERRORS\tP95\tURL")
+		} else {
+			fmt.Fprintln(tw, "  SERVICE\tHEALTH\tINSTANCES\tREQ/S\tERRORS\tP95\tURL")
+		}
 		for _, svc := range site.Services {
 			rps, errs, p95 := "-", "-", "-"
 			if t := svc.Telemetry; t != nil {
@@ -167,6 +176,10 @@ func printStatus(w io.Writer, st *api.Status) {
 			if restarts > 0 {
 				inst += fmt.Sprintf(" (%d restarts)", restarts)
 			}
+			if runs {
+				fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", svc.Name, orDash(svc.Runs), svc.Health, inst, rps, errs, p95, strings.Join(svc.Endpoints, " "))
+				continue
+			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", svc.Name, svc.Health, inst, rps, errs, p95, strings.Join(svc.Endpoints, " "))
 		}
 		tw.Flush()
@@ -174,4 +187,11 @@ func printStatus(w io.Writer, st *api.Status) {
 	if st.Agent.URL != "" {
 		fmt.Fprintf(w, "dashboard: %s\n", st.Agent.URL)
 	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

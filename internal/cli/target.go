@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/target"
 	"github.com/ladderhq/ladder/internal/target/compose"
+	"github.com/ladderhq/ladder/internal/target/hybrid"
 	"github.com/ladderhq/ladder/internal/target/process"
 )
 
@@ -99,29 +102,52 @@ func (a *app) targetOfKind(ctx context.Context, ws *workspace, env, kind, owner 
 	if rec != nil {
 		events = rec.Record
 	}
-	switch kind {
-	case "compose":
-		eng, err := compose.Connect(ctx)
-		if err != nil {
-			return nil, &ExitError{Code: ExitFailure, Err: err}
-		}
-		e, _ := ws.project.Ladder.Environment(env)
+	e, _ := ws.project.Ladder.Environment(env)
+	composeTarget := func(eng compose.Engine) *compose.Target {
 		return compose.New(compose.Options{
 			Engine: eng, Stack: ws.project.Stack.Name, Images: ws.builder.Image,
 			Registry: buildRegistry(e), RegistryAuth: registryAuth,
 			WorkingDir: ws.project.Dir, ConfigFile: ws.project.Stack.File,
 			ComposeDir: filepath.Join(ws.stateDir, "compose"),
 			Events:     events, Logger: a.logger(),
-		}), nil
+		})
+	}
+	switch kind {
+	case "compose":
+		eng, err := compose.Connect(ctx)
+		if err != nil {
+			return nil, &ExitError{Code: ExitFailure, Err: err}
+		}
+		return composeTarget(eng), nil
 	case "process":
-		return process.New(process.Options{
-			StateDir: ws.stateDir,
-			Rootfs: func(ctx context.Context, digest string) (string, error) {
-				dir, _, err := ws.builder.Rootfs(ctx, digest)
-				return dir, err
+		// Static binaries run as processes; the rest in the engine.
+		return hybrid.New(hybrid.Options{
+			Process: process.New(process.Options{
+				StateDir: ws.stateDir,
+				Rootfs: func(ctx context.Context, digest string) (string, error) {
+					dir, _, err := ws.builder.Rootfs(ctx, digest)
+					return dir, err
+				},
+				Store: ws.store, Owner: owner, Events: events, Logger: a.logger(),
+				Redact: ws.redactor.Redact,
+			}),
+			Engine: func(ctx context.Context) (*compose.Target, error) {
+				pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+				defer cancel()
+				eng, err := compose.Connect(pctx)
+				if err != nil {
+					return nil, err
+				}
+				return composeTarget(eng), nil
 			},
-			Store: ws.store, Owner: owner, Events: events, Logger: a.logger(),
-			Redact: ws.redactor.Redact,
+			Native: func(_ context.Context, svc render.Service) (bool, error) {
+				img, err := ws.builder.Image(svc.Digest)
+				if err != nil {
+					return false, err
+				}
+				return build.StaticBinary(img)
+			},
+			Logger: a.logger(),
 		}), nil
 	}
 	return nil, exitf(ExitConfig, "unknown target %q: want process or compose", kind)

@@ -122,7 +122,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 			printWarnings(a.Err, ws.project, kind)
 		}
 	}
-	if err := a.refuseImagesOn(ws, env.Name, client, running); err != nil {
+	if err := a.refuseImagesOn(ctx, ws, env.Name, client, running); err != nil {
 		return err
 	}
 

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -51,23 +52,34 @@ targets checked are --target, else those the environments run on.`,
 				}
 				return ds
 			}
-			for _, env := range processTargetEnvs(p) {
-				if err := refuseImagesOnProcess(p, env); err != nil {
+			kinds := a.validateKinds(cmd.Context(), p)
+			envs := processTargetEnvs(p)
+			if len(envs) == 0 && slices.Contains(kinds, "process") {
+				envs = []string{"the stack"}
+			}
+			if len(envs) > 0 {
+				if err := refuseContainersWithoutEngine(cmd.Context(), p, strings.Join(envs, ", ")); err != nil {
+					var ds spec.Diagnostics
+					if errors.As(err, &ds) && a.json() {
+						if err := a.printJSON(map[string]any{"valid": false, "problems": ds}); err != nil {
+							return err
+						}
+						return &ExitError{Code: ExitConfig, Err: ds, Reported: true}
+					}
 					return err
 				}
 			}
-			kinds := a.validateKinds(cmd.Context(), p)
 			if a.json() {
 				warnings := map[string][]spec.Diagnostic{}
 				for _, k := range kinds {
-					warnings[k] = append([]spec.Diagnostic{}, p.Warnings(k)...)
+					warnings[k] = append([]spec.Diagnostic{}, warningsFor(p, k)...)
 				}
 				return a.printJSON(map[string]any{"valid": true, "problems": []spec.Diagnostic{}, "warnings": warnings,
 					"inactive": p.Stack.Inactive, "services": p.Stack.Compose.ServiceNames(), "environments": envNames(p)})
 			}
 			shown := map[string]bool{}
 			for _, k := range kinds {
-				for _, d := range p.Warnings(k) {
+				for _, d := range warningsFor(p, k) {
 					if line := d.String(); !shown[line] {
 						shown[line] = true
 						fmt.Fprintln(a.Err, line)

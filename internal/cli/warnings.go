@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/spec"
 )
 
@@ -13,12 +14,26 @@ import (
 // target kind, one positioned line each, and the one line naming the
 // services that inactive profiles leave out.
 func printWarnings(w io.Writer, p *spec.Project, kind string) {
-	for _, d := range p.Warnings(kind) {
+	for _, d := range warningsFor(p, kind) {
 		fmt.Fprintln(w, d)
 	}
 	if note := p.Stack.InactiveNote(); note != "" {
 		fmt.Fprintln(w, note)
 	}
+}
+
+// warningsFor are the warnings of kind. The process target runs the
+// services that are not static binaries in the Docker engine, as the
+// compose target does, so their fields are warned about as compose's.
+func warningsFor(p *spec.Project, kind string) spec.Diagnostics {
+	if kind != "process" {
+		return p.Warnings(kind)
+	}
+	engine := map[string]string{}
+	for _, name := range build.ContainerServices(p.Stack) {
+		engine[name] = "compose"
+	}
+	return p.WarningsOn(kind, engine)
 }
 
 // validateKinds are the target kinds validate checks the stack for: the

@@ -115,7 +115,16 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 		return nil, fmt.Errorf("recording release: %w", err)
 	}
 	res.Release = rel.ID
-	dp.event(d, store.EventDeployStarted, fmt.Sprintf("release %d of snapshot %s started: %s", rel.ID, snapshot.Short(d.Snapshot), summary(p)), map[string]string{"release": fmt.Sprint(rel.ID)})
+	attrs := map[string]string{"release": fmt.Sprint(rel.ID)}
+	if pl, ok := tgt.(target.Placer); ok {
+		// Where each service runs (native or engine) is part of the record.
+		if sides, err := pl.Place(ctx, d); err == nil {
+			for svc, side := range sides {
+				attrs["runs."+svc] = string(side)
+			}
+		}
+	}
+	dp.event(d, store.EventDeployStarted, fmt.Sprintf("release %d of snapshot %s started: %s", rel.ID, snapshot.Short(d.Snapshot), summary(p)), attrs)
 
 	err = tgt.Apply(ctx, d, p, target.ApplyOptions{HealthTimeout: opts.HealthTimeout, Progress: opts.Progress})
 	res.Duration = time.Since(begun)

@@ -210,7 +210,7 @@ func (c *comparer) instance(svc *render.Service, in Instance, slot string) []Ite
 		items = append(items, Item{Kind: kind, Instance: slot, Field: field, Want: want, Have: have})
 	}
 
-	if c.recorded {
+	if c.recorded || in.Recorded {
 		items = append(items, c.labels(svc, in, slot)...)
 		if in.Health == plan.HealthUnhealthy {
 			item(KindUnhealthy, "", "", "")

@@ -17,8 +17,11 @@ type Live struct {
 
 // Instance is one running (or stopped) instance as its runtime reports it.
 type Instance struct {
-	Service string `json:"service"`
-	Slot    string `json:"slot"`
+	// Recorded marks one instance of a Live that mixes runtimes as
+	// Live.Recorded marks them all.
+	Recorded bool   `json:"recorded,omitempty"`
+	Service  string `json:"service"`
+	Slot     string `json:"slot"`
 	// ID and Name are the runtime's handles (container ID and name, PID).
 	ID   string `json:"id"`
 	Name string `json:"name"`

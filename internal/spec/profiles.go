@@ -93,11 +93,24 @@ func (st *Stack) InactiveNote() string {
 // file order: compose-go's own warnings and the fields the target does not
 // apply (see Fields).
 func (p *Project) Warnings(kind string) Diagnostics {
+	return p.WarningsOn(kind, nil)
+}
+
+// WarningsOn is Warnings for a target kind that runs some services on
+// another kind's runtime: the process target runs the services in
+// elsewhere (by name, the kind they run on: "compose" for those it runs
+// in the Docker engine) as that kind does, so their fields are warned
+// about as that kind warns.
+func (p *Project) WarningsOn(kind string, elsewhere map[string]string) Diagnostics {
 	if p.Stack == nil {
 		return nil
 	}
 	ds := slices.Clone(p.Stack.Warnings)
 	for _, u := range p.Stack.fieldUses {
+		kind := kind
+		if k, ok := kindBelow(u.pos.Path, elsewhere); ok && kind != "" {
+			kind = k
+		}
 		s := u.field.Compose
 		if kind == "process" {
 			s = u.field.Process
@@ -137,4 +150,16 @@ func profilesOf(root *yaml.Node, service string) []string {
 		}
 	}
 	return out
+}
+
+// kindBelow returns the kind of the service of elsewhere a field path
+// is below ("services.web.ports[0]" is below web).
+func kindBelow(path string, elsewhere map[string]string) (string, bool) {
+	for name, kind := range elsewhere {
+		rest, ok := strings.CutPrefix(path, "services."+name)
+		if ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+			return kind, true
+		}
+	}
+	return "", false
 }

@@ -127,3 +127,13 @@ type Watcher interface {
 type Describer interface {
 	Describe(site render.SiteRef) map[string]string
 }
+
+// Placer is a target that runs each service of a site on one of two
+// sides (native process or engine container).
+type Placer interface {
+	// Place says where each service of d runs.
+	Place(ctx context.Context, d *render.Desired) (map[string]Side, error)
+	// Sides says where each service of site ran in the last release the
+	// target applied, or was last seen.
+	Sides(site render.SiteRef) map[string]Side
+}

@@ -19,6 +19,9 @@ import (
 func (t *Target) startAll(ctx context.Context, s *siteState, d *render.Desired, p *plan.Plan, timeout time.Duration, progress func(target.Progress)) ([]*instance, error) {
 	t.mu.Lock()
 	fronts := map[string]map[int]int{}
+	for svc, ports := range t.peers[d.SiteRef] {
+		fronts[svc] = ports
+	}
 	for svc, ports := range s.fronts {
 		fronts[svc] = map[int]int{}
 		for port, f := range ports {

@@ -47,6 +47,22 @@ type Target struct {
 
 	mu    sync.Mutex
 	sites map[render.SiteRef]*siteState
+	// peers are, by site, the host ports (on 127.0.0.1) of services that
+	// run elsewhere, by service and target port (see SetPeers).
+	peers map[render.SiteRef]map[string]map[int]int
+}
+
+// SetPeers tells the target where services of site that it does not run
+// can be reached on 127.0.0.1 (by service, then the service's own port),
+// so that instances it starts after the call find them by name as they
+// find its own services: through rewritten "service:port" addresses.
+func (t *Target) SetPeers(site render.SiteRef, peers map[string]map[int]int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.peers == nil {
+		t.peers = map[render.SiteRef]map[string]map[int]int{}
+	}
+	t.peers[site] = peers
 }
 
 type siteState struct {

@@ -1,0 +1,158 @@
+package build
+
+import (
+	"archive/tar"
+	"bytes"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/compose-spec/compose-go/v2/types"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+
+	"github.com/ladderhq/ladder/internal/spec"
+)
+
+// maxStaticBinary bounds the one file StaticBinary reads into memory.
+const maxStaticBinary = 512 << 20
+
+// StaticBinary reports whether img is a static single binary: its
+// filesystem holds exactly one regular file, that file is what the image
+// runs (its entrypoint, or command without one), and it is an ELF
+// executable with no program interpreter, so it needs nothing from the
+// image to run. Such an artifact runs natively on the process target;
+// any other image (a distribution, an interpreter, a dynamically linked
+// program) needs a container.
+func StaticBinary(img v1.Image) (bool, error) {
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return false, err
+	}
+	argv := append(append([]string(nil), cf.Config.Entrypoint...), cf.Config.Cmd...)
+	if len(argv) == 0 || !path.IsAbs(argv[0]) {
+		return false, nil
+	}
+	rc := mutate.Extract(img)
+	defer rc.Close()
+	tr := tar.NewReader(rc)
+	var (
+		name    string
+		content []byte
+	)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return false, fmt.Errorf("reading the image's files: %w", err)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			continue
+		case tar.TypeReg:
+		default:
+			return false, nil // links, devices: more than one binary
+		}
+		if name != "" || h.Size > maxStaticBinary {
+			return false, nil
+		}
+		name = "/" + strings.TrimPrefix(path.Clean("/"+h.Name), "/")
+		if name != path.Clean(argv[0]) {
+			return false, nil
+		}
+		if content, err = io.ReadAll(tr); err != nil {
+			return false, fmt.Errorf("reading %s: %w", name, err)
+		}
+	}
+	if name == "" {
+		return false, nil
+	}
+	f, err := elf.NewFile(bytes.NewReader(content))
+	if err != nil {
+		return false, nil // a script, not a binary
+	}
+	defer f.Close()
+	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
+		return false, nil
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// ContainerServices returns, before anything is built, the services whose
+// artifacts will not be static single binaries, sorted: those that run an
+// image ladder does not build (image: without build:), and Dockerfile
+// builds whose target stage does not start FROM scratch. A Go build, and
+// a Dockerfile that ends FROM scratch (commonly a binary copied from a
+// builder stage), are expected to be static; which side such a service
+// runs on is settled from its artifact (StaticBinary) when it deploys.
+func ContainerServices(stack *spec.Stack) []string {
+	if stack == nil || stack.Compose == nil {
+		return nil
+	}
+	proj := stack.Compose
+	base := proj.WorkingDir
+	if base == "" && stack.File != "" {
+		base = filepath.Dir(stack.File)
+	}
+	var names []string
+	for name, svc := range proj.Services {
+		switch {
+		case svc.Build == nil:
+			if svc.Image != "" {
+				names = append(names, name)
+			}
+		default:
+			if !fromScratch(name, svc, base, proj.Secrets) {
+				names = append(names, name)
+			}
+		}
+	}
+	sort.Strings(names)
+	return names
+}
+
+// fromScratch reports whether a service's build is a Go build or a
+// Dockerfile whose target stage is built FROM scratch (through the stages
+// it is built from).
+func fromScratch(name string, svc types.ServiceConfig, base string, secrets types.Secrets) bool {
+	j, err := planService(name, svc, base, secrets)
+	if err != nil {
+		return false
+	}
+	if j.docker == nil {
+		return true
+	}
+	df, err := j.docker.read(j.context)
+	if err != nil {
+		return false
+	}
+	g, err := parseStages(df.content, j.docker.args)
+	if err != nil {
+		return false
+	}
+	i := g.targetIndex(j.docker.target)
+	for seen := 0; i >= 0 && seen <= len(g.stages); seen++ {
+		b := g.expand(g.stages[i].BaseName)
+		if strings.EqualFold(b, "scratch") {
+			return true
+		}
+		j, ok := g.byName[strings.ToLower(b)]
+		if !ok || j >= i {
+			return false
+		}
+		i = j
+	}
+	return false
+}
