@@ -57,6 +57,26 @@ func TestCorpusCompose(t *testing.T) {
 	runCorpus(t, "compose", nil)
 }
 
+// TestCorpusProcess runs the corpus on the process target, which runs
+// what ladder builds as a static binary as a local process and every other
+// service in the engine beside it: the same validate, up, drift and down,
+// and the field check for the services that run as containers (a process
+// has no docker inspect; its health is checked through status).
+func TestCorpusProcess(t *testing.T) {
+	requireDocker(t)
+	runCorpus(t, "process", func(name string) string {
+		return processKnownFailures[name]
+	})
+}
+
+// processKnownFailures are the stacks the process target does not run yet,
+// and why: each is a defect of the process target to fix, not a choice.
+var processKnownFailures = map[string]string{
+	"volumes":      "process target: ladder down --volumes leaves the engine half's named volume (volumes_shared)",
+	"web-pg-cache": "process target: up does not finish within 5 minutes (the native web waits on db and cache in the engine)",
+	"two-networks": "process target: a native service does not reach another native service whose health depends on a container on an internal network (edge stays unhealthy)",
+}
+
 func runCorpus(t *testing.T, kind string, skip func(name string) string) {
 	sem := make(chan struct{}, corpusParallel)
 	for _, name := range corpusStacks(t) {
@@ -177,7 +197,11 @@ func (c *corpusProject) run(t *testing.T) {
 		t.Fatalf("compose-go: %v", err)
 	}
 	check := &fieldCheck{proj: proj}
+	native := map[string]bool{}
 	for _, s := range st.Sites[0].Services {
+		if s.Runs == "native" {
+			native[s.Name] = true
+		}
 		cs, ok := proj.Services[s.Name]
 		switch {
 		case !ok:
@@ -194,14 +218,14 @@ func (c *corpusProject) run(t *testing.T) {
 		t.Errorf("drift right after up: %s", res)
 	}
 	if project := st.Sites[0].Runtime["project"]; project != "" {
-		diffs, err := checkFields(ctx, proj, project)
+		diffs, err := checkFields(ctx, proj, project, native, c.kind == "process")
 		if err != nil {
 			t.Fatalf("field check: %v", err)
 		}
 		for _, d := range diffs {
 			t.Errorf("%s", d)
 		}
-	} else if c.kind == "compose" {
+	} else if c.kind == "compose" || len(native) < len(st.Sites[0].Services) {
 		t.Fatalf("status names no compose project: %+v", st.Sites[0].Runtime)
 	}
 	if res := c.project.run("down", "--volumes"); res.code != 0 {

@@ -215,3 +215,10 @@ func startBuildkitd() (string, func(), error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+func mkdirAll(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -47,7 +47,13 @@ type fieldCheck struct {
 	eng     *client.Client
 	proj    *types.Project
 	project string // the Compose project ladder runs
-	diffs   []string
+	// native services run as local processes (the process target): they
+	// have no container to inspect.
+	native map[string]bool
+	// oneNetwork: the engine half of the process target joins every
+	// container to one network per site, whatever networks the stack names.
+	oneNetwork bool
+	diffs      []string
 }
 
 func (c *fieldCheck) errorf(svc, field, format string, a ...any) {
@@ -55,14 +61,17 @@ func (c *fieldCheck) errorf(svc, field, format string, a ...any) {
 }
 
 // checkFields runs the field-by-field comparison for every service.
-func checkFields(ctx context.Context, proj *types.Project, project string) ([]string, error) {
+func checkFields(ctx context.Context, proj *types.Project, project string, native map[string]bool, oneNetwork bool) ([]string, error) {
 	eng, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
-	c := &fieldCheck{ctx: ctx, eng: eng, proj: proj, project: project}
+	c := &fieldCheck{ctx: ctx, eng: eng, proj: proj, project: project, native: native, oneNetwork: oneNetwork}
 	for _, name := range proj.ServiceNames() {
+		if native[name] {
+			continue
+		}
 		if err := c.service(proj.Services[name]); err != nil {
 			return nil, err
 		}
@@ -76,7 +85,9 @@ func checkFields(ctx context.Context, proj *types.Project, project string) ([]st
 			c.errorf(name, "profiles", "the service's profiles are inactive, yet %d containers run", len(ids))
 		}
 	}
-	c.networks()
+	if !oneNetwork {
+		c.networks()
+	}
 	c.volumes()
 	sort.Strings(c.diffs)
 	return c.diffs, nil
@@ -302,7 +313,9 @@ func (c *fieldCheck) container(s types.ServiceConfig, ci ctypes.InspectResponse)
 	c.ports(s, ci)
 	c.mounts(s, ci)
 	c.files(s, ci)
-	c.serviceNetworks(s, ci)
+	if !c.oneNetwork {
+		c.serviceNetworks(s, ci)
+	}
 }
 
 func (c *fieldCheck) limits(s types.ServiceConfig, host *ctypes.HostConfig, eq func(string, any, any)) {

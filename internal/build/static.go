@@ -156,3 +156,42 @@ func fromScratch(name string, svc types.ServiceConfig, base string, secrets type
 	}
 	return false
 }
+
+// TargetProblems returns, before anything is built, the services whose
+// build.target names no stage of their Dockerfile, each with the message
+// a build would fail with: validate reports them at the field, so an
+// unknown stage never first shows up at build time. A Dockerfile that
+// cannot be read or parsed is left to the build, which reports it with
+// its context.
+func TargetProblems(stack *spec.Stack) map[string]string {
+	if stack == nil || stack.Compose == nil {
+		return nil
+	}
+	proj := stack.Compose
+	base := proj.WorkingDir
+	if base == "" && stack.File != "" {
+		base = filepath.Dir(stack.File)
+	}
+	out := map[string]string{}
+	for name, svc := range proj.Services {
+		if svc.Build == nil || svc.Build.Target == "" {
+			continue
+		}
+		j, err := planService(name, svc, base, proj.Secrets)
+		if err != nil || j.docker == nil {
+			continue
+		}
+		df, err := j.docker.read(j.context)
+		if err != nil {
+			continue
+		}
+		g, err := parseStages(df.content, j.docker.args)
+		if err != nil {
+			continue
+		}
+		if g.targetIndex(j.docker.target) < 0 {
+			out[name] = fmt.Sprintf("build target %q is not a stage of %s (its stages: %s)", j.docker.target, j.docker.display, g.stageNames())
+		}
+	}
+	return out
+}

@@ -6,10 +6,12 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/render"
-
+	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/spec"
 )
 
@@ -112,6 +114,11 @@ func errorf(format string, args ...any) error { return fmt.Errorf(format, args..
 // deploy time.
 func renderProblems(p *spec.Project) spec.Diagnostics {
 	var ds spec.Diagnostics
+	for svc, msg := range build.TargetProblems(p.Stack) {
+		pos := p.StackPos("services", svc, "build", "target")
+		ds = append(ds, spec.Diagnostic{File: pos.File, Line: pos.Line, Col: pos.Col, Path: pos.Path, Message: msg})
+	}
+	ds = append(ds, secretSourceProblems(p)...)
 	for svc, errs := range render.Check(p) {
 		pos := p.StackPos("services", svc)
 		for _, err := range errs {
@@ -120,5 +127,60 @@ func renderProblems(p *spec.Project) spec.Diagnostics {
 		}
 	}
 	ds.Sort()
+	return ds
+}
+
+// secretSourceProblems are the secrets and configs whose content the
+// first rung (what `ladder up` deploys) would not find: an environment:
+// source that is neither a ladder secret of the rung nor a variable of
+// the project's environment (the shell's, or .env), and an
+// x-ladder-secret the rung does not have. Each is reported at the
+// top-level secret or config.
+func secretSourceProblems(p *spec.Project) spec.Diagnostics {
+	if p.Stack == nil || p.Stack.Compose == nil || len(p.Ladder.Environments) == 0 {
+		return nil
+	}
+	proj := p.Stack.Compose
+	env := p.Ladder.Environments[0].Name
+	names, err := secrets.Open(p.Dir, "").Names(env)
+	if err != nil {
+		return nil // the deploy reports a broken store with what to do
+	}
+	used := map[string]map[string]bool{"secrets": {}, "configs": {}}
+	for _, svc := range proj.Services {
+		for _, r := range svc.Secrets {
+			used["secrets"][r.Source] = true
+		}
+		for _, r := range svc.Configs {
+			used["configs"][r.Source] = true
+		}
+	}
+	var ds spec.Diagnostics
+	check := func(kind, name string, def types.FileObjectConfig) {
+		if !used[kind][name] || def.Environment == "" {
+			return
+		}
+		pos := p.StackPos(kind, name, "environment")
+		d := spec.Diagnostic{File: pos.File, Line: pos.Line, Col: pos.Col, Path: pos.Path}
+		if ladderName, _ := def.Extensions[render.XLadderSecret].(string); ladderName != "" {
+			if !slices.Contains(names, ladderName) {
+				d.Message = fmt.Sprintf("the ladder secret %s of %s is not set (ladder secret set %s %s)", ladderName, env, env, ladderName)
+				ds = append(ds, d)
+			}
+			return
+		}
+		if _, ok := proj.Environment[def.Environment]; ok || slices.Contains(names, def.Environment) {
+			return
+		}
+		d.Message = fmt.Sprintf("%s is neither set (in the environment or .env) nor a ladder secret of %s (ladder secret set %s %s)",
+			def.Environment, env, env, def.Environment)
+		ds = append(ds, d)
+	}
+	for name, def := range proj.Secrets {
+		check("secrets", name, types.FileObjectConfig(def))
+	}
+	for name, def := range proj.Configs {
+		check("configs", name, types.FileObjectConfig(def))
+	}
 	return ds
 }

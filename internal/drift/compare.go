@@ -185,8 +185,10 @@ func (c *comparer) service(svc *render.Service, have []Instance) []Item {
 		case in.Running:
 			running++
 			items = append(items, c.instance(svc, in, slot)...)
-		case job:
-			// A job that exited did its work; its slot is as desired.
+		case job, in.Completed && svc.Restart == "no":
+			// A job that exited did its work, as did a service that is
+			// never restarted and exited 0 (a one-shot, as compose
+			// leaves it): its slot is as desired.
 			running++
 		default:
 			items = append(items, Item{Kind: KindStopped, Instance: slot})

@@ -41,6 +41,8 @@ type Instance struct {
 	Ports []render.Port `json:"ports,omitempty"`
 	// Running is false for a stopped or exited instance.
 	Running bool `json:"running"`
+	// Completed says a stopped instance exited on its own with code 0.
+	Completed bool `json:"completed,omitempty"`
 	// Health is "healthy", "unhealthy", "starting" or "" (no check).
 	Health string `json:"health,omitempty"`
 	// Runtime is how a container runs (user, capabilities, limits); nil

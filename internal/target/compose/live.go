@@ -69,6 +69,7 @@ func (t *Target) Inspect(ctx context.Context, site render.SiteRef) (*drift.Live,
 		}
 		if st := info.State; st != nil {
 			in.Running = st.Running && !st.Restarting
+			in.Completed = st.Status == "exited" && st.ExitCode == 0
 			if st.Health != nil {
 				in.Health = st.Health.Status
 			}
