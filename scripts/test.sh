@@ -65,6 +65,15 @@ if [ ! -x "$buildkit_bin/buildkitd" ]; then
 fi
 export LADDER_BUILDKITD="$buildkit_bin/buildkitd"
 
+# The images the end-to-end tests run (a Debian base, PostgreSQL from
+# Debian's packages), built once per machine before the tests start so
+# parallel tests do not build them twice; nothing is done when the engine
+# has them.
+if docker info >/dev/null 2>&1; then
+  ./scripts/debian-image.sh ladder.local/debian:bookworm
+  ./scripts/debian-image.sh ladder.local/postgres:15 postgresql-15
+fi
+
 go vet ./...
 go test -count=1 -timeout 45m "$@" ./...
 
