@@ -73,7 +73,6 @@ func TestCorpusProcess(t *testing.T) {
 // and why: each is a defect of the process target to fix, not a choice.
 var processKnownFailures = map[string]string{
 	"web-pg-cache": "process target: up does not finish within 5 minutes (the native web waits on db and cache in the engine)",
-	"two-networks": "process target: a native service does not reach another native service whose health depends on a container on an internal network (edge stays unhealthy)",
 }
 
 func runCorpus(t *testing.T, kind string, skip func(name string) string) {
