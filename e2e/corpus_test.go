@@ -71,11 +71,7 @@ func TestCorpusProcess(t *testing.T) {
 
 // processKnownFailures are the stacks the process target does not run yet,
 // and why: each is a defect of the process target to fix, not a choice.
-var processKnownFailures = map[string]string{
-	"volumes":      "process target: ladder down --volumes leaves the engine half's named volume (volumes_shared)",
-	"web-pg-cache": "process target: up does not finish within 5 minutes (the native web waits on db and cache in the engine)",
-	"two-networks": "process target: a native service does not reach another native service whose health depends on a container on an internal network (edge stays unhealthy)",
-}
+var processKnownFailures = map[string]string{}
 
 func runCorpus(t *testing.T, kind string, skip func(name string) string) {
 	sem := make(chan struct{}, corpusParallel)

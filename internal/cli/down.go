@@ -103,7 +103,7 @@ is refused as busy (exit 7).`,
 	}
 	cmd.Flags().StringVarP(&env, "env", "e", "", "environment (default: the first rung)")
 	cmd.Flags().BoolVar(&all, "all", false, "stop every rung of the ladder")
-	cmd.Flags().BoolVar(&volumes, "volumes", false, "also remove named volumes (compose target)")
+	cmd.Flags().BoolVar(&volumes, "volumes", false, "also remove named volumes")
 	return cmd
 }
 
@@ -132,25 +132,30 @@ func (a *app) downEnv(ctx context.Context, ws *workspace, env string, volumes bo
 	if err := a.recover(ctx, ws, rec, e.Name, out); err != nil {
 		return false, err
 	}
-	// The containers of a site on the compose target outlive ladder; a
-	// site whose release ran on another target has none to remove.
-	if kind, _, err := a.siteTargetKind(ctx, ws, e.Name); err == nil && kind == "compose" {
+	// The containers of a site on the compose target outlive ladder, and
+	// so do those of the engine half of a site on the process target; the
+	// named volumes of either are removed here when asked for.
+	if kind, _, err := a.siteTargetKind(ctx, ws, e.Name); err == nil && (kind == "compose" || kind == "process") {
 		tgt, err := a.targetOfKind(ctx, ws, e.Name, kind, "", nil)
 		if err != nil {
 			return false, err
 		}
 		for _, s := range e.Sites {
 			ref := render.SiteRef{Env: e.Name, Site: s.Name}
-			obs, err := tgt.Observe(ctx, ref)
-			if err != nil {
-				return false, err
+			containers := 0
+			if kind == "compose" {
+				obs, err := tgt.Observe(ctx, ref)
+				if err != nil {
+					return false, err
+				}
+				containers = len(obs.Instances)
 			}
 			if err := tgt.Down(ctx, ref, target.DownOptions{Volumes: volumes}); err != nil {
 				return false, err
 			}
-			if len(obs.Instances) > 0 {
+			if containers > 0 {
 				stopped = true
-				out.printf("%s: removed %d container(s)\n", ref, len(obs.Instances))
+				out.printf("%s: removed %d container(s)\n", ref, containers)
 			}
 		}
 	}

@@ -415,12 +415,8 @@ func enginePorts(d *render.Desired, sides map[string]target.Side) map[string][]i
 		for _, p := range svc.Ports {
 			add(svc.Name, p.Target)
 		}
-		if svc.Runtime != nil {
-			for _, e := range svc.Runtime.Expose {
-				n, _, _ := strings.Cut(e, "/")
-				port, _ := strconv.Atoi(n)
-				add(svc.Name, port)
-			}
+		for _, port := range process.ExposedPorts(svc) {
+			add(svc.Name, port)
 		}
 	}
 	for _, svc := range d.Services {

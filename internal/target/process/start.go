@@ -51,6 +51,7 @@ func (t *Target) startAll(ctx context.Context, s *siteState, d *render.Desired, 
 				return err
 			}
 		}
+		t.routeIfUnserved(s, svc.Name, ins)
 		return nil
 	})
 	if err == nil && ctx.Err() != nil && len(started) > 0 {
@@ -192,4 +193,26 @@ func (in *instance) failure(reason string) error {
 	// Give the output pipe a moment to drain the last lines of a crash.
 	time.Sleep(50 * time.Millisecond)
 	return &target.DeployError{Service: in.svc.Name, Slot: in.slot, Reason: reason, LastLines: in.lastLines()}
+}
+
+// routeIfUnserved routes the service's fronts that serve no instance yet
+// (its first release, or a port it did not have) to its new instances as
+// soon as they are ready, so that the services started after it, whose
+// health may depend on reaching it, reach it through its front. Fronts
+// that serve instances of the previous release switch over only when the
+// whole release is ready.
+func (t *Target) routeIfUnserved(s *siteState, service string, ins []*instance) {
+	if len(ins) == 0 {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, f := range s.fronts[service] {
+		f.mu.RLock()
+		unserved := len(f.backends) == 0
+		f.mu.RUnlock()
+		if unserved {
+			f.route(ins)
+		}
+	}
 }

@@ -164,6 +164,7 @@ func (t *Target) Apply(ctx context.Context, d *render.Desired, p *plan.Plan, opt
 	if progress == nil {
 		progress = func(target.Progress) {}
 	}
+	d = withInternalPorts(d)
 	s := t.site(d.SiteRef)
 	created, err := t.ensureFronts(s, d)
 	if err != nil {
