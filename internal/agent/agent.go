@@ -228,18 +228,30 @@ func (a *Agent) Run(ctx context.Context) error {
 
 	var err error
 	lost := false
-	select {
-	case <-ctx.Done():
-	case <-a.shutdown:
-	case err = <-serveErr:
-	case <-a.held.Context().Done():
-		// Another agent owns the environment now: its sites are not
-		// this agent's to take down.
-		lost = true
-		err = fmt.Errorf("agent for %s stopped: %w", a.opts.Env, context.Cause(a.held.Context()))
-		if a.opts.Alert != nil {
-			a.opts.Alert(err.Error())
+	leaseDone := a.held.Context().Done()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+		case <-a.shutdown:
+		case err = <-serveErr:
+		case <-leaseDone:
+			if a.storeLost() != nil {
+				// The lease went with the store: no other agent can take
+				// the environment over from it, so this one keeps its
+				// sites running, for `ladder down` to stop them.
+				leaseDone = nil
+				continue wait
+			}
+			// Another agent owns the environment now: its sites are not
+			// this agent's to take down.
+			lost = true
+			err = fmt.Errorf("agent for %s stopped: %w", a.opts.Env, context.Cause(a.held.Context()))
+			if a.opts.Alert != nil {
+				a.opts.Alert(err.Error())
+			}
 		}
+		break
 	}
 	stopScrape()
 	a.endDeploys()

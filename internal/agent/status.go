@@ -35,13 +35,13 @@ func (a *Agent) Status(ctx context.Context) (*api.Status, error) {
 		ref := render.SiteRef{Env: a.opts.Env, Site: site}
 		ss, err := a.siteStatus(ctx, ref)
 		if err != nil {
-			return nil, err
+			return a.statusWithoutStore(ctx, st, err)
 		}
 		st.Sites = append(st.Sites, ss)
 	}
 	events, err := a.opts.Store.ListEvents(ctx, store.EventFilter{Env: a.opts.Env, Limit: 50})
 	if err != nil {
-		return nil, err
+		return a.statusWithoutStore(ctx, st, err)
 	}
 	st.Events = events
 	return st, nil
@@ -149,4 +149,19 @@ func aggregateHealth(ins []plan.Instance) string {
 		return "stopped"
 	}
 	return "starting"
+}
+
+// statusWithoutStore answers a status whose store failed with err: when
+// the store was lost under the agent (found now, before the periodic
+// check would), the status says so instead of failing.
+func (a *Agent) statusWithoutStore(ctx context.Context, st *api.Status, err error) (*api.Status, error) {
+	if c, ok := a.opts.Store.(store.Checker); ok && a.storeLost() == nil {
+		a.checkStore(ctx, c)
+	}
+	lost := a.storeLost()
+	if lost == nil {
+		return nil, err
+	}
+	st.StoreLost = lost.Error()
+	return st, nil
 }

@@ -204,6 +204,9 @@ func (s *Store) CollectSnapshots(ctx context.Context, stack, env string, keep in
 		return nil, s.wrap(err, "collect snapshots")
 	}
 	if len(ids) > 0 {
+		if _, err := tx.Exec(ctx, `DELETE FROM release_transitions WHERE release_id IN (SELECT id FROM releases WHERE env = $1 AND snapshot = ANY($2))`, env, ids); err != nil {
+			return nil, s.wrap(err, "collect snapshots")
+		}
 		if _, err := tx.Exec(ctx, `DELETE FROM releases WHERE env = $1 AND snapshot = ANY($2)`, env, ids); err != nil {
 			return nil, s.wrap(err, "collect snapshots")
 		}

@@ -210,6 +210,9 @@ func (s *Store) CollectSnapshots(ctx context.Context, stack, env string, keep in
 		return nil, fmt.Errorf("store: collect snapshots: %w", err)
 	}
 	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM release_transitions WHERE release_id IN (SELECT id FROM releases WHERE env = $1 AND snapshot = $2)`, env, id); err != nil {
+			return nil, fmt.Errorf("store: collect snapshots: %w", err)
+		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM releases WHERE env = $1 AND snapshot = $2`, env, id); err != nil {
 			return nil, fmt.Errorf("store: collect snapshots: %w", err)
 		}

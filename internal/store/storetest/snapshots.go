@@ -312,7 +312,13 @@ func testSnapshotCollect(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	for _, snap := range shop {
-		if _, err := s.CreateRelease(ctx, store.Release{Env: "local", Site: "default", Snapshot: snap.ID, Phase: store.PhaseSucceeded, Started: base}); err != nil {
+		// Each release ends as real ones do, through a recorded phase
+		// transition, which collection removes with the release.
+		rel, err := s.CreateRelease(ctx, store.Release{Env: "local", Site: "default", Snapshot: snap.ID, Phase: store.PhaseProgressing, Started: base})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AdvanceRelease(ctx, rel.ID, store.PhaseProgressing, store.PhaseSucceeded, "healthy", base); err != nil {
 			t.Fatal(err)
 		}
 	}
