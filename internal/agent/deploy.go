@@ -160,8 +160,11 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 		if opts.HealthTimeout > 0 {
 			timeout = opts.HealthTimeout
 		}
+		a.mu.Lock()
+		prev := a.desired[site.Name]
+		a.mu.Unlock()
 		res, err := a.deployer.Deploy(ctx, a.opts.Target, d, deploy.Options{
-			HealthTimeout: timeout, Progress: opts.Progress, Plan: opts.Plan, By: opts.By,
+			HealthTimeout: timeout, Progress: opts.Progress, Plan: opts.Plan, By: opts.By, Previous: prev,
 		})
 		if err != nil {
 			if res == nil {

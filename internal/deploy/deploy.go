@@ -76,6 +76,9 @@ type Options struct {
 	Plan func(*plan.Plan)
 	// By is who asked for the release.
 	By string
+	// Previous is what the site ran before, when the caller knows it
+	// (see target.ApplyOptions.Previous).
+	Previous *render.Desired
 }
 
 // Deploy brings the site of d to d on tgt. Nothing is recorded when the
@@ -150,7 +153,7 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 	}
 	dp.event(d, store.EventDeployStarted, fmt.Sprintf("release %d of snapshot %s started: %s", rel.ID, snapshot.Short(d.Snapshot), summary(p)), attrs)
 
-	err = tgt.Apply(ctx, d, p, target.ApplyOptions{HealthTimeout: opts.HealthTimeout, Progress: opts.Progress})
+	err = tgt.Apply(ctx, d, p, target.ApplyOptions{HealthTimeout: opts.HealthTimeout, Progress: opts.Progress, Previous: opts.Previous})
 	res.Duration = time.Since(begun)
 	// The outcome is recorded even when ctx was cancelled: the release
 	// must not stay "progressing" because its caller went away.

@@ -48,6 +48,12 @@ type ApplyOptions struct {
 	HealthTimeout time.Duration
 	// Progress, when set, is told of each step as it happens.
 	Progress func(Progress)
+	// Previous is the desired state the site ran before this release,
+	// when known. A target that applies a release in parts (the hybrid
+	// target: the engine half, then the native half) puts the parts it
+	// already changed back to it when a later part fails, so a failed
+	// release leaves the previous one running as a whole.
+	Previous *render.Desired
 }
 
 // Progress is one step of an Apply.

@@ -56,7 +56,7 @@ type Target struct {
 	// no engine do not wait on it each time.
 	failed    time.Time
 	failedErr error
-	native    map[string]bool // by digest
+	native    map[string]bool // by service and digest
 	sites     map[render.SiteRef]*siteState
 }
 
@@ -138,8 +138,9 @@ func (t *Target) eng(ctx context.Context) (*compose.Target, error) {
 func (t *Target) Place(ctx context.Context, d *render.Desired) (map[string]target.Side, error) {
 	out := map[string]target.Side{}
 	for _, svc := range d.Services {
+		key := svc.Name + "@" + svc.Digest
 		t.mu.Lock()
-		native, ok := t.native[svc.Digest]
+		native, ok := t.native[key]
 		t.mu.Unlock()
 		if !ok {
 			var err error
@@ -147,7 +148,7 @@ func (t *Target) Place(ctx context.Context, d *render.Desired) (map[string]targe
 				return nil, fmt.Errorf("service %s: %w", svc.Name, err)
 			}
 			t.mu.Lock()
-			t.native[svc.Digest] = native
+			t.native[key] = native
 			t.mu.Unlock()
 		}
 		out[svc.Name] = target.SideEngine
@@ -289,27 +290,69 @@ func (t *Target) Apply(ctx context.Context, d *render.Desired, p *plan.Plan, opt
 	t.mu.Lock()
 	s.sides = sides
 	t.mu.Unlock()
+	// Each half is applied whole or not at all (its target starts the new
+	// instances, and stops the old ones only once all are ready); a half
+	// that fails after another one changed puts that one back.
+	changed := false
 	for _, h := range halves {
+		var err error
 		switch h.Side {
 		case target.SideNative:
-			if err := t.opts.Process.Apply(ctx, h.Desired, h.Plan, opts); err != nil {
-				return err
+			if err = t.opts.Process.Apply(ctx, h.Desired, h.Plan, opts); err == nil {
+				t.relayNative(d.SiteRef)
 			}
-			t.relayNative(d.SiteRef)
 		case target.SideEngine:
 			if h.Empty() {
 				continue
 			}
-			if err := eng.Apply(ctx, h.Desired, h.Plan, opts); err != nil {
-				return err
-			}
-			if obs, err := eng.Observe(ctx, d.SiteRef); err == nil {
-				t.setAddrs(d.SiteRef, obs)
+			if err = eng.Apply(ctx, h.Desired, h.Plan, opts); err == nil {
+				if obs, oerr := eng.Observe(ctx, d.SiteRef); oerr == nil {
+					t.setAddrs(d.SiteRef, obs)
+				}
 			}
 		}
+		if err != nil {
+			if changed {
+				return t.restore(ctx, d, len(observed) == 0, opts, err)
+			}
+			return err
+		}
+		changed = changed || !h.Plan.Empty()
 	}
 	t.closeUnused(d)
 	return nil
+}
+
+// restoreTimeout bounds putting a site back after a failed release.
+const restoreTimeout = 2 * time.Minute
+
+// restore puts a site whose release failed in its second half back to
+// what it ran before (opts.Previous; nothing, when the site ran nothing
+// before), so that the first half does not stay on a release that failed.
+// cause is the failure; the answer wraps it and says what was done.
+func (t *Target) restore(ctx context.Context, d *render.Desired, wasEmpty bool, opts target.ApplyOptions, cause error) error {
+	prev := opts.Previous
+	if prev == nil && wasEmpty {
+		prev = &render.Desired{SiteRef: d.SiteRef, Stack: d.Stack}
+	}
+	if prev == nil {
+		return fmt.Errorf("%w (what %s ran before is not known to this agent, so the part of the release that was ready keeps running)", cause, d.SiteRef)
+	}
+	undo, cancel := context.WithTimeout(context.WithoutCancel(ctx), restoreTimeout)
+	defer cancel()
+	if opts.Progress != nil {
+		opts.Progress(target.Progress{Step: "restoring", Detail: "putting back what ran before the failed release"})
+	}
+	obs, err := t.Observe(undo, d.SiteRef)
+	if err == nil {
+		back := opts
+		back.Previous = nil
+		err = t.Apply(undo, prev, plan.Compute(prev, obs), back)
+	}
+	if err != nil {
+		return errors.Join(cause, fmt.Errorf("putting %s back to what it ran before: %w", d.SiteRef, err))
+	}
+	return fmt.Errorf("%w (the site was put back to what it ran before)", cause)
 }
 
 // prepareEngine creates the site's networks, points the containers'
