@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
@@ -50,6 +52,10 @@ func (s *server) eventFilter(r *http.Request) (store.EventFilter, error) {
 	if err != nil {
 		return f, err
 	}
+	before, err := intParam(r, "before", 0)
+	if err != nil {
+		return f, err
+	}
 	limit, err := limitParam(r)
 	if err != nil {
 		return f, err
@@ -66,6 +72,7 @@ func (s *server) eventFilter(r *http.Request) (store.EventFilter, error) {
 		Service:  q.Get("service"),
 		Kind:     store.EventKind(q.Get("kind")),
 		AfterID:  after,
+		BeforeID: before,
 		Limit:    limit,
 	}
 	return f, nil
@@ -85,6 +92,15 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	// A full page has neighbours: the older events before its first, and
+	// (to poll) the newer ones after its last.
+	if len(events) == f.Limit {
+		links := []string{pageLink(r, "after", events[len(events)-1].ID, "before", "next")}
+		if f.AfterID <= 0 {
+			links = append(links, pageLink(r, "before", events[0].ID, "after", "prev"))
+		}
+		w.Header()["Link"] = links
 	}
 	writeJSON(w, http.StatusOK, nonNil(events))
 }
@@ -140,17 +156,26 @@ func (s *server) handleReleases(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	before, err := intParam(r, "before", 0)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	q := r.URL.Query()
 	rels, err := s.st.ListReleases(r.Context(), store.ReleaseFilter{
 		Env:      q.Get("environment"),
 		Site:     q.Get("site"),
 		Snapshot: snap,
 		Phase:    store.Phase(q.Get("phase")),
+		BeforeID: before,
 		Limit:    limit,
 	})
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	if len(rels) == limit {
+		w.Header().Set("Link", pageLink(r, "before", rels[len(rels)-1].ID, "", "next"))
 	}
 	writeJSON(w, http.StatusOK, nonNil(rels))
 }
@@ -241,6 +266,18 @@ func (s *server) handleDown(w http.ResponseWriter, r *http.Request) {
 			s.shuttingDown.Store(false)
 		}
 	}()
+}
+
+// pageLink is an RFC 8288 Link to the neighbouring page of a list: the
+// request's own URL with cursor set to id (and drop, when set, removed).
+func pageLink(r *http.Request, cursor string, id int64, drop, rel string) string {
+	q := r.URL.Query()
+	q.Set(cursor, strconv.FormatInt(id, 10))
+	if drop != "" {
+		q.Del(drop)
+	}
+	u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+	return "<" + u.String() + `>; rel="` + rel + `"`
 }
 
 // nonNil makes empty lists encode as [] rather than null, so clients can

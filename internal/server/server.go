@@ -79,6 +79,7 @@ func (s *server) handler() http.Handler {
 		w.Write([]byte("ok"))
 	})
 
+	mux.HandleFunc("GET /api/v1/openapi.yaml", s.handleOpenAPI)
 	mux.HandleFunc("GET /api/v1/status", s.handleStatus)
 	mux.HandleFunc("GET /api/v1/events", s.handleEvents)
 	mux.HandleFunc("GET /api/v1/events/stream", s.handleEventStream)

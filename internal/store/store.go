@@ -185,7 +185,10 @@ type ReleaseFilter struct {
 	Phase               Phase
 	// KnownGood selects only known-good releases.
 	KnownGood bool
-	Limit     int
+	// BeforeID, when set, selects releases with a smaller ID: the next
+	// (older) page after one that ended at BeforeID.
+	BeforeID int64
+	Limit    int
 }
 
 // EventKind names what happened.
@@ -227,7 +230,11 @@ type EventFilter struct {
 	Env, Site, Snapshot, Service string
 	Kind                         EventKind
 	AfterID                      int64
-	Limit                        int
+	// BeforeID, when set, selects events with a smaller ID: the page of
+	// older events before one that began at BeforeID. It is ignored
+	// when AfterID is set.
+	BeforeID int64
+	Limit    int
 }
 
 // Instance is one supervised replica of a service on a site, recorded so

@@ -74,7 +74,10 @@ func (s *Store) ListEvents(ctx context.Context, f store.EventFilter) ([]store.Ev
 	if f.AfterID > 0 {
 		q.where("id >", f.AfterID)
 		order = " ORDER BY id"
-	} else if f.Limit <= 0 {
+	} else if f.BeforeID > 0 {
+		q.where("id <", f.BeforeID)
+	}
+	if f.AfterID <= 0 && f.Limit <= 0 {
 		order = " ORDER BY id"
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+eventCols+` FROM events`+

@@ -188,6 +188,9 @@ func (s *Store) ListReleases(ctx context.Context, f store.ReleaseFilter) ([]stor
 	q.eq("site", f.Site)
 	q.eq("snapshot", f.Snapshot)
 	q.eq("phase", string(f.Phase))
+	if f.BeforeID > 0 {
+		q.where("id <", f.BeforeID)
+	}
 	if f.KnownGood {
 		// The partial index releases_known_good's condition.
 		q.conds = append(q.conds, "known_good")

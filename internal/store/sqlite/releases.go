@@ -185,6 +185,9 @@ func (s *Store) ListReleases(ctx context.Context, f store.ReleaseFilter) ([]stor
 	q.eq("site", f.Site)
 	q.eq("snapshot", f.Snapshot)
 	q.eq("phase", string(f.Phase))
+	if f.BeforeID > 0 {
+		q.where("id <", f.BeforeID)
+	}
 	if f.KnownGood {
 		// Spelled exactly as the partial index releases_known_good's
 		// condition, so SQLite can use it.

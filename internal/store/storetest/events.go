@@ -182,5 +182,10 @@ func testEventLimit(t *testing.T, s store.Store) {
 		{"NegativeLimit", store.EventFilter{Limit: -5}, ev},
 		{"FilteredLimit", store.EventFilter{Env: "prod", Limit: 2}, pickEvents(ev, 4, 5)},
 		{"FilteredLimitService", store.EventFilter{Service: "api", Limit: 3}, pickEvents(ev, 3, 7, 9)},
+		// The page before: the newest events older than a cursor, oldest first.
+		{"BeforeLimit", store.EventFilter{BeforeID: ev[7].ID, Limit: 3}, ev[4:7]},
+		{"Before", store.EventFilter{BeforeID: ev[2].ID}, ev[:2]},
+		{"BeforeFirst", store.EventFilter{BeforeID: ev[0].ID, Limit: 5}, nil},
+		{"AfterWinsOverBefore", store.EventFilter{AfterID: ev[7].ID, BeforeID: ev[2].ID}, ev[8:]},
 	})
 }

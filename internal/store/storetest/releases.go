@@ -184,6 +184,10 @@ func testReleaseList(t *testing.T, s store.Store) {
 		{"EnvLimit", store.ReleaseFilter{Env: "prod", Limit: 3}, pick(4, 2, 1)},
 		{"LimitAboveCount", store.ReleaseFilter{Env: "staging", Limit: 10}, pick(5, 3)},
 		{"NegativeLimit", store.ReleaseFilter{Env: "staging", Limit: -1}, pick(5, 3)},
+		{"Before", store.ReleaseFilter{BeforeID: rels[4].ID}, pick(3, 2, 1, 0)},
+		{"BeforeLimit", store.ReleaseFilter{BeforeID: rels[4].ID, Limit: 2}, pick(3, 2)},
+		{"EnvBeforeLimit", store.ReleaseFilter{Env: "prod", BeforeID: rels[2].ID, Limit: 1}, pick(1)},
+		{"BeforeFirst", store.ReleaseFilter{BeforeID: rels[0].ID}, pick()},
 		{"NoMatch", store.ReleaseFilter{Env: "qa"}, pick()},
 		{"NoMatchCombination", store.ReleaseFilter{Env: "staging", Snapshot: snapB, Phase: store.PhaseFailed}, pick()},
 	}
