@@ -182,7 +182,7 @@ func (a *Agent) Listen() (fellBack bool, err error) {
 	a.ln = ln
 	a.url = "http://" + ln.Addr().String()
 	a.srv = &http.Server{
-		Handler:           withInstance(a.holder.Instance, server.New(server.Options{Source: a, Store: a.opts.Store, Logger: a.opts.Logger})),
+		Handler:           withInstance(a.holder.Instance, server.New(server.Options{Source: a, Store: a.opts.Store, Env: a.opts.Env, Logger: a.opts.Logger})),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	return fellBack, nil

@@ -40,6 +40,9 @@ type LadderEnv struct {
 	// newest known-good release of another snapshot than it runs); empty
 	// when there is nothing to roll back to.
 	RollbackTo string `json:"rollbackTo,omitempty"`
+	// ETag is the environment's entity tag: send it as If-Match with a
+	// promotion, approval or rollback of it to act only on what was read.
+	ETag string `json:"etag,omitempty"`
 }
 
 // LadderSite is one site of a rung.

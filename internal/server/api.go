@@ -30,6 +30,7 @@ func (s *server) handleStatus(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	s.setETag(w, r, st.Environment)
 	writeJSON(w, http.StatusOK, st)
 }
 
@@ -177,6 +178,7 @@ func (s *server) handleReleases(w http.ResponseWriter, r *http.Request) {
 	if len(rels) == limit {
 		w.Header().Set("Link", pageLink(r, "before", rels[len(rels)-1].ID, "", "next"))
 	}
+	s.setETag(w, r, q.Get("environment"))
 	writeJSON(w, http.StatusOK, nonNil(rels))
 }
 
@@ -200,6 +202,10 @@ func (s *server) handleDeploy(w http.ResponseWriter, r *http.Request) {
 	}
 	if !snapshot.ValidPrefix(req.Snapshot) {
 		s.fail(w, r, badInput("use 4 to 64 lowercase hex digits", "%q is not a snapshot ID or prefix", req.Snapshot))
+		return
+	}
+	if err := s.precondition(r, s.env); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	res, err := s.src.Deploy(r.Context(), req)
@@ -245,6 +251,10 @@ type downAnswer struct {
 func (s *server) handleDown(w http.ResponseWriter, r *http.Request) {
 	if s.src == nil {
 		s.fail(w, r, errNoSource)
+		return
+	}
+	if err := s.precondition(r, s.env); err != nil {
+		s.fail(w, r, err)
 		return
 	}
 	if !s.shuttingDown.CompareAndSwap(false, true) {

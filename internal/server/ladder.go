@@ -53,7 +53,15 @@ func (s *server) handleLadder(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, normalizeLadder(l))
+	l = normalizeLadder(l)
+	for i, e := range l.Environments {
+		if s.st != nil && e.ETag == "" {
+			if tag, err := s.envTag(r.Context(), e.Name); err == nil {
+				l.Environments[i].ETag = tag
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, l)
 }
 
 // readLadder asks the source, never returning nil without an error.
@@ -117,6 +125,9 @@ type ladderAction[R any] struct {
 	form  func(url.Values) R
 	check func(*R) error
 	run   func(context.Context, LadderSource, R) (*api.ActionResult, error)
+	// env is the environment the action changes, whose entity tag an
+	// If-Match names.
+	env func(R) string
 	// done describes a success whose result carries no message.
 	done func(R) string
 }
@@ -135,6 +146,7 @@ var promoteAction = ladderAction[api.PromoteRequest]{
 	run: func(ctx context.Context, ls LadderSource, r api.PromoteRequest) (*api.ActionResult, error) {
 		return ls.Promote(ctx, r)
 	},
+	env:  func(r api.PromoteRequest) string { return r.To },
 	done: func(r api.PromoteRequest) string { return "promoted " + snapshot.Short(r.Snapshot) + " to " + r.To },
 }
 
@@ -156,6 +168,7 @@ var approveAction = ladderAction[api.ApproveRequest]{
 	run: func(ctx context.Context, ls LadderSource, r api.ApproveRequest) (*api.ActionResult, error) {
 		return ls.Approve(ctx, r)
 	},
+	env: func(r api.ApproveRequest) string { return r.Env },
 	done: func(r api.ApproveRequest) string {
 		return r.By + " approved " + snapshot.Short(r.Snapshot) + " for " + r.Env
 	},
@@ -175,6 +188,7 @@ var rollbackAction = ladderAction[api.RollbackRequest]{
 	run: func(ctx context.Context, ls LadderSource, r api.RollbackRequest) (*api.ActionResult, error) {
 		return ls.Rollback(ctx, r)
 	},
+	env:  func(r api.RollbackRequest) string { return r.Env },
 	done: func(r api.RollbackRequest) string { return "rolled " + r.Env + " back" },
 }
 
@@ -211,6 +225,10 @@ func actionJSON[R any](s *server, a ladderAction[R]) http.HandlerFunc {
 		}
 		var req R
 		if err := decodeJSON(w, r, &req); err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if err := s.precondition(r, a.env(req)); err != nil {
 			s.fail(w, r, err)
 			return
 		}

@@ -278,3 +278,67 @@ func TestListsPaginate(t *testing.T) {
 		t.Errorf("events after %d: %v, want %v", evIDs[2], ids, evIDs[3:])
 	}
 }
+
+// TestIfMatch: a mutation sent with the entity tag the client read is
+// carried out; one sent with a tag the environment has moved past is
+// refused with 412 and nothing is done; without If-Match it is not
+// conditional.
+func TestIfMatch(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	putSnapshot(t, st, snapA, t0)
+	f := newFakeLadder()
+	f.StatusFunc = func(context.Context) (*api.Status, error) { return fixtureStatus(), nil }
+	deployed := 0
+	f.DeployFunc = func(context.Context, api.DeployRequest) (*api.DeployResult, error) {
+		deployed++
+		return &api.DeployResult{Environment: "dev", Snapshot: snapA}, nil
+	}
+	s := newTestServer(f, st)
+	s.env = "dev"
+	h := s.handler()
+
+	rec := do(h, "GET", "/api/v1/status", "")
+	read := rec.Header().Get("ETag")
+	if read == "" {
+		t.Fatal("GET /api/v1/status has no ETag")
+	}
+	if got := do(h, "GET", "/api/v1/releases?environment=dev", "").Header().Get("ETag"); got != read {
+		t.Errorf("releases of dev have ETag %q, status %q", got, read)
+	}
+	lad := decodeAs[api.Ladder](t, do(h, "GET", "/api/v1/ladder", ""), 200)
+	for _, e := range lad.Environments {
+		if e.ETag == "" {
+			t.Errorf("environment %s of the ladder has no etag", e.Name)
+		}
+	}
+
+	// Someone else starts a release on dev: the tag read before is stale.
+	if _, err := st.CreateRelease(ctx, store.Release{Env: "dev", Site: "local", Snapshot: snapA, Phase: store.PhaseProgressing, Started: t0}); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"snapshot": "` + snapA[:8] + `"}`
+	wantError(t, do(h, "POST", "/api/v1/deploy", body, "If-Match", read), http.StatusPreconditionFailed, "dev changed since it was read")
+	if deployed != 0 {
+		t.Fatalf("a deploy with a stale If-Match ran")
+	}
+	promote := `{"snapshot": "` + snapA[:8] + `", "to": "dev", "by": "ana"}`
+	wantError(t, do(h, "POST", "/api/v1/promote", promote, "If-Match", read), http.StatusPreconditionFailed, "changed")
+	if n := len(f.Calls()); n != 0 {
+		t.Fatalf("a promotion with a stale If-Match reached the ladder (%d calls)", n)
+	}
+
+	fresh := do(h, "GET", "/api/v1/status", "").Header().Get("ETag")
+	if fresh == read {
+		t.Fatalf("the ETag did not change with a new release: %s", fresh)
+	}
+	if rec := do(h, "POST", "/api/v1/deploy", body, "If-Match", fresh); rec.Code != 200 || deployed != 1 {
+		t.Fatalf("deploy with the current ETag: %d (deployed %d): %s", rec.Code, deployed, rec.Body)
+	}
+	if rec := do(h, "POST", "/api/v1/deploy", body, "If-Match", `"other", `+fresh); rec.Code != 200 || deployed != 2 {
+		t.Fatalf("deploy with a list holding the current ETag: %d: %s", rec.Code, rec.Body)
+	}
+	if rec := do(h, "POST", "/api/v1/deploy", body); rec.Code != 200 || deployed != 3 {
+		t.Fatalf("deploy without If-Match: %d: %s", rec.Code, rec.Body)
+	}
+}

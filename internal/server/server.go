@@ -28,6 +28,9 @@ type Options struct {
 	Source Source
 	// Store backs the event, snapshot and release routes.
 	Store store.Store
+	// Env is the environment the agent runs: what deploy and down change,
+	// and whose entity tag their If-Match is checked against.
+	Env string
 	// Logger receives request failures; nil discards them.
 	Logger *slog.Logger
 }
@@ -37,6 +40,7 @@ type Options struct {
 type server struct {
 	src Source
 	st  store.Store
+	env string
 	log *slog.Logger
 
 	// now and loc fix the clock and time zone the dashboard renders with.
@@ -64,6 +68,7 @@ func newServer(opts Options) *server {
 	return &server{
 		src:            opts.Source,
 		st:             opts.Store,
+		env:            opts.Env,
 		log:            log,
 		now:            time.Now,
 		loc:            time.Local,
