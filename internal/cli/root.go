@@ -111,6 +111,8 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 		newSignCmd(a),
 		newVerifyCmd(a),
 		newSBOMCmd(a),
+		newPushCmd(a),
+		newPullCmd(a),
 		newDemoCmd(a),
 		newAgentCmd(a),
 	)
