@@ -90,6 +90,7 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 	}
 	root.AddCommand(
 		newUpCmd(a),
+		newBuildCmd(a),
 		newDownCmd(a),
 		newStatusCmd(a),
 		newLogsCmd(a),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -34,6 +35,8 @@ type upOptions struct {
 	timeout   time.Duration
 	watch     bool
 	keep      int
+	// snapshot, when set, is deployed as it is: nothing is built.
+	snapshot string
 }
 
 func newUpCmd(a *app) *cobra.Command {
@@ -60,11 +63,17 @@ restarts, rebuild makes a new snapshot and replaces the service), and, for
 a Go service without develop.watch, a save in any of its local packages
 rebuilds and replaces it. Every rebuild is a new snapshot and release; on a
 rung with data: throwaway, snapshots beyond the newest --keep-snapshots
-that no release ran are collected. A protected rung is never watched.`,
+that no release ran are collected. A protected rung is never watched.
+
+With --snapshot ID up builds nothing and deploys that snapshot, made
+earlier here or brought by ` + "`ladder pull`" + ` from a registry that CI
+pushed it to: the first rung then runs the very digests CI built, and
+promotion takes them on from there.`,
 		Example: `  ladder up
   ladder up --watch
   ladder up -d --dashboard 127.0.0.1:0
-  ladder up -d && ladder status`,
+  ladder up -d && ladder status
+  ladder up -d --snapshot 3f2a9c1b`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return a.runUp(cmd.Context(), o)
@@ -79,6 +88,7 @@ that no release ran are collected. A protected rung is never watched.`,
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
 	f.BoolVarP(&o.watch, "watch", "w", false, "stay in the foreground and follow changes: develop.watch rules, and a rebuild of a Go service on save")
 	f.IntVar(&o.keep, "keep-snapshots", 10, "with --watch on a data: throwaway rung: how many of the newest snapshots to keep besides those a release ran")
+	f.StringVar(&o.snapshot, "snapshot", "", "deploy this snapshot (an ID or unique prefix) instead of building one")
 	f.StringVar(&o.pull, "pull", "", "for image services: always (resolve the tag at the registry), missing (the pinned or the engine's copy when there is one) or never (default: each service's pull_policy, else missing)")
 	return cmd
 }
@@ -108,6 +118,9 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if env.From != "" {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s is promoted to from %s, never built and deployed directly", env.Name, env.From),
 			Hint: fmt.Sprintf("ladder promote SNAPSHOT --to %s", env.Name)}
+	}
+	if o.snapshot != "" && o.watch {
+		return exitf(ExitConfig, "--snapshot deploys a snapshot as it is; --watch rebuilds on every change: choose one")
 	}
 	var rules []watch.Rule
 	if o.watch {
@@ -149,19 +162,18 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		return err
 	}
 
-	out.printf("building %s\n", ws.project.Stack.Name)
-	b := ws.newBuilder(out.build)
-	defer b.Close()
-	made, err := deploy.MakeSnapshotWith(ctx, ws.project, ws.store, b, ws.stateDir, a.pinOptions(ws, o.pull))
+	made, err := a.snapshotForUp(ctx, ws, o, out)
 	if err != nil {
-		return imageErr(err)
+		return err
 	}
 	var sites []string
 	for _, s := range env.Sites {
 		sites = append(sites, s.Name)
 	}
 	deploy.RecordMade(rec, made, env.Name, sites)
-	if err := a.sealSnapshot(ctx, ws, made, out); err != nil {
+	if o.snapshot != "" {
+		// Made elsewhere or earlier: it keeps the signature it has.
+	} else if err := a.sealSnapshot(ctx, ws, made, out); err != nil {
 		// An unsigned snapshot still runs here; protected rungs refuse it.
 		fmt.Fprintf(a.Err, "warning: snapshot %s not signed: %v\n", snapshot.Short(made.Snapshot.ID), err)
 	}
@@ -174,7 +186,11 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if n := len(made.Report.Pulled); n > 0 {
 		pulled = fmt.Sprintf(", %d pulled", n)
 	}
-	out.printf("snapshot %s (%s, %d services built, %d unchanged%s, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), pulled, round(made.Report.BuildTime))
+	if o.snapshot != "" {
+		out.printf("snapshot %s (%d services, deployed as it is: nothing built)\n", snapshot.Short(snap.ID), len(snap.Artifacts))
+	} else {
+		out.printf("snapshot %s (%s, %d services built, %d unchanged%s, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), pulled, round(made.Report.BuildTime))
+	}
 
 	if env.Registry != nil {
 		// The rung's engine pulls from its registry: the images go there
@@ -213,6 +229,39 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		return a.upViaAgent(ctx, ws, c, made, env.Name, o, out, begun, true)
 	}
 	return a.upForeground(ctx, ws, env.Name, made, o, out, begun, rules, held.Release)
+}
+
+// snapshotForUp builds and records the snapshot up deploys, or, with
+// --snapshot, finds the one asked for and checks that this project can
+// render it (its stack definition is archived here).
+func (a *app) snapshotForUp(ctx context.Context, ws *workspace, o upOptions, out *printer) (*deploy.Made, error) {
+	if o.snapshot == "" {
+		out.printf("building %s\n", ws.project.Stack.Name)
+		b := ws.newBuilder(out.build)
+		defer b.Close()
+		made, err := deploy.MakeSnapshotWith(ctx, ws.project, ws.store, b, ws.stateDir, a.pinOptions(ws, o.pull))
+		if err != nil {
+			return nil, imageErr(err)
+		}
+		return made, nil
+	}
+	ref, err := resolveSnapshot(ctx, ws, o.snapshot)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := ws.store.GetSnapshot(ctx, ref)
+	if err != nil {
+		return nil, notFound(err)
+	}
+	if _, err := deploy.ProjectFor(ctx, ws.project, ws.stateDir, a.loadOptions(), snap); err != nil {
+		return nil, &ExitError{Code: ExitConfig, Err: fmt.Errorf("snapshot %s cannot be deployed here: %w", snapshot.Short(snap.ID), err)}
+	}
+	rep := &build.Report{}
+	for name := range snap.Artifacts {
+		rep.Cached = append(rep.Cached, name)
+	}
+	sort.Strings(rep.Cached)
+	return &deploy.Made{Snapshot: snap, Report: rep}, nil
 }
 
 // holdEnv takes env's lease for this command, waiting a few seconds for
