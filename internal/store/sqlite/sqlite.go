@@ -115,6 +115,11 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
+	unlock, err := lockOpen(path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	rec, err := readIdentity(path)
 	if err != nil {
 		return nil, err

@@ -360,3 +360,41 @@ func helperWrite(t *testing.T, path string) {
 		}
 	}
 }
+
+// TestConcurrentFirstOpen opens one new database from several openers at
+// the same moment, as two `ladder up` started together in a fresh
+// directory do: every one must succeed and see the same store.
+func TestConcurrentFirstOpen(t *testing.T) {
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), fmt.Sprintf("r%d", round), "ladder.db")
+		const n = 6
+		var wg sync.WaitGroup
+		ids := make([]string, n)
+		errs := make([]error, n)
+		start := make(chan struct{})
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				s, err := Open(path)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				ids[i] = s.ID()
+				s.Close()
+			}()
+		}
+		close(start)
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("round %d opener %d: %v", round, i, errs[i])
+			}
+			if ids[i] != ids[0] {
+				t.Fatalf("round %d: opener %d saw store %q, opener 0 %q", round, i, ids[i], ids[0])
+			}
+		}
+	}
+}
