@@ -146,14 +146,25 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		if err != nil {
 			return err
 		}
-		if kind == "compose" {
-			c, err := compose.Connect(ctx)
+		own := false // a site names its own kind or engine
+		for _, s := range env.Sites {
+			own = own || s.Target != (spec.SiteTarget{})
+			k, err := a.siteKind(ctx, ws, env, s)
 			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+				return err
 			}
-			c.Close()
+			if k == spec.KindCompose {
+				c, err := compose.Dial(ctx, siteEngine(ws, s))
+				if err != nil {
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s/%s: %w", env.Name, s.Name, err)}
+				}
+				c.Close()
+			}
 		}
-		a.target = kind
+		if !own {
+			// Pinned, so the agent does not ask the engine again.
+			a.target = kind
+		}
 		if !a.json() {
 			printWarnings(a.Err, ws.project, kind)
 		}
