@@ -3,7 +3,10 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -179,5 +182,96 @@ func TestSitesOnTwoEngines(t *testing.T) {
 		if got := siteContainers(t, c.host, "prod", c.site); len(got) != 0 {
 			t.Errorf("after down: prod/%s still has containers %v on %s", c.site, got, c.host)
 		}
+	}
+
+	// With no agent, status looks at each site on its recorded engine.
+	res = p.run("status", "--env", "prod", "-o", "json")
+	var stopped struct {
+		Running bool `json:"running"`
+		Sites   []struct {
+			Site      string `json:"site"`
+			Target    string `json:"target"`
+			Engine    string `json:"engine"`
+			Instances *int   `json:"instances"`
+			Error     string `json:"error"`
+		} `json:"sites"`
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &stopped); err != nil || res.code != 4 || stopped.Running {
+		t.Fatalf("status of a stopped prod: %v\n%s\nwant exit 4, not running", err, res)
+	}
+	got := map[string]string{}
+	for _, s := range stopped.Sites {
+		if s.Error != "" || s.Instances == nil || *s.Instances != 0 || s.Target != "compose" {
+			t.Errorf("stopped status of prod/%s: %+v, want compose with 0 instances", s.Site, s)
+		}
+		got[s.Site] = s.Engine
+	}
+	if got["here"] != local || got["there"] != second.TCP {
+		t.Errorf("stopped status shows engines %v, want here on %s and there on %s", got, local, second.TCP)
+	}
+}
+
+// serviceProcess finds the process of service running a binary under the
+// project: its PID and the path it was started from.
+func serviceProcess(t *testing.T, p *project, service string) (int, string) {
+	t.Helper()
+	for _, pidStr := range p.leftovers() {
+		env, err := os.ReadFile("/proc/" + pidStr + "/environ")
+		if err != nil {
+			continue
+		}
+		for _, kv := range strings.Split(string(env), "\x00") {
+			if kv == "LADDER_SERVICE="+service {
+				cmdline, err := os.ReadFile("/proc/" + pidStr + "/cmdline")
+				if err != nil {
+					continue
+				}
+				pid, _ := strconv.Atoi(pidStr)
+				return pid, strings.SplitN(string(cmdline), "\x00", 2)[0]
+			}
+		}
+	}
+	t.Fatalf("no process of %s runs", service)
+	return 0, ""
+}
+
+// TestDriftProcessBinaryReplaced: on the process target, a binary swapped
+// on disk under a running instance (a hotfix copied into place) is drift,
+// reported by `ladder drift` from another process than the agent's.
+func TestDriftProcessBinaryReplaced(t *testing.T) {
+	p := newProject(t)
+	p.upJSON("-d", "--dashboard", "127.0.0.1:0")
+	if res := p.run("drift"); res.code != 0 {
+		t.Fatalf("drift right after up: %s", res)
+	}
+	_, bin := serviceProcess(t, p, "users")
+	if !filepath.IsAbs(bin) || !strings.HasPrefix(bin, p.root) {
+		t.Fatalf("users runs %q, not a binary under the project", bin)
+	}
+	b, err := os.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bin, bin+".orig"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	res := p.run("drift")
+	if res.code != 5 || !strings.Contains(res.stdout, "users") || !strings.Contains(res.stdout, "binary") || !strings.Contains(res.stdout, "replaced on disk: "+bin) {
+		t.Fatalf("drift after replacing users' binary: %s\nwant exit 5 naming users' binary as replaced", res)
+	}
+	for _, svc := range []string{"web", "trades"} {
+		if strings.Contains(res.stdout, "\n"+svc+"\n") {
+			t.Errorf("drift reports %s too:\n%s", svc, res.stdout)
+		}
+	}
+	// Putting the original file back ends the drift.
+	if err := os.Rename(bin+".orig", bin); err != nil {
+		t.Fatal(err)
+	}
+	if res := p.run("drift"); res.code != 0 {
+		t.Errorf("drift with the original binary back: %s", res)
 	}
 }
