@@ -113,7 +113,12 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 	var live *drift.Live
 	if insp, ok := tgt.(target.Inspector); ok {
 		var err error
-		if live, err = insp.Inspect(ctx, d.SiteRef); err != nil {
+		var ns *target.NotSupportedError
+		if live, err = insp.Inspect(ctx, d.SiteRef); errors.As(err, &ns) {
+			// A site of a kind that cannot be inspected, behind
+			// target.Sites: observed only.
+			live = nil
+		} else if err != nil {
 			return nil, fmt.Errorf("inspecting %s: %w", d.SiteRef, err)
 		}
 	}
