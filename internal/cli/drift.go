@@ -108,6 +108,9 @@ func (a *app) driftReports(ctx context.Context, ws *workspace, env string) ([]*d
 	var out []*drift.Report
 	for _, site := range e.Sites {
 		ref := render.SiteRef{Env: env, Site: site.Name}
+		if !tgt.Can(site.Name, target.CapDrift) {
+			return nil, exitf(ExitConfig, "drift detection needs a runtime ladder can inspect; %s runs on the %s target", ref, tgt.Locate(ref).Kind)
+		}
 		rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Env: env, Site: site.Name, Phase: store.PhaseSucceeded, Limit: 1})
 		if err != nil {
 			return nil, err

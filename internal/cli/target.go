@@ -223,7 +223,7 @@ func (a *app) buildSites(ctx context.Context, ws *workspace, env string, places 
 			}
 			shared[key] = tgt
 		}
-		out.Add(s.Name, tgt, loc)
+		out.Add(s.Name, tgt, loc, kind.Caps...)
 	}
 	return out, nil
 }

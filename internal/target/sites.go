@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/plan"
@@ -21,8 +22,9 @@ type Sites struct {
 }
 
 type siteTarget struct {
-	tgt Target
-	loc Location
+	tgt  Target
+	loc  Location
+	caps []Capability
 }
 
 var (
@@ -38,9 +40,10 @@ var (
 // NewSites returns an empty Sites; add each site's target with Add.
 func NewSites() *Sites { return &Sites{sites: map[string]siteTarget{}} }
 
-// Add makes t the target of the site named site, running where loc says.
-func (s *Sites) Add(site string, t Target, loc Location) {
-	s.sites[site] = siteTarget{tgt: t, loc: loc}
+// Add makes t the target of the site named site, running where loc says,
+// able to do what caps declare (see Can).
+func (s *Sites) Add(site string, t Target, loc Location, caps ...Capability) {
+	s.sites[site] = siteTarget{tgt: t, loc: loc, caps: caps}
 	kinds := map[string]bool{}
 	for _, st := range s.sites {
 		kinds[st.loc.Kind] = true
@@ -49,6 +52,11 @@ func (s *Sites) Add(site string, t Target, loc Location) {
 	if len(kinds) > 1 {
 		s.kind = "mixed"
 	}
+}
+
+// Can reports whether the kind of site declared c.
+func (s *Sites) Can(site string, c Capability) bool {
+	return slices.Contains(s.sites[site].caps, c)
 }
 
 // Target returns the target of site, or nil.

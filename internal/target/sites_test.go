@@ -64,7 +64,7 @@ func TestSitesRouteEachSiteToItsTarget(t *testing.T) {
 		}}
 	}
 	s := NewSites()
-	s.Add("east", mk("engine-1"), Location{Kind: "compose", Engine: "unix:///run/docker.sock"})
+	s.Add("east", mk("engine-1"), Location{Kind: "compose", Engine: "unix:///run/docker.sock"}, CapDrift, CapLogs)
 	s.Add("west", mk("engine-2"), Location{Kind: "compose", Engine: "tcp://127.0.0.1:2376"})
 	for _, site := range []string{"east", "west"} {
 		if _, err := s.Observe(t.Context(), render.SiteRef{Env: "prod", Site: site}); err != nil {
@@ -73,6 +73,9 @@ func TestSitesRouteEachSiteToItsTarget(t *testing.T) {
 	}
 	if seen["east"] != "engine-1" || seen["west"] != "engine-2" {
 		t.Errorf("sites observed through %v, want east on engine-1 and west on engine-2", seen)
+	}
+	if !s.Can("east", CapDrift) || s.Can("west", CapDrift) || s.Can("north", CapLogs) {
+		t.Error("Can does not answer with the capabilities each site's kind declared")
 	}
 	if s.Kind() != "compose" {
 		t.Errorf("Kind = %q, want compose", s.Kind())
