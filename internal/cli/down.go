@@ -138,11 +138,16 @@ func (a *app) downEnv(ctx context.Context, ws *workspace, env string, volumes bo
 	// is taken down where its last release ran, on its own engine.
 	places, err := a.sitePlacements(ctx, ws, e.Name, true)
 	if err != nil {
-		return false, err
+		// No target to ask (an unknown --target, say): only what the
+		// agent and recovery stopped.
+		places = nil
 	}
 	for _, s := range e.Sites {
 		ref := render.SiteRef{Env: e.Name, Site: s.Name}
-		p := places[s.Name]
+		p, ok := places[s.Name]
+		if !ok {
+			continue
+		}
 		tgt, err := a.buildSites(ctx, ws, e.Name, map[string]placement{s.Name: p}, "", nil)
 		if err != nil {
 			return false, err

@@ -144,6 +144,7 @@ func (a *app) sitePlacements(ctx context.Context, ws *workspace, env string, rec
 		return nil, err
 	}
 	out := map[string]placement{}
+	envKind := "" // targetKind, asked once for the sites that use it
 	for _, s := range e.Sites {
 		if recorded {
 			p, ok, err := a.recordedPlacement(ctx, ws, e.Name, s)
@@ -155,9 +156,14 @@ func (a *app) sitePlacements(ctx context.Context, ws *workspace, env string, rec
 				continue
 			}
 		}
-		kind, err := a.siteKind(ctx, ws, e, s)
-		if err != nil {
+		var kind string
+		if s.Target == (spec.SiteTarget{}) && envKind != "" {
+			kind = envKind
+		} else if kind, err = a.siteKind(ctx, ws, e, s); err != nil {
 			return nil, err
+		}
+		if s.Target == (spec.SiteTarget{}) {
+			envKind = kind
 		}
 		out[s.Name] = placement{kind: kind, engine: siteEngine(ws, s)}
 	}

@@ -142,24 +142,29 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if !running {
 		// Settle where the stack will run before building anything, so
 		// an unreachable engine is reported at once.
-		kind, err := a.targetKind(ctx, ws, env.Name)
+		places, err := a.sitePlacements(ctx, ws, env.Name, false)
 		if err != nil {
 			return err
 		}
+		kind := ""   // the environment's, for the sites that take it
 		own := false // a site names its own kind or engine
 		for _, s := range env.Sites {
-			own = own || s.Target != (spec.SiteTarget{})
-			k, err := a.siteKind(ctx, ws, env, s)
-			if err != nil {
-				return err
+			p := places[s.Name]
+			if s.Target != (spec.SiteTarget{}) {
+				own = true
+			} else if kind == "" {
+				kind = p.kind
 			}
-			if k == spec.KindCompose {
-				c, err := compose.Dial(ctx, siteEngine(ws, s))
+			if p.kind == spec.KindCompose {
+				c, err := compose.Dial(ctx, p.engine)
 				if err != nil {
 					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s/%s: %w", env.Name, s.Name, err)}
 				}
 				c.Close()
 			}
+		}
+		if kind == "" {
+			kind = places[env.Sites[0].Name].kind
 		}
 		if !own {
 			// Pinned, so the agent does not ask the engine again.
