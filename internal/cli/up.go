@@ -84,7 +84,7 @@ promotion takes them on from there.`,
 	f.BoolVarP(&o.detach, "detach", "d", false, "keep the stack running in the background")
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address (default: the environment's, 127.0.0.1:7700)")
 	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (the dashboard has no authentication)")
-	f.StringVar(&a.target, "target", "", "runtime: auto, process or compose (default: the environment's target)")
+	f.StringVar(&a.target, "target", "", "runtime: auto, process, compose or hybrid (default: the environment's target; a site that names its own kind keeps it)")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
 	f.BoolVarP(&o.watch, "watch", "w", false, "stay in the foreground and follow changes: develop.watch rules, and a rebuild of a Go service on save")
 	f.IntVar(&o.keep, "keep-snapshots", 10, "with --watch on a data: throwaway rung: how many of the newest snapshots to keep besides those a release ran")
