@@ -135,6 +135,10 @@ func TestSitesOnTwoEngines(t *testing.T) {
 	if seen["here"] != local || seen["there"] != second.TCP {
 		t.Errorf("status shows engines %v", seen)
 	}
+	if res := p.run("status", "--env", "prod"); res.code != 0 || !strings.Contains(res.stdout, "prod/there (compose target on "+second.TCP+")") ||
+		!strings.Contains(res.stdout, "prod/here (compose target on "+local+")") {
+		t.Errorf("status prod does not say where each site runs: %s", res)
+	}
 
 	// logs read each site's own engine: a line written in the second
 	// engine's container shows for there only.
