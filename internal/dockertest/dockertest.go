@@ -28,6 +28,10 @@ type Engine struct {
 	DataRoot string
 	// Bridge is the name of its default bridge.
 	Bridge string
+	// TLS, for an engine from StartTLS, holds the client's files: the CA
+	// that signed the engine's certificate and a client certificate and
+	// key it accepts. TCP then only takes TLS with that certificate.
+	TLS *ClientTLS
 
 	dir    string
 	cmd    *exec.Cmd
@@ -46,6 +50,19 @@ func missing(t testing.TB, format string, args ...any) {
 // Start starts a second engine and stops it, removing its containers,
 // bridge and directories, when t ends.
 func Start(t testing.TB) *Engine {
+	t.Helper()
+	return start(t, false)
+}
+
+// StartTLS is Start for an engine whose TCP address requires TLS with a
+// client certificate (dockerd --tlsverify), made for the test by a CA of
+// its own; Engine.TLS has the client's files.
+func StartTLS(t testing.TB) *Engine {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, withTLS bool) *Engine {
 	t.Helper()
 	for _, bin := range []string{"dockerd", "ip"} {
 		if _, err := exec.LookPath(bin); err != nil {
@@ -98,7 +115,16 @@ func Start(t testing.TB) *Engine {
 		t.Fatal(err)
 	}
 	defer logf.Close()
-	e.cmd = exec.Command("dockerd",
+	var tlsArgs []string
+	if withTLS {
+		server, err := makeCerts(dir)
+		if err != nil {
+			t.Fatalf("dockertest: certificates: %v", err)
+		}
+		e.TLS = &server.client
+		tlsArgs = []string{"--tlsverify", "--tlscacert", server.client.CA, "--tlscert", server.cert, "--tlskey", server.key}
+	}
+	e.cmd = exec.Command("dockerd", append(tlsArgs,
 		"--config-file", cfg,
 		"--data-root", e.DataRoot,
 		"--exec-root", filepath.Join(dir, "exec"),
@@ -108,7 +134,7 @@ func Start(t testing.TB) *Engine {
 		"--storage-driver", "vfs",
 		"--containerd-namespace", "ldt"+tag,
 		"--containerd-plugins-namespace", "ldt"+tag+"-plugins",
-	)
+	)...)
 	e.cmd.Stdout, e.cmd.Stderr = logf, logf
 	// Its own process group, so that a test killed half-way does not
 	// take the engine's shims with it mid-write.

@@ -43,3 +43,38 @@ func TestDialSiteEngine(t *testing.T) {
 		t.Errorf("Dial with a missing CA file: error = %v", err)
 	}
 }
+
+// TestDialTLSEngine reaches an engine that takes only TLS with a client
+// certificate, with the files a site's target.docker.tls names; without
+// them, or without the CA that signed the engine's certificate, it does
+// not get in.
+func TestDialTLSEngine(t *testing.T) {
+	e := dockertest.StartTLS(t)
+	good := target.Engine{Host: e.TCP, CA: e.TLS.CA, Cert: e.TLS.Cert, Key: e.TLS.Key}
+	c, err := Dial(t.Context(), good)
+	if err != nil {
+		t.Fatalf("Dial with the client certificate: %v", err)
+	}
+	info, err := c.Info(t.Context())
+	c.Close()
+	if err != nil || info.DockerRootDir != e.DataRoot {
+		t.Errorf("Dial over TLS reached root %q (%v), want %q", info.DockerRootDir, err, e.DataRoot)
+	}
+	// insecure: the engine's certificate is not checked (no CA given).
+	c, err = Dial(t.Context(), target.Engine{Host: e.TCP, Cert: e.TLS.Cert, Key: e.TLS.Key, Insecure: true})
+	if err != nil {
+		t.Errorf("Dial insecure with the client certificate: %v", err)
+	} else {
+		c.Close()
+	}
+	for name, eng := range map[string]target.Engine{
+		"plain":          {Host: e.TCP},
+		"no client cert": {Host: e.TCP, CA: e.TLS.CA},
+		"unknown CA":     {Host: e.TCP, CA: e.TLS.Cert, Cert: e.TLS.Cert, Key: e.TLS.Key},
+	} {
+		if c, err := Dial(t.Context(), eng); err == nil {
+			c.Close()
+			t.Errorf("Dial %s: the TLS engine let it in", name)
+		}
+	}
+}
