@@ -34,12 +34,15 @@ func siteContainers(t *testing.T, host, env, site string) []string {
 }
 
 // TestSitesOnTwoEngines promotes a snapshot to a prod of two sites, one
-// on the machine's engine and one on a second engine reached over TCP on
-// 127.0.0.1: each site runs on its own engine, its releases record which,
+// on the machine's engine and one on a second engine reached over TCP
+// (with TLS) on 127.0.0.1: each site runs on its own engine, its releases
+// record which,
 // and status, drift, logs and down act on each site where it runs.
 func TestSitesOnTwoEngines(t *testing.T) {
 	requireDocker(t)
-	second := dockertest.Start(t)
+	// The second engine takes TLS with a client certificate only; the
+	// site names the files relative to ladder.yaml.
+	second := dockertest.StartTLS(t)
 	const local = "unix:///var/run/docker.sock"
 	src := registrytest.Start(t, nil)
 	tag := src.Addr + "/e2e/sites:1"
@@ -66,9 +69,21 @@ func TestSitesOnTwoEngines(t *testing.T) {
       - name: there
         target:
           kind: compose
-          docker: {host: "`+second.TCP+`"}
+          docker:
+            host: "`+second.TCP+`"
+            tls: {ca: certs/ca.pem, cert: certs/cert.pem, key: certs/key.pem}
         values: {region: local-2, capacity: 1}
 `)
+	if err := os.MkdirAll(filepath.Join(p.dir, "certs"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, src := range map[string]string{"ca.pem": second.TLS.CA, "cert.pem": second.TLS.Cert, "key.pem": second.TLS.Key} {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.write(filepath.Join("certs", name), string(b))
+	}
 	t.Cleanup(func() {
 		for _, env := range []string{"prod", "local"} {
 			if res := p.run("down", "--env", env); res.code != 0 {
