@@ -106,8 +106,6 @@ func (a *app) siteKind(ctx context.Context, ws *workspace, e *spec.Environment, 
 type placement struct {
 	kind   string
 	engine target.Engine
-	// recorded says it was read from the site's last release.
-	recorded bool
 }
 
 // recordedPlacement is where site s of env ran in its newest release
@@ -126,7 +124,7 @@ func (a *app) recordedPlacement(ctx context.Context, ws *workspace, env string, 
 			if r.Target == "" {
 				continue
 			}
-			p := placement{kind: r.Target, recorded: true, engine: siteEngine(ws, s)}
+			p := placement{kind: r.Target, engine: siteEngine(ws, s)}
 			if r.Engine != "" && r.Engine != compose.HostOf(p.engine) {
 				p.engine = target.Engine{Host: r.Engine}
 			}
