@@ -21,6 +21,10 @@ command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 command -v docker-registry >/dev/null 2>&1 || need_pkgs+=(docker-registry)
 dpkg -s busybox-static >/dev/null 2>&1 || need_pkgs+=(busybox-static)
 have_postgres || need_pkgs+=(postgresql)
+# internal/dockertest starts a second dockerd (a second site's engine) on a
+# bridge of its own, made with ip.
+command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
+command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 # buildkitd runs its build steps with runc.
 command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
 if [ ${#need_pkgs[@]} -gt 0 ]; then

@@ -43,6 +43,6 @@ func newAgentCmd(a *app) *cobra.Command {
 	cmd.Flags().StringVarP(&env, "env", "e", "", "environment")
 	cmd.Flags().StringVar(&dashboard, "dashboard", "", "dashboard address")
 	cmd.Flags().BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach")
-	cmd.Flags().StringVar(&a.target, "target", "", "runtime: auto, process or compose")
+	cmd.Flags().StringVar(&a.target, "target", "", "runtime: auto, process, compose or hybrid")
 	return cmd
 }

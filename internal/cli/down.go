@@ -134,29 +134,38 @@ func (a *app) downEnv(ctx context.Context, ws *workspace, env string, volumes bo
 	}
 	// The containers of a site on the compose target outlive ladder, and
 	// so do those of the engine half of a site on the process target; the
-	// named volumes of either are removed here when asked for.
-	if kind, _, err := a.siteTargetKind(ctx, ws, e.Name); err == nil && (kind == "compose" || kind == "process") {
-		tgt, err := a.targetOfKind(ctx, ws, e.Name, kind, "", nil)
+	// named volumes of either are removed here when asked for. Each site
+	// is taken down where its last release ran, on its own engine.
+	places, err := a.sitePlacements(ctx, ws, e.Name, true)
+	if err != nil {
+		// No target to ask (an unknown --target, say): only what the
+		// agent and recovery stopped.
+		places = nil
+	}
+	for _, s := range e.Sites {
+		ref := render.SiteRef{Env: e.Name, Site: s.Name}
+		p, ok := places[s.Name]
+		if !ok {
+			continue
+		}
+		tgt, err := a.buildSites(ctx, ws, e.Name, map[string]placement{s.Name: p}, "", nil)
 		if err != nil {
 			return false, err
 		}
-		for _, s := range e.Sites {
-			ref := render.SiteRef{Env: e.Name, Site: s.Name}
-			containers := 0
-			if kind == "compose" {
-				obs, err := tgt.Observe(ctx, ref)
-				if err != nil {
-					return false, err
-				}
-				containers = len(obs.Instances)
-			}
-			if err := tgt.Down(ctx, ref, target.DownOptions{Volumes: volumes}); err != nil {
+		containers := 0
+		if p.kind == spec.KindCompose {
+			obs, err := tgt.Observe(ctx, ref)
+			if err != nil {
 				return false, err
 			}
-			if containers > 0 {
-				stopped = true
-				out.printf("%s: removed %d container(s)\n", ref, containers)
-			}
+			containers = len(obs.Instances)
+		}
+		if err := tgt.Down(ctx, ref, target.DownOptions{Volumes: volumes}); err != nil {
+			return false, err
+		}
+		if containers > 0 {
+			stopped = true
+			out.printf("%s: removed %d container(s)%s\n", ref, containers, onEngine(tgt, ref))
 		}
 	}
 	if !stopped {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -99,10 +100,6 @@ func (a *app) driftReports(ctx context.Context, ws *workspace, env string) ([]*d
 	if err != nil {
 		return nil, err
 	}
-	insp, ok := tgt.(target.Inspector)
-	if !ok {
-		return nil, exitf(ExitConfig, "drift detection needs a runtime ladder can inspect (the compose target); %s runs on the %s target", env, tgt.Kind())
-	}
 	e, _ := ws.project.Ladder.Environment(env)
 	// Secret values are compared through the keyed fingerprints each
 	// release recorded, never loaded here (this machine may not even
@@ -111,6 +108,9 @@ func (a *app) driftReports(ctx context.Context, ws *workspace, env string) ([]*d
 	var out []*drift.Report
 	for _, site := range e.Sites {
 		ref := render.SiteRef{Env: env, Site: site.Name}
+		if !tgt.Can(site.Name, target.CapDrift) {
+			return nil, exitf(ExitConfig, "drift detection needs a runtime ladder can inspect; %s runs on the %s target", ref, tgt.Locate(ref).Kind)
+		}
 		rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Env: env, Site: site.Name, Phase: store.PhaseSucceeded, Limit: 1})
 		if err != nil {
 			return nil, err
@@ -130,9 +130,13 @@ func (a *app) driftReports(ctx context.Context, ws *workspace, env string) ([]*d
 		if err != nil {
 			return nil, fmt.Errorf("rendering snapshot %s for %s: %w", snapshot.Short(snap.ID), ref, err)
 		}
-		live, err := insp.Inspect(ctx, ref)
+		live, err := tgt.Inspect(ctx, ref)
+		var ns *target.NotSupportedError
+		if errors.As(err, &ns) {
+			return nil, &ExitError{Code: ExitConfig, Err: fmt.Errorf("drift detection needs a runtime ladder can inspect: %w", err)}
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("inspecting %s%s: %w", ref, onEngine(tgt, ref), err)
 		}
 		opts := drift.Options{ImageID: render.ImageIDs(ws.builder.Image)}
 		if unchecked := withFingerprints(d, rels[0]); unchecked > 0 && !live.Recorded {
@@ -150,4 +154,13 @@ func (a *app) driftReports(ctx context.Context, ws *workspace, env string) ([]*d
 		out = append(out, drift.Compare(d, live, opts))
 	}
 	return out, nil
+}
+
+// onEngine is " on ENGINE" for a site whose target runs on a Docker
+// engine, for messages.
+func onEngine(tgt *target.Sites, ref render.SiteRef) string {
+	if e := tgt.Locate(ref).Engine; e != "" {
+		return " on " + e
+	}
+	return ""
 }

@@ -53,9 +53,15 @@ new lines until Ctrl-C.`,
 			if site == "" {
 				site = e.Sites[0].Name
 			}
+			if _, ok := e.Site(site); !ok {
+				return exitf(ExitConfig, "no site %q in %s", site, e.Name)
+			}
 			tgt, err := a.siteTarget(ctx, ws, e.Name)
 			if err != nil {
 				return err
+			}
+			if !tgt.Can(site, target.CapLogs) {
+				return exitf(ExitConfig, "%s/%s runs on the %s target, which keeps no logs ladder can show", e.Name, site, tgt.Locate(render.SiteRef{Env: e.Name, Site: site}).Kind)
 			}
 			// Hide the environment's secrets when this machine can read
 			// them; a service printing one must not leak it here.

@@ -140,7 +140,16 @@ func printStatus(w io.Writer, st *api.Status) {
 		if site.Snapshot != "" {
 			snap = "snapshot " + snapshot.Short(site.Snapshot)
 		}
-		fmt.Fprintf(w, "%s/%s (%s target) runs %s\n", st.Environment, site.Site, st.Target, snap)
+		// Each site says its own kind and engine: the sites of one
+		// environment may run on different ones.
+		kind, on := st.Target, ""
+		if r := site.Release; r != nil && r.Target != "" {
+			kind = r.Target
+		}
+		if e := site.Runtime["engine"]; e != "" && (kind == "compose" || site.Runtime["project"] != "") {
+			on = " on " + e
+		}
+		fmt.Fprintf(w, "%s/%s (%s target%s) runs %s\n", st.Environment, site.Site, kind, on, snap)
 		if hint := site.Runtime["hint"]; hint != "" {
 			fmt.Fprintf(w, "  compose project %s: %s\n", site.Runtime["project"], hint)
 		}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -8,6 +9,8 @@ import (
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/plan"
+	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
 )
@@ -79,22 +82,91 @@ func healthy(st *api.Status) bool {
 	return true
 }
 
+// stoppedSite is what status says of a site no agent runs: where its
+// last release ran, and what still runs there (containers outlive
+// ladder).
+type stoppedSite struct {
+	Site   string `json:"site"`
+	Target string `json:"target,omitempty"`
+	Engine string `json:"engine,omitempty"`
+	// Instances is how many instances of the site run there; nil when
+	// that could not be read.
+	Instances *int   `json:"instances,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// stoppedSites looks at each site of env where its last release ran.
+func (a *app) stoppedSites(ctx context.Context, ws *workspace, env string) []stoppedSite {
+	e, err := ws.environment(env)
+	if err != nil {
+		return nil
+	}
+	var out []stoppedSite
+	for _, s := range e.Sites {
+		p, ok, err := a.recordedPlacement(ctx, ws, e.Name, s)
+		if err != nil || !ok {
+			continue
+		}
+		ss := stoppedSite{Site: s.Name, Target: p.kind}
+		tgt, err := a.buildSites(ctx, ws, e.Name, map[string]placement{s.Name: p}, "", nil)
+		if err != nil {
+			ss.Error = err.Error()
+			out = append(out, ss)
+			continue
+		}
+		ref := render.SiteRef{Env: e.Name, Site: s.Name}
+		ss.Engine = tgt.Locate(ref).Engine
+		obs, err := tgt.Observe(ctx, ref)
+		if err != nil {
+			ss.Error = err.Error()
+		} else {
+			n := 0
+			for _, in := range obs.Instances {
+				if in.State == plan.StateRunning || in.State == plan.StateStarting {
+					n++
+				}
+			}
+			ss.Instances = &n
+		}
+		out = append(out, ss)
+	}
+	return out
+}
+
 func (a *app) statusStopped(cmd *cobra.Command, ws *workspace, env string) error {
 	rels, err := ws.store.ListReleases(cmd.Context(), store.ReleaseFilter{Env: env, Limit: 5})
 	if err != nil {
 		return err
 	}
+	sites := a.stoppedSites(cmd.Context(), ws, env)
 	if a.json() {
-		if err := a.printJSON(map[string]any{"environment": env, "running": false, "releases": rels}); err != nil {
+		if err := a.printJSON(map[string]any{"environment": env, "running": false, "releases": rels, "sites": sites}); err != nil {
 			return err
 		}
 		return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("%s is not running", env), Reported: true}
 	}
 	fmt.Fprintf(a.Out, "%s is not running\n", env)
+	for _, s := range sites {
+		where := s.Target
+		if s.Engine != "" {
+			where += " on " + s.Engine
+		}
+		switch {
+		case s.Error != "":
+			fmt.Fprintf(a.Out, "  site %s (%s): %s\n", s.Site, where, s.Error)
+		case s.Instances != nil && *s.Instances > 0:
+			fmt.Fprintf(a.Out, "  site %s (%s): %d instance(s) still run there\n", s.Site, where, *s.Instances)
+		default:
+			fmt.Fprintf(a.Out, "  site %s (%s): nothing runs there\n", s.Site, where)
+		}
+	}
 	for _, r := range rels {
 		on := ""
 		if r.Target != "" {
 			on = "  on " + r.Target
+		}
+		if r.Engine != "" {
+			on += " at " + r.Engine
 		}
 		fmt.Fprintf(a.Out, "  release %d  %s/%s  snapshot %s  %s  %s%s\n", r.ID, r.Env, r.Site, snapshot.Short(r.Snapshot), r.Phase, r.Started.Local().Format("2006-01-02 15:04:05"), on)
 	}

@@ -84,7 +84,7 @@ promotion takes them on from there.`,
 	f.BoolVarP(&o.detach, "detach", "d", false, "keep the stack running in the background")
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address (default: the environment's, 127.0.0.1:7700)")
 	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (the dashboard has no authentication)")
-	f.StringVar(&a.target, "target", "", "runtime: auto, process or compose (default: the environment's target)")
+	f.StringVar(&a.target, "target", "", "runtime: auto, process, compose or hybrid (default: the environment's target; a site that names its own kind keeps it)")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
 	f.BoolVarP(&o.watch, "watch", "w", false, "stay in the foreground and follow changes: develop.watch rules, and a rebuild of a Go service on save")
 	f.IntVar(&o.keep, "keep-snapshots", 10, "with --watch on a data: throwaway rung: how many of the newest snapshots to keep besides those a release ran")
@@ -142,18 +142,34 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if !running {
 		// Settle where the stack will run before building anything, so
 		// an unreachable engine is reported at once.
-		kind, err := a.targetKind(ctx, ws, env.Name)
+		places, err := a.sitePlacements(ctx, ws, env.Name, false)
 		if err != nil {
 			return err
 		}
-		if kind == "compose" {
-			c, err := compose.Connect(ctx)
-			if err != nil {
-				return &ExitError{Code: ExitFailure, Err: err}
+		kind := ""   // the environment's, for the sites that take it
+		own := false // a site names its own kind or engine
+		for _, s := range env.Sites {
+			p := places[s.Name]
+			if s.Target != (spec.SiteTarget{}) {
+				own = true
+			} else if kind == "" {
+				kind = p.kind
 			}
-			c.Close()
+			if p.kind == spec.KindCompose {
+				c, err := compose.Dial(ctx, p.engine)
+				if err != nil {
+					return &ExitError{Code: ExitFailure, Err: fmt.Errorf("%s/%s: %w", env.Name, s.Name, err)}
+				}
+				c.Close()
+			}
 		}
-		a.target = kind
+		if kind == "" {
+			kind = places[env.Sites[0].Name].kind
+		}
+		if !own {
+			// Pinned, so the agent does not ask the engine again.
+			a.target = kind
+		}
 		if !a.json() {
 			printWarnings(a.Err, ws.project, kind)
 		}

@@ -113,7 +113,12 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 	var live *drift.Live
 	if insp, ok := tgt.(target.Inspector); ok {
 		var err error
-		if live, err = insp.Inspect(ctx, d.SiteRef); err != nil {
+		var ns *target.NotSupportedError
+		if live, err = insp.Inspect(ctx, d.SiteRef); errors.As(err, &ns) {
+			// A site of a kind that cannot be inspected, behind
+			// target.Sites: observed only.
+			live = nil
+		} else if err != nil {
 			return nil, fmt.Errorf("inspecting %s: %w", d.SiteRef, err)
 		}
 	}
@@ -133,10 +138,18 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 		return res, nil
 	}
 
+	// Where the site runs is part of the record: later commands about
+	// the site go there instead of guessing.
+	loc := target.Location{Kind: tgt.Kind()}
+	if l, ok := tgt.(target.Locator); ok {
+		if at := l.Locate(d.SiteRef); at.Kind != "" {
+			loc = at
+		}
+	}
 	rel, err := dp.Store.CreateRelease(ctx, store.Release{
 		Env: d.Env, Site: d.Site, Snapshot: d.Snapshot,
 		Phase: store.PhaseProgressing, Started: time.Now().UTC(), Owner: holder.String(), By: opts.By,
-		Target: tgt.Kind(), SecretFingerprints: dp.fingerprints(d),
+		Target: loc.Kind, Engine: loc.Engine, SecretFingerprints: dp.fingerprints(d),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("recording release: %w", err)

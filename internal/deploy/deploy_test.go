@@ -555,3 +555,28 @@ func TestDeployIsAudited(t *testing.T) {
 		})
 	}
 }
+
+// TestDeployRecordsWhereTheSiteRuns: a release records the kind and the
+// engine its site's target says it runs on, so that later commands about
+// the site go there.
+func TestDeployRecordsWhereTheSiteRuns(t *testing.T) {
+	st := openStore(t)
+	d := desired()
+	sites := target.NewSites()
+	sites.Add(d.Site, &fakeTarget{}, target.Location{Kind: "compose", Engine: "tcp://10.0.0.5:2376"})
+	if _, err := newDeployer(st).Deploy(t.Context(), sites, d, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	rels := releases(t, st)
+	if len(rels) != 1 || rels[0].Target != "compose" || rels[0].Engine != "tcp://10.0.0.5:2376" {
+		t.Errorf("releases %+v, want one on compose at tcp://10.0.0.5:2376", rels)
+	}
+	// A target that cannot say records its kind, and no engine.
+	st2 := openStore(t)
+	if _, err := newDeployer(st2).Deploy(t.Context(), &fakeTarget{}, desired(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if rels := releases(t, st2); len(rels) != 1 || rels[0].Target != "fake" || rels[0].Engine != "" {
+		t.Errorf("releases %+v, want one on fake with no engine", rels)
+	}
+}

@@ -212,6 +212,9 @@ func (c *comparer) instance(svc *render.Service, in Instance, slot string) []Ite
 		items = append(items, Item{Kind: kind, Instance: slot, Field: field, Want: want, Have: have})
 	}
 
+	if in.Binary != "" {
+		item(KindBinary, "", "the file it was started from", in.Binary)
+	}
 	if c.recorded || in.Recorded {
 		items = append(items, c.labels(svc, in, slot)...)
 		if in.Health == plan.HealthUnhealthy {

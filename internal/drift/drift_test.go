@@ -225,6 +225,9 @@ func TestCompare(t *testing.T) {
 				Labels: map[string]string{LabelService: "legacy", LabelSlot: "1-0badc0de"},
 			})
 		}},
+		{"binary_replaced", true, func(t *testing.T, d *render.Desired, live *Live) {
+			find(t, d, live, "trades", 1).Binary = "replaced on disk: /state/rootfs/trades/app"
+		}},
 		{"label_tampered", true, func(t *testing.T, d *render.Desired, live *Live) {
 			find(t, d, live, "trades", 2).Labels[LabelConfig] = strings.Repeat("0", 64)
 		}},

@@ -45,6 +45,10 @@ type Instance struct {
 	Completed bool `json:"completed,omitempty"`
 	// Health is "healthy", "unhealthy", "starting" or "" (no check).
 	Health string `json:"health,omitempty"`
+	// Binary, for a native process, says what became of the executable
+	// it was started from when that is no longer the file it runs
+	// ("replaced on disk: PATH"); empty when it still is.
+	Binary string `json:"binary,omitempty"`
 	// Runtime is how a container runs (user, capabilities, limits); nil
 	// for runtimes without such settings.
 	Runtime *Runtime `json:"runtime,omitempty"`

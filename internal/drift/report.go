@@ -32,6 +32,9 @@ const (
 	KindReplicas  Kind = "replicas"
 	KindLabel     Kind = "label"
 	KindUnhealthy Kind = "unhealthy"
+	// KindBinary: a native process runs an executable that is no longer
+	// the file it was started from (replaced or removed on disk).
+	KindBinary Kind = "binary"
 )
 
 // Report is every difference between what a site should run and what it
@@ -91,6 +94,7 @@ var marks = map[Kind]string{
 	KindUnexpected: "+",
 	KindStopped:    "!",
 	KindUnhealthy:  "!",
+	KindBinary:     "!",
 }
 
 // String is the report's text form, used by golden tests and `ladder

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/ladderhq/ladder/internal/spec"
@@ -31,6 +32,16 @@ func (l *linter) productionData() {
 				}
 			}
 		}
+		// A site's endpoints are its values too.
+		for _, site := range e.Sites {
+			for _, k := range sorted(site.Values.Endpoints) {
+				for _, h := range hosts(site.Values.Endpoints[k]) {
+					if _, seen := real[h]; !seen && !local(h, services) {
+						real[h] = use{e.Name, "sites." + site.Name, "endpoints." + k}
+					}
+				}
+			}
+		}
 	}
 	if len(real) == 0 {
 		return
@@ -50,6 +61,20 @@ func (l *linter) productionData() {
 					l.add(RuleProductionData, l.p.LadderPos("environments", e.Name, "values", "services", svc, "environment", k),
 						"%s points at %s, which %s (data: real) uses in %s.%s: this copies production data into a lower rung (%s has data: %s); give %s its own endpoint",
 						k, h, u.env, u.svc, u.key, e.Name, e.Data, e.Name)
+					break
+				}
+			}
+		}
+		for i, site := range e.Sites {
+			for _, k := range sorted(site.Values.Endpoints) {
+				for _, h := range hosts(site.Values.Endpoints[k]) {
+					u, ok := real[h]
+					if !ok {
+						continue
+					}
+					l.add(RuleProductionData, l.p.LadderPos("environments", e.Name, "sites", strconv.Itoa(i), "values", "endpoints", k),
+						"endpoint %s of site %s points at %s, which %s (data: real) uses in %s.%s: this copies production data into a lower rung (%s has data: %s); give %s its own endpoint",
+						k, site.Name, h, u.env, u.svc, u.key, e.Name, e.Data, e.Name)
 					break
 				}
 			}

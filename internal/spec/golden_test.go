@@ -116,6 +116,25 @@ func summarize(p *Project) string {
 				fmt.Fprintf(&b, "    test %s %q timeout=%s\n", t.Name, t.Command, t.Timeout)
 			}
 		}
+		for _, s := range e.Sites {
+			if s.Target == (SiteTarget{}) && s.Values.Region == "" && s.Values.Capacity == 0 && len(s.Values.Endpoints) == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "  site %s kind=%s", s.Name, e.KindOf(s))
+			if c := s.Target.Docker; c != nil {
+				fmt.Fprintf(&b, " docker=%s", c.Host)
+				if c.TLS != nil {
+					fmt.Fprintf(&b, " tls=%+v", *c.TLS)
+				}
+				if c.Insecure {
+					b.WriteString(" insecure")
+				}
+			}
+			if v := s.Values; v.Region != "" || v.Capacity != 0 || len(v.Endpoints) > 0 {
+				fmt.Fprintf(&b, " region=%s capacity=%d endpoints=%v", v.Region, v.Capacity, v.Endpoints)
+			}
+			b.WriteString("\n")
+		}
 		names := make([]string, 0, len(e.Values.Services))
 		for n := range e.Values.Services {
 			names = append(names, n)

@@ -27,7 +27,7 @@ const (
 )
 
 // Targets are the runtime kinds an environment may ask for.
-var Targets = []string{"auto", "process", "compose"}
+var Targets = []string{"auto", "process", "compose", "hybrid"}
 
 // dnsLabel keeps environment and site names usable in host names, container
 // names and directory names alike.
@@ -168,7 +168,7 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 		}
 		if e.Target != "" && !slices.Contains(Targets, e.Target) {
 			add(doc.locate(append(base, "target")...), false,
-				fmt.Sprintf("unknown target %q: must be one of auto, process, compose%s", e.Target, suggest(e.Target, Targets)))
+				fmt.Sprintf("unknown target %q: must be one of auto, process, compose, hybrid%s", e.Target, suggest(e.Target, Targets)))
 		}
 		seen := map[string]int{}
 		for i, s := range e.Sites {
@@ -186,6 +186,7 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 				add(loc, false, fmt.Sprintf("duplicate site name %q (also sites[%d])", s.Name, j))
 			}
 			seen[s.Name] = i
+			ds = append(ds, doc.checkSite(s, append(slices.Clone(base), "sites", strconv.Itoa(i)))...)
 		}
 		if e.Dashboard != "" {
 			if msg := checkHostPort(e.Dashboard); msg != "" {

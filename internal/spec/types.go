@@ -240,6 +240,92 @@ type GateTest struct {
 // Site is one place an environment runs.
 type Site struct {
 	Name string `yaml:"name" json:"name"`
+	// Target is the runtime the site runs on and how to reach it; a kind
+	// left out is the environment's target.
+	Target SiteTarget `yaml:"target" json:"target,omitzero"`
+	// Values are what legitimately differs between the sites of one
+	// environment: where it is, what it talks to, how much it takes.
+	Values SiteValues `yaml:"values" json:"values,omitzero"`
+}
+
+// Site target kinds.
+const (
+	KindCompose    = "compose"
+	KindProcess    = "process"
+	KindHybrid     = "hybrid"
+	KindKubernetes = "kubernetes"
+)
+
+// SiteKinds are the target kinds a site may name.
+var SiteKinds = []string{KindCompose, KindProcess, KindHybrid}
+
+// SiteTarget is the runtime behind a site. It is written as a mapping,
+// or as its kind alone: `target: compose`.
+type SiteTarget struct {
+	// Kind is "compose", "process" or "hybrid"; empty means the
+	// environment's target.
+	Kind string `yaml:"kind" json:"kind,omitempty"`
+	// Docker is the engine the site's containers run on (the compose
+	// target, and the engine half of process and hybrid); nil means the
+	// engine DOCKER_HOST names, or the local socket.
+	Docker *DockerConn `yaml:"docker" json:"docker,omitempty"`
+}
+
+// fromScalar takes `target: KIND`.
+func (t *SiteTarget) fromScalar(n *yaml.Node) bool {
+	t.Kind = n.Value
+	return true
+}
+
+// DockerConn says how to reach a Docker engine.
+type DockerConn struct {
+	// Host is the engine's address: unix:///path, tcp://host:port or
+	// ssh://[user@]host[:port].
+	Host string `yaml:"host" json:"host"`
+	// TLS holds the files (relative to ladder.yaml, or absolute) of a
+	// TLS connection to a tcp:// engine.
+	TLS *DockerTLS `yaml:"tls" json:"tls,omitempty"`
+	// Insecure talks TLS to the engine without verifying its
+	// certificate (a client certificate may still be given).
+	Insecure bool `yaml:"insecure" json:"insecure,omitempty"`
+}
+
+// DockerTLS is the TLS material of an engine connection.
+type DockerTLS struct {
+	CA   string `yaml:"ca" json:"ca,omitempty"`
+	Cert string `yaml:"cert" json:"cert,omitempty"`
+	Key  string `yaml:"key" json:"key,omitempty"`
+}
+
+// SiteValues are a site's own values.
+type SiteValues struct {
+	// Region names where the site runs, e.g. "eu-west-1".
+	Region string `yaml:"region" json:"region,omitempty"`
+	// Endpoints are the URLs of what the site talks to, by name
+	// (databases, queues, third-party APIs of that region).
+	Endpoints map[string]string `yaml:"endpoints" json:"endpoints,omitempty"`
+	// Capacity is the site's share of the environment's traffic and
+	// load, relative to its other sites; 0 means unset.
+	Capacity int `yaml:"capacity" json:"capacity,omitempty"`
+}
+
+// KindOf is the target kind of site s of environment e: the site's own,
+// else the environment's (which may be "auto").
+func (e *Environment) KindOf(s Site) string {
+	if s.Target.Kind != "" {
+		return s.Target.Kind
+	}
+	return e.Target
+}
+
+// Site returns the site named name of e, or false.
+func (e *Environment) Site(name string) (*Site, bool) {
+	for i := range e.Sites {
+		if e.Sites[i].Name == name {
+			return &e.Sites[i], true
+		}
+	}
+	return nil, false
 }
 
 // HealthPolicy bounds health waits.

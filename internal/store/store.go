@@ -172,6 +172,11 @@ type Release struct {
 	// instead of guessing again. Empty for releases recorded before
 	// ladder kept it.
 	Target string `json:"target,omitempty"`
+	// Engine is the Docker engine the release ran on (its host, such as
+	// unix:///var/run/docker.sock or tcp://10.0.0.5:2376), for a target
+	// that uses one; empty otherwise, and for releases recorded before
+	// ladder kept it.
+	Engine string `json:"engine,omitempty"`
 	// SecretFingerprints are keyed fingerprints (see package secrets) of
 	// the secret values the release injected, by "service/VARIABLE", so
 	// that drift can compare secrets without loading or showing them.

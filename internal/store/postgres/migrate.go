@@ -34,8 +34,11 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads migrations/NNNN_name.sql from fsys. Versions must run
-// 1, 2, 3, ... without gaps or repeats.
+// loadMigrations reads migrations/NNNN_name.sql from fsys, in version
+// order. Versions are unique but need not be consecutive: branches
+// developed side by side take numbers of their own, and whichever merges
+// first leaves a gap until the other lands (migrate applies each missing
+// one, in order, whenever it arrives).
 func loadMigrations(fsys fs.FS) ([]migration, error) {
 	const dir = "migrations"
 	entries, err := fs.ReadDir(fsys, dir)
@@ -60,9 +63,9 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		migs = append(migs, migration{version: v, name: name, sql: string(body)})
 	}
 	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
-	for i, m := range migs {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d (versions must be 1, 2, 3, ... without gaps or repeats)", m.name, i+1)
+	for i := 1; i < len(migs); i++ {
+		if migs[i].version == migs[i-1].version {
+			return nil, fmt.Errorf("migration %s: version %d is also %s (each version once)", migs[i].name, migs[i].version, migs[i-1].name)
 		}
 	}
 	return migs, nil
@@ -113,8 +116,32 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, migs []migration) error {
 	if current > known {
 		return fmt.Errorf("database schema version %d is newer than this ladder supports (%d); upgrade ladder", current, known)
 	}
+	applied := map[int]bool{}
+	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			rows.Close()
+			return fmt.Errorf("read schema_migrations: %w", err)
+		}
+		applied[v] = true
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("read schema_migrations: %w", err)
+	}
+	if err := unknownApplied(applied, migs); err != nil {
+		return err
+	}
+	// Every migration not applied yet, in version order, including one
+	// below the newest applied: a branch merged after a later-numbered
+	// one brings it in after that one already ran. The advisory lock
+	// makes the read and the applies one step.
 	for _, m := range migs {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		if err := applyMigration(ctx, conn, m); err != nil {
@@ -156,4 +183,25 @@ func applyMigration(ctx context.Context, conn *pgxpool.Conn, m migration) error 
 		return fmt.Errorf("migration %s: commit: %w", m.name, err)
 	}
 	return nil
+}
+
+// unknownApplied refuses a database with a migration applied that migs
+// lack (one from a build of ladder with a migration this one has not):
+// this binary does not know what that migration changed.
+func unknownApplied(applied map[int]bool, migs []migration) error {
+	known := map[int]bool{}
+	for _, m := range migs {
+		known[m.version] = true
+	}
+	var missing []int
+	for v := range applied {
+		if !known[v] {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Ints(missing)
+	return fmt.Errorf("database schema has migration %d, which this ladder does not know; use a ladder built with it", missing[0])
 }

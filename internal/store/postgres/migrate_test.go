@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/fstest"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
@@ -180,5 +183,65 @@ func TestStoreIdentity(t *testing.T) {
 	defer s2.Close()
 	if got := id(s2); got != first {
 		t.Errorf("identity after reopen %q, want %q", got, first)
+	}
+}
+
+// TestMigrateFillsGaps: a database migrated to 1, 2 and 7 (a branch with
+// 0007 merged first) later gets 5 and 6 from branches merged after it,
+// each applied once, in order; and a database with a migration this
+// binary lacks is refused.
+func TestMigrateFillsGaps(t *testing.T) {
+	ctx := t.Context()
+	pool, err := pgxpool.New(ctx, pgtest.DB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	step := func(v int) migration {
+		return migration{version: v, name: fmt.Sprintf("%04d_m.sql", v), sql: fmt.Sprintf(`INSERT INTO log (v) VALUES (%d);`, v)}
+	}
+	first := migration{version: 1, name: "0001_log.sql", sql: `CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+		CREATE TABLE log (seq BIGSERIAL PRIMARY KEY, v INTEGER);`}
+	for _, migs := range [][]migration{
+		{first, step(2), step(7)},
+		{first, step(2), step(5), step(6), step(7)},
+		{first, step(2), step(5), step(6), step(7)},
+	} {
+		if err := migrate(ctx, pool, migs); err != nil {
+			t.Fatalf("migrate %v: %v", migs, err)
+		}
+	}
+	rows, err := pool.Query(ctx, `SELECT v FROM log ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, v)
+	}
+	rows.Close()
+	if fmt.Sprint(got) != "[2 7 5 6]" {
+		t.Errorf("applied %v, want [2 7 5 6]: each missing migration once, in order, the late ones after", got)
+	}
+	err = migrate(ctx, pool, []migration{first, step(2), step(6), step(7)})
+	if err == nil || !strings.Contains(err.Error(), "database schema has migration 5, which this ladder does not know") {
+		t.Errorf("migrate without 5 on a database that has it: error = %v", err)
+	}
+}
+
+func TestLoadMigrationsWithGaps(t *testing.T) {
+	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	migs, err := loadMigrations(fstest.MapFS{
+		"migrations/0007_g.sql": file("G"), "migrations/0001_a.sql": file("A"), "migrations/0004_d.sql": file("D"),
+	})
+	if err != nil || len(migs) != 3 || migs[0].version != 1 || migs[1].version != 4 || migs[2].version != 7 {
+		t.Errorf("loadMigrations with gaps: %+v, %v", migs, err)
+	}
+	if _, err := loadMigrations(fstest.MapFS{"migrations/0001_a.sql": file(""), "migrations/0001_b.sql": file("")}); err == nil {
+		t.Error("loadMigrations with a repeated version: no error")
 	}
 }

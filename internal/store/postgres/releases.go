@@ -13,7 +13,7 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints`
+const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints, engine`
 
 // CreateRelease implements store.Store, with the SQLite store's defaults: a
 // zero Started is now, an empty Phase is progressing, and KnownGood is only
@@ -61,11 +61,11 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 	for range maxLeaseRounds {
 		err = s.pool.QueryRow(ctx, `INSERT INTO releases
 			(number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor,
-			 target, secret_fingerprints)
+			 target, secret_fingerprints, engine)
 			VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE env = $1),
-				$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, number`,
+				$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id, number`,
 			r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
-			r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints,
+			r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints, r.Engine,
 		).Scan(&r.ID, &r.Number)
 		var pgErr *pgconn.PgError
 		if !errors.As(err, &pgErr) || pgErr.Code != "23505" {
@@ -219,7 +219,7 @@ func scanReleases(rows pgx.Rows) ([]store.Release, error) {
 			fps      *string
 		)
 		if err := rows.Scan(&r.ID, &r.Number, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
-			&r.KnownGood, &r.By, &r.Target, &fps); err != nil {
+			&r.KnownGood, &r.By, &r.Target, &fps, &r.Engine); err != nil {
 			return nil, err
 		}
 		if fps != nil {

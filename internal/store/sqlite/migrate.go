@@ -27,9 +27,11 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads migrations/NNNN_name.sql from fsys. Versions must run
-// 1, 2, 3, ... without gaps or repeats: a gap usually means two branches
-// picked the same number, and that must fail in tests, not in the field.
+// loadMigrations reads migrations/NNNN_name.sql from fsys, in version
+// order. Versions are unique but need not be consecutive: branches
+// developed side by side take numbers of their own, and whichever merges
+// first leaves a gap until the other lands (migrate applies each missing
+// one, in order, whenever it arrives).
 func loadMigrations(fsys fs.FS) ([]migration, error) {
 	const dir = "migrations"
 	entries, err := fs.ReadDir(fsys, dir)
@@ -54,9 +56,9 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 		migs = append(migs, migration{version: v, name: name, sql: string(body)})
 	}
 	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
-	for i, m := range migs {
-		if m.version != i+1 {
-			return nil, fmt.Errorf("migration %s: expected version %d (versions must be 1, 2, 3, ... without gaps or repeats)", m.name, i+1)
+	for i := 1; i < len(migs); i++ {
+		if migs[i].version == migs[i-1].version {
+			return nil, fmt.Errorf("migration %s: version %d is also %s (each version once)", migs[i].name, migs[i].version, migs[i-1].name)
 		}
 	}
 	return migs, nil
@@ -85,8 +87,18 @@ func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 	if current > known {
 		return fmt.Errorf("database schema version %d is newer than this ladder supports (%d); upgrade ladder", current, known)
 	}
+	applied, err := appliedVersions(ctx, db)
+	if err != nil {
+		return err
+	}
+	if err := unknownApplied(applied, migs); err != nil {
+		return err
+	}
+	// Every migration not applied yet, in version order, including one
+	// below the newest applied: a branch merged after a later-numbered
+	// one brings it in after that one already ran.
 	for _, m := range migs {
-		if m.version <= current {
+		if applied[m.version] {
 			continue
 		}
 		if err := applyMigration(ctx, db, m); err != nil {
@@ -94,6 +106,45 @@ func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 		}
 	}
 	return nil
+}
+
+// appliedVersions reads schema_migrations as a set of versions.
+func appliedVersions(ctx context.Context, db *sql.DB) (map[int]bool, error) {
+	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("read schema_migrations: %w", err)
+	}
+	defer rows.Close()
+	out := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("read schema_migrations: %w", err)
+		}
+		out[v] = true
+	}
+	return out, rows.Err()
+}
+
+// unknownApplied refuses a database with a migration applied that migs
+// lack (one from a build of ladder with a migration this one has not):
+// this binary does not know what that migration changed.
+func unknownApplied(applied map[int]bool, migs []migration) error {
+	known := map[int]bool{}
+	for _, m := range migs {
+		known[m.version] = true
+	}
+	var missing []int
+	for v := range applied {
+		if !known[v] {
+			missing = append(missing, v)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Ints(missing)
+	return fmt.Errorf("database schema has migration %d, which this ladder does not know; use a ladder built with it", missing[0])
 }
 
 // schemaVersionIfAny is schemaVersion of a database that may not have

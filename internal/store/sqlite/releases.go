@@ -11,7 +11,7 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints`
+const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints, engine`
 
 // CreateRelease implements store.Store. A zero Started is set to now and an
 // empty Phase to PhaseProgressing, mirroring AppendEvent, so a caller need
@@ -57,11 +57,11 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 	// (and SQLite's write lock across processes) makes read and insert
 	// one step.
 	err := s.w.QueryRowContext(ctx, `INSERT INTO releases
-		(number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor, target, secret_fingerprints)
+		(number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor, target, secret_fingerprints, engine)
 		VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE env = $1),
-			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id, number`,
+			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id, number`,
 		r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
-		r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints,
+		r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints, r.Engine,
 	).Scan(&r.ID, &r.Number)
 	if err != nil {
 		return store.Release{}, fmt.Errorf("store: create release of %s to %s/%s: %w", r.Snapshot, r.Env, r.Site, err)
@@ -217,7 +217,7 @@ func scanReleases(rows *sql.Rows) ([]store.Release, error) {
 			fps      sql.NullString
 		)
 		if err := rows.Scan(&r.ID, &r.Number, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
-			&r.KnownGood, &r.By, &r.Target, &fps); err != nil {
+			&r.KnownGood, &r.By, &r.Target, &fps, &r.Engine); err != nil {
 			return nil, err
 		}
 		if fps.Valid {

@@ -25,7 +25,7 @@ func testReleaseCreateGet(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	in := store.Release{
 		Env: "prod", Site: "eu-1", Snapshot: hexOf("snap"), Phase: store.PhaseProgressing,
-		Reason: "rollout", Owner: "host-a:4242", Target: "compose",
+		Reason: "rollout", Owner: "host-a:4242", Target: "compose", Engine: "tcp://127.0.0.1:2376",
 		SecretFingerprints: map[string]string{"api/DB_PASSWORD": "hmac-sha256:k1:" + hexOf("pw")},
 		Started:            time.Date(2025, 3, 14, 10, 26, 53, 589_793_238, time.FixedZone("CET", 3600)),
 	}

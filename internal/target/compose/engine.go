@@ -53,9 +53,15 @@ var _ Engine = (*client.Client)(nil)
 type UnreachableError struct {
 	Host string
 	Err  error
+	// Site is set when the host came from a site's target in ladder.yaml
+	// rather than from DOCKER_HOST.
+	Site bool
 }
 
 func (e *UnreachableError) Error() string {
+	if e.Site {
+		return fmt.Sprintf("Docker engine not reachable at %s (the site's target.docker.host in ladder.yaml): %v; start that engine, or check the address and its TLS files", e.Host, e.Err)
+	}
 	return fmt.Sprintf("Docker engine not reachable at %s (DOCKER_HOST): %v; start the engine (systemctl start docker), set DOCKER_HOST to where it listens, or use `target: process` in ladder.yaml", e.Host, e.Err)
 }
 

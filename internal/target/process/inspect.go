@@ -18,7 +18,8 @@ var _ target.Inspector = (*Target)(nil)
 //
 // A local process cannot have its command, environment or ports changed
 // once started, so what can drift is whether each instance still runs and
-// which artifact and configuration it was started with. The process
+// which artifact and configuration it was started with, and whether the
+// binary it runs is still the file it was started from (see binaryChange). The process
 // supervising the site answers from its own instances; any other (the
 // `ladder drift` command) from the instance records in the store, each
 // counted as running only while its supervisor lives and the process under
@@ -29,8 +30,13 @@ func (t *Target) Inspect(ctx context.Context, ref render.SiteRef) (*drift.Live, 
 	if ins := t.instancesOf(ref); len(ins) > 0 {
 		for _, in := range ins {
 			o := in.observe()
-			live.Instances = append(live.Instances, liveInstance(ref, o.Service, o.Slot, o.Snapshot, o.Digest, o.Config, o.ID,
-				o.State == plan.StateRunning || o.State == plan.StateStarting, o.Health))
+			li := liveInstance(ref, o.Service, o.Slot, o.Snapshot, o.Digest, o.Config, o.ID,
+				o.State == plan.StateRunning || o.State == plan.StateStarting, o.Health)
+			if li.Running {
+				pid, _ := strconv.Atoi(o.ID)
+				li.Binary = binaryChange(pid)
+			}
+			live.Instances = append(live.Instances, li)
 		}
 	} else if t.opts.Store != nil {
 		recs, err := t.opts.Store.ListInstances(ctx, ref.Env, ref.Site)
@@ -43,7 +49,11 @@ func (t *Target) Inspect(ctx context.Context, ref render.SiteRef) (*drift.Live, 
 				env := proc.Environ(r.PID)
 				running = env["LADDER_SLOT"] == r.Slot && env["LADDER_SERVICE"] == r.Service
 			}
-			live.Instances = append(live.Instances, liveInstance(ref, r.Service, r.Slot, r.Snapshot, r.Digest, r.Config, strconv.Itoa(r.PID), running, ""))
+			li := liveInstance(ref, r.Service, r.Slot, r.Snapshot, r.Digest, r.Config, strconv.Itoa(r.PID), running, "")
+			if running {
+				li.Binary = binaryChange(r.PID)
+			}
+			live.Instances = append(live.Instances, li)
 		}
 	}
 	sort.Slice(live.Instances, func(i, j int) bool {
