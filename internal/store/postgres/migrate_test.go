@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
 )
@@ -180,5 +182,46 @@ func TestStoreIdentity(t *testing.T) {
 	defer s2.Close()
 	if got := id(s2); got != first {
 		t.Errorf("identity after reopen %q, want %q", got, first)
+	}
+}
+
+// TestMigrateFillsAGap: a database that got migration 3 before 2 existed
+// gets 2 when a binary that has it opens it, and 3 is not run again; a
+// binary that lacks a recorded migration refuses the database.
+func TestMigrateFillsAGap(t *testing.T) {
+	ctx := t.Context()
+	pool, err := pgxpool.New(ctx, pgtest.Schema(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	v1 := migration{version: 1, name: "0001_a.sql", sql: `CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+		CREATE TABLE a (seq SERIAL PRIMARY KEY, x INTEGER); INSERT INTO a (x) VALUES (1);`}
+	v2 := migration{version: 2, name: "0002_b.sql", sql: `INSERT INTO a (x) VALUES (2);`}
+	v3 := migration{version: 3, name: "0003_c.sql", sql: `INSERT INTO a (x) VALUES (3);`}
+	for _, step := range [][]migration{{v1, v3}, {v1, v2, v3}, {v1, v2, v3}} {
+		if err := migrate(ctx, pool, step); err != nil {
+			t.Fatalf("migrate %d: %v", len(step), err)
+		}
+	}
+	rows, err := pool.Query(ctx, `SELECT x FROM a ORDER BY seq`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for rows.Next() {
+		var x int
+		if err := rows.Scan(&x); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, x)
+	}
+	rows.Close()
+	if fmt.Sprint(got) != "[1 3 2]" {
+		t.Errorf("migrations ran as %v, want [1 3 2]: each exactly once, the gap filled last", got)
+	}
+	err = migrate(ctx, pool, []migration{v1, v3})
+	if err == nil || !strings.Contains(err.Error(), "migration 2, which this ladder does not know") {
+		t.Errorf("a binary without migration 2: %v, want a refusal naming it", err)
 	}
 }
