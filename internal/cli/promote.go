@@ -41,11 +41,11 @@ func (a *app) promoter(ws *workspace) *promote.Promoter {
 	return &promote.Promoter{
 		Project: ws.project,
 		Store:   ws.store,
-		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
+		Deploy: func(ctx context.Context, env, id, by, grant string) (*api.DeployResult, error) {
 			if err := a.refuseImagesOnRung(ctx, ws, env, id); err != nil {
 				return nil, err
 			}
-			return a.deployTo(ctx, ws, env, id, by)
+			return a.deployTo(ctx, ws, env, id, by, grant)
 		},
 		Endpoints: func(ctx context.Context, env string) (map[string]string, error) {
 			return a.endpointsOf(ctx, ws, env)
@@ -87,6 +87,9 @@ serialised.`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
+			if err := a.authorize(ctx, to, "promote"); err != nil {
+				return err
+			}
 			ref, err := resolveSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
@@ -102,6 +105,8 @@ serialised.`,
 				return &ExitError{Code: ExitUnhealthy, Err: err, Reported: true}
 			case errors.As(err, &locked):
 				return &ExitError{Code: ExitBusy, Err: err}
+			case errors.Is(err, promote.ErrNotAdmitted):
+				return &ExitError{Code: ExitRefused, Err: err}
 			case errors.Is(err, store.ErrNotFound):
 				return &ExitError{Code: ExitNotRunning, Err: err, Hint: "ladder snapshots"}
 			case err != nil && res != nil && res.Deploy != nil:
@@ -164,6 +169,9 @@ identity is refused.`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
+			if err := a.authorize(ctx, to, "approve"); err != nil {
+				return err
+			}
 			ref, err := resolveSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
@@ -210,6 +218,9 @@ the current snapshot is broken (crash-looping, failing health).`,
 				return err
 			}
 			defer ws.Close()
+			if err := a.authorize(ctx, args[0], "rollback"); err != nil {
+				return err
+			}
 			res, err := a.promoter(ws).Rollback(ctx, args[0], to, a.actor(as), why)
 			if err != nil {
 				if res != nil && res.Deploy != nil {

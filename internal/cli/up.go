@@ -115,6 +115,9 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if env.Template {
 		return exitf(ExitConfig, "%s is a template for previews, not an environment to run", env.Name)
 	}
+	if err := a.authorize(ctx, env.Name, "deploy"); err != nil {
+		return err
+	}
 	if env.From != "" {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s is promoted to from %s, never built and deployed directly", env.Name, env.From),
 			Hint: fmt.Sprintf("ladder promote SNAPSHOT --to %s", env.Name)}
@@ -551,7 +554,7 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 	return agent.New(agent.Options{
 		Dir: ws.project.Dir, Load: a.loadOptions(), Project: ws.project, Env: env,
 		StateDir: ws.stateDir, Store: ws.store, Builder: ws.builder, Target: tgt,
-		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws),
+		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws), Authorize: a.authorize,
 		Secrets: ws.secrets().Values, Redactor: ws.redactor,
 		Alert: func(msg string) { fmt.Fprintf(a.Err, "ladder: %s\n", msg) },
 	})
