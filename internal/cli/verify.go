@@ -48,14 +48,14 @@ func (a *app) verifier(ws *workspace) func(*snapshot.Snapshot) error {
 		if err := s.Verify(); err != nil {
 			return err
 		}
+		keys, err := a.trustedKeys(context.Background(), ws)
+		if err != nil {
+			return err
+		}
 		sig, err := sign.LoadSignature(ws.signatureDir(), s.ID)
 		if errors.Is(err, sign.ErrUnsigned) {
 			return fmt.Errorf("snapshot %s is not signed: ladder sign %s", snapshot.Short(s.ID), snapshot.Short(s.ID))
 		}
-		if err != nil {
-			return err
-		}
-		keys, err := a.trustedKeys(context.Background(), ws)
 		if err != nil {
 			return err
 		}
