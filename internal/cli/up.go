@@ -37,6 +37,8 @@ type upOptions struct {
 	keep      int
 	// snapshot, when set, is deployed as it is: nothing is built.
 	snapshot string
+	// grant admits the snapshot to a gated rung (promote.Promoter.Enter).
+	grant string
 }
 
 func newUpCmd(a *app) *cobra.Command {
@@ -213,6 +215,11 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		return err
 	}
 	defer held.Release()
+	// A gated first rung admits the snapshot only once the gates it can
+	// hold (signature, approvals) pass.
+	if o.grant, err = a.promoter(ws).Enter(ctx, env.Name, snap.ID, a.actor("")); err != nil {
+		return err
+	}
 	if !running {
 		// Another command may have started the agent while this one built.
 		client, running = agent.Find(ctx, ws.stateDir, env.Name)
@@ -305,7 +312,7 @@ func (a *app) recover(ctx context.Context, ws *workspace, rec *deploy.Recorder, 
 // `up -d` leaves nothing running.
 func (a *app) upViaAgent(ctx context.Context, ws *workspace, c *agent.Client, made *deploy.Made, env string, o upOptions, out *printer, begun time.Time, started bool) error {
 	out.printf("deploying to %s (agent pid %d)\n", env, c.Info.PID)
-	req := api.DeployRequest{Snapshot: made.Snapshot.ID, By: a.actor("")}
+	req := api.DeployRequest{Snapshot: made.Snapshot.ID, By: a.actor(""), Grant: o.grant}
 	if o.timeout > 0 {
 		req.HealthTimeout = o.timeout.String()
 	}
@@ -404,7 +411,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	go func() { runDone <- ag.Run(runCtx) }()
 
 	out.printf("deploying to %s\n", env)
-	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, By: a.actor(""), Progress: out.deploy, Plan: func(p *plan.Plan) {
+	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, By: a.actor(""), Grant: o.grant, Progress: out.deploy, Plan: func(p *plan.Plan) {
 		if a.verbose {
 			out.printf("%s", p)
 		}

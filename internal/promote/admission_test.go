@@ -226,3 +226,39 @@ func TestPromoteIssuesAGrantTheAdmissionTakes(t *testing.T) {
 		t.Errorf("a deploy without a grant: %v, want a refusal", err)
 	}
 }
+
+// TestEnterAFirstRung: `ladder up` to a gated first rung gets a grant only
+// once its signature and approvals pass; soak and tests cannot pass there.
+func TestEnterAFirstRung(t *testing.T) {
+	ctx := context.Background()
+	st, snap, _ := admitRig(t)
+	badSig := errors.New("signed with key 0123456789ab, which this ladder does not trust")
+	sigErr := badSig
+	first := spec.Environment{Name: "local", Sites: []spec.Site{{Name: "default"}}, Gates: spec.Gates{Signed: true, Approvals: 1}}
+	proj := &spec.Project{Ladder: &spec.Ladder{Environments: []spec.Environment{first}}}
+	p := &Promoter{Project: proj, Store: st, Verify: func(*snapshot.Snapshot) error { return sigErr }}
+	ad := &Admitter{Store: st, Verify: p.Verify}
+
+	_, err := p.Enter(ctx, "local", snap.ID, "ana")
+	if !errors.Is(err, ErrNotAdmitted) || !strings.Contains(err.Error(), "does not trust") || !strings.Contains(err.Error(), "needs 1 approval(s), has 0") {
+		t.Fatalf("Enter with a bad signature and no approval: %v", err)
+	}
+	sigErr = nil
+	if err := st.AddApproval(ctx, store.Approval{Snapshot: snap.ID, Env: "local", By: "bo"}); err != nil {
+		t.Fatal(err)
+	}
+	token, err := p.Enter(ctx, "local", snap.ID, "ana")
+	if err != nil || token == "" {
+		t.Fatalf("Enter once the gates pass: %q, %v", token, err)
+	}
+	if err := ad.Admit(ctx, &first, snap, token, "ana"); err != nil {
+		t.Errorf("admitting with the grant from Enter: %v", err)
+	}
+
+	soaked := first
+	soaked.Gates.Soak = time.Minute
+	p.Project = &spec.Project{Ladder: &spec.Ladder{Environments: []spec.Environment{soaked}}}
+	if _, err := p.Enter(ctx, "local", snap.ID, "ana"); err == nil || !strings.Contains(err.Error(), "is the first rung") {
+		t.Errorf("Enter a first rung with a soak: %v", err)
+	}
+}
