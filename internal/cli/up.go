@@ -70,7 +70,12 @@ that no release ran are collected. A protected rung is never watched.
 With --snapshot ID up builds nothing and deploys that snapshot, made
 earlier here or brought by ` + "`ladder pull`" + ` from a registry that CI
 pushed it to: the first rung then runs the very digests CI built, and
-promotion takes them on from there.`,
+promotion takes them on from there.
+
+A gated first rung (protected, signed or approvals in ladder.yaml) admits
+the snapshot only once its signature verifies with a trusted key and it
+has its approvals; otherwise up exits 8 and deploys nothing. A soak or gate
+tests cannot pass on a first rung.`,
 		Example: `  ladder up
   ladder up --watch
   ladder up -d --dashboard 127.0.0.1:0
