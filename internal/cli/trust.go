@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ladderhq/ladder/internal/sign"
+	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -59,18 +60,34 @@ func (a *app) trust(ctx context.Context, ws *workspace, pem []byte, by, outcome 
 	return k, nil
 }
 
-// trustedKeyFor finds the trusted, unrevoked key a signature names.
-func trustedKeyFor(keys []store.TrustedKey, keyID string) (store.TrustedKey, error) {
+// verifyTrusted verifies sig over s with the trusted key it names. The
+// key ID a signature records is not itself signed: a signature naming no
+// trusted key (or none at all, as one made elsewhere may) is tried with
+// every trusted key, and one naming a revoked key is refused.
+func verifyTrusted(s *snapshot.Snapshot, sig *sign.Signature, keys []store.TrustedKey) error {
+	short := snapshot.Short(s.ID)
+	try := func(k store.TrustedKey) error {
+		v, err := sign.LoadPublicKey([]byte(k.PEM))
+		if err != nil {
+			return err
+		}
+		return sign.Verify(s, sig, v)
+	}
 	for _, k := range keys {
-		if k.Fingerprint != keyID {
+		if k.Fingerprint != sig.KeyID {
 			continue
 		}
 		if !k.Revoked.IsZero() {
-			return k, fmt.Errorf("signed with key %s, revoked on %s by %s", short12(keyID), k.Revoked.Format(time.RFC3339), orDashStr(k.RevokedBy))
+			return fmt.Errorf("snapshot %s is signed with key %s, revoked on %s by %s", short, short12(k.Fingerprint), k.Revoked.Format(time.RFC3339), orDashStr(k.RevokedBy))
 		}
-		return k, nil
+		return try(k)
 	}
-	return store.TrustedKey{}, fmt.Errorf("signed with key %s, which this ladder does not trust (ladder trust list; ladder trust add FILE.pub once it is meant)", short12(keyID))
+	for _, k := range keys {
+		if k.Revoked.IsZero() && try(k) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("snapshot %s is signed with key %s, which this ladder does not trust (ladder trust list; ladder trust add FILE.pub once it is meant)", short, orDashStr(short12(sig.KeyID)))
 }
 
 func short12(id string) string {

@@ -59,15 +59,7 @@ func (a *app) verifier(ws *workspace) func(*snapshot.Snapshot) error {
 		if err != nil {
 			return err
 		}
-		key, err := trustedKeyFor(keys, sig.KeyID)
-		if err != nil {
-			return fmt.Errorf("snapshot %s: %w", snapshot.Short(s.ID), err)
-		}
-		v, err := sign.LoadPublicKey([]byte(key.PEM))
-		if err != nil {
-			return err
-		}
-		if err := sign.Verify(s, sig, v); err != nil {
+		if err := verifyTrusted(s, sig, keys); err != nil {
 			return err
 		}
 		for _, name := range s.Services() {
