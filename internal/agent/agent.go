@@ -41,9 +41,12 @@ type Options struct {
 	Target   target.Target
 	// Addr overrides the environment's dashboard address.
 	Addr string
-	// Verify checks a snapshot's signature and artifacts (protected
-	// environments, signed gates).
+	// Verify checks a snapshot's signature against the trusted keys and
+	// its artifacts (protected environments, signed gates).
 	Verify func(*snapshot.Snapshot) error
+	// Authorize, when set, decides whether the asker may act on an
+	// environment (action "deploy"); nil allows everything.
+	Authorize func(ctx context.Context, env, action string) error
 	// Secrets returns an environment's secret values (decrypted with its
 	// key); called only when a release needs them.
 	Secrets func(env string) (map[string]string, error)

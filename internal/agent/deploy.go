@@ -23,7 +23,10 @@ type DeployOptions struct {
 	// HealthTimeout overrides the environment's health.timeout when set.
 	HealthTimeout time.Duration
 	// By is who asked for the deploy.
-	By       string
+	By string
+	// Grant is the token of a grant from a promotion or rollback (see
+	// promote.Admitter).
+	Grant    string
 	Progress func(target.Progress)
 	Plan     func(*plan.Plan)
 }
@@ -32,7 +35,7 @@ type DeployOptions struct {
 // failed is an answer, not an error: its result carries the error, and the
 // previous release keeps serving.
 func (a *Agent) Deploy(ctx context.Context, req api.DeployRequest) (*api.DeployResult, error) {
-	opts := DeployOptions{By: req.By}
+	opts := DeployOptions{By: req.By, Grant: req.Grant}
 	if req.HealthTimeout != "" {
 		d, err := time.ParseDuration(req.HealthTimeout)
 		if err != nil || d <= 0 {
@@ -95,22 +98,11 @@ func (a *Agent) endDeploys() {
 	a.deploys.Wait()
 }
 
-// ProtectedError is a protected environment refusing a snapshot whose
-// signature or artifacts do not verify.
-type ProtectedError struct {
-	Env string
-	Err error
-}
-
-func (e *ProtectedError) Error() string {
-	return fmt.Sprintf("%s is protected and refuses this snapshot: %v", e.Env, e.Err)
-}
-
-func (e *ProtectedError) Unwrap() error { return e.Err }
-
 // DeployWith deploys snapshot id to every site of the environment, one
 // site after the other, stopping at the first that fails. The project is
 // reloaded first and replaces the agent's only once it loaded cleanly.
+// The rung's admission (promote.Admitter) decides first whether the
+// snapshot may come here at all: a *promote.AdmissionError when not.
 func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (*api.DeployResult, error) {
 	a.deployMu.Lock()
 	defer a.deployMu.Unlock()
@@ -130,13 +122,16 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	if err := snap.Verify(); err != nil {
 		return nil, err
 	}
-	if env.Protected {
-		if a.opts.Verify == nil {
-			return nil, fmt.Errorf("%s is protected and this agent cannot verify signatures", env.Name)
+	if a.opts.Authorize != nil {
+		if err := a.opts.Authorize(ctx, env.Name, "deploy"); err != nil {
+			return nil, err
 		}
-		if err := a.opts.Verify(snap); err != nil {
-			return nil, &ProtectedError{Env: env.Name, Err: err}
-		}
+	}
+	// Every way onto the rung comes through here: the same admission
+	// for the API, promote, rollback, up and watch.
+	admit := &promote.Admitter{Store: a.opts.Store, Verify: a.opts.Verify}
+	if err := admit.Admit(ctx, env, snap, opts.Grant, opts.By); err != nil {
+		return nil, err
 	}
 	rp, err := deploy.ProjectFor(ctx, p, a.opts.StateDir, a.opts.Load, snap)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/store"
 	"syscall"
 )
@@ -176,6 +177,15 @@ func (c *Client) Down(ctx context.Context) error {
 type APIError struct {
 	Status int
 	Body   api.Error
+}
+
+// Unwrap makes a rung's refusal of a snapshot promote.ErrNotAdmitted on
+// this side too.
+func (e *APIError) Unwrap() error {
+	if e.Body.Code == api.CodeNotAdmitted {
+		return promote.ErrNotAdmitted
+	}
+	return nil
 }
 
 func (e *APIError) Error() string {

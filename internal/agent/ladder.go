@@ -24,9 +24,9 @@ func (a *Agent) promoter() *promote.Promoter {
 	return &promote.Promoter{
 		Project: p,
 		Store:   a.opts.Store,
-		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
+		Deploy: func(ctx context.Context, env, id, by, grant string) (*api.DeployResult, error) {
 			if env == a.opts.Env {
-				return a.deployDetached(ctx, id, DeployOptions{By: by})
+				return a.deployDetached(ctx, id, DeployOptions{By: by, Grant: grant})
 			}
 			c, ok := Find(ctx, a.opts.StateDir, env)
 			if !ok {
@@ -35,7 +35,7 @@ func (a *Agent) promoter() *promote.Promoter {
 					return nil, err
 				}
 			}
-			return c.Deploy(ctx, api.DeployRequest{Snapshot: id, By: by})
+			return c.Deploy(ctx, api.DeployRequest{Snapshot: id, By: by, Grant: grant})
 		},
 		Endpoints: func(ctx context.Context, env string) (map[string]string, error) {
 			return Endpoints(ctx, a.opts.StateDir, env)

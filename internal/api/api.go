@@ -80,6 +80,11 @@ type DeployRequest struct {
 	HealthTimeout string `json:"healthTimeout,omitempty"`
 	// By is who asks (recorded with the release).
 	By string `json:"by,omitempty"`
+	// Grant is the token of the grant a promotion or rollback issued for
+	// this snapshot on this rung. A gated rung (protected, signed,
+	// approvals, soak or tests) refuses a snapshot without a valid one
+	// unless it is known-good there (409).
+	Grant string `json:"grant,omitempty"`
 }
 
 // DeployResult is what a deploy did.
@@ -107,4 +112,11 @@ type DeployResult struct {
 type Error struct {
 	Error string `json:"error"`
 	Hint  string `json:"hint,omitempty"`
+	// Code classifies the error where a client acts on it: CodeNotAdmitted.
+	Code string `json:"code,omitempty"`
 }
+
+// CodeNotAdmitted is a rung refusing a snapshot (HTTP 409): no valid grant
+// and not known-good there, a signature no trusted key verifies, or a
+// weakened gate policy.
+const CodeNotAdmitted = "not_admitted"

@@ -27,7 +27,8 @@ func (a *app) startAgent(ctx context.Context, ws *workspace, env, dashboard stri
 
 // deployTo deploys a recorded snapshot to env through its agent, starting
 // one when none runs. Nothing is built.
-func (a *app) deployTo(ctx context.Context, ws *workspace, env, id, by string) (*api.DeployResult, error) {
+// grant is the token a promotion or rollback issued for it ("" for none).
+func (a *app) deployTo(ctx context.Context, ws *workspace, env, id, by, grant string) (*api.DeployResult, error) {
 	c, ok := agent.Find(ctx, ws.stateDir, env)
 	if !ok {
 		var err error
@@ -35,7 +36,7 @@ func (a *app) deployTo(ctx context.Context, ws *workspace, env, id, by string) (
 			return nil, err
 		}
 	}
-	return c.Deploy(ctx, api.DeployRequest{Snapshot: id, By: by})
+	return c.Deploy(ctx, api.DeployRequest{Snapshot: id, By: by, Grant: grant})
 }
 
 // endpointsOf returns SERVICE_URL variables for env's first site.

@@ -25,6 +25,7 @@ const (
 	ExitNotRunning  = 4   // nothing runs, or what was asked for does not exist
 	ExitStore       = 6   // the state store is missing, replaced, emptied or damaged
 	ExitBusy        = 7   // another ladder process holds the environment
+	ExitRefused     = 8   // a rung's admission refused the snapshot (gates, trust, policy)
 	ExitInterrupted = 130 // stopped by Ctrl-C (SIGINT) or SIGTERM
 )
 
@@ -39,6 +40,9 @@ const exitCodesHelp = `Exit codes:
        damaged: ladder refuses to start a new, empty history in its place
   7    busy: another ladder process is changing the environment (promote,
        rollback, up or down); the message names it
+  8    refused: a gated rung did not admit the snapshot (no grant from a
+       promotion or rollback and not known-good there, a signature no
+       trusted key verifies, or ladder.yaml weakens the pinned policy)
   130  interrupted (Ctrl-C); everything started was torn down`
 
 // ExitError carries an exit code to main.
@@ -89,6 +93,8 @@ func Code(err error) int {
 		return ExitStore
 	case errors.As(err, new(*promote.LockedError)), errors.As(err, new(*lease.BusyError)):
 		return ExitBusy
+	case errors.Is(err, promote.ErrNotAdmitted):
+		return ExitRefused
 	}
 	return ExitFailure
 }

@@ -3,8 +3,12 @@ package cli
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"testing"
 
+	"github.com/ladderhq/ladder/internal/agent"
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/spec"
 )
 
@@ -29,5 +33,22 @@ func TestReportEscapesHostileCharacters(t *testing.T) {
 				t.Errorf("Report printed\n%q\nwant\n%q", b.String(), tt.want)
 			}
 		})
+	}
+}
+
+// A rung's refusal is exit 8, whether it happened in this process or in
+// the rung's agent (an HTTP 409 with code not_admitted).
+func TestRefusalIsExit8(t *testing.T) {
+	for name, err := range map[string]error{
+		"here":       fmt.Errorf("deploying: %w", &promote.AdmissionError{Env: "prod", Reason: "gated"}),
+		"agent":      &agent.APIError{Status: 409, Body: api.Error{Error: "prod refuses", Code: api.CodeNotAdmitted}},
+		"deployFail": (&app{}).deployFailed(nil, &agent.APIError{Status: 409, Body: api.Error{Error: "prod refuses", Code: api.CodeNotAdmitted}}),
+	} {
+		if got := Code(err); got != ExitRefused {
+			t.Errorf("%s: exit %d, want %d", name, got, ExitRefused)
+		}
+	}
+	if got := Code(&agent.APIError{Status: 409, Body: api.Error{Error: "ambiguous"}}); got == ExitRefused {
+		t.Errorf("another 409 is exit %d", got)
 	}
 }

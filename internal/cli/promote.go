@@ -41,11 +41,11 @@ func (a *app) promoter(ws *workspace) *promote.Promoter {
 	return &promote.Promoter{
 		Project: ws.project,
 		Store:   ws.store,
-		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
+		Deploy: func(ctx context.Context, env, id, by, grant string) (*api.DeployResult, error) {
 			if err := a.refuseImagesOnRung(ctx, ws, env, id); err != nil {
 				return nil, err
 			}
-			return a.deployTo(ctx, ws, env, id, by)
+			return a.deployTo(ctx, ws, env, id, by, grant)
 		},
 		Endpoints: func(ctx context.Context, env string) (map[string]string, error) {
 			return a.endpointsOf(ctx, ws, env)
@@ -71,7 +71,14 @@ healthy for the soak time, the gate test commands pass against that rung,
 enough distinct identities approved it, and its signature verifies. Every
 gate's result is recorded with its reason; a failed gate blocks the
 promotion (exit 3) and says what to do. Promotions to one environment are
-serialised.`,
+serialised.
+
+Once the gates pass, promote issues a single-use grant (bound to ENV and
+the snapshot, expiring in 15 minutes) that ENV's agent consumes: a gated
+rung takes no snapshot without one, unless it is known-good there. A
+ladder.yaml that asks less of ENV than the policy pinned in the store is
+refused with exit 8 (see ` + "`ladder policy`" + `), and signatures verify against
+the keys the store trusts (see ` + "`ladder trust`" + `).`,
 		Example: `  ladder promote latest --to dev
   ladder promote 3f2a9c1b --to dev
   ladder promote 3f2a9c1b --to prod --why "release 1.4"
@@ -86,6 +93,9 @@ serialised.`,
 			defer ws.Close()
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
+			}
+			if err := a.authorize(ctx, to, "promote"); err != nil {
+				return err
 			}
 			ref, err := resolveSnapshot(ctx, ws, args[0])
 			if err != nil {
@@ -102,6 +112,8 @@ serialised.`,
 				return &ExitError{Code: ExitUnhealthy, Err: err, Reported: true}
 			case errors.As(err, &locked):
 				return &ExitError{Code: ExitBusy, Err: err}
+			case errors.Is(err, promote.ErrNotAdmitted):
+				return &ExitError{Code: ExitRefused, Err: err}
 			case errors.Is(err, store.ErrNotFound):
 				return &ExitError{Code: ExitNotRunning, Err: err, Hint: "ladder snapshots"}
 			case err != nil && res != nil && res.Deploy != nil:
@@ -164,6 +176,9 @@ identity is refused.`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
+			if err := a.authorize(ctx, to, "approve"); err != nil {
+				return err
+			}
 			ref, err := resolveSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
@@ -199,7 +214,9 @@ A release is known-good once, over the soak of the rung that promotes from
 ENV (if any), every service stayed healthy and kept its error rate and p95
 within that rung's gates (maxErrorRate, 5% by default; maxP95); ` + "`ladder history ENV`" + `
 says why each release is or is not. Nothing is rebuilt, and it works when
-the current snapshot is broken (crash-looping, failing health).`,
+the current snapshot is broken (crash-looping, failing health). The
+rollback issues the grant a gated rung needs (see ` + "`ladder promote --help`" + `);
+a ladder.yaml weaker than ENV's pinned policy is refused with exit 8.`,
 		Example: `  ladder rollback staging
   ladder rollback prod --to 1a2b3c4d --why "checkout errors"`,
 		Args: cobra.ExactArgs(1),
@@ -210,6 +227,9 @@ the current snapshot is broken (crash-looping, failing health).`,
 				return err
 			}
 			defer ws.Close()
+			if err := a.authorize(ctx, args[0], "rollback"); err != nil {
+				return err
+			}
 			res, err := a.promoter(ws).Rollback(ctx, args[0], to, a.actor(as), why)
 			if err != nil {
 				if res != nil && res.Deploy != nil {

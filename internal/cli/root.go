@@ -107,6 +107,8 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 		newAuditCmd(a),
 		newSecretCmd(a),
 		newKeysCmd(a),
+		newTrustCmd(a),
+		newPolicyCmd(a),
 		newCheckCmd(a),
 		newJobsCmd(a),
 		newSignCmd(a),

@@ -72,6 +72,9 @@ with it. --no-password makes a key with an empty password, for tests.`,
 				return err
 			}
 			fmt.Fprintf(a.Out, "public key  %s (commit it)\nprivate key %s (keep it secret)\n", ws.publicKeyPath(), ws.privateKeyPath())
+			if keys, err := ws.store.TrustedKeys(cmd.Context()); err == nil && len(keys) > 0 {
+				fmt.Fprintf(a.Err, "this ladder already trusts other keys: signed rungs refuse snapshots signed with the new one until `ladder trust add %s`\n", publicKeyFile)
+			}
 			return nil
 		},
 	}
@@ -110,7 +113,8 @@ func newVerifyCmd(a *app) *cobra.Command {
 		Use:   "verify SNAPSHOT",
 		Short: "Verify a snapshot's signature and its artifacts' bytes",
 		Long: `verify checks that the snapshot record matches its ID, that its signature
-verifies with ladder.pub, that every artifact in the artifact store
+verifies with a key the store trusts (ladder trust list; the project's
+ladder.pub is trusted on first use when the store trusts none), that every artifact in the artifact store
 still has exactly the bytes its digest names, and that every artifact
 unpacked for the process target still holds exactly its image's files
 (each file's SHA-256, mode and size; nothing added or missing). Exit 3

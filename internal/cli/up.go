@@ -37,6 +37,8 @@ type upOptions struct {
 	keep      int
 	// snapshot, when set, is deployed as it is: nothing is built.
 	snapshot string
+	// grant admits the snapshot to a gated rung (promote.Promoter.Enter).
+	grant string
 }
 
 func newUpCmd(a *app) *cobra.Command {
@@ -68,7 +70,12 @@ that no release ran are collected. A protected rung is never watched.
 With --snapshot ID up builds nothing and deploys that snapshot, made
 earlier here or brought by ` + "`ladder pull`" + ` from a registry that CI
 pushed it to: the first rung then runs the very digests CI built, and
-promotion takes them on from there.`,
+promotion takes them on from there.
+
+A gated first rung (protected, signed or approvals in ladder.yaml) admits
+the snapshot only once its signature verifies with a trusted key and it
+has its approvals; otherwise up exits 8 and deploys nothing. A soak or gate
+tests cannot pass on a first rung.`,
 		Example: `  ladder up
   ladder up --watch
   ladder up -d --dashboard 127.0.0.1:0
@@ -114,6 +121,9 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	}
 	if env.Template {
 		return exitf(ExitConfig, "%s is a template for previews, not an environment to run", env.Name)
+	}
+	if err := a.authorize(ctx, env.Name, "deploy"); err != nil {
+		return err
 	}
 	if env.From != "" {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s is promoted to from %s, never built and deployed directly", env.Name, env.From),
@@ -226,6 +236,11 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		return err
 	}
 	defer held.Release()
+	// A gated first rung admits the snapshot only once the gates it can
+	// hold (signature, approvals) pass.
+	if o.grant, err = a.promoter(ws).Enter(ctx, env.Name, snap.ID, a.actor("")); err != nil {
+		return err
+	}
 	if !running {
 		// Another command may have started the agent while this one built.
 		client, running = agent.Find(ctx, ws.stateDir, env.Name)
@@ -318,7 +333,7 @@ func (a *app) recover(ctx context.Context, ws *workspace, rec *deploy.Recorder, 
 // `up -d` leaves nothing running.
 func (a *app) upViaAgent(ctx context.Context, ws *workspace, c *agent.Client, made *deploy.Made, env string, o upOptions, out *printer, begun time.Time, started bool) error {
 	out.printf("deploying to %s (agent pid %d)\n", env, c.Info.PID)
-	req := api.DeployRequest{Snapshot: made.Snapshot.ID, By: a.actor("")}
+	req := api.DeployRequest{Snapshot: made.Snapshot.ID, By: a.actor(""), Grant: o.grant}
 	if o.timeout > 0 {
 		req.HealthTimeout = o.timeout.String()
 	}
@@ -417,7 +432,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	go func() { runDone <- ag.Run(runCtx) }()
 
 	out.printf("deploying to %s\n", env)
-	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, By: a.actor(""), Progress: out.deploy, Plan: func(p *plan.Plan) {
+	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, By: a.actor(""), Grant: o.grant, Progress: out.deploy, Plan: func(p *plan.Plan) {
 		if a.verbose {
 			out.printf("%s", p)
 		}
@@ -567,7 +582,7 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 	return agent.New(agent.Options{
 		Dir: ws.project.Dir, Load: a.loadOptions(), Project: ws.project, Env: env,
 		StateDir: ws.stateDir, Store: ws.store, Builder: ws.builder, Target: tgt,
-		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws),
+		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws), Authorize: a.authorize,
 		Secrets: ws.secrets().Values, Redactor: ws.redactor,
 		Alert: func(msg string) { fmt.Fprintf(a.Err, "ladder: %s\n", msg) },
 	})

@@ -40,26 +40,26 @@ const signingPasswordEnv = "LADDER_SIGNING_PASSWORD"
 
 func signingPassword() []byte { return []byte(os.Getenv(signingPasswordEnv)) }
 
-// verifier checks a snapshot's record, its signature with the project's
-// public key, every artifact's bytes against its digest, and every
-// artifact's unpacked tree (the process target's) against its image.
+// verifier checks a snapshot's record, its signature with a key the store
+// trusts (see trustedKeys), every artifact's bytes against its digest, and
+// every artifact's unpacked tree (the process target's) against its image.
 func (a *app) verifier(ws *workspace) func(*snapshot.Snapshot) error {
 	return func(s *snapshot.Snapshot) error {
 		if err := s.Verify(); err != nil {
 			return err
 		}
-		pem, err := os.ReadFile(ws.publicKeyPath())
-		if err != nil {
-			return fmt.Errorf("no public key to verify snapshot %s with (%s): ladder keys generate", snapshot.Short(s.ID), publicKeyFile)
-		}
-		v, err := sign.LoadPublicKey(pem)
+		keys, err := a.trustedKeys(context.Background(), ws)
 		if err != nil {
 			return err
 		}
-		if _, err := sign.VerifyStored(ws.signatureDir(), s, v); err != nil {
-			if errors.Is(err, sign.ErrUnsigned) {
-				return fmt.Errorf("snapshot %s is not signed: ladder sign %s", snapshot.Short(s.ID), snapshot.Short(s.ID))
-			}
+		sig, err := sign.LoadSignature(ws.signatureDir(), s.ID)
+		if errors.Is(err, sign.ErrUnsigned) {
+			return fmt.Errorf("snapshot %s is not signed: ladder sign %s", snapshot.Short(s.ID), snapshot.Short(s.ID))
+		}
+		if err != nil {
+			return err
+		}
+		if err := verifyTrusted(s, sig, keys); err != nil {
 			return err
 		}
 		for _, name := range s.Services() {

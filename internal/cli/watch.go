@@ -10,6 +10,7 @@ import (
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
@@ -231,6 +232,8 @@ func (a *app) checkWatch(ctx context.Context, ws *workspace, env *spec.Environme
 		return nil, exitf(ExitConfig, "--watch runs in the foreground; it does not go with -d")
 	case env.Protected:
 		return nil, exitf(ExitConfig, "%s is protected: it runs signed snapshots only, never files changed in place; --watch is for unprotected rungs", env.Name)
+	case promote.PolicyOf(env).Gated():
+		return nil, exitf(ExitConfig, "%s is gated (%s): every rebuild would have to pass them; --watch is for rungs without gates", env.Name, strings.Join(promote.PolicyOf(env).Gates(), ", "))
 	case o.keep < 1:
 		return nil, exitf(ExitConfig, "--keep-snapshots must be at least 1")
 	}

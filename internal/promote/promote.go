@@ -16,8 +16,10 @@ import (
 )
 
 // Deployer deploys a snapshot to every site of an environment and waits
-// for the outcome (through the environment's agent).
-type Deployer func(ctx context.Context, env, snapshotID, by string) (*api.DeployResult, error)
+// for the outcome (through the environment's agent). grant is the token
+// of the grant the promotion or rollback issued once its checks passed:
+// the rung's admission consumes it (see Admitter).
+type Deployer func(ctx context.Context, env, snapshotID, by, grant string) (*api.DeployResult, error)
 
 // Endpoints returns, for the first site of an environment, one variable
 // per published service: WEB_URL=http://127.0.0.1:3000, ...
@@ -196,6 +198,9 @@ func (p *Promoter) Promote(ctx context.Context, req Request) (*Result, error) {
 	if err := p.recoverInterrupted(ctx, to.Name); err != nil {
 		return nil, err
 	}
+	if err := p.refuseWeakerPolicy(ctx, to, snap.ID); err != nil {
+		return nil, err
+	}
 	// The previous rung's releases that passed their soak become
 	// known-good now, whether or not this promotion goes through.
 	_ = p.RefreshKnownGood(ctx, from.Name)
@@ -246,8 +251,12 @@ func (p *Promoter) Promote(ctx context.Context, req Request) (*Result, error) {
 	}
 	var dres *api.DeployResult
 	err = p.push(ctx, to, snap)
+	var token string
 	if err == nil {
-		dres, err = p.Deploy(ctx, to.Name, snap.ID, req.By)
+		token, err = p.issueGrant(ctx, to.Name, snap.ID, fmt.Sprintf("promotion %d", pr.ID))
+	}
+	if err == nil {
+		dres, err = p.Deploy(ctx, to.Name, snap.ID, req.By, token)
 	}
 	res.Deploy = dres
 	phase, reason, outcome := store.PromotionSucceeded, "deployed", "succeeded"
@@ -300,6 +309,20 @@ func (p *Promoter) Approve(ctx context.Context, snapshotRef, env, by, comment st
 	}
 	p.audit(ctx, store.AuditEntry{Actor: by, Action: "approve", Env: env, Snapshot: snap.ID, Outcome: "approved", Detail: orDash(comment)})
 	return a, nil
+}
+
+// refuseWeakerPolicy refuses to act on env while its ladder.yaml asks for
+// less than the policy pinned for it: the gates would be judged by the
+// weaker file. The pin itself is made or strengthened by the admission.
+func (p *Promoter) refuseWeakerPolicy(ctx context.Context, env *spec.Environment, snap string) error {
+	ps, err := PolicyOfStore(ctx, p.Store, env)
+	if err != nil {
+		return err
+	}
+	if len(ps.Weaker) > 0 {
+		return Decide(Admission{Env: env.Name, Snapshot: snap, Policy: ps.File, Weaker: ps.Weaker})
+	}
+	return nil
 }
 
 // push sends snap's images to env's registry, when it has one: its

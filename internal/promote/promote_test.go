@@ -44,7 +44,16 @@ func newRig(t *testing.T) *rig {
 	r := &rig{t: t, st: st, snap: snap}
 	r.p = &Promoter{
 		Project: proj, Store: st, Holder: store.Holder{Host: "test", PID: 1, Instance: "rig"}, Dir: t.TempDir(),
-		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
+		Deploy: func(ctx context.Context, env, id, by, grant string) (*api.DeployResult, error) {
+			// The rung's admission, as an agent runs it.
+			e, _ := proj.Ladder.Environment(env)
+			s, err := st.GetSnapshot(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if err := (&Admitter{Store: st}).Admit(ctx, e, s, grant, by); err != nil {
+				return nil, err
+			}
 			r.deploys = append(r.deploys, env+"@"+snapshot.Short(id))
 			rel := r.release(env, id, time.Now())
 			return &api.DeployResult{Environment: env, Snapshot: id, Release: rel}, nil

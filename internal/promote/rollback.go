@@ -206,14 +206,23 @@ func (p *Promoter) Rollback(ctx context.Context, env, to, by, why string) (*Roll
 			return nil, fmt.Errorf("%s has no known-good snapshot other than the one it runs: `ladder history %s` lists what ran", env, env)
 		}
 	}
+	if err := p.refuseWeakerPolicy(ctx, e, target.ID); err != nil {
+		return nil, err
+	}
 	p.audit(ctx, store.AuditEntry{Actor: by, Action: "rollback", Env: env, Snapshot: target.ID, Outcome: "requested",
 		Detail: fmt.Sprintf("from %s; %s", snapshot.Short(current), orDash(why))})
 	// A rollback redeploys digests the registry already has; pushing
 	// again costs a HEAD per blob and repairs a registry that lost them.
 	var dres *api.DeployResult
 	err = p.push(ctx, e, target)
+	var token string
 	if err == nil {
-		dres, err = p.Deploy(ctx, env, target.ID, by)
+		// The rollback's own check passed: the snapshot ran successfully
+		// on env (and, without --to, is known-good there).
+		token, err = p.issueGrant(ctx, env, target.ID, "rollback")
+	}
+	if err == nil {
+		dres, err = p.Deploy(ctx, env, target.ID, by, token)
 	}
 	outcome := "succeeded"
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
 )
@@ -174,6 +175,8 @@ func TestDeploy(t *testing.T) {
 			return nil, fmt.Errorf("resolve abcd: %w", store.ErrAmbiguous)
 		case "bad0":
 			return nil, errors.New("target exploded")
+		case "0a0a":
+			return nil, &promote.AdmissionError{Env: "prod", Reason: "the rung is gated"}
 		case "fa11":
 			return &api.DeployResult{Environment: "dev", Site: "local", Snapshot: snapB, Release: 9,
 				Error: "worker never became healthy", LastLines: []string{"panic: boom"}}, nil
@@ -200,6 +203,12 @@ func TestDeploy(t *testing.T) {
 	wantError(t, do(h, "POST", "/api/v1/deploy", `{"snapshot":"dead"}`), 404, "not found")
 	wantError(t, do(h, "POST", "/api/v1/deploy", `{"snapshot":"abcd"}`), 409, "ambiguous")
 	wantError(t, do(h, "POST", "/api/v1/deploy", `{"snapshot":"bad0"}`), 500, "target exploded")
+	if e := wantError(t, do(h, "POST", "/api/v1/deploy", `{"snapshot":"0a0a","grant":"t0k3n"}`), 409, "prod refuses this snapshot: the rung is gated"); e.Code != api.CodeNotAdmitted {
+		t.Errorf("a refusal by the rung's admission has code %q, want %q", e.Code, api.CodeNotAdmitted)
+	}
+	if got.Grant != "t0k3n" {
+		t.Errorf("the grant reached the agent as %q", got.Grant)
+	}
 	wantError(t, do(h, "POST", "/api/v1/deploy", ``), 400, "empty")
 	wantError(t, do(h, "POST", "/api/v1/deploy", `{"snapshot":`), 400, "malformed")
 	wantError(t, do(h, "POST", "/api/v1/deploy", `{"snapshot":"abcd","force":true}`), 400, "unknown field")

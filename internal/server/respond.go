@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
 )
@@ -38,6 +39,12 @@ func writeError(w http.ResponseWriter, status int, msg, hint string) {
 // fail classifies err and answers with it. Store sentinels decide the
 // status; everything unrecognised is the agent's fault (500) and is logged.
 func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, promote.ErrNotAdmitted) {
+		// The rung's admission refused: the message says why and what
+		// to do.
+		writeJSON(w, http.StatusConflict, api.Error{Error: err.Error(), Code: api.CodeNotAdmitted})
+		return
+	}
 	status, hint := classify(err)
 	if status >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)

@@ -124,3 +124,13 @@ func shortKey(id string) string {
 	}
 	return id
 }
+
+// KeyIDOfPEM returns the KeyID of a PEM "PUBLIC KEY", checking that it
+// parses as a key ladder can verify with.
+func KeyIDOfPEM(pemBytes []byte) (string, error) {
+	v, err := LoadPublicKey(pemBytes)
+	if err != nil {
+		return "", err
+	}
+	return keyIDOf(v)
+}

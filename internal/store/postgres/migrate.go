@@ -34,11 +34,9 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads migrations/NNNN_name.sql from fsys, in version
-// order. Versions are unique but need not be consecutive: branches
-// developed side by side take numbers of their own, and whichever merges
-// first leaves a gap until the other lands (migrate applies each missing
-// one, in order, whenever it arrives).
+// loadMigrations reads migrations/NNNN_name.sql from fsys, in ascending
+// order of version. Versions must be positive and distinct; gaps are
+// allowed (see migrate).
 func loadMigrations(fsys fs.FS) ([]migration, error) {
 	const dir = "migrations"
 	entries, err := fs.ReadDir(fsys, dir)
@@ -65,13 +63,16 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
 	for i := 1; i < len(migs); i++ {
 		if migs[i].version == migs[i-1].version {
-			return nil, fmt.Errorf("migration %s: version %d is also %s (each version once)", migs[i].name, migs[i].version, migs[i-1].name)
+			return nil, fmt.Errorf("migrations %s and %s have the same version %d: renumber one", migs[i-1].name, migs[i].name, migs[i].version)
 		}
 	}
 	return migs, nil
 }
 
-// migrate brings the database up to the last of migs.
+// migrate applies every migration of migs the database has not recorded,
+// in ascending order of version, each exactly once. It goes by the
+// recorded set, not the highest version: a migration numbered below one
+// already applied (a gap filled later) still runs.
 //
 // It runs on one connection holding a session-level advisory lock, so two
 // processes opening a new database at the same moment take turns: the
@@ -104,42 +105,27 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, migs []migration) error {
 	)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	known := 0
-	if len(migs) > 0 {
-		known = migs[len(migs)-1].version
-	}
-	var current int
-	if err := conn.QueryRow(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
-		return fmt.Errorf("read schema version: %w", err)
-	}
-	// An older binary must not write to a schema it does not understand.
-	if current > known {
-		return fmt.Errorf("database schema version %d is newer than this ladder supports (%d); upgrade ladder", current, known)
-	}
 	applied := map[int]bool{}
 	rows, err := conn.Query(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
+		return fmt.Errorf("read schema versions: %w", err)
 	}
 	for rows.Next() {
 		var v int
 		if err := rows.Scan(&v); err != nil {
 			rows.Close()
-			return fmt.Errorf("read schema_migrations: %w", err)
+			return fmt.Errorf("read schema versions: %w", err)
 		}
 		applied[v] = true
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read schema_migrations: %w", err)
+		return fmt.Errorf("read schema versions: %w", err)
 	}
-	if err := unknownApplied(applied, migs); err != nil {
+	// An older binary must not write to a schema it does not understand.
+	if err := checkKnown(applied, migs); err != nil {
 		return err
 	}
-	// Every migration not applied yet, in version order, including one
-	// below the newest applied: a branch merged after a later-numbered
-	// one brings it in after that one already ran. The advisory lock
-	// makes the read and the applies one step.
 	for _, m := range migs {
 		if applied[m.version] {
 			continue
@@ -164,6 +150,31 @@ func newStoreID() string {
 	return hex.EncodeToString(b)
 }
 
+// checkKnown refuses a database that recorded a migration this binary
+// does not have.
+func checkKnown(applied map[int]bool, migs []migration) error {
+	known := map[int]bool{}
+	highest := 0
+	for _, m := range migs {
+		known[m.version] = true
+		highest = max(highest, m.version)
+	}
+	var unknown []int
+	for v := range applied {
+		if !known[v] {
+			unknown = append(unknown, v)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Ints(unknown)
+	if last := unknown[len(unknown)-1]; last > highest {
+		return fmt.Errorf("database schema version %d is newer than this ladder supports (%d); upgrade ladder", last, highest)
+	}
+	return fmt.Errorf("database schema has migration %d, which this ladder does not know; upgrade ladder", unknown[0])
+}
+
 func applyMigration(ctx context.Context, conn *pgxpool.Conn, m migration) error {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -183,25 +194,4 @@ func applyMigration(ctx context.Context, conn *pgxpool.Conn, m migration) error 
 		return fmt.Errorf("migration %s: commit: %w", m.name, err)
 	}
 	return nil
-}
-
-// unknownApplied refuses a database with a migration applied that migs
-// lack (one from a build of ladder with a migration this one has not):
-// this binary does not know what that migration changed.
-func unknownApplied(applied map[int]bool, migs []migration) error {
-	known := map[int]bool{}
-	for _, m := range migs {
-		known[m.version] = true
-	}
-	var missing []int
-	for v := range applied {
-		if !known[v] {
-			missing = append(missing, v)
-		}
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	sort.Ints(missing)
-	return fmt.Errorf("database schema has migration %d, which this ladder does not know; use a ladder built with it", missing[0])
 }

@@ -241,9 +241,11 @@ func TestUpgradeFrom0001(t *testing.T) {
 		t.Fatalf("Open of a version 1 database: %v", err)
 	}
 	defer s.Close()
-	last := migs[len(migs)-1].version
-	if v, err := schemaVersion(ctx, s.w.DB); err != nil || v != last {
-		t.Errorf("schema version %d (%v), want %d", v, err, last)
+	if v, err := schemaVersion(ctx, s.w.DB); err != nil || v != migs[len(migs)-1].version {
+		t.Errorf("schema version %d (%v), want %d", v, err, migs[len(migs)-1].version)
+	}
+	if applied, err := appliedVersions(ctx, s.w.DB); err != nil || len(applied) != len(migs) {
+		t.Errorf("applied migrations %v (%v), want all %d", applied, err, len(migs))
 	}
 	// 0004 numbers the releases already recorded per environment.
 	want := store.Release{ID: 1, Number: 1, Env: "prod", Site: "eu-1", Snapshot: "abcd", Phase: store.PhaseSucceeded,

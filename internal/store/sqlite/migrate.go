@@ -27,11 +27,10 @@ type migration struct {
 	sql     string
 }
 
-// loadMigrations reads migrations/NNNN_name.sql from fsys, in version
-// order. Versions are unique but need not be consecutive: branches
-// developed side by side take numbers of their own, and whichever merges
-// first leaves a gap until the other lands (migrate applies each missing
-// one, in order, whenever it arrives).
+// loadMigrations reads migrations/NNNN_name.sql from fsys, in ascending
+// order of version. Versions must be positive and distinct; gaps are
+// allowed, since changes made side by side pick numbers apart and may land
+// in either order (see migrate).
 func loadMigrations(fsys fs.FS) ([]migration, error) {
 	const dir = "migrations"
 	entries, err := fs.ReadDir(fsys, dir)
@@ -58,15 +57,18 @@ func loadMigrations(fsys fs.FS) ([]migration, error) {
 	sort.Slice(migs, func(i, j int) bool { return migs[i].version < migs[j].version })
 	for i := 1; i < len(migs); i++ {
 		if migs[i].version == migs[i-1].version {
-			return nil, fmt.Errorf("migration %s: version %d is also %s (each version once)", migs[i].name, migs[i].version, migs[i-1].name)
+			return nil, fmt.Errorf("migrations %s and %s have the same version %d: renumber one", migs[i-1].name, migs[i].name, migs[i].version)
 		}
 	}
 	return migs, nil
 }
 
-// migrate brings db up to the last of migs. Each migration runs in its own
+// migrate applies every migration of migs that db has not recorded, in
+// ascending order of version, each exactly once. It goes by the recorded
+// set, not the highest version: a migration numbered below one already
+// applied (a gap filled later) still runs. Each migration runs in its own
 // transaction together with its schema_migrations row, so a failure leaves
-// the database at the previous version, never half-migrated.
+// the database as it was before that migration, never half-migrated.
 func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER NOT NULL PRIMARY KEY,
@@ -74,29 +76,13 @@ func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 	)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	known := 0
-	if len(migs) > 0 {
-		known = migs[len(migs)-1].version
-	}
-	current, err := schemaVersion(ctx, db)
-	if err != nil {
-		return err
-	}
-	// An older binary must not write to a schema it does not understand:
-	// columns it does not know about would be left inconsistent.
-	if current > known {
-		return fmt.Errorf("database schema version %d is newer than this ladder supports (%d); upgrade ladder", current, known)
-	}
 	applied, err := appliedVersions(ctx, db)
 	if err != nil {
 		return err
 	}
-	if err := unknownApplied(applied, migs); err != nil {
+	if err := checkKnown(applied, migs); err != nil {
 		return err
 	}
-	// Every migration not applied yet, in version order, including one
-	// below the newest applied: a branch merged after a later-numbered
-	// one brings it in after that one already ran.
 	for _, m := range migs {
 		if applied[m.version] {
 			continue
@@ -108,43 +94,70 @@ func migrate(ctx context.Context, db *sql.DB, migs []migration) error {
 	return nil
 }
 
-// appliedVersions reads schema_migrations as a set of versions.
+// checkKnown refuses a database that recorded a migration this binary does
+// not have: an older binary must not write to a schema it does not
+// understand, since columns it does not know about would be left
+// inconsistent.
+func checkKnown(applied map[int]bool, migs []migration) error {
+	known := map[int]bool{}
+	highest := 0
+	for _, m := range migs {
+		known[m.version] = true
+		highest = max(highest, m.version)
+	}
+	var unknown []int
+	for v := range applied {
+		if !known[v] {
+			unknown = append(unknown, v)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Ints(unknown)
+	last := unknown[len(unknown)-1]
+	if last > highest {
+		return fmt.Errorf("database schema version %d is newer than this ladder supports (%d); upgrade ladder", last, highest)
+	}
+	return fmt.Errorf("database schema has migration %d, which this ladder does not know; upgrade ladder", unknown[0])
+}
+
+// appliedVersions is the set of versions schema_migrations records.
 func appliedVersions(ctx context.Context, db *sql.DB) (map[int]bool, error) {
 	rows, err := db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
 	if err != nil {
-		return nil, fmt.Errorf("read schema_migrations: %w", err)
+		return nil, fmt.Errorf("read schema versions: %w", err)
 	}
 	defer rows.Close()
 	out := map[int]bool{}
 	for rows.Next() {
 		var v int
 		if err := rows.Scan(&v); err != nil {
-			return nil, fmt.Errorf("read schema_migrations: %w", err)
+			return nil, fmt.Errorf("read schema versions: %w", err)
 		}
 		out[v] = true
 	}
 	return out, rows.Err()
 }
 
-// unknownApplied refuses a database with a migration applied that migs
-// lack (one from a build of ladder with a migration this one has not):
-// this binary does not know what that migration changed.
-func unknownApplied(applied map[int]bool, migs []migration) error {
-	known := map[int]bool{}
-	for _, m := range migs {
-		known[m.version] = true
+// pendingIfAny reports whether a database that may not have
+// schema_migrations yet has recorded some migrations but not all of migs
+// (an existing store about to be upgraded), and its highest version.
+func pendingIfAny(ctx context.Context, db *sql.DB, migs []migration) (pending bool, current int, err error) {
+	current, err = schemaVersionIfAny(ctx, db)
+	if err != nil || current == 0 {
+		return false, current, err
 	}
-	var missing []int
-	for v := range applied {
-		if !known[v] {
-			missing = append(missing, v)
+	applied, err := appliedVersions(ctx, db)
+	if err != nil {
+		return false, current, err
+	}
+	for _, m := range migs {
+		if !applied[m.version] {
+			return true, current, nil
 		}
 	}
-	if len(missing) == 0 {
-		return nil
-	}
-	sort.Ints(missing)
-	return fmt.Errorf("database schema has migration %d, which this ladder does not know; use a ladder built with it", missing[0])
+	return false, current, nil
 }
 
 // schemaVersionIfAny is schemaVersion of a database that may not have

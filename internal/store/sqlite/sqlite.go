@@ -156,11 +156,11 @@ func Open(path string) (*Store, error) {
 		return fail(err)
 	}
 	if existed {
-		current, err := schemaVersionIfAny(ctx, w)
+		pending, current, err := pendingIfAny(ctx, w, migs)
 		if err != nil {
 			return fail(err)
 		}
-		if current > 0 && current < len(migs) {
+		if pending {
 			if err := backupBeforeMigrate(ctx, w, path, current); err != nil {
 				return fail(err)
 			}

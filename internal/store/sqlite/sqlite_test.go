@@ -248,18 +248,18 @@ func TestLoadMigrations(t *testing.T) {
 	if err != nil || len(migs) != 2 || migs[0].sql != "A" || migs[1].version != 2 {
 		t.Errorf("loadMigrations: %+v, %v", migs, err)
 	}
-	// Gaps are allowed (numbers taken by branches not merged yet); they
-	// load in version order.
-	gaps := fstest.MapFS{
-		"migrations/0007_g.sql": file("G"),
+	// Numbers picked side by side leave gaps: they load, in order.
+	gap := fstest.MapFS{
+		"migrations/0006_f.sql": file("F"),
 		"migrations/0001_a.sql": file("A"),
 		"migrations/0004_d.sql": file("D"),
 	}
-	if migs, err := loadMigrations(gaps); err != nil || len(migs) != 3 || migs[0].version != 1 || migs[1].version != 4 || migs[2].version != 7 {
+	if migs, err := loadMigrations(gap); err != nil || len(migs) != 3 || migs[1].version != 4 || migs[2].version != 6 {
 		t.Errorf("loadMigrations with gaps: %+v, %v", migs, err)
 	}
 	for name, fsys := range map[string]fstest.MapFS{
 		"repeat":   {"migrations/0001_a.sql": file(""), "migrations/0001_b.sql": file("")},
+		"repeat2":  {"migrations/0001_a.sql": file(""), "migrations/0003_b.sql": file(""), "migrations/003_c.sql": file("")},
 		"bad name": {"migrations/init.sql": file("")},
 		"zero":     {"migrations/0000_z.sql": file("")},
 	} {
@@ -451,5 +451,57 @@ func TestConcurrentFirstOpen(t *testing.T) {
 				t.Fatalf("round %d: opener %d saw store %q, opener 0 %q", round, i, ids[i], ids[0])
 			}
 		}
+	}
+}
+
+// TestMigrateFillsAGap: a database that got migration 3 before 2 existed
+// (two changes numbered side by side, merged in either order) gets 2 when
+// a binary that has it opens it, and 3 is not run again; a binary that
+// lacks a recorded migration refuses the database.
+func TestMigrateFillsAGap(t *testing.T) {
+	ctx := t.Context()
+	v1 := migration{version: 1, name: "0001_a.sql", sql: `CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);`}
+	v2 := migration{version: 2, name: "0002_b.sql", sql: `CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (2);`}
+	v3 := migration{version: 3, name: "0003_c.sql", sql: `CREATE TABLE c (z INTEGER); INSERT INTO a VALUES (3);`}
+	fresh, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "raw.db"), true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	fresh.SetMaxOpenConns(1)
+	if err := migrate(ctx, fresh, []migration{v1, v3}); err != nil {
+		t.Fatalf("migrate 1, 3: %v", err)
+	}
+	if pending, _, err := pendingIfAny(ctx, fresh, []migration{v1, v2, v3}); err != nil || !pending {
+		t.Errorf("pendingIfAny with 2 missing = %v, %v; want true", pending, err)
+	}
+	if err := migrate(ctx, fresh, []migration{v1, v2, v3}); err != nil {
+		t.Fatalf("migrate 1, 2, 3: %v", err)
+	}
+	if err := migrate(ctx, fresh, []migration{v1, v2, v3}); err != nil {
+		t.Fatalf("migrate again: %v", err)
+	}
+	var got []int
+	rows, err := fresh.QueryContext(ctx, `SELECT x FROM a ORDER BY rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var x int
+		if err := rows.Scan(&x); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, x)
+	}
+	rows.Close()
+	if fmt.Sprint(got) != "[1 3 2]" {
+		t.Errorf("migrations ran as %v, want [1 3 2]: each exactly once, the gap filled last", got)
+	}
+	if pending, _, err := pendingIfAny(ctx, fresh, []migration{v1, v2, v3}); err != nil || pending {
+		t.Errorf("pendingIfAny when current = %v, %v; want false", pending, err)
+	}
+	err = migrate(ctx, fresh, []migration{v1, v3})
+	if err == nil || !strings.Contains(err.Error(), "migration 2, which this ladder does not know") {
+		t.Errorf("a binary without migration 2: %v, want a refusal naming it", err)
 	}
 }

@@ -34,6 +34,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Jobs", jobTests},
 		{"Audit", auditTests},
 		{"Leases", leaseTests},
+		{"Grants", grantTests},
+		{"TrustedKeys", trustTests},
+		{"Policies", policyTests},
 		{"Concurrency", concurrencyTests},
 	}
 	for _, g := range groups {

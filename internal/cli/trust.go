@@ -1,0 +1,242 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/sign"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+// trustedKeys returns the signing keys the store holds, revoked ones
+// included. A store that never held one trusts the project's ladder.pub
+// on first use, and says so in the audit trail; from then on a new key is
+// trusted only through `ladder trust add`, whatever ladder.pub holds.
+func (a *app) trustedKeys(ctx context.Context, ws *workspace) ([]store.TrustedKey, error) {
+	keys, err := ws.store.TrustedKeys(ctx)
+	if err != nil || len(keys) > 0 {
+		return keys, err
+	}
+	pem, err := os.ReadFile(ws.publicKeyPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("no trusted signing key: this ladder trusts none yet and there is no %s (ladder keys generate)", publicKeyFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	k, err := a.trust(ctx, ws, pem, "first use of "+publicKeyFile, "trusted on first use")
+	if err != nil {
+		return nil, err
+	}
+	return []store.TrustedKey{k}, nil
+}
+
+// trust records pem as a trusted key, audited.
+func (a *app) trust(ctx context.Context, ws *workspace, pem []byte, by, outcome string) (store.TrustedKey, error) {
+	id, err := sign.KeyIDOfPEM(pem)
+	if err != nil {
+		return store.TrustedKey{}, &ExitError{Code: ExitConfig, Err: err}
+	}
+	k := store.TrustedKey{Fingerprint: id, PEM: string(pem), Added: time.Now().UTC(), AddedBy: by}
+	created, err := ws.store.TrustKey(ctx, k)
+	if errors.Is(err, store.ErrConflict) {
+		return k, &ExitError{Code: ExitConfig, Err: fmt.Errorf("key %s was revoked: a revoked key is never trusted again", id[:12])}
+	}
+	if err != nil {
+		return k, err
+	}
+	if created {
+		_, _ = ws.store.Audit(context.WithoutCancel(ctx), store.AuditEntry{Actor: by, Action: "trust", Outcome: outcome, Detail: "key " + id})
+	}
+	return k, nil
+}
+
+// verifyTrusted verifies sig over s with the trusted key it names. The
+// key ID a signature records is not itself signed: a signature naming no
+// trusted key (or none at all, as one made elsewhere may) is tried with
+// every trusted key, and one naming a revoked key is refused.
+func verifyTrusted(s *snapshot.Snapshot, sig *sign.Signature, keys []store.TrustedKey) error {
+	short := snapshot.Short(s.ID)
+	try := func(k store.TrustedKey) error {
+		v, err := sign.LoadPublicKey([]byte(k.PEM))
+		if err != nil {
+			return err
+		}
+		return sign.Verify(s, sig, v)
+	}
+	for _, k := range keys {
+		if k.Fingerprint != sig.KeyID {
+			continue
+		}
+		if !k.Revoked.IsZero() {
+			return fmt.Errorf("snapshot %s is signed with key %s, revoked on %s by %s", short, short12(k.Fingerprint), k.Revoked.Format(time.RFC3339), orDashStr(k.RevokedBy))
+		}
+		return try(k)
+	}
+	for _, k := range keys {
+		if k.Revoked.IsZero() && try(k) == nil {
+			return nil
+		}
+	}
+	return fmt.Errorf("snapshot %s is signed with key %s, which this ladder does not trust (ladder trust list; ladder trust add FILE.pub once it is meant)", short, orDashStr(short12(sig.KeyID)))
+}
+
+func short12(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func orDashStr(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newTrustCmd(a *app) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "trust",
+		Short: "List, add and revoke the keys signed rungs trust",
+		Long: `Signed rungs (protected, or gates.signed) accept a snapshot only when its
+signature verifies with a key the store trusts: the working tree's
+ladder.pub is not read for that, except once. A store that has never
+trusted a key trusts the project's ladder.pub on first use; after that a
+new key (a regenerated ladder.pub, say) is refused until it is added here.
+Adding and revoking are recorded in the audit trail. A revoked key is never
+trusted again.`,
+		Example: `  ladder trust list
+  ladder trust add ladder.pub
+  ladder trust add ci.pub
+  ladder trust revoke 3f2a9c1b7d0e
+  ladder trust list -o json`,
+	}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List the trusted keys (and revoked ones)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			keys, err := ws.store.TrustedKeys(ctx)
+			if err != nil {
+				return err
+			}
+			if keys == nil {
+				keys = []store.TrustedKey{}
+			}
+			if a.json() {
+				return a.printJSON(keys)
+			}
+			if len(keys) == 0 {
+				fmt.Fprintf(a.Out, "no trusted keys yet: the first signed rung to check a signature trusts %s\n", publicKeyFile)
+				return nil
+			}
+			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "FINGERPRINT\tADDED\tBY\tSTATE")
+			for _, k := range keys {
+				state := "trusted"
+				if !k.Revoked.IsZero() {
+					state = fmt.Sprintf("revoked %s by %s", k.Revoked.Local().Format("2006-01-02 15:04"), orDashStr(k.RevokedBy))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", k.Fingerprint, k.Added.Local().Format("2006-01-02 15:04"), orDashStr(k.AddedBy), state)
+			}
+			return tw.Flush()
+		},
+	}
+	add := &cobra.Command{
+		Use:   "add FILE",
+		Short: "Trust the public key in FILE (PEM)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			if err := a.authorize(ctx, "", "trust"); err != nil {
+				return err
+			}
+			pem, err := os.ReadFile(args[0])
+			if err != nil {
+				return &ExitError{Code: ExitConfig, Err: err}
+			}
+			k, err := a.trust(ctx, ws, pem, a.actor(""), "added")
+			if err != nil {
+				return err
+			}
+			if a.json() {
+				return a.printJSON(k)
+			}
+			fmt.Fprintf(a.Out, "trusted key %s\n", k.Fingerprint)
+			return nil
+		},
+	}
+	revoke := &cobra.Command{
+		Use:   "revoke FINGERPRINT",
+		Short: "Stop trusting a key (its fingerprint or a unique prefix of 8 or more digits)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			ws, err := a.open(ctx)
+			if err != nil {
+				return err
+			}
+			defer ws.Close()
+			if err := a.authorize(ctx, "", "trust"); err != nil {
+				return err
+			}
+			keys, err := ws.store.TrustedKeys(ctx)
+			if err != nil {
+				return err
+			}
+			ref := strings.ToLower(args[0])
+			if len(ref) < 8 {
+				return exitf(ExitConfig, "give at least 8 digits of the fingerprint")
+			}
+			var match []store.TrustedKey
+			for _, k := range keys {
+				if strings.HasPrefix(k.Fingerprint, ref) {
+					match = append(match, k)
+				}
+			}
+			switch len(match) {
+			case 0:
+				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("no trusted key %s", ref), Hint: "ladder trust list"}
+			case 1:
+			default:
+				return exitf(ExitConfig, "%s matches %d keys: give more digits", ref, len(match))
+			}
+			by := a.actor("")
+			if err := ws.store.RevokeKey(ctx, match[0].Fingerprint, by, time.Now().UTC()); err != nil {
+				if errors.Is(err, store.ErrConflict) {
+					return exitf(ExitConfig, "key %s is revoked already", match[0].Fingerprint)
+				}
+				return err
+			}
+			_, _ = ws.store.Audit(context.WithoutCancel(ctx), store.AuditEntry{Actor: by, Action: "trust", Outcome: "revoked", Detail: "key " + match[0].Fingerprint})
+			if a.json() {
+				return a.printJSON(map[string]string{"revoked": match[0].Fingerprint})
+			}
+			fmt.Fprintf(a.Out, "revoked key %s: snapshots signed with it are refused by signed rungs\n", match[0].Fingerprint)
+			return nil
+		},
+	}
+	cmd.AddCommand(list, add, revoke)
+	return cmd
+}
