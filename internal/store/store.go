@@ -106,6 +106,7 @@ type Store interface {
 
 	LadderStore
 	Leases
+	Tokens
 
 	// Close releases the store's resources.
 	Close() error

@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Jobs", jobTests},
 		{"Audit", auditTests},
 		{"Leases", leaseTests},
+		{"Tokens", tokenTests},
 		{"Concurrency", concurrencyTests},
 	}
 	for _, g := range groups {
