@@ -7,11 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/drift"
@@ -182,7 +184,10 @@ func (a *Agent) Listen() (fellBack bool, err error) {
 	a.ln = ln
 	a.url = "http://" + ln.Addr().String()
 	a.srv = &http.Server{
-		Handler:           withInstance(a.holder.Instance, server.New(server.Options{Source: a, Store: a.opts.Store, Env: a.opts.Env, Logger: a.opts.Logger})),
+		Handler: withInstance(a.holder.Instance, server.New(server.Options{
+			Source: a, Store: a.opts.Store, Env: a.opts.Env, Logger: a.opts.Logger,
+			Auth: &auth.TokenAuthenticator{Store: a.opts.Store}, Hosts: listenHosts(ln),
+		})),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	return fellBack, nil
@@ -388,3 +393,28 @@ var _ server.Source = (*Agent)(nil)
 
 // Target is the target the agent deploys with.
 func (a *Agent) Target() target.Target { return a.opts.Target }
+
+// listenHosts are the names, besides localhost, that requests to a
+// dashboard other machines reach may carry in Host: its address, and for
+// an address on every interface, the machine's name and addresses.
+func listenHosts(ln net.Listener) []string {
+	tcp, ok := ln.Addr().(*net.TCPAddr)
+	if !ok || tcp.IP.IsLoopback() {
+		return nil
+	}
+	if !tcp.IP.IsUnspecified() {
+		return []string{tcp.IP.String()}
+	}
+	var out []string
+	if h, err := os.Hostname(); err == nil {
+		out = append(out, h)
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				out = append(out, ipn.IP.String())
+			}
+		}
+	}
+	return out
+}

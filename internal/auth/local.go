@@ -19,8 +19,25 @@ import (
 // local one: how a second person, or CI, acts on a laptop's ladder.
 const EnvToken = "LADDER_TOKEN"
 
+type credentialKey struct{}
+
+// WithCredential carries the credential of whoever a request acts for, so
+// that what it asks of other agents is asked as them.
+func WithCredential(ctx context.Context, cred string) context.Context {
+	return context.WithValue(ctx, credentialKey{}, cred)
+}
+
+// CredentialFrom returns the credential WithCredential put in ctx, or "".
+func CredentialFrom(ctx context.Context) string {
+	v, _ := ctx.Value(credentialKey{}).(string)
+	return v
+}
+
 // LocalTokenFile is the local admin token's file in the state directory.
 const LocalTokenFile = "admin.token"
+
+// CredentialFromEnv reports whether Credential comes from LADDER_TOKEN.
+func CredentialFromEnv() bool { return strings.TrimSpace(os.Getenv(EnvToken)) != "" }
 
 // LocalTokenPath returns where the local admin token of stateDir is kept.
 func LocalTokenPath(stateDir string) string { return filepath.Join(stateDir, LocalTokenFile) }

@@ -27,7 +27,7 @@ func (a *app) startAgent(ctx context.Context, ws *workspace, env, dashboard stri
 
 // deployTo deploys a recorded snapshot to env through its agent, starting
 // one when none runs. Nothing is built.
-func (a *app) deployTo(ctx context.Context, ws *workspace, env, id, by string) (*api.DeployResult, error) {
+func (a *app) deployTo(ctx context.Context, ws *workspace, env, id string) (*api.DeployResult, error) {
 	c, ok := agent.Find(ctx, ws.stateDir, env)
 	if !ok {
 		var err error
@@ -35,7 +35,8 @@ func (a *app) deployTo(ctx context.Context, ws *workspace, env, id, by string) (
 			return nil, err
 		}
 	}
-	return c.Deploy(ctx, api.DeployRequest{Snapshot: id, By: by})
+	// The agent records who deploys from the token the client sends.
+	return c.Deploy(ctx, api.DeployRequest{Snapshot: id})
 }
 
 // endpointsOf returns SERVICE_URL variables for env's first site.

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/lease"
 	"github.com/ladderhq/ladder/internal/promote"
@@ -18,14 +19,15 @@ import (
 
 // Exit codes. Scripts can rely on them.
 const (
-	ExitOK          = 0
-	ExitFailure     = 1   // anything not classified below
-	ExitConfig      = 2   // bad command line or configuration files
-	ExitUnhealthy   = 3   // a release failed, or the stack is not healthy
-	ExitNotRunning  = 4   // nothing runs, or what was asked for does not exist
-	ExitStore       = 6   // the state store is missing, replaced, emptied or damaged
-	ExitBusy        = 7   // another ladder process holds the environment
-	ExitInterrupted = 130 // stopped by Ctrl-C (SIGINT) or SIGTERM
+	ExitOK           = 0
+	ExitFailure      = 1   // anything not classified below
+	ExitConfig       = 2   // bad command line or configuration files
+	ExitUnhealthy    = 3   // a release failed, or the stack is not healthy
+	ExitNotRunning   = 4   // nothing runs, or what was asked for does not exist
+	ExitStore        = 6   // the state store is missing, replaced, emptied or damaged
+	ExitBusy         = 7   // another ladder process holds the environment
+	ExitUnauthorized = 8   // no valid credential, or its roles do not allow the change
+	ExitInterrupted  = 130 // stopped by Ctrl-C (SIGINT) or SIGTERM
 )
 
 const exitCodesHelp = `Exit codes:
@@ -39,6 +41,8 @@ const exitCodesHelp = `Exit codes:
        damaged: ladder refuses to start a new, empty history in its place
   7    busy: another ladder process is changing the environment (promote,
        rollback, up or down); the message names it
+  8    not authorised: no valid token (missing, unknown, revoked or
+       expired), or its roles do not allow the change (ladder whoami)
   130  interrupted (Ctrl-C); everything started was torn down`
 
 // ExitError carries an exit code to main.
@@ -89,6 +93,8 @@ func Code(err error) int {
 		return ExitStore
 	case errors.As(err, new(*promote.LockedError)), errors.As(err, new(*lease.BusyError)):
 		return ExitBusy
+	case errors.Is(err, auth.ErrUnauthenticated), errors.Is(err, auth.ErrForbidden):
+		return ExitUnauthorized
 	}
 	return ExitFailure
 }

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"text/tabwriter"
 
-	"github.com/go-git/go-git/v5/config"
 	"github.com/spf13/cobra"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/lease"
 	"github.com/ladderhq/ladder/internal/promote"
@@ -18,34 +17,16 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-// actor is who runs the command, for approvals and the audit trail:
-// --as, else LADDER_ACTOR, else git's user.email, else $USER.
-func (a *app) actor(as string) string {
-	if as != "" {
-		return as
-	}
-	if v := os.Getenv("LADDER_ACTOR"); v != "" {
-		return v
-	}
-	if cfg, err := config.LoadConfig(config.GlobalScope); err == nil && cfg.User.Email != "" {
-		return cfg.User.Email
-	}
-	if u := os.Getenv("USER"); u != "" {
-		return u
-	}
-	return "unknown"
-}
-
 // promoter builds the library object behind promote, approve and rollback.
 func (a *app) promoter(ws *workspace) *promote.Promoter {
 	return &promote.Promoter{
 		Project: ws.project,
 		Store:   ws.store,
-		Deploy: func(ctx context.Context, env, id, by string) (*api.DeployResult, error) {
+		Deploy: func(ctx context.Context, env, id, _ string) (*api.DeployResult, error) {
 			if err := a.refuseImagesOnRung(ctx, ws, env, id); err != nil {
 				return nil, err
 			}
-			return a.deployTo(ctx, ws, env, id, by)
+			return a.deployTo(ctx, ws, env, id)
 		},
 		Endpoints: func(ctx context.Context, env string) (map[string]string, error) {
 			return a.endpointsOf(ctx, ws, env)
@@ -60,7 +41,7 @@ func (a *app) promoter(ws *workspace) *promote.Promoter {
 }
 
 func newPromoteCmd(a *app) *cobra.Command {
-	var to, as, why string
+	var to, why string
 	cmd := &cobra.Command{
 		Use:   "promote SNAPSHOT --to ENV",
 		Short: "Move a snapshot to the next rung once its gates pass",
@@ -71,7 +52,10 @@ healthy for the soak time, the gate test commands pass against that rung,
 enough distinct identities approved it, and its signature verifies. Every
 gate's result is recorded with its reason; a failed gate blocks the
 promotion (exit 3) and says what to do. Promotions to one environment are
-serialised.`,
+serialised.
+
+The promotion is recorded as the identity of your token (LADDER_TOKEN, else
+the local admin token); it needs the promoter role on ENV (exit 8 without).`,
 		Example: `  ladder promote latest --to dev
   ladder promote 3f2a9c1b --to dev
   ladder promote 3f2a9c1b --to prod --why "release 1.4"
@@ -87,11 +71,15 @@ serialised.`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
+			by, err := a.actAs(ctx, ws, to, auth.ActionPromote)
+			if err != nil {
+				return err
+			}
 			ref, err := resolveSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
 			}
-			res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: ref, To: to, By: a.actor(as), Why: why})
+			res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: ref, To: to, By: by, Why: why})
 			if res != nil {
 				a.printPromotion(res)
 			}
@@ -111,7 +99,6 @@ serialised.`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "environment to promote to")
-	cmd.Flags().StringVar(&as, "as", "", "who promotes (default: LADDER_ACTOR, git user.email, $USER)")
 	cmd.Flags().StringVar(&why, "why", "", "why, for the audit trail")
 	return cmd
 }
@@ -145,15 +132,22 @@ func (a *app) printPromotion(res *promote.Result) {
 }
 
 func newApproveCmd(a *app) *cobra.Command {
-	var to, as, comment string
+	var to, comment string
 	cmd := &cobra.Command{
 		Use:   "approve SNAPSHOT --to ENV",
 		Short: "Approve a snapshot for an environment",
 		Long: `approve records your approval of a snapshot for ENV (whose gates may ask
-for N approvals from distinct identities). Approving twice with the same
-identity is refused.`,
-		Example: `  ladder approve 3f2a9c1b --to prod --as ana@example.com --comment "checked the canary"`,
-		Args:    cobra.ExactArgs(1),
+for N approvals from distinct identities). Who approves is the identity of
+your token (LADDER_TOKEN, else the local admin token), which needs the
+approver role on ENV. Approving twice with the same identity is refused,
+and on a protected rung whoever promoted the snapshot there, or made it,
+cannot approve it: a second person has to.`,
+		Example: `  ladder approve 3f2a9c1b --to prod --comment "checked the canary"
+
+  # a second person: a token with the approver role for prod
+  ladder token create ana --role approver:prod
+  LADDER_TOKEN=ldr_... ladder approve 3f2a9c1b --to prod`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			ws, err := a.openToChange(ctx)
@@ -164,14 +158,21 @@ identity is refused.`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
+			by, err := a.actAs(ctx, ws, to, auth.ActionApprove)
+			if err != nil {
+				return err
+			}
 			ref, err := resolveSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
 			}
-			ap, err := a.promoter(ws).Approve(ctx, ref, to, a.actor(as), comment)
+			ap, err := a.promoter(ws).Approve(ctx, ref, to, by, comment)
 			if err != nil {
-				if errors.Is(err, store.ErrNotFound) {
+				switch {
+				case errors.Is(err, store.ErrNotFound):
 					return &ExitError{Code: ExitNotRunning, Err: err}
+				case errors.Is(err, auth.ErrForbidden):
+					return &ExitError{Code: ExitUnauthorized, Err: err, Hint: "a second person approves with their own token: LADDER_TOKEN=... ladder approve"}
 				}
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
@@ -183,13 +184,12 @@ identity is refused.`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "environment the approval is for")
-	cmd.Flags().StringVar(&as, "as", "", "who approves (default: LADDER_ACTOR, git user.email, $USER)")
 	cmd.Flags().StringVar(&comment, "comment", "", "why, for the audit trail")
 	return cmd
 }
 
 func newRollbackCmd(a *app) *cobra.Command {
-	var to, as, why string
+	var to, why string
 	cmd := &cobra.Command{
 		Use:   "rollback ENV",
 		Short: "Redeploy an environment's last known-good snapshot",
@@ -210,7 +210,11 @@ the current snapshot is broken (crash-looping, failing health).`,
 				return err
 			}
 			defer ws.Close()
-			res, err := a.promoter(ws).Rollback(ctx, args[0], to, a.actor(as), why)
+			by, err := a.actAs(ctx, ws, args[0], auth.ActionRollback)
+			if err != nil {
+				return err
+			}
+			res, err := a.promoter(ws).Rollback(ctx, args[0], to, by, why)
 			if err != nil {
 				if res != nil && res.Deploy != nil {
 					return a.deployFailed(res.Deploy, err)
@@ -226,7 +230,6 @@ the current snapshot is broken (crash-looping, failing health).`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "snapshot to roll back to (default: the last known-good)")
-	cmd.Flags().StringVar(&as, "as", "", "who rolls back")
 	cmd.Flags().StringVar(&why, "why", "", "why, for the audit trail")
 	return cmd
 }

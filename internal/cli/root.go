@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/spec"
@@ -116,6 +117,9 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 		newPullCmd(a),
 		newDemoCmd(a),
 		newAgentCmd(a),
+		newTokenCmd(a),
+		newWhoamiCmd(a),
+		newDashboardCmd(a),
 	)
 	return root
 }
@@ -157,6 +161,8 @@ type workspace struct {
 	docker   *client.Client
 	// redactor hides every secret value this process has loaded.
 	redactor *secrets.Redactor
+	// who is the command's authenticated principal, once known.
+	who *auth.Principal
 }
 
 func (a *app) open(ctx context.Context) (*workspace, error) {
@@ -180,6 +186,12 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 		return nil, err
 	}
 	w := &workspace{project: p, stateDir: stateDir, store: st, redactor: secrets.NewRedactor()}
+	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+	defer cancel()
+	if err := w.ensureLocalToken(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("the local admin token: %w", err)
+	}
 	// The client connects only when a Dockerfile service is built.
 	if c, err := build.NewDockerClient(); err == nil {
 		w.docker = c

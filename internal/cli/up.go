@@ -13,6 +13,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/lease"
@@ -302,7 +303,7 @@ func (a *app) recover(ctx context.Context, ws *workspace, rec *deploy.Recorder, 
 // `up -d` leaves nothing running.
 func (a *app) upViaAgent(ctx context.Context, ws *workspace, c *agent.Client, made *deploy.Made, env string, o upOptions, out *printer, begun time.Time, started bool) error {
 	out.printf("deploying to %s (agent pid %d)\n", env, c.Info.PID)
-	req := api.DeployRequest{Snapshot: made.Snapshot.ID, By: a.actor("")}
+	req := api.DeployRequest{Snapshot: made.Snapshot.ID}
 	if o.timeout > 0 {
 		req.HealthTimeout = o.timeout.String()
 	}
@@ -384,6 +385,10 @@ func (a *app) upSummary(made *deploy.Made, res *api.DeployResult, st *api.Status
 
 // upForeground runs the agent in this process until interrupted.
 func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made *deploy.Made, o upOptions, out *printer, begun time.Time, rules []watch.Rule, releaseEnv func()) error {
+	by, err := a.actAs(ctx, ws, env, auth.ActionDeploy)
+	if err != nil {
+		return err
+	}
 	ag, err := a.newAgent(ws, env, o.dashboard)
 	if err != nil {
 		return err
@@ -401,7 +406,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	go func() { runDone <- ag.Run(runCtx) }()
 
 	out.printf("deploying to %s\n", env)
-	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, By: a.actor(""), Progress: out.deploy, Plan: func(p *plan.Plan) {
+	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, By: by, Progress: out.deploy, Plan: func(p *plan.Plan) {
 		if a.verbose {
 			out.printf("%s", p)
 		}
@@ -444,7 +449,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	stopWatching := func() {}
 	if o.watch {
 		e, _ := ws.environment(env)
-		w := &watcher{a: a, ws: ws, ag: ag, env: e, o: o, out: out, keep: o.keep}
+		w := &watcher{a: a, ws: ws, ag: ag, env: e, o: o, out: out, keep: o.keep, by: by}
 		watchCtx, stopWatch := context.WithCancel(ctx)
 		go func() {
 			select {
@@ -566,7 +571,12 @@ func (a *app) autoPromote(ctx context.Context, ws *workspace, env, id string, ou
 			continue
 		}
 		out.printf("promoting snapshot %s to %s (autoPromote in ladder.yaml)...\n", snapshot.Short(id), e.Name)
-		res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: id, To: e.Name, By: a.actor(""), Why: "autoPromote from " + env})
+		by, err := a.actAs(ctx, ws, e.Name, auth.ActionPromote)
+		if err != nil {
+			out.printf("not promoting to %s: %v\n", e.Name, err)
+			continue
+		}
+		res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: id, To: e.Name, By: by, Why: "autoPromote from " + env})
 		var blocked *promote.BlockedError
 		switch {
 		case errors.As(err, &blocked):
