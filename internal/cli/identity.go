@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/ladderhq/ladder/internal/auth"
+	"github.com/ladderhq/ladder/internal/store"
 	storeopen "github.com/ladderhq/ladder/internal/store/open"
 )
 
@@ -53,6 +54,9 @@ func (a *app) actAs(ctx context.Context, ws *workspace, env string, action auth.
 		return "", err
 	}
 	if err := auth.Authorize(p, env, action); err != nil {
+		if _, aerr := ws.store.Audit(ctx, store.AuditEntry{Actor: p.Name, Action: string(action), Env: env, Outcome: "denied", Detail: err.Error()}); aerr != nil {
+			a.logger().Warn("audit", "action", action, "err", aerr)
+		}
 		return "", &ExitError{Code: ExitUnauthorized, Err: err, Hint: "an admin grants roles: ladder token create NAME --role ROLE:ENV"}
 	}
 	return p.Name, nil
