@@ -405,7 +405,9 @@ func listenHosts(ln net.Listener) []string {
 	if !tcp.IP.IsUnspecified() {
 		return []string{tcp.IP.String()}
 	}
-	var out []string
+	// The agent's own URL names the unspecified address (0.0.0.0:PORT),
+	// and the clients on this machine use it.
+	out := []string{tcp.IP.String()}
 	if h, err := os.Hostname(); err == nil {
 		out = append(out, h)
 	}

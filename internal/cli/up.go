@@ -84,7 +84,7 @@ promotion takes them on from there.`,
 	f.StringVarP(&o.env, "env", "e", "", "environment to deploy to (default: the first rung)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "keep the stack running in the background")
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address (default: the environment's, 127.0.0.1:7700)")
-	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (the dashboard has no authentication)")
+	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (changes need a token; reads from there too)")
 	f.StringVar(&a.target, "target", "", "runtime: auto, process or compose (default: the environment's target)")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
 	f.BoolVarP(&o.watch, "watch", "w", false, "stay in the foreground and follow changes: develop.watch rules, and a rebuild of a Go service on save")
@@ -111,7 +111,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if addr, err := a.checkDashboard(ws, env.Name, o.dashboard); err != nil {
 		return err
 	} else if addr != "" && !spec.IsLoopback(addr) {
-		fmt.Fprintf(a.Err, "warning: %s: anyone who reaches it can deploy, promote and roll back\n", spec.RemoteDashboardMsg(addr))
+		fmt.Fprintf(a.Err, "warning: %s\n", spec.RemoteDashboardMsg(addr))
 	}
 	if env.Template {
 		return exitf(ExitConfig, "%s is a template for previews, not an environment to run", env.Name)
