@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -35,6 +37,24 @@ environment.`,
 	return cmd
 }
 
+// tokenCreator authorises a token's creation. A shared store without any
+// token yet has no one to ask: its first token is created without a
+// credential, and must be an admin on every environment, who then makes
+// the others.
+func (a *app) tokenCreator(ctx context.Context, ws *workspace, grants []auth.Grant) (string, error) {
+	toks, err := ws.store.ListTokens(ctx)
+	if err != nil {
+		return "", err
+	}
+	if len(toks) > 0 {
+		return a.actAs(ctx, ws, "", auth.ActionAdmin)
+	}
+	if !slices.Contains(grants, auth.Grant{Role: auth.Admin, Env: auth.AnyEnv}) {
+		return "", &ExitError{Code: ExitUnauthorized, Err: errors.New("the store has no token yet: its first one must have the admin role on every environment"), Hint: "ladder token create NAME --role admin"}
+	}
+	return "ladder", nil
+}
+
 // tokenView is how a token is shown: never its secret or its hash.
 type tokenView struct {
 	Name    string    `json:"name"`
@@ -59,10 +79,17 @@ func newTokenCreateCmd(a *app) *cobra.Command {
 		Long: `create makes a token that authenticates as NAME with the given roles (ROLE
 alone means ROLE on every environment) and prints its secret. The secret is
 shown this once and stored only as its SHA-256: keep it, or revoke the
-token and create another. Names are compared case-insensitively.`,
+token and create another. Names are compared case-insensitively.
+
+Creating a token needs admin on every environment, except the first token
+of a shared store (LADDER_STORE), which has no admin yet: that one is
+created without a credential and must be an admin itself.`,
 		Example: `  ladder token create ana --role approver:prod
   ladder token create ci --role deployer:dev --expires 24h -o json
-  LADDER_TOKEN=ldr_... ladder whoami`,
+  LADDER_TOKEN=ldr_... ladder whoami
+
+  # a new shared store's first admin
+  LADDER_STORE=postgres://... ladder token create ops --role admin`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -88,7 +115,7 @@ token and create another. Names are compared case-insensitively.`,
 				return err
 			}
 			defer ws.Close()
-			by, err := a.actAs(ctx, ws, "", auth.ActionAdmin)
+			by, err := a.tokenCreator(ctx, ws, grants)
 			if err != nil {
 				return err
 			}

@@ -123,6 +123,10 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if o.snapshot != "" && o.watch {
 		return exitf(ExitConfig, "--snapshot deploys a snapshot as it is; --watch rebuilds on every change: choose one")
 	}
+	// Refuse before building: the deploy would be refused after it.
+	if _, err := a.actAs(ctx, ws, env.Name, auth.ActionDeploy); err != nil {
+		return err
+	}
 	var rules []watch.Rule
 	if o.watch {
 		if rules, err = a.checkWatch(ctx, ws, env, o); err != nil {
