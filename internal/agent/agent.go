@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,7 +187,7 @@ func (a *Agent) Listen() (fellBack bool, err error) {
 	a.srv = &http.Server{
 		Handler: withInstance(a.holder.Instance, server.New(server.Options{
 			Source: a, Store: a.opts.Store, Env: a.opts.Env, Logger: a.opts.Logger,
-			Auth: &auth.TokenAuthenticator{Store: a.opts.Store}, Hosts: listenHosts(ln),
+			Auth: a.authenticator(), Hosts: append(listenHosts(ln), allowedHosts()...),
 		})),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
@@ -393,6 +394,31 @@ var _ server.Source = (*Agent)(nil)
 
 // Target is the target the agent deploys with.
 func (a *Agent) Target() target.Target { return a.opts.Target }
+
+// authenticator checks the tokens of the store; with a state directory,
+// the local admin token still works while the store cannot answer.
+func (a *Agent) authenticator() auth.Authenticator {
+	var authn auth.Authenticator = &auth.TokenAuthenticator{Store: a.opts.Store}
+	if a.opts.StateDir != "" {
+		authn = auth.WithLocalFallback(authn, a.opts.StateDir)
+	}
+	return authn
+}
+
+// EnvAllowedHosts names more host names (comma-separated) that the
+// dashboard and API answer to, besides localhost and loopback addresses:
+// the names a dashboard other machines reach is known by.
+const EnvAllowedHosts = "LADDER_ALLOWED_HOSTS"
+
+func allowedHosts() []string {
+	var out []string
+	for _, h := range strings.Split(os.Getenv(EnvAllowedHosts), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
 
 // listenHosts are the names, besides localhost, that requests to a
 // dashboard other machines reach may carry in Host: its address, and for

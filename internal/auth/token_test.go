@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -149,5 +150,36 @@ func TestEnsureLocalToken(t *testing.T) {
 	}
 	if _, err := (&TokenAuthenticator{Store: st2}).Authenticate(ctx, Credential(dir)); err != nil {
 		t.Error(err)
+	}
+}
+
+type brokenAuth struct{ err error }
+
+func (b brokenAuth) Authenticate(context.Context, string) (Principal, error) {
+	return Principal{}, b.err
+}
+
+// TestLocalFallback: the local admin token works while the store cannot
+// answer, and nothing else does; a refusal by the store stands.
+func TestLocalFallback(t *testing.T) {
+	ctx := t.Context()
+	st := openStore(t)
+	dir := t.TempDir()
+	t.Setenv(EnvToken, "")
+	if err := EnsureLocalToken(ctx, st, dir); err != nil {
+		t.Fatal(err)
+	}
+	local := Credential(dir)
+	down := WithLocalFallback(brokenAuth{errors.New("store lost")}, dir)
+	if p, err := down.Authenticate(ctx, local); err != nil || !Allowed(p, "prod", ActionDown) {
+		t.Errorf("local token while the store is down: %+v, %v", p, err)
+	}
+	other, _ := NewSecret()
+	if _, err := down.Authenticate(ctx, other); err == nil {
+		t.Error("another token was accepted while the store is down")
+	}
+	refused := WithLocalFallback(brokenAuth{ErrUnauthenticated}, dir)
+	if _, err := refused.Authenticate(ctx, local); !errors.Is(err, ErrUnauthenticated) {
+		t.Errorf("a refusal by the store was overridden: %v", err)
 	}
 }
