@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 
 	"github.com/ladderhq/ladder/internal/auth"
@@ -32,6 +33,9 @@ func (a *app) principal(ctx context.Context, ws *workspace) (auth.Principal, err
 		return *ws.who, nil
 	}
 	cred := auth.Credential(ws.stateDir)
+	if cred == "" && ws.tokenErr != nil {
+		return auth.Principal{}, fmt.Errorf("the local admin token: %w", ws.tokenErr)
+	}
 	if cred == "" {
 		return auth.Principal{}, &ExitError{Code: ExitUnauthorized, Err: errors.Join(errors.New("no credential"), auth.ErrUnauthenticated), Hint: credentialHint}
 	}

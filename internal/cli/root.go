@@ -161,8 +161,10 @@ type workspace struct {
 	docker   *client.Client
 	// redactor hides every secret value this process has loaded.
 	redactor *secrets.Redactor
-	// who is the command's authenticated principal, once known.
-	who *auth.Principal
+	// who is the command's authenticated principal, once known;
+	// tokenErr is why the local admin token could not be made.
+	who      *auth.Principal
+	tokenErr error
 }
 
 func (a *app) open(ctx context.Context) (*workspace, error) {
@@ -188,10 +190,9 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 	w := &workspace{project: p, stateDir: stateDir, store: st, redactor: secrets.NewRedactor()}
 	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
 	defer cancel()
-	if err := w.ensureLocalToken(ctx); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("the local admin token: %w", err)
-	}
+	// A store that cannot make the token is reported by what needs it
+	// (or by the store's own checks): stopping what runs must still work.
+	w.tokenErr = w.ensureLocalToken(ctx)
 	// The client connects only when a Dockerfile service is built.
 	if c, err := build.NewDockerClient(); err == nil {
 		w.docker = c
