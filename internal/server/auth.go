@@ -186,14 +186,17 @@ func openPath(path string) bool {
 func (s *server) authenticated(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c, err := s.identify(r)
+		safe := isSafe(r.Method)
 		switch {
-		case err != nil && !openPath(r.URL.Path):
+		case err != nil && safe && (openPath(r.URL.Path) || r.Header.Get("Authorization") == ""):
+			// A session that ended (the agent restarted, the token was
+			// revoked) leaves a read anonymous, not failed: the page
+			// still shows, read only.
+			c = nil
+		case err != nil:
 			s.fail(w, r, err)
 			return
-		case err != nil:
-			c = nil
 		}
-		safe := isSafe(r.Method)
 		if !safe && c == nil {
 			s.fail(w, r, errors.Join(errors.New("a change needs a credential: send Authorization: Bearer TOKEN"), auth.ErrUnauthenticated))
 			return

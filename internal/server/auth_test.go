@@ -319,4 +319,12 @@ func TestDashboardSession(t *testing.T) {
 	if rec := post(good); rec.Code != 401 {
 		t.Errorf("a session of a revoked token: %d", rec.Code)
 	}
+	// Reads with it are anonymous: the page shows, read only.
+	page = a.req("GET", "/ladder", "", "Cookie", cookie).Body.String()
+	if !strings.Contains(page, "Read only") || strings.Contains(page, `name="csrf"`) {
+		t.Error("a page read with an ended session is not read only")
+	}
+	if rec := a.req("GET", "/ladder", "", "Cookie", sessionCookie+"=gone"); rec.Code != 200 {
+		t.Errorf("a page read with an unknown session: %d", rec.Code)
+	}
 }
