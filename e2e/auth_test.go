@@ -8,6 +8,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/ladderhq/ladder/internal/browsertest"
 )
 
 // localToken reads the project's local admin token, which the first
@@ -156,6 +161,19 @@ func TestTokensAndRoles(t *testing.T) {
 		if resp.StatusCode != want {
 			t.Errorf("login link, use %d: %d, want %d", i+1, resp.StatusCode, want)
 		}
+	}
+
+	// In a browser, a fresh link opens the ladder page as dee.
+	res = p.as(deployer, "dashboard", "-o", "json")
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &link) != nil {
+		t.Fatalf("dashboard: %s", res)
+	}
+	bctx := browsertest.Start(t, 2*time.Minute)
+	if err := chromedp.Do(bctx, chromedp.Navigate(link.URL), chromedp.WaitVisible(chromedp.CSS("ol.ladder"))); err != nil {
+		t.Fatalf("opening the login link: %v", err)
+	}
+	if who, err := chromedp.Run(bctx, chromedp.Text(chromedp.CSS(".who"))); err != nil || !strings.Contains(who, "Signed in as dee") {
+		t.Errorf("the ladder page after logging in says %q (%v)", who, err)
 	}
 
 	// Revoked, a token stops working at once.
