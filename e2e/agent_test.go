@@ -43,6 +43,8 @@ environments:
 type agentChild struct {
 	cmd *exec.Cmd
 	url string
+	// token is the project's local admin token, sent with changes.
+	token string
 }
 
 func (p *project) startAgentChild(env string) *agentChild {
@@ -54,7 +56,7 @@ func (p *project) startAgentChild(env string) *agentChild {
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	a := &agentChild{cmd: cmd}
+	a := &agentChild{cmd: cmd, token: p.localToken()}
 	p.t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -87,6 +89,7 @@ func (a *agentChild) deploy(ctx context.Context, body string) (int, string, erro
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+a.token)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, "", err
@@ -148,7 +151,7 @@ func TestDroppedClientDoesNotCancelTheDeploy(t *testing.T) {
 	ctx, hangUp := context.WithCancel(context.Background())
 	answered := make(chan error, 1)
 	go func() {
-		_, _, err := ag.deploy(ctx, fmt.Sprintf(`{"snapshot": %q, "by": "e2e"}`, up.Snapshot.ID))
+		_, _, err := ag.deploy(ctx, fmt.Sprintf(`{"snapshot": %q}`, up.Snapshot.ID))
 		answered <- err
 	}()
 	rel := ag.waitProgressing(t, "dev", 0)

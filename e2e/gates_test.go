@@ -65,6 +65,8 @@ func TestGatedRungAdmitsOnlyThroughItsGates(t *testing.T) {
 		t.Fatalf("keys generate: %s", res)
 	}
 	s1 := p.upJSON("-d", "--dashboard", "127.0.0.1:0").Snapshot.ID
+	// A second person approves (this machine's admin made s1).
+	ana := p.createToken("ana", "approver:prod")
 
 	// prod's agent, started the way `up -d` and promote start one.
 	ag := p.startAgentChild("prod")
@@ -77,7 +79,7 @@ func TestGatedRungAdmitsOnlyThroughItsGates(t *testing.T) {
 	if pr, res := p.promote(s1, "prod"); res.code != 3 || gate(pr, "approvals").Passed {
 		t.Fatalf("promote without the approval: %s", res)
 	}
-	if res := p.run("approve", s1, "--to", "prod", "--as", "ana"); res.code != 0 {
+	if res := p.as(ana, "approve", s1, "--to", "prod"); res.code != 0 {
 		t.Fatalf("approve: %s", res)
 	}
 	if pr, res := p.promote(s1, "prod"); res.code != 0 || pr.Promotion.Phase != store.PromotionSucceeded {
@@ -98,7 +100,7 @@ func TestGatedRungAdmitsOnlyThroughItsGates(t *testing.T) {
 		t.Fatalf("keys generate over a trusted key: %s", res)
 	}
 	s3 := p.newSnapshot(t, "KNOB_B")
-	if res := p.run("approve", s3, "--to", "prod", "--as", "ana"); res.code != 0 {
+	if res := p.as(ana, "approve", s3, "--to", "prod"); res.code != 0 {
 		t.Fatalf("approve: %s", res)
 	}
 	pr, res := p.promote(s3, "prod")
@@ -122,11 +124,11 @@ func TestGatedRungAdmitsOnlyThroughItsGates(t *testing.T) {
 	// A weaker ladder.yaml takes no effect on prod until accepted.
 	p.write("ladder.yaml", strings.Replace(gatedLadder, "    protected: true\n", "", 1))
 	refusedDeploy(t, ag, s2, "protected: true is gone")
-	if res := p.run("approve", s2, "--to", "prod", "--as", "ana"); res.code != 0 {
+	if res := p.as(ana, "approve", s2, "--to", "prod"); res.code != 0 {
 		t.Fatalf("approve: %s", res)
 	}
-	if _, res := p.promote(s2, "prod"); res.code != 8 || !strings.Contains(res.stderr, "ladder policy accept prod") {
-		t.Errorf("promote under a weakened policy: want exit 8 naming ladder policy accept: %s", res)
+	if _, res := p.promote(s2, "prod"); res.code != 9 || !strings.Contains(res.stderr, "ladder policy accept prod") {
+		t.Errorf("promote under a weakened policy: want exit 9 naming ladder policy accept: %s", res)
 	}
 	var ps struct {
 		Weaker []string `json:"weaker"`

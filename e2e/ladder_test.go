@@ -66,7 +66,7 @@ func newLadderProject(t *testing.T) *project {
 	}
 	p.write("compose.yaml", strings.Replace(string(compose), `"${WEB_PORT:-3000}:8080"`, `"8080"`, 1))
 	p.write("ladder.yaml", ladderFile)
-	p.env = append(p.env, "LADDER_ACTOR=e2e", "LADDER_SIGNING_PASSWORD=correct horse")
+	p.env = append(p.env, "LADDER_SIGNING_PASSWORD=correct horse")
 	t.Cleanup(func() {
 		for _, env := range []string{"dev", "staging", "prod"} {
 			p.run("down", "--env", env)
@@ -154,11 +154,18 @@ func TestLadderPromotionRollbackAndAudit(t *testing.T) {
 	}
 
 	// staging -> prod needs two distinct approvals, a signature, and a test
-	// that hangs (bounded by its timeout).
-	if res := p.run("approve", s1[:10], "--to", "prod", "--as", "ana"); res.code != 0 {
+	// that hangs (bounded by its timeout). Prod is protected: this
+	// machine's admin made and promoted the snapshot, so cannot approve it;
+	// other people do, each with a token of their own.
+	if res := p.run("approve", s1[:10], "--to", "prod"); res.code != 8 || !strings.Contains(res.stderr, "made or promoted snapshot") {
+		t.Errorf("an approval by the snapshot's promoter: %s", res)
+	}
+	ana := p.createToken("ana", "approver:prod")
+	bo := p.createToken("bo", "approver:prod")
+	if res := p.as(ana, "approve", s1[:10], "--to", "prod"); res.code != 0 {
 		t.Fatalf("approve: %s", res)
 	}
-	if res := p.run("approve", s1[:10], "--to", "prod", "--as", "ana"); res.code == 0 || !strings.Contains(res.stderr, "already approved") {
+	if res := p.as(ana, "approve", s1[:10], "--to", "prod"); res.code == 0 || !strings.Contains(res.stderr, "already approved") {
 		t.Errorf("a second approval by the same identity: %s", res)
 	}
 	begun := time.Now()
@@ -183,7 +190,7 @@ func TestLadderPromotionRollbackAndAudit(t *testing.T) {
 	if res := p.run("sign", s1); res.code != 0 {
 		t.Fatalf("sign: %s", res)
 	}
-	if res := p.run("approve", s1, "--to", "prod", "--as", "bo"); res.code != 0 {
+	if res := p.as(bo, "approve", s1, "--to", "prod"); res.code != 0 {
 		t.Fatalf("approve: %s", res)
 	}
 	p.write("ladder.yaml", strings.Replace(ladderFile, "      tests:\n        - name: hangs\n          command: [\"/bin/sh\", \"-c\", \"sleep 30\"]\n          timeout: 1s\n", "", 1))
@@ -252,7 +259,12 @@ func TestLadderPromotionRollbackAndAudit(t *testing.T) {
 	for _, e := range entries {
 		seen[e.Action+"/"+e.Outcome] = true
 	}
-	for _, want := range []string{"deploy/succeeded", "promote/requested", "promote/succeeded", "approve/approved", "gate/failed", "gate/passed", "rollback/succeeded"} {
+	for _, e := range entries {
+		if e.Action == "approve" && e.Outcome == "approved" {
+			seen["approved by "+e.Actor] = true
+		}
+	}
+	for _, want := range []string{"deploy/succeeded", "promote/requested", "promote/succeeded", "approve/approved", "approve/refused", "gate/failed", "gate/passed", "rollback/succeeded", "approved by ana", "approved by bo"} {
 		if !seen[want] {
 			t.Errorf("audit lacks %s (has %v)", want, seen)
 		}

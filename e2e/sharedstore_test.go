@@ -25,6 +25,23 @@ func TestSharedPostgresStore(t *testing.T) {
 	p := newProject(t)
 	p.env = append(p.env, "LADDER_STORE="+dsn)
 
+	// A shared store gets no local token: without one, changes are
+	// refused; its first token, an admin, needs no credential.
+	if res := p.run("up", "-d"); res.code != 8 {
+		t.Errorf("up on a shared store without a token: %s, want exit 8", res)
+	}
+	if res := p.run("token", "create", "ops", "--role", "deployer"); res.code != 8 {
+		t.Errorf("a first token that is no admin: %s, want exit 8", res)
+	}
+	ops := p.createToken("ops", "admin")
+	if res := p.run("token", "create", "eve", "--role", "admin"); res.code != 8 {
+		t.Errorf("a second token without a credential: %s, want exit 8", res)
+	}
+	if _, err := os.Stat(filepath.Join(p.dir, ".ladder", "admin.token")); err == nil {
+		t.Error("a local admin token was made for a shared store")
+	}
+	p.env = append(p.env, "LADDER_TOKEN="+ops)
+
 	up := p.upJSON("-d")
 	hist := p.run("history", "-o", "json")
 	if hist.code != 0 {

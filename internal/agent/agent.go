@@ -7,11 +7,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/drift"
@@ -44,9 +47,6 @@ type Options struct {
 	// Verify checks a snapshot's signature against the trusted keys and
 	// its artifacts (protected environments, signed gates).
 	Verify func(*snapshot.Snapshot) error
-	// Authorize, when set, decides whether the asker may act on an
-	// environment (action "deploy"); nil allows everything.
-	Authorize func(ctx context.Context, env, action string) error
 	// Secrets returns an environment's secret values (decrypted with its
 	// key); called only when a release needs them.
 	Secrets func(env string) (map[string]string, error)
@@ -185,7 +185,10 @@ func (a *Agent) Listen() (fellBack bool, err error) {
 	a.ln = ln
 	a.url = "http://" + ln.Addr().String()
 	a.srv = &http.Server{
-		Handler:           withInstance(a.holder.Instance, server.New(server.Options{Source: a, Store: a.opts.Store, Env: a.opts.Env, Logger: a.opts.Logger})),
+		Handler: withInstance(a.holder.Instance, server.New(server.Options{
+			Source: a, Store: a.opts.Store, Env: a.opts.Env, Logger: a.opts.Logger,
+			Auth: a.authenticator(), Hosts: append(listenHosts(ln), allowedHosts()...),
+		})),
 		ReadHeaderTimeout: 5 * time.Second,
 	}
 	return fellBack, nil
@@ -391,3 +394,55 @@ var _ server.Source = (*Agent)(nil)
 
 // Target is the target the agent deploys with.
 func (a *Agent) Target() target.Target { return a.opts.Target }
+
+// authenticator checks the tokens of the store; with a state directory,
+// the local admin token still works while the store cannot answer.
+func (a *Agent) authenticator() auth.Authenticator {
+	var authn auth.Authenticator = &auth.TokenAuthenticator{Store: a.opts.Store}
+	if a.opts.StateDir != "" {
+		authn = auth.WithLocalFallback(authn, a.opts.StateDir)
+	}
+	return authn
+}
+
+// EnvAllowedHosts names more host names (comma-separated) that the
+// dashboard and API answer to, besides localhost and loopback addresses:
+// the names a dashboard other machines reach is known by.
+const EnvAllowedHosts = "LADDER_ALLOWED_HOSTS"
+
+func allowedHosts() []string {
+	var out []string
+	for _, h := range strings.Split(os.Getenv(EnvAllowedHosts), ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// listenHosts are the names, besides localhost, that requests to a
+// dashboard other machines reach may carry in Host: its address, and for
+// an address on every interface, the machine's name and addresses.
+func listenHosts(ln net.Listener) []string {
+	tcp, ok := ln.Addr().(*net.TCPAddr)
+	if !ok || tcp.IP.IsLoopback() {
+		return nil
+	}
+	if !tcp.IP.IsUnspecified() {
+		return []string{tcp.IP.String()}
+	}
+	// The agent's own URL names the unspecified address (0.0.0.0:PORT),
+	// and the clients on this machine use it.
+	out := []string{tcp.IP.String()}
+	if h, err := os.Hostname(); err == nil {
+		out = append(out, h)
+	}
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok {
+				out = append(out, ipn.IP.String())
+			}
+		}
+	}
+	return out
+}

@@ -122,11 +122,6 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	if err := snap.Verify(); err != nil {
 		return nil, err
 	}
-	if a.opts.Authorize != nil {
-		if err := a.opts.Authorize(ctx, env.Name, "deploy"); err != nil {
-			return nil, err
-		}
-	}
 	// Every way onto the rung comes through here: the same admission
 	// for the API, promote, rollback, up and watch.
 	admit := &promote.Admitter{Store: a.opts.Store, Verify: a.opts.Verify}

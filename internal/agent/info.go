@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/store"
 	"syscall"
@@ -77,7 +78,7 @@ func Find(ctx context.Context, stateDir, env string) (*Client, bool) {
 	if err != nil {
 		return nil, false
 	}
-	c := &Client{URL: info.URL, Info: info}
+	c := &Client{URL: info.URL, Info: info, Token: auth.Credential(stateDir)}
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := c.Ping(ctx); err != nil {
@@ -96,6 +97,19 @@ type Client struct {
 	URL  string
 	Info Info
 	HTTP *http.Client
+	// Token is the bearer token changes are sent with (Find sets the
+	// one this machine uses for the project, auth.Credential). A request
+	// whose context carries a caller's credential (auth.WithCredential) is
+	// sent with that one instead: an agent acting for someone acts as
+	// them.
+	Token string
+}
+
+func (c *Client) credential(ctx context.Context) string {
+	if v := auth.CredentialFrom(ctx); v != "" {
+		return v
+	}
+	return c.Token
 }
 
 func (c *Client) http() *http.Client {
@@ -179,13 +193,31 @@ type APIError struct {
 	Body   api.Error
 }
 
-// Unwrap makes a rung's refusal of a snapshot promote.ErrNotAdmitted on
-// this side too.
+// Unwrap classifies the answer: 401 and 403 as the auth errors they are,
+// a rung's refusal of a snapshot as promote.ErrNotAdmitted.
 func (e *APIError) Unwrap() error {
-	if e.Body.Code == api.CodeNotAdmitted {
+	switch {
+	case e.Status == http.StatusUnauthorized:
+		return auth.ErrUnauthenticated
+	case e.Status == http.StatusForbidden:
+		return auth.ErrForbidden
+	case e.Body.Code == api.CodeNotAdmitted:
 		return promote.ErrNotAdmitted
 	}
 	return nil
+}
+
+// Login asks the agent for a one-time link that opens a dashboard session
+// acting as this client's credential; the link is relative to the URL.
+func (c *Client) Login(ctx context.Context) (string, time.Time, error) {
+	var out struct {
+		URL     string    `json:"url"`
+		Expires time.Time `json:"expires"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/api/v1/login", nil, &out); err != nil {
+		return "", time.Time{}, err
+	}
+	return c.URL + out.URL, out.Expires, nil
 }
 
 func (e *APIError) Error() string {
@@ -210,6 +242,9 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	if cred := c.credential(ctx); cred != "" {
+		req.Header.Set("Authorization", "Bearer "+cred)
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {

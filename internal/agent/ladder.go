@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
@@ -73,7 +74,7 @@ func (a *Agent) Promote(ctx context.Context, req api.PromoteRequest) (*api.Actio
 func (a *Agent) Approve(ctx context.Context, req api.ApproveRequest) (*api.ActionResult, error) {
 	ap, err := a.promoter().Approve(ctx, req.Snapshot, req.Env, req.By, req.Comment)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, auth.ErrForbidden) {
 			return nil, err
 		}
 		return &api.ActionResult{Error: err.Error()}, nil

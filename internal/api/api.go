@@ -78,8 +78,9 @@ type DeployRequest struct {
 	// HealthTimeout, a Go duration ("90s"), overrides the environment's
 	// health.timeout for this deploy.
 	HealthTimeout string `json:"healthTimeout,omitempty"`
-	// By is who asks (recorded with the release).
-	By string `json:"by,omitempty"`
+	// By is who asks (recorded with the release): set by the agent from
+	// the request's credential, never read from the body.
+	By string `json:"-"`
 	// Grant is the token of the grant a promotion or rollback issued for
 	// this snapshot on this rung. A gated rung (protected, signed,
 	// approvals, soak or tests) refuses a snapshot without a valid one

@@ -78,24 +78,30 @@ type SnapshotSummary struct {
 type PromoteRequest struct {
 	Snapshot string `json:"snapshot"`
 	To       string `json:"to"`
-	By       string `json:"by"`
-	Why      string `json:"why,omitempty"`
+	// By is who asks: set from the request's credential, never read
+	// from the body.
+	By  string `json:"-"`
+	Why string `json:"why,omitempty"`
 }
 
 // ApproveRequest approves a snapshot for an environment.
 type ApproveRequest struct {
 	Snapshot string `json:"snapshot"`
 	Env      string `json:"environment"`
-	By       string `json:"by"`
-	Comment  string `json:"comment,omitempty"`
+	// By is who approves: set from the request's credential, never read
+	// from the body.
+	By      string `json:"-"`
+	Comment string `json:"comment,omitempty"`
 }
 
 // RollbackRequest rolls an environment back.
 type RollbackRequest struct {
 	Env string `json:"environment"`
 	// To is a snapshot; empty means the last known-good.
-	To  string `json:"to,omitempty"`
-	By  string `json:"by"`
+	To string `json:"to,omitempty"`
+	// By is who asks: set from the request's credential, never read
+	// from the body.
+	By  string `json:"-"`
 	Why string `json:"why,omitempty"`
 }
 

@@ -28,7 +28,7 @@ func (a *app) startAgent(ctx context.Context, ws *workspace, env, dashboard stri
 // deployTo deploys a recorded snapshot to env through its agent, starting
 // one when none runs. Nothing is built.
 // grant is the token a promotion or rollback issued for it ("" for none).
-func (a *app) deployTo(ctx context.Context, ws *workspace, env, id, by, grant string) (*api.DeployResult, error) {
+func (a *app) deployTo(ctx context.Context, ws *workspace, env, id, grant string) (*api.DeployResult, error) {
 	c, ok := agent.Find(ctx, ws.stateDir, env)
 	if !ok {
 		var err error
@@ -36,7 +36,8 @@ func (a *app) deployTo(ctx context.Context, ws *workspace, env, id, by, grant st
 			return nil, err
 		}
 	}
-	return c.Deploy(ctx, api.DeployRequest{Snapshot: id, By: by, Grant: grant})
+	// The agent records who deploys from the token the client sends.
+	return c.Deploy(ctx, api.DeployRequest{Snapshot: id, Grant: grant})
 }
 
 // endpointsOf returns SERVICE_URL variables for env's first site.

@@ -78,7 +78,7 @@ An existing demo directory is kept as it is (so your edits survive); use
 	f.BoolVar(&reset, "reset", false, "write the demo afresh, discarding edits")
 	f.BoolVarP(&o.detach, "detach", "d", false, "keep the stack running in the background")
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address (default 127.0.0.1:7700)")
-	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (the dashboard has no authentication)")
+	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (changes need a token; reads from there too)")
 	return cmd
 }
 

@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/lease"
 	"github.com/ladderhq/ladder/internal/promote"
@@ -18,15 +19,16 @@ import (
 
 // Exit codes. Scripts can rely on them.
 const (
-	ExitOK          = 0
-	ExitFailure     = 1   // anything not classified below
-	ExitConfig      = 2   // bad command line or configuration files
-	ExitUnhealthy   = 3   // a release failed, or the stack is not healthy
-	ExitNotRunning  = 4   // nothing runs, or what was asked for does not exist
-	ExitStore       = 6   // the state store is missing, replaced, emptied or damaged
-	ExitBusy        = 7   // another ladder process holds the environment
-	ExitRefused     = 8   // a rung's admission refused the snapshot (gates, trust, policy)
-	ExitInterrupted = 130 // stopped by Ctrl-C (SIGINT) or SIGTERM
+	ExitOK           = 0
+	ExitFailure      = 1   // anything not classified below
+	ExitConfig       = 2   // bad command line or configuration files
+	ExitUnhealthy    = 3   // a release failed, or the stack is not healthy
+	ExitNotRunning   = 4   // nothing runs, or what was asked for does not exist
+	ExitStore        = 6   // the state store is missing, replaced, emptied or damaged
+	ExitBusy         = 7   // another ladder process holds the environment
+	ExitUnauthorized = 8   // no valid credential, or its roles do not allow the change
+	ExitRefused      = 9   // a rung's admission refused the snapshot (gates, trust, policy)
+	ExitInterrupted  = 130 // stopped by Ctrl-C (SIGINT) or SIGTERM
 )
 
 const exitCodesHelp = `Exit codes:
@@ -40,7 +42,9 @@ const exitCodesHelp = `Exit codes:
        damaged: ladder refuses to start a new, empty history in its place
   7    busy: another ladder process is changing the environment (promote,
        rollback, up or down); the message names it
-  8    refused: a gated rung did not admit the snapshot (no grant from a
+  8    not authorised: no valid token (missing, unknown, revoked or
+       expired), or its roles do not allow the change (ladder whoami)
+  9    refused: a gated rung did not admit the snapshot (no grant from a
        promotion or rollback and not known-good there, a signature no
        trusted key verifies, or ladder.yaml weakens the pinned policy)
   130  interrupted (Ctrl-C); everything started was torn down`
@@ -93,6 +97,8 @@ func Code(err error) int {
 		return ExitStore
 	case errors.As(err, new(*promote.LockedError)), errors.As(err, new(*lease.BusyError)):
 		return ExitBusy
+	case errors.Is(err, auth.ErrUnauthenticated), errors.Is(err, auth.ErrForbidden):
+		return ExitUnauthorized
 	case errors.Is(err, promote.ErrNotAdmitted):
 		return ExitRefused
 	}

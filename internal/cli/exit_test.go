@@ -36,7 +36,7 @@ func TestReportEscapesHostileCharacters(t *testing.T) {
 	}
 }
 
-// A rung's refusal is exit 8, whether it happened in this process or in
+// A rung's refusal is exit 9, whether it happened in this process or in
 // the rung's agent (an HTTP 409 with code not_admitted).
 func TestRefusalIsExit8(t *testing.T) {
 	for name, err := range map[string]error{

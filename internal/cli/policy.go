@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/promote"
 )
 
@@ -66,14 +67,15 @@ deploy to the rung (exit 8), until someone accepts it with
 			if err != nil {
 				return err
 			}
-			if err := a.authorize(ctx, env.Name, "policy"); err != nil {
+			by, err := a.actAs(ctx, ws, env.Name, auth.ActionAdmin)
+			if err != nil {
 				return err
 			}
 			before, err := promote.PolicyOfStore(ctx, ws.store, env)
 			if err != nil {
 				return err
 			}
-			ps, err := promote.AcceptPolicy(ctx, ws.store, env, a.actor(""), time.Now().UTC())
+			ps, err := promote.AcceptPolicy(ctx, ws.store, env, by, time.Now().UTC())
 			if err != nil {
 				return err
 			}

@@ -4,13 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"text/tabwriter"
 
-	"github.com/go-git/go-git/v5/config"
 	"github.com/spf13/cobra"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/lease"
 	"github.com/ladderhq/ladder/internal/promote"
@@ -18,34 +17,16 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-// actor is who runs the command, for approvals and the audit trail:
-// --as, else LADDER_ACTOR, else git's user.email, else $USER.
-func (a *app) actor(as string) string {
-	if as != "" {
-		return as
-	}
-	if v := os.Getenv("LADDER_ACTOR"); v != "" {
-		return v
-	}
-	if cfg, err := config.LoadConfig(config.GlobalScope); err == nil && cfg.User.Email != "" {
-		return cfg.User.Email
-	}
-	if u := os.Getenv("USER"); u != "" {
-		return u
-	}
-	return "unknown"
-}
-
 // promoter builds the library object behind promote, approve and rollback.
 func (a *app) promoter(ws *workspace) *promote.Promoter {
 	return &promote.Promoter{
 		Project: ws.project,
 		Store:   ws.store,
-		Deploy: func(ctx context.Context, env, id, by, grant string) (*api.DeployResult, error) {
+		Deploy: func(ctx context.Context, env, id, _, grant string) (*api.DeployResult, error) {
 			if err := a.refuseImagesOnRung(ctx, ws, env, id); err != nil {
 				return nil, err
 			}
-			return a.deployTo(ctx, ws, env, id, by, grant)
+			return a.deployTo(ctx, ws, env, id, grant)
 		},
 		Endpoints: func(ctx context.Context, env string) (map[string]string, error) {
 			return a.endpointsOf(ctx, ws, env)
@@ -60,7 +41,7 @@ func (a *app) promoter(ws *workspace) *promote.Promoter {
 }
 
 func newPromoteCmd(a *app) *cobra.Command {
-	var to, as, why string
+	var to, why string
 	cmd := &cobra.Command{
 		Use:   "promote SNAPSHOT --to ENV",
 		Short: "Move a snapshot to the next rung once its gates pass",
@@ -77,8 +58,11 @@ Once the gates pass, promote issues a single-use grant (bound to ENV and
 the snapshot, expiring in 15 minutes) that ENV's agent consumes: a gated
 rung takes no snapshot without one, unless it is known-good there. A
 ladder.yaml that asks less of ENV than the policy pinned in the store is
-refused with exit 8 (see ` + "`ladder policy`" + `), and signatures verify against
-the keys the store trusts (see ` + "`ladder trust`" + `).`,
+refused with exit 9 (see ` + "`ladder policy`" + `), and signatures verify against
+the keys the store trusts (see ` + "`ladder trust`" + `).
+
+The promotion is recorded as the identity of your token (LADDER_TOKEN, else
+the local admin token); it needs the promoter role on ENV (exit 8 without).`,
 		Example: `  ladder promote latest --to dev
   ladder promote 3f2a9c1b --to dev
   ladder promote 3f2a9c1b --to prod --why "release 1.4"
@@ -94,14 +78,15 @@ the keys the store trusts (see ` + "`ladder trust`" + `).`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
-			if err := a.authorize(ctx, to, "promote"); err != nil {
+			by, err := a.actAs(ctx, ws, to, auth.ActionPromote)
+			if err != nil {
 				return err
 			}
 			ref, err := resolveSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
 			}
-			res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: ref, To: to, By: a.actor(as), Why: why})
+			res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: ref, To: to, By: by, Why: why})
 			if res != nil {
 				a.printPromotion(res)
 			}
@@ -123,7 +108,6 @@ the keys the store trusts (see ` + "`ladder trust`" + `).`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "environment to promote to")
-	cmd.Flags().StringVar(&as, "as", "", "who promotes (default: LADDER_ACTOR, git user.email, $USER)")
 	cmd.Flags().StringVar(&why, "why", "", "why, for the audit trail")
 	return cmd
 }
@@ -157,15 +141,22 @@ func (a *app) printPromotion(res *promote.Result) {
 }
 
 func newApproveCmd(a *app) *cobra.Command {
-	var to, as, comment string
+	var to, comment string
 	cmd := &cobra.Command{
 		Use:   "approve SNAPSHOT --to ENV",
 		Short: "Approve a snapshot for an environment",
 		Long: `approve records your approval of a snapshot for ENV (whose gates may ask
-for N approvals from distinct identities). Approving twice with the same
-identity is refused.`,
-		Example: `  ladder approve 3f2a9c1b --to prod --as ana@example.com --comment "checked the canary"`,
-		Args:    cobra.ExactArgs(1),
+for N approvals from distinct identities). Who approves is the identity of
+your token (LADDER_TOKEN, else the local admin token), which needs the
+approver role on ENV. Approving twice with the same identity is refused,
+and on a protected rung whoever promoted the snapshot there, or made it,
+cannot approve it: a second person has to.`,
+		Example: `  ladder approve 3f2a9c1b --to prod --comment "checked the canary"
+
+  # a second person: a token with the approver role for prod
+  ladder token create ana --role approver:prod
+  LADDER_TOKEN=ldr_... ladder approve 3f2a9c1b --to prod`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			ws, err := a.openToChange(ctx)
@@ -176,17 +167,21 @@ identity is refused.`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
-			if err := a.authorize(ctx, to, "approve"); err != nil {
+			by, err := a.actAs(ctx, ws, to, auth.ActionApprove)
+			if err != nil {
 				return err
 			}
 			ref, err := resolveSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
 			}
-			ap, err := a.promoter(ws).Approve(ctx, ref, to, a.actor(as), comment)
+			ap, err := a.promoter(ws).Approve(ctx, ref, to, by, comment)
 			if err != nil {
-				if errors.Is(err, store.ErrNotFound) {
+				switch {
+				case errors.Is(err, store.ErrNotFound):
 					return &ExitError{Code: ExitNotRunning, Err: err}
+				case errors.Is(err, auth.ErrForbidden):
+					return &ExitError{Code: ExitUnauthorized, Err: err, Hint: "a second person approves with their own token: LADDER_TOKEN=... ladder approve"}
 				}
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
@@ -198,13 +193,12 @@ identity is refused.`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "environment the approval is for")
-	cmd.Flags().StringVar(&as, "as", "", "who approves (default: LADDER_ACTOR, git user.email, $USER)")
 	cmd.Flags().StringVar(&comment, "comment", "", "why, for the audit trail")
 	return cmd
 }
 
 func newRollbackCmd(a *app) *cobra.Command {
-	var to, as, why string
+	var to, why string
 	cmd := &cobra.Command{
 		Use:   "rollback ENV",
 		Short: "Redeploy an environment's last known-good snapshot",
@@ -227,10 +221,11 @@ a ladder.yaml weaker than ENV's pinned policy is refused with exit 8.`,
 				return err
 			}
 			defer ws.Close()
-			if err := a.authorize(ctx, args[0], "rollback"); err != nil {
+			by, err := a.actAs(ctx, ws, args[0], auth.ActionRollback)
+			if err != nil {
 				return err
 			}
-			res, err := a.promoter(ws).Rollback(ctx, args[0], to, a.actor(as), why)
+			res, err := a.promoter(ws).Rollback(ctx, args[0], to, by, why)
 			if err != nil {
 				if res != nil && res.Deploy != nil {
 					return a.deployFailed(res.Deploy, err)
@@ -246,7 +241,6 @@ a ladder.yaml weaker than ENV's pinned policy is refused with exit 8.`,
 		},
 	}
 	cmd.Flags().StringVar(&to, "to", "", "snapshot to roll back to (default: the last known-good)")
-	cmd.Flags().StringVar(&as, "as", "", "who rolls back")
 	cmd.Flags().StringVar(&why, "why", "", "why, for the audit trail")
 	return cmd
 }

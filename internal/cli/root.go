@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/spec"
@@ -118,6 +119,9 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 		newPullCmd(a),
 		newDemoCmd(a),
 		newAgentCmd(a),
+		newTokenCmd(a),
+		newWhoamiCmd(a),
+		newDashboardCmd(a),
 	)
 	return root
 }
@@ -159,6 +163,10 @@ type workspace struct {
 	docker   *client.Client
 	// redactor hides every secret value this process has loaded.
 	redactor *secrets.Redactor
+	// who is the command's authenticated principal, once known;
+	// tokenErr is why the local admin token could not be made.
+	who      *auth.Principal
+	tokenErr error
 }
 
 func (a *app) open(ctx context.Context) (*workspace, error) {
@@ -182,6 +190,11 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 		return nil, err
 	}
 	w := &workspace{project: p, stateDir: stateDir, store: st, redactor: secrets.NewRedactor()}
+	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
+	defer cancel()
+	// A store that cannot make the token is reported by what needs it
+	// (or by the store's own checks): stopping what runs must still work.
+	w.tokenErr = w.ensureLocalToken(ctx)
 	// The client connects only when a Dockerfile service is built.
 	if c, err := build.NewDockerClient(); err == nil {
 		w.docker = c

@@ -217,7 +217,11 @@ func (a *app) registryExit(err error) error {
 }
 
 func (a *app) auditTransfer(ctx context.Context, ws *workspace, action, id, where string) {
-	if _, err := ws.store.Audit(ctx, store.AuditEntry{Actor: a.actor(""), Action: action, Snapshot: id, Outcome: "succeeded", Detail: where}); err != nil {
+	who := "unknown"
+	if p, err := a.principal(ctx, ws); err == nil {
+		who = p.Name
+	}
+	if _, err := ws.store.Audit(ctx, store.AuditEntry{Actor: who, Action: action, Snapshot: id, Outcome: "succeeded", Detail: where}); err != nil {
 		a.logger().Warn("audit", "action", action, "err", err)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/sign"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
@@ -169,14 +170,15 @@ trusted again.`,
 				return err
 			}
 			defer ws.Close()
-			if err := a.authorize(ctx, "", "trust"); err != nil {
+			by, err := a.actAs(ctx, ws, "", auth.ActionAdmin)
+			if err != nil {
 				return err
 			}
 			pem, err := os.ReadFile(args[0])
 			if err != nil {
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
-			k, err := a.trust(ctx, ws, pem, a.actor(""), "added")
+			k, err := a.trust(ctx, ws, pem, by, "added")
 			if err != nil {
 				return err
 			}
@@ -198,7 +200,8 @@ trusted again.`,
 				return err
 			}
 			defer ws.Close()
-			if err := a.authorize(ctx, "", "trust"); err != nil {
+			by, err := a.actAs(ctx, ws, "", auth.ActionAdmin)
+			if err != nil {
 				return err
 			}
 			keys, err := ws.store.TrustedKeys(ctx)
@@ -222,7 +225,6 @@ trusted again.`,
 			default:
 				return exitf(ExitConfig, "%s matches %d keys: give more digits", ref, len(match))
 			}
-			by := a.actor("")
 			if err := ws.store.RevokeKey(ctx, match[0].Fingerprint, by, time.Now().UTC()); err != nil {
 				if errors.Is(err, store.ErrConflict) {
 					return exitf(ExitConfig, "key %s is revoked already", match[0].Fingerprint)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/lease"
@@ -90,7 +91,7 @@ tests cannot pass on a first rung.`,
 	f.StringVarP(&o.env, "env", "e", "", "environment to deploy to (default: the first rung)")
 	f.BoolVarP(&o.detach, "detach", "d", false, "keep the stack running in the background")
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address (default: the environment's, 127.0.0.1:7700)")
-	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (the dashboard has no authentication)")
+	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow a dashboard address other machines reach (changes need a token; reads from there too)")
 	f.StringVar(&a.target, "target", "", "runtime: auto, process, compose or hybrid (default: the environment's target; a site that names its own kind keeps it)")
 	f.DurationVar(&o.timeout, "timeout", 0, "how long each service may take to become healthy (default: the environment's health.timeout)")
 	f.BoolVarP(&o.watch, "watch", "w", false, "stay in the foreground and follow changes: develop.watch rules, and a rebuild of a Go service on save")
@@ -117,13 +118,10 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if addr, err := a.checkDashboard(ws, env.Name, o.dashboard); err != nil {
 		return err
 	} else if addr != "" && !spec.IsLoopback(addr) {
-		fmt.Fprintf(a.Err, "warning: %s: anyone who reaches it can deploy, promote and roll back\n", spec.RemoteDashboardMsg(addr))
+		fmt.Fprintf(a.Err, "warning: %s\n", spec.RemoteDashboardMsg(addr))
 	}
 	if env.Template {
 		return exitf(ExitConfig, "%s is a template for previews, not an environment to run", env.Name)
-	}
-	if err := a.authorize(ctx, env.Name, "deploy"); err != nil {
-		return err
 	}
 	if env.From != "" {
 		return &ExitError{Code: ExitConfig, Err: fmt.Errorf("%s is promoted to from %s, never built and deployed directly", env.Name, env.From),
@@ -131,6 +129,11 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	}
 	if o.snapshot != "" && o.watch {
 		return exitf(ExitConfig, "--snapshot deploys a snapshot as it is; --watch rebuilds on every change: choose one")
+	}
+	// Refuse before building: the deploy would be refused after it.
+	by, err := a.actAs(ctx, ws, env.Name, auth.ActionDeploy)
+	if err != nil {
+		return err
 	}
 	var rules []watch.Rule
 	if o.watch {
@@ -238,7 +241,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	defer held.Release()
 	// A gated first rung admits the snapshot only once the gates it can
 	// hold (signature, approvals) pass.
-	if o.grant, err = a.promoter(ws).Enter(ctx, env.Name, snap.ID, a.actor("")); err != nil {
+	if o.grant, err = a.promoter(ws).Enter(ctx, env.Name, snap.ID, by); err != nil {
 		return err
 	}
 	if !running {
@@ -333,7 +336,7 @@ func (a *app) recover(ctx context.Context, ws *workspace, rec *deploy.Recorder, 
 // `up -d` leaves nothing running.
 func (a *app) upViaAgent(ctx context.Context, ws *workspace, c *agent.Client, made *deploy.Made, env string, o upOptions, out *printer, begun time.Time, started bool) error {
 	out.printf("deploying to %s (agent pid %d)\n", env, c.Info.PID)
-	req := api.DeployRequest{Snapshot: made.Snapshot.ID, By: a.actor(""), Grant: o.grant}
+	req := api.DeployRequest{Snapshot: made.Snapshot.ID, Grant: o.grant}
 	if o.timeout > 0 {
 		req.HealthTimeout = o.timeout.String()
 	}
@@ -415,6 +418,10 @@ func (a *app) upSummary(made *deploy.Made, res *api.DeployResult, st *api.Status
 
 // upForeground runs the agent in this process until interrupted.
 func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made *deploy.Made, o upOptions, out *printer, begun time.Time, rules []watch.Rule, releaseEnv func()) error {
+	by, err := a.actAs(ctx, ws, env, auth.ActionDeploy)
+	if err != nil {
+		return err
+	}
 	ag, err := a.newAgent(ws, env, o.dashboard)
 	if err != nil {
 		return err
@@ -432,7 +439,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	go func() { runDone <- ag.Run(runCtx) }()
 
 	out.printf("deploying to %s\n", env)
-	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, By: a.actor(""), Grant: o.grant, Progress: out.deploy, Plan: func(p *plan.Plan) {
+	res, err := ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: o.timeout, By: by, Grant: o.grant, Progress: out.deploy, Plan: func(p *plan.Plan) {
 		if a.verbose {
 			out.printf("%s", p)
 		}
@@ -475,7 +482,7 @@ func (a *app) upForeground(ctx context.Context, ws *workspace, env string, made 
 	stopWatching := func() {}
 	if o.watch {
 		e, _ := ws.environment(env)
-		w := &watcher{a: a, ws: ws, ag: ag, env: e, o: o, out: out, keep: o.keep}
+		w := &watcher{a: a, ws: ws, ag: ag, env: e, o: o, out: out, keep: o.keep, by: by}
 		watchCtx, stopWatch := context.WithCancel(ctx)
 		go func() {
 			select {
@@ -582,7 +589,7 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 	return agent.New(agent.Options{
 		Dir: ws.project.Dir, Load: a.loadOptions(), Project: ws.project, Env: env,
 		StateDir: ws.stateDir, Store: ws.store, Builder: ws.builder, Target: tgt,
-		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws), Authorize: a.authorize,
+		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws),
 		Secrets: ws.secrets().Values, Redactor: ws.redactor,
 		Alert: func(msg string) { fmt.Fprintf(a.Err, "ladder: %s\n", msg) },
 	})
@@ -597,7 +604,12 @@ func (a *app) autoPromote(ctx context.Context, ws *workspace, env, id string, ou
 			continue
 		}
 		out.printf("promoting snapshot %s to %s (autoPromote in ladder.yaml)...\n", snapshot.Short(id), e.Name)
-		res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: id, To: e.Name, By: a.actor(""), Why: "autoPromote from " + env})
+		by, err := a.actAs(ctx, ws, e.Name, auth.ActionPromote)
+		if err != nil {
+			out.printf("not promoting to %s: %v\n", e.Name, err)
+			continue
+		}
+		res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: id, To: e.Name, By: by, Why: "autoPromote from " + env})
 		var blocked *promote.BlockedError
 		switch {
 		case errors.As(err, &blocked):

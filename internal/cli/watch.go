@@ -61,6 +61,8 @@ type watcher struct {
 	out *printer
 	// keep is how many snapshots of this stack a throwaway rung keeps.
 	keep int
+	// by is who the releases are recorded as.
+	by string
 }
 
 // run watches until ctx ends.
@@ -182,7 +184,7 @@ func (w *watcher) rebuild(ctx context.Context, steps []watch.Step) {
 		sites = append(sites, s.Name)
 	}
 	deploy.RecordMade(rec, made, w.env.Name, sites)
-	res, err := w.ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: w.o.timeout, By: w.a.actor("")})
+	res, err := w.ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: w.o.timeout, By: w.by})
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return

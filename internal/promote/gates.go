@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
@@ -51,6 +52,10 @@ type Evidence struct {
 	Sites     []SiteEvidence
 	Tests     []TestResult
 	Approvals []store.Approval
+	// Authors are who made or promoted the snapshot, the promotion's
+	// requester among them: on a protected rung their approvals do not
+	// count (two-person rule).
+	Authors []string
 	// SignatureErr is nil when the snapshot's signature verified.
 	SignatureErr error
 	// Services are the stack's services, whose telemetry is judged.
@@ -152,20 +157,16 @@ func Evaluate(ev Evidence) []store.GateResult {
 	}
 
 	if need := ev.To.Gates.Approvals; need > 0 {
-		by := map[string]bool{}
-		for _, a := range ev.Approvals {
-			by[a.By] = true
+		names, excluded := countedApprovers(ev)
+		note := ""
+		if len(excluded) > 0 {
+			note = fmt.Sprintf(" (not counted: %s, who made or promoted it)", strings.Join(excluded, ", "))
 		}
-		names := make([]string, 0, len(by))
-		for n := range by {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		if len(by) >= need {
-			add(GateApprovals, true, "approved by %s", strings.Join(names, ", "))
+		if len(names) >= need {
+			add(GateApprovals, true, "approved by %s%s", strings.Join(names, ", "), note)
 		} else {
-			add(GateApprovals, false, "needs %d approval(s), has %d%s: ladder approve %s --to %s",
-				need, len(by), listed(names), short, ev.To.Name)
+			add(GateApprovals, false, "needs %d approval(s), has %d%s%s: ladder approve %s --to %s",
+				need, len(names), listed(names), note, short, ev.To.Name)
 		}
 	}
 
@@ -195,4 +196,36 @@ func Passed(results []store.GateResult) (bool, []store.GateResult) {
 		}
 	}
 	return len(failed) == 0, failed
+}
+
+// countedApprovers returns the distinct identities whose approvals count,
+// sorted, and those left out for having made or promoted the snapshot.
+// Names are compared normalised; an anonymous approval never counts.
+func countedApprovers(ev Evidence) (counted, excluded []string) {
+	authors := map[string]bool{}
+	if ev.To.Protected {
+		for _, a := range ev.Authors {
+			authors[auth.NormalizeName(a)] = true
+		}
+	}
+	by, out := map[string]bool{}, map[string]bool{}
+	for _, a := range ev.Approvals {
+		n := auth.NormalizeName(a.By)
+		switch {
+		case auth.Anonymous(n):
+		case authors[n]:
+			out[n] = true
+		default:
+			by[n] = true
+		}
+	}
+	for n := range by {
+		counted = append(counted, n)
+	}
+	for n := range out {
+		excluded = append(excluded, n)
+	}
+	sort.Strings(counted)
+	sort.Strings(excluded)
+	return counted, excluded
 }

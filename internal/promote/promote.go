@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/lease"
 	"github.com/ladderhq/ladder/internal/snapshot"
@@ -216,6 +218,9 @@ func (p *Promoter) Promote(ctx context.Context, req Request) (*Result, error) {
 		Detail: fmt.Sprintf("promotion %d from %s; %s", pr.ID, from.Name, orDash(req.Why))})
 
 	ev, err := p.Gather(ctx, snap, from, to)
+	if err == nil && to.Protected {
+		ev.Authors, err = p.authors(ctx, snap.ID)
+	}
 	if err != nil {
 		_ = p.Store.UpdatePromotion(ctx, pr.ID, store.PromotionFailed, err.Error(), p.now())
 		return nil, err
@@ -288,19 +293,34 @@ func orDash(s string) string {
 	return s
 }
 
-// Approve records by's approval of a snapshot for env.
+// Approve records by's approval of a snapshot for env. by is an
+// authenticated name; it is recorded normalised (NFC, case-folded), so
+// one person approving under two spellings counts once. On a protected
+// rung, whoever made or promoted the snapshot cannot approve it.
 func (p *Promoter) Approve(ctx context.Context, snapshotRef, env, by, comment string) (store.Approval, error) {
-	if _, err := p.env(env); err != nil {
+	e, err := p.env(env)
+	if err != nil {
 		return store.Approval{}, err
 	}
-	if strings.TrimSpace(by) == "" {
-		return store.Approval{}, errors.New("an approval needs an identity: --as NAME")
+	by = auth.NormalizeName(by)
+	if auth.Anonymous(by) {
+		return store.Approval{}, errors.New("an approval needs a known identity: approve with a token of your own")
 	}
 	snap, err := p.Store.GetSnapshot(ctx, snapshotRef)
 	if err != nil {
 		return store.Approval{}, fmt.Errorf("snapshot %s: %w", snapshotRef, err)
 	}
 	a := store.Approval{Snapshot: snap.ID, Env: env, By: by, Comment: comment, At: p.now()}
+	if e.Protected {
+		authors, err := p.authors(ctx, snap.ID)
+		if err != nil {
+			return a, err
+		}
+		if slices.Contains(authors, by) {
+			p.audit(ctx, store.AuditEntry{Actor: by, Action: "approve", Env: env, Snapshot: snap.ID, Outcome: "refused", Detail: "two-person rule"})
+			return a, &SelfApprovalError{By: by, Snapshot: snap.ID, Env: env}
+		}
+	}
 	if err := p.Store.AddApproval(ctx, a); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return a, fmt.Errorf("%s has already approved snapshot %s for %s: approvals must come from distinct identities", by, snapshot.Short(snap.ID), env)
@@ -323,6 +343,49 @@ func (p *Promoter) refuseWeakerPolicy(ctx context.Context, env *spec.Environment
 		return Decide(Admission{Env: env.Name, Snapshot: snap, Policy: ps.File, Weaker: ps.Weaker})
 	}
 	return nil
+}
+
+// SelfApprovalError is an approval on a protected rung by someone who
+// made or promoted the snapshot: the two-person rule wants another.
+type SelfApprovalError struct {
+	By, Snapshot, Env string
+}
+
+func (e *SelfApprovalError) Error() string {
+	return fmt.Sprintf("%s made or promoted snapshot %s, so cannot approve it for %s, a protected rung: another person has to",
+		e.By, snapshot.Short(e.Snapshot), e.Env)
+}
+
+// Is makes a self-approval a refusal for lack of rights
+// (auth.ErrForbidden): HTTP 403, exit code 8.
+func (e *SelfApprovalError) Is(target error) bool { return target == auth.ErrForbidden }
+
+// authors returns, normalised, who made or promoted snapshot id: who
+// asked for any of its releases or promotions.
+func (p *Promoter) authors(ctx context.Context, id string) ([]string, error) {
+	seen := map[string]bool{}
+	proms, err := p.Store.ListPromotions(ctx, store.PromotionFilter{Snapshot: id})
+	if err != nil {
+		return nil, err
+	}
+	for _, pr := range proms {
+		seen[auth.NormalizeName(pr.By)] = true
+	}
+	rels, err := p.Store.ListReleases(ctx, store.ReleaseFilter{Snapshot: id})
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rels {
+		seen[auth.NormalizeName(r.By)] = true
+	}
+	out := make([]string, 0, len(seen))
+	for n := range seen {
+		if !auth.Anonymous(n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
 }
 
 // push sends snap's images to env's registry, when it has one: its

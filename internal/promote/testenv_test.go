@@ -22,7 +22,8 @@ func TestGateTestGetsOnlyItsDeclaredEnvironment(t *testing.T) {
 		"AWS_SECRET_ACCESS_KEY":   "planted-aws-secret",
 		"GITHUB_TOKEN":            "planted-token",
 		"SMOKE_TOKEN":             "declared-token",
-		"LADDER_ACTOR":            "ana",
+		"LADDER_TOKEN":            "ldr_plantedtoken",
+		"LADDER_TARGET":           "process",
 		"LC_ALL":                  "C.UTF-8",
 	} {
 		t.Setenv(k, v)
@@ -35,7 +36,7 @@ func TestGateTestGetsOnlyItsDeclaredEnvironment(t *testing.T) {
 		Timeout: 10 * time.Second,
 		// Declared: one passed on, one set, and a ladder secret that the
 		// loader refuses and the runner drops anyway.
-		Env: []string{"SMOKE_TOKEN", "GREETING=hello", "LADDER_SIGNING_PASSWORD"},
+		Env: []string{"SMOKE_TOKEN", "GREETING=hello", "LADDER_SIGNING_PASSWORD", "LADDER_TOKEN"},
 	}
 	vars, err := r.p.testVars(context.Background(), r.snap, "local")
 	if err != nil {
@@ -50,14 +51,14 @@ func TestGateTestGetsOnlyItsDeclaredEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := strings.Split(strings.TrimSpace(string(data)), "\n")
-	for _, planted := range []string{"correct horse", "AGE-SECRET-KEY", "/planted/keys", "planted-aws-secret", "planted-token"} {
+	for _, planted := range []string{"correct horse", "AGE-SECRET-KEY", "/planted/keys", "planted-aws-secret", "planted-token", "ldr_plantedtoken"} {
 		if strings.Contains(string(data), planted) {
 			t.Errorf("the gate test saw %q:\n%s", planted, data)
 		}
 	}
 	for _, want := range []string{
 		"SMOKE_TOKEN=declared-token", "GREETING=hello", "WEB_URL=http://127.0.0.1:1234",
-		"LADDER_SNAPSHOT=" + r.snap.ID, "LADDER_ENVIRONMENT=local", "LADDER_ACTOR=ana",
+		"LADDER_SNAPSHOT=" + r.snap.ID, "LADDER_ENVIRONMENT=local", "LADDER_TARGET=process",
 		"LC_ALL=C.UTF-8", "PATH=" + os.Getenv("PATH"),
 	} {
 		if !slices.Contains(env, want) {

@@ -8,9 +8,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
 )
@@ -196,6 +198,12 @@ func (s *server) handleDeploy(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	p, err := s.principalFor(r, s.env, auth.ActionDeploy)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req.By = p.Name
 	if req.Snapshot == "" {
 		s.fail(w, r, badInput(`send {"snapshot": "<id or prefix>"}`, "snapshot is required"))
 		return
@@ -216,6 +224,7 @@ func (s *server) handleDeploy(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	// The release records and audits p.Name as who asked for it.
 	if res.Changed == nil {
 		res.Changed = []string{}
 	}
@@ -230,6 +239,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			return badInput("", "empty request body: expected a JSON document")
+		}
+		if strings.Contains(err.Error(), `unknown field "by"`) {
+			return badInput("who acts comes from the credential (Authorization: Bearer TOKEN): remove \"by\"", `"by" is not accepted`)
 		}
 		return badInput("", "malformed JSON request: %v", err)
 	}
@@ -253,10 +265,16 @@ func (s *server) handleDown(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, errNoSource)
 		return
 	}
+	p, err := s.principalFor(r, s.env, auth.ActionDown)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
 	if err := s.precondition(r, s.env); err != nil {
 		s.fail(w, r, err)
 		return
 	}
+	s.audit(r.Context(), store.AuditEntry{Actor: p.Name, Action: "down", Env: s.env, Outcome: "requested"})
 	if !s.shuttingDown.CompareAndSwap(false, true) {
 		writeJSON(w, http.StatusAccepted, downAnswer{Status: "already shutting down"})
 		return

@@ -16,7 +16,7 @@ import (
 )
 
 func TestHealthz(t *testing.T) {
-	rec := do(New(Options{}), "GET", "/healthz", "")
+	rec := do(New(Options{Auth: testAuth, Hosts: testHosts}), "GET", "/healthz", "")
 	if rec.Code != 200 || rec.Body.String() != "ok" {
 		t.Fatalf("GET /healthz = %d %q, want 200 \"ok\"", rec.Code, rec.Body)
 	}
@@ -46,14 +46,14 @@ func TestStatusErrors(t *testing.T) {
 		{context.DeadlineExceeded, 504},
 	} {
 		src := &fakeSource{StatusFunc: func(context.Context) (*api.Status, error) { return nil, tc.err }}
-		wantError(t, do(New(Options{Source: src}), "GET", "/api/v1/status", ""), tc.code, tc.err.Error())
+		wantError(t, do(New(Options{Auth: testAuth, Hosts: testHosts, Source: src}), "GET", "/api/v1/status", ""), tc.code, tc.err.Error())
 	}
 	// A source returning nothing at all is a bug, not a crash.
 	src := &fakeSource{StatusFunc: func(context.Context) (*api.Status, error) { return nil, nil }}
-	wantError(t, do(New(Options{Source: src}), "GET", "/api/v1/status", ""), 500, "no status")
+	wantError(t, do(New(Options{Auth: testAuth, Hosts: testHosts, Source: src}), "GET", "/api/v1/status", ""), 500, "no status")
 	// Without a source or store the routes say so.
-	wantError(t, do(New(Options{}), "GET", "/api/v1/status", ""), 503, "no source")
-	wantError(t, do(New(Options{}), "GET", "/api/v1/events", ""), 503, "no store")
+	wantError(t, do(New(Options{Auth: testAuth, Hosts: testHosts}), "GET", "/api/v1/status", ""), 503, "no source")
+	wantError(t, do(New(Options{Auth: testAuth, Hosts: testHosts}), "GET", "/api/v1/events", ""), 503, "no store")
 }
 
 func TestEvents(t *testing.T) {
@@ -268,13 +268,13 @@ func TestRoutingErrorsAreJSON(t *testing.T) {
 
 func TestPanicIsA500WithoutDetails(t *testing.T) {
 	src := &fakeSource{StatusFunc: func(context.Context) (*api.Status, error) { panic("secret internals") }}
-	rec := do(New(Options{Source: src}), "GET", "/api/v1/status", "")
+	rec := do(New(Options{Auth: testAuth, Hosts: testHosts, Source: src}), "GET", "/api/v1/status", "")
 	e := wantError(t, rec, 500, "internal error")
 	if strings.Contains(rec.Body.String(), "secret") || strings.Contains(rec.Body.String(), "goroutine") {
 		t.Errorf("panic leaked: %+v", e)
 	}
 	// The dashboard is covered by the same guard.
-	if rec := do(New(Options{Source: src}), "GET", "/", ""); rec.Code != 500 || strings.Contains(rec.Body.String(), "secret") {
+	if rec := do(New(Options{Auth: testAuth, Hosts: testHosts, Source: src}), "GET", "/", ""); rec.Code != 500 || strings.Contains(rec.Body.String(), "secret") {
 		t.Errorf("GET / after panic = %d %q", rec.Code, rec.Body)
 	}
 }

@@ -211,7 +211,7 @@ func TestEventsPage(t *testing.T) {
 }
 
 func TestAssets(t *testing.T) {
-	h := New(Options{})
+	h := New(Options{Auth: testAuth, Hosts: testHosts})
 	for name, ctype := range map[string]string{"style.css": "text/css", "refresh.js": "text/javascript"} {
 		a := assets[name]
 		rec := do(h, "GET", "/assets/"+name+"?v="+a.version, "")

@@ -30,6 +30,8 @@
 //	POST /api/v1/promote             api.PromoteRequest -> api.ActionResult  (*)
 //	POST /api/v1/approve             api.ApproveRequest -> api.ActionResult  (*)
 //	POST /api/v1/rollback            api.RollbackRequest -> api.ActionResult (*)
+//	POST /api/v1/login               a one-time dashboard login link for the caller
+//	GET  /login?code=                spends the code: session cookie, 303 to the ladder
 //	GET  /                           dashboard (?fragment=1: main content only)
 //	GET  /events                     all recent events (?fragment=1 likewise)
 //	GET  /ladder                     every environment side by side (*)
@@ -40,6 +42,14 @@
 // any other they answer 404. An action a gate refuses is not an HTTP
 // error: 200 with ActionResult.OK false, its Error and the promotion's
 // gate results.
+//
+// Every POST needs a credential: a bearer token (Options.Auth checks it)
+// or the dashboard's session cookie with its CSRF token. Who acts is that
+// credential's principal, never a field of the request; its roles decide
+// (package auth): 401 without a valid credential, 403 without the role.
+// Reads are open to loopback clients and need a viewer from elsewhere.
+// A Host that is not localhost, a loopback address or one of
+// Options.Hosts is 421, which keeps DNS-rebinding pages out.
 //
 // API errors are api.Error documents. Store errors are classified with
 // errors.Is: store.ErrNotFound is 404, store.ErrAmbiguous and

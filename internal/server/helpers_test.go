@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/plan"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
@@ -140,9 +142,32 @@ func statusSource(st *api.Status) *fakeSource {
 	return &fakeSource{StatusFunc: func(context.Context) (*api.Status, error) { return st, nil }}
 }
 
+// Test credentials: testToken is an admin on every environment, named
+// testUser; tokens maps the matrix tests' other tokens.
+const (
+	testToken = "ldr_test_admin"
+	testUser  = "tester"
+)
+
+// fakeAuth authenticates a fixed set of tokens.
+type fakeAuth map[string]auth.Principal
+
+func (f fakeAuth) Authenticate(_ context.Context, cred string) (auth.Principal, error) {
+	p, ok := f[cred]
+	if !ok {
+		return auth.Principal{}, fmt.Errorf("unknown token: %w", auth.ErrUnauthenticated)
+	}
+	return p, nil
+}
+
+var testAuth = fakeAuth{testToken: {Name: testUser, Grants: []auth.Grant{{Role: auth.Admin, Env: auth.AnyEnv}}}}
+
+// testHosts lets httptest's default Host, example.com, through.
+var testHosts = []string{"example.com"}
+
 // newTestServer pins the clock and time zone and speeds up the stream.
 func newTestServer(src Source, st store.Store) *server {
-	s := newServer(Options{Source: src, Store: st})
+	s := newServer(Options{Source: src, Store: st, Auth: testAuth, Hosts: testHosts})
 	s.now = func() time.Time { return t0 }
 	s.loc = time.UTC
 	s.pollEvery = 10 * time.Millisecond
@@ -181,15 +206,31 @@ func appendEvent(t *testing.T, st store.Store, e store.Event) store.Event {
 	return e
 }
 
-// do serves one request and returns the recorded answer.
+// remoteHeader, given to do, sets the request's remote address instead.
+const remoteHeader = "remote-addr"
+
+// do serves one request and returns the recorded answer. Requests other
+// than GET carry testToken unless the headers set Authorization (to ""
+// for none).
 func do(h http.Handler, method, target, body string, headers ...string) *httptest.ResponseRecorder {
 	var r io.Reader
 	if body != "" {
 		r = strings.NewReader(body)
 	}
 	req := httptest.NewRequest(method, target, r)
+	req.RemoteAddr = "127.0.0.1:40000" // this machine, unless remoteHeader says otherwise
+	if method != http.MethodGet {
+		req.Header.Set("Authorization", "Bearer "+testToken)
+	}
 	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i] == remoteHeader {
+			req.RemoteAddr = headers[i+1]
+			continue
+		}
 		req.Header.Set(headers[i], headers[i+1])
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		}
 	}
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
@@ -225,4 +266,22 @@ func wantError(t *testing.T, rec *httptest.ResponseRecorder, code int, contains 
 		t.Errorf("error = %q, want it to contain %q", e.Error, contains)
 	}
 	return e
+}
+
+// testLogin returns a one-time login path that opens a session as
+// testUser on s.
+func testLogin(s *server) string {
+	code, _ := s.sessions.newCode(testToken, s.now())
+	return "/login?code=" + code
+}
+
+// testSession opens a session as testUser on s, with the CSRF token
+// "test-csrf" so that rendered pages are stable, and returns its ID.
+func testSession(s *server) string {
+	id, sess, ok := s.sessions.redeem(strings.TrimPrefix(testLogin(s), "/login?code="), s.now())
+	if !ok {
+		panic("test login failed")
+	}
+	sess.csrf = "test-csrf"
+	return id
 }

@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
 )
@@ -28,10 +29,6 @@ type LadderSource interface {
 }
 
 var errNoLadder = errors.New("this agent does not serve the ladder view")
-
-// formActor is who the page's promote and rollback buttons act as: they
-// ask for no identity (approvals do, since they count identities).
-const formActor = "dashboard"
 
 // maxFlash bounds the message carried in the redirect's query string.
 const maxFlash = 600
@@ -112,6 +109,12 @@ func (s *server) handleLadderPage(w http.ResponseWriter, r *http.Request) {
 	} else {
 		p.Ladder = s.ladderView(l)
 		p.Stack = l.Stack
+		if c, ok := callerOf(r.Context()); ok && c.session != nil {
+			p.User = c.p.Name
+			for i := range p.Ladder.Envs {
+				p.Ladder.Envs[i].CSRF = c.session.csrf
+			}
+		}
 		p.Title = strings.TrimSpace("Ladder · " + l.Stack + " — ladder")
 	}
 	s.render(w, r, ladderTmpl, p, code)
@@ -121,7 +124,11 @@ func (s *server) handleLadderPage(w http.ResponseWriter, r *http.Request) {
 // is read from a form, checked, and carried out. The JSON route and the
 // page's form route share everything but the reading.
 type ladderAction[R any] struct {
-	name  string
+	name string
+	// action is what the caller needs a role for, on env(R).
+	action auth.Action
+	// by sets who acts: the authenticated caller, never a field sent.
+	by    func(*R, string)
 	form  func(url.Values) R
 	check func(*R) error
 	run   func(context.Context, LadderSource, R) (*api.ActionResult, error)
@@ -133,9 +140,11 @@ type ladderAction[R any] struct {
 }
 
 var promoteAction = ladderAction[api.PromoteRequest]{
-	name: "promote",
+	name:   "promote",
+	action: auth.ActionPromote,
+	by:     func(r *api.PromoteRequest, name string) { r.By = name },
 	form: func(v url.Values) api.PromoteRequest {
-		return api.PromoteRequest{Snapshot: field(v, "snapshot"), To: field(v, "to"), By: orActor(field(v, "by")), Why: field(v, "why")}
+		return api.PromoteRequest{Snapshot: field(v, "snapshot"), To: field(v, "to"), Why: field(v, "why")}
 	},
 	check: func(r *api.PromoteRequest) error {
 		if err := checkSnapshot("snapshot", r.Snapshot, true); err != nil {
@@ -151,19 +160,17 @@ var promoteAction = ladderAction[api.PromoteRequest]{
 }
 
 var approveAction = ladderAction[api.ApproveRequest]{
-	name: "approve",
+	name:   "approve",
+	action: auth.ActionApprove,
+	by:     func(r *api.ApproveRequest, name string) { r.By = name },
 	form: func(v url.Values) api.ApproveRequest {
-		return api.ApproveRequest{Snapshot: field(v, "snapshot"), Env: field(v, "environment"), By: field(v, "by"), Comment: field(v, "comment")}
+		return api.ApproveRequest{Snapshot: field(v, "snapshot"), Env: field(v, "environment"), Comment: field(v, "comment")}
 	},
 	check: func(r *api.ApproveRequest) error {
 		if err := checkSnapshot("snapshot", r.Snapshot, true); err != nil {
 			return err
 		}
-		const hint = `send {"snapshot": "<id or prefix>", "environment": "<name>", "by": "<identity>"}`
-		if err := required("environment", r.Env, hint); err != nil {
-			return err
-		}
-		return required("by", r.By, "an approval counts identities: say who approves")
+		return required("environment", r.Env, `send {"snapshot": "<id or prefix>", "environment": "<name>"}`)
 	},
 	run: func(ctx context.Context, ls LadderSource, r api.ApproveRequest) (*api.ActionResult, error) {
 		return ls.Approve(ctx, r)
@@ -175,9 +182,11 @@ var approveAction = ladderAction[api.ApproveRequest]{
 }
 
 var rollbackAction = ladderAction[api.RollbackRequest]{
-	name: "rollback",
+	name:   "rollback",
+	action: auth.ActionRollback,
+	by:     func(r *api.RollbackRequest, name string) { r.By = name },
 	form: func(v url.Values) api.RollbackRequest {
-		return api.RollbackRequest{Env: field(v, "environment"), To: field(v, "to"), By: orActor(field(v, "by")), Why: field(v, "why")}
+		return api.RollbackRequest{Env: field(v, "environment"), To: field(v, "to"), Why: field(v, "why")}
 	},
 	check: func(r *api.RollbackRequest) error {
 		if err := required("environment", r.Env, `send {"environment": "<name>"} (and "to" for another snapshot than the last known-good)`); err != nil {
@@ -228,6 +237,12 @@ func actionJSON[R any](s *server, a ladderAction[R]) http.HandlerFunc {
 			s.fail(w, r, err)
 			return
 		}
+		p, err := s.principalFor(r, a.env(req), a.action)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		a.by(&req, p.Name)
 		if err := s.precondition(r, a.env(req)); err != nil {
 			s.fail(w, r, err)
 			return
@@ -258,7 +273,17 @@ func actionForm[R any](s *server, a ladderAction[R]) http.HandlerFunc {
 			flashRedirect(w, r, "error", a.name+": cannot read the form: "+err.Error())
 			return
 		}
+		if r.PostForm.Has("by") {
+			s.fail(w, r, badInput("the dashboard acts as the person logged in", `"by" is not accepted`))
+			return
+		}
 		req := a.form(r.PostForm)
+		p, err := s.principalFor(r, a.env(req), a.action)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		a.by(&req, p.Name)
 		res, err := a.perform(context.WithoutCancel(r.Context()), ls, req)
 		switch {
 		case err != nil:
@@ -300,8 +325,6 @@ func flashOf(q url.Values) *flashView {
 // field reads one form value, trimmed: people type identities with
 // stray spaces.
 func field(v url.Values, name string) string { return strings.TrimSpace(v.Get(name)) }
-
-func orActor(by string) string { return firstOf(by, formActor) }
 
 func firstOf(vals ...string) string {
 	for _, v := range vals {

@@ -20,19 +20,33 @@ import (
 
 const formCT = "application/x-www-form-urlencoded"
 
-func ladderHandler(f *fakeLadder) http.Handler { return newTestServer(f, nil).handler() }
+// ladderHandler serves f with a dashboard session of testUser on every
+// GET that brings no cookie of its own, so pages show their forms (with
+// the CSRF token "test-csrf"). Other requests use the bearer token do
+// sends.
+func ladderHandler(f *fakeLadder) http.Handler {
+	s := newTestServer(f, nil)
+	id := testSession(s)
+	h := s.handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.Header.Get("Cookie") == "" {
+			r.AddCookie(&http.Cookie{Name: sessionCookie, Value: id})
+		}
+		h.ServeHTTP(w, r)
+	})
+}
 
 // ladderRoutes are every route this file adds, with a body that would be
 // valid for it.
 var ladderRoutes = []struct{ method, path, body, ct string }{
 	{"GET", "/api/v1/ladder", "", ""},
 	{"POST", "/api/v1/promote", `{"snapshot":"` + snapA + `","to":"staging"}`, "application/json"},
-	{"POST", "/api/v1/approve", `{"snapshot":"` + snapA + `","environment":"staging","by":"alice"}`, "application/json"},
+	{"POST", "/api/v1/approve", `{"snapshot":"` + snapA + `","environment":"staging"}`, "application/json"},
 	{"POST", "/api/v1/rollback", `{"environment":"staging"}`, "application/json"},
 	{"GET", "/ladder", "", ""},
 	{"GET", "/ladder?fragment=1", "", ""},
 	{"POST", "/ladder/promote", "snapshot=" + snapA + "&to=staging", formCT},
-	{"POST", "/ladder/approve", "snapshot=" + snapA + "&environment=staging&by=alice", formCT},
+	{"POST", "/ladder/approve", "snapshot=" + snapA + "&environment=staging", formCT},
 	{"POST", "/ladder/rollback", "environment=staging", formCT},
 }
 
@@ -83,28 +97,28 @@ func TestActionsJSON(t *testing.T) {
 	}
 
 	// Refused by a gate: an answer, not an HTTP error.
-	res := decodeAs[api.ActionResult](t, post("/api/v1/promote", `{"snapshot":"`+snapA[:8]+`","to":"staging","by":"ci","why":"nightly"}`), 200)
+	res := decodeAs[api.ActionResult](t, post("/api/v1/promote", `{"snapshot":"`+snapA[:8]+`","to":"staging","why":"nightly"}`), 200)
 	if res.OK || !strings.Contains(res.Error, "needs 1 approval(s), has 0") || res.Promotion == nil ||
 		res.Promotion.Phase != store.PromotionBlocked || len(res.Promotion.Gates) != 2 || res.Promotion.Gates[1].Passed {
 		t.Errorf("refused promotion = %+v", res)
 	}
-	res = decodeAs[api.ActionResult](t, post("/api/v1/approve", `{"snapshot":"`+snapA+`","environment":"staging","by":"alice","comment":"ok"}`), 200)
-	if !res.OK || res.Message != "alice approved snapshot "+snapshot.Short(snapA)+" for staging" {
+	res = decodeAs[api.ActionResult](t, post("/api/v1/approve", `{"snapshot":"`+snapA+`","environment":"staging","comment":"ok"}`), 200)
+	if !res.OK || res.Message != testUser+" approved snapshot "+snapshot.Short(snapA)+" for staging" {
 		t.Errorf("approve = %+v", res)
 	}
-	res = decodeAs[api.ActionResult](t, post("/api/v1/promote", `{"snapshot":"`+snapA[:8]+`","to":"staging","by":"ci"}`), 200)
+	res = decodeAs[api.ActionResult](t, post("/api/v1/promote", `{"snapshot":"`+snapA[:8]+`","to":"staging"}`), 200)
 	if !res.OK || res.Promotion.Phase != store.PromotionSucceeded || !res.Promotion.Gates[1].Passed {
 		t.Errorf("promotion = %+v", res)
 	}
-	res = decodeAs[api.ActionResult](t, post("/api/v1/rollback", `{"environment":"staging","by":"ci"}`), 200)
+	res = decodeAs[api.ActionResult](t, post("/api/v1/rollback", `{"environment":"staging"}`), 200)
 	if !res.OK || !strings.Contains(res.Message, "rolled back to snapshot "+snapshot.Short(snapB)) {
 		t.Errorf("rollback = %+v", res)
 	}
 	want := []any{
-		api.PromoteRequest{Snapshot: snapA[:8], To: "staging", By: "ci", Why: "nightly"},
-		api.ApproveRequest{Snapshot: snapA, Env: "staging", By: "alice", Comment: "ok"},
-		api.PromoteRequest{Snapshot: snapA[:8], To: "staging", By: "ci"},
-		api.RollbackRequest{Env: "staging", By: "ci"},
+		api.PromoteRequest{Snapshot: snapA[:8], To: "staging", By: testUser, Why: "nightly"},
+		api.ApproveRequest{Snapshot: snapA, Env: "staging", By: testUser, Comment: "ok"},
+		api.PromoteRequest{Snapshot: snapA[:8], To: "staging", By: testUser},
+		api.RollbackRequest{Env: "staging", By: testUser},
 	}
 	if got := f.Calls(); !reflect.DeepEqual(got, want) {
 		t.Errorf("source calls:\n got %+v\nwant %+v", got, want)
@@ -116,7 +130,7 @@ func TestActionsJSON(t *testing.T) {
 	f.result = func(any) (*api.ActionResult, error) { return nil, nil }
 	wantError(t, post("/api/v1/rollback", `{"environment":"dev"}`), 500, "returned no result")
 	f.result = func(any) (*api.ActionResult, error) { return nil, fmt.Errorf("locked: %w", store.ErrConflict) }
-	wantError(t, post("/api/v1/approve", `{"snapshot":"abcd","environment":"dev","by":"x"}`), 409, "locked")
+	wantError(t, post("/api/v1/approve", `{"snapshot":"abcd","environment":"dev"}`), 409, "locked")
 	// A refusal without gates still has a gates list.
 	f.result = func(any) (*api.ActionResult, error) {
 		return &api.ActionResult{Error: "nope", Promotion: &api.PromotionView{Promotion: store.Promotion{ID: 1}}}, nil
@@ -138,10 +152,11 @@ func TestActionsJSONStrictDecoding(t *testing.T) {
 		{"/api/v1/promote", `{"snapshot":"HEAD~1","to":"dev"}`, "not a snapshot"},
 		{"/api/v1/promote", `{"snapshot":"abcd"}`, "to is required"},
 		{"/api/v1/promote", `["abcd"]`, "malformed"},
-		{"/api/v1/approve", `{"snapshot":"abcd","environment":"dev"}`, "by is required"},
-		{"/api/v1/approve", `{"snapshot":"abcd","environment":"dev","by":"  "}`, "by is required"},
-		{"/api/v1/approve", `{"snapshot":"abcd","by":"x"}`, "environment is required"},
-		{"/api/v1/approve", `{"snapshot":"abcd","env":"dev","by":"x"}`, "unknown field"},
+		{"/api/v1/approve", `{"snapshot":"abcd","environment":"dev","by":"x"}`, `"by" is not accepted`},
+		{"/api/v1/promote", `{"snapshot":"abcd","to":"dev","by":"x"}`, `"by" is not accepted`},
+		{"/api/v1/rollback", `{"environment":"dev","by":"x"}`, `"by" is not accepted`},
+		{"/api/v1/approve", `{"snapshot":"abcd"}`, "environment is required"},
+		{"/api/v1/approve", `{"snapshot":"abcd","env":"dev"}`, "unknown field"},
 		{"/api/v1/rollback", `{}`, "environment is required"},
 		{"/api/v1/rollback", `{"environment":"dev","to":"main"}`, "not a snapshot"},
 	} {
@@ -180,14 +195,14 @@ func TestActionForms(t *testing.T) {
 		return do(h, "POST", path, v.Encode(), "Content-Type", formCT, "Sec-Fetch-Site", "same-origin", "Origin", "http://example.com")
 	}
 	wantFlash(t, post("/ladder/promote", url.Values{"snapshot": {snapA}, "to": {"staging"}}), "error", "needs 1 approval(s), has 0")
-	wantFlash(t, post("/ladder/approve", url.Values{"snapshot": {snapA}, "environment": {"staging"}, "by": {" alice@example.com "}, "comment": {"LGTM"}}), "ok", "alice@example.com approved")
+	wantFlash(t, post("/ladder/approve", url.Values{"snapshot": {snapA}, "environment": {"staging"}, "comment": {"LGTM"}}), "ok", testUser+" approved")
 	wantFlash(t, post("/ladder/promote", url.Values{"snapshot": {snapA}, "to": {"staging"}}), "ok", "promoted to staging")
 	wantFlash(t, post("/ladder/rollback", url.Values{"environment": {"staging"}}), "ok", "staging rolled back to snapshot "+snapshot.Short(snapB))
 	want := []any{
-		api.PromoteRequest{Snapshot: snapA, To: "staging", By: formActor},
-		api.ApproveRequest{Snapshot: snapA, Env: "staging", By: "alice@example.com", Comment: "LGTM"},
-		api.PromoteRequest{Snapshot: snapA, To: "staging", By: formActor},
-		api.RollbackRequest{Env: "staging", By: formActor},
+		api.PromoteRequest{Snapshot: snapA, To: "staging", By: testUser},
+		api.ApproveRequest{Snapshot: snapA, Env: "staging", By: testUser, Comment: "LGTM"},
+		api.PromoteRequest{Snapshot: snapA, To: "staging", By: testUser},
+		api.RollbackRequest{Env: "staging", By: testUser},
 	}
 	if got := f.Calls(); !reflect.DeepEqual(got, want) {
 		t.Errorf("source calls:\n got %+v\nwant %+v", got, want)
@@ -196,7 +211,7 @@ func TestActionForms(t *testing.T) {
 	// Bad input and failures come back as error flashes, not error pages,
 	// and malformed input never reaches the source.
 	n := len(f.Calls())
-	wantFlash(t, post("/ladder/approve", url.Values{"snapshot": {snapA}, "environment": {"staging"}, "by": {"  "}}), "error", "by is required")
+	wantError(t, post("/ladder/approve", url.Values{"snapshot": {snapA}, "environment": {"staging"}, "by": {"mallory"}}), 400, `"by" is not accepted`)
 	wantFlash(t, post("/ladder/promote", url.Values{"snapshot": {"<b>"}, "to": {"staging"}}), "error", "not a snapshot")
 	wantFlash(t, post("/ladder/rollback", nil), "error", "environment is required")
 	if len(f.Calls()) != n {
@@ -281,12 +296,12 @@ func TestLadderPage(t *testing.T) {
 		"dev": {`<li>soak 10s</li>`, `#23 <span class="phase bad">failed</span> of `, "GET /healthz answered 503", `data-promotion="10"`,
 			`<span class="badge bad">failed</span>`, "Promote <code>" + snapshot.Short(snapC) + "</code> from local", "to known-good <code title=\"" + snapD + "\">"},
 		"staging": {`<span class="tag warn"`, `<li>1 approval(s)</li>`, `data-site="eu" data-snapshot="` + snapB + `"`, `<span class="badge warn">starting</span>`,
-			`<span class="err warn" title="error rate">3.1% errors</span>`, `name="by" required`, "Promote <code>" + snapshot.Short(snapA) + "</code> from dev",
+			`<span class="err warn" title="error rate">3.1% errors</span>`, `<input type="hidden" name="csrf" value="test-csrf">`, "Promote <code>" + snapshot.Short(snapA) + "</code> from dev",
 			`<input type="hidden" name="to" value="staging">`, `<input type="hidden" name="environment" value="staging">`, `<button type="submit" class="btn danger">Roll back</button>`, "known-good <code title=\"" + snapD + "\">"},
 		"prod": {`<span class="badge off">not running</span>`, "nothing deployed", `<span class="badge warn">pending</span>`, `data-gate="approvals"`,
 			`<li class="fail" data-gate="approvals"><span class="mark" role="img" aria-label="not passed">✗</span>`,
 			`<li class="pass" data-gate="signature"><span class="mark" role="img" aria-label="passed">✓</span>`, "has 1 (alice@example.com)", "by carol@example.com",
-			"Approve <code>" + snapshot.Short(snapB) + "</code> for prod as", "Promote <code>" + snapshot.Short(snapB) + "</code> from staging"},
+			"Approve <code>" + snapshot.Short(snapB) + "</code> for prod</label>", "Promote <code>" + snapshot.Short(snapB) + "</code> from staging"},
 	} {
 		col := rung(t, page, env)
 		for _, want := range wants {

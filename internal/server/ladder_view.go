@@ -46,6 +46,9 @@ type rungView struct {
 	History     []historyView
 	// MultiSite: the history names each release's site.
 	MultiSite bool
+	// CSRF is the session's token the forms post back; empty when no one
+	// is logged in, and then the page offers no action.
+	CSRF string
 }
 
 type rungSiteView struct {

@@ -322,7 +322,7 @@ func TestIfMatch(t *testing.T) {
 	if deployed != 0 {
 		t.Fatalf("a deploy with a stale If-Match ran")
 	}
-	promote := `{"snapshot": "` + snapA[:8] + `", "to": "dev", "by": "ana"}`
+	promote := `{"snapshot": "` + snapA[:8] + `", "to": "dev"}`
 	wantError(t, do(h, "POST", "/api/v1/promote", promote, "If-Match", read), http.StatusPreconditionFailed, "changed")
 	if n := len(f.Calls()); n != 0 {
 		t.Fatalf("a promotion with a stale If-Match reached the ladder (%d calls)", n)

@@ -9,6 +9,7 @@ import (
 	"strconv"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
@@ -46,6 +47,9 @@ func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	status, hint := classify(err)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ladder"`)
+	}
 	if status >= 500 {
 		s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}
@@ -57,6 +61,10 @@ func classify(err error) (status int, hint string) {
 	switch {
 	case errors.As(err, &bad):
 		return http.StatusBadRequest, bad.hint
+	case errors.Is(err, auth.ErrUnauthenticated):
+		return http.StatusUnauthorized, "send Authorization: Bearer TOKEN (ladder token create makes one; the CLI uses LADDER_TOKEN or .ladder/admin.token)"
+	case errors.Is(err, auth.ErrForbidden):
+		return http.StatusForbidden, "ask an admin for the role: ladder token create NAME --role ROLE:ENV"
 	case errors.Is(err, store.ErrNotFound):
 		return http.StatusNotFound, "GET /api/v1/snapshots lists the known snapshots"
 	case errors.Is(err, store.ErrAmbiguous):

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -33,6 +34,12 @@ type Options struct {
 	Env string
 	// Logger receives request failures; nil discards them.
 	Logger *slog.Logger
+	// Auth checks the credentials every change needs. Without one the
+	// agent accepts no change at all.
+	Auth auth.Authenticator
+	// Hosts are the names, besides localhost and loopback addresses, that
+	// requests may carry in Host (421 otherwise).
+	Hosts []string
 }
 
 // server holds the handler's dependencies. The unexported knobs exist so
@@ -42,6 +49,10 @@ type server struct {
 	st  store.Store
 	env string
 	log *slog.Logger
+
+	auth     auth.Authenticator
+	hosts    []string
+	sessions *sessions
 
 	// now and loc fix the clock and time zone the dashboard renders with.
 	now func() time.Time
@@ -70,6 +81,9 @@ func newServer(opts Options) *server {
 		st:             opts.Store,
 		env:            opts.Env,
 		log:            log,
+		auth:           opts.Auth,
+		hosts:          opts.Hosts,
+		sessions:       newSessions(),
 		now:            time.Now,
 		loc:            time.Local,
 		pollEvery:      250 * time.Millisecond,
@@ -97,6 +111,8 @@ func (s *server) handler() http.Handler {
 	mux.HandleFunc("POST /api/v1/promote", actionJSON(s, promoteAction))
 	mux.HandleFunc("POST /api/v1/approve", actionJSON(s, approveAction))
 	mux.HandleFunc("POST /api/v1/rollback", actionJSON(s, rollbackAction))
+	mux.HandleFunc("POST /api/v1/login", s.handleLoginLink)
+	mux.HandleFunc("GET /login", s.handleLogin)
 
 	mux.HandleFunc("GET /{$}", s.handleDashboard)
 	mux.HandleFunc("GET /events", s.handleEventsPage)
@@ -115,7 +131,7 @@ func (s *server) handler() http.Handler {
 			"deploys, promotions, approvals, rollbacks and down may only be requested from the dashboard's own origin or a non-browser client")
 	}))
 
-	return s.recoverPanics(cop.Handler(apiErrors(mux)))
+	return s.recoverPanics(s.hostChecked(cop.Handler(s.authenticated(apiErrors(mux)))))
 }
 
 // recoverPanics turns a panic in a handler into a logged 500 with a JSON

@@ -42,6 +42,8 @@ type pageData struct {
 	// Ladder and Flash (an action's outcome) are the ladder page's.
 	Ladder *ladderView
 	Flash  *flashView
+	// User is who the dashboard session acts as; empty when none.
+	User string
 }
 
 type agentView struct {

@@ -11,12 +11,12 @@ import "strings"
 var GateTestBaseVars = []string{"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM", "SSL_CERT_FILE", "SSL_CERT_DIR"}
 
 // IsLadderSecretVar reports whether the variable holds or locates one of
-// ladder's own secrets: the signing key's password and path, and the age
-// keys of the environments' secrets. They never reach a gate test, even
+// ladder's own secrets: the signing key's password and path, the age keys
+// of the environments' secrets, and the API token (LADDER_TOKEN). They never reach a gate test, even
 // when declared: whoever can edit ladder.yaml could read them.
 func IsLadderSecretVar(name string) bool {
 	switch name {
-	case "LADDER_SIGNING_PASSWORD", "LADDER_SIGNING_KEY", "LADDER_KEYS_DIR":
+	case "LADDER_SIGNING_PASSWORD", "LADDER_SIGNING_KEY", "LADDER_KEYS_DIR", "LADDER_TOKEN":
 		return true
 	}
 	return strings.HasPrefix(name, "LADDER_KEY_")

@@ -306,7 +306,7 @@ func IsLoopback(addr string) bool {
 // RemoteDashboardMsg says why a dashboard address other machines reach is
 // refused unless allowed.
 func RemoteDashboardMsg(addr string) string {
-	return fmt.Sprintf("dashboard address %s is reachable from other machines, and the dashboard and its API (deploy, promote, roll back) have no authentication", Quote(addr))
+	return fmt.Sprintf("dashboard address %s is reachable from other machines: anyone who reaches it reads the environment's state, and changes need a token, sent over plain HTTP", Quote(addr))
 }
 
 var hostname = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)

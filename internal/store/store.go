@@ -107,6 +107,7 @@ type Store interface {
 	LadderStore
 	Leases
 	GateStore
+	Tokens
 
 	// Close releases the store's resources.
 	Close() error

@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Grants", grantTests},
 		{"TrustedKeys", trustTests},
 		{"Policies", policyTests},
+		{"Tokens", tokenTests},
 		{"Concurrency", concurrencyTests},
 	}
 	for _, g := range groups {
