@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/sign"
 	"github.com/ladderhq/ladder/internal/snapshot"
@@ -42,6 +43,9 @@ pulls it and runs the very same digests.`,
 				return err
 			}
 			defer ws.Close()
+			if _, err := a.actAs(ctx, ws, "", auth.ActionDeploy); err != nil {
+				return err
+			}
 			out := &printer{w: a.Err, quiet: a.json()}
 			made, err := a.snapshotForUp(ctx, ws, upOptions{pull: pull}, out)
 			if err != nil {

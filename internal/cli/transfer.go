@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/sbom"
@@ -54,6 +55,10 @@ digest. Credentials come from your Docker config (docker login).`,
 				return err
 			}
 			defer ws.Close()
+			// Sending artifacts out of the store is a deployer's act.
+			if _, err := a.actAs(ctx, ws, "", auth.ActionDeploy); err != nil {
+				return err
+			}
 			ref, err := resolveSnapshot(ctx, ws, args[0])
 			if err != nil {
 				return err
@@ -133,6 +138,11 @@ for one. SNAPSHOT-ID is the full ID (a registry cannot resolve prefixes).`,
 				return err
 			}
 			defer ws.Close()
+			// A pulled snapshot can be deployed: bringing one in is a
+			// deployer's act.
+			if _, err := a.actAs(ctx, ws, "", auth.ActionDeploy); err != nil {
+				return err
+			}
 			if stack == "" {
 				stack = ws.project.Stack.Name
 			}
