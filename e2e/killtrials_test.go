@@ -34,6 +34,8 @@ func TestKillTrialsDuringPromoteAndRollback(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	p := newLadderProject(t)
 	p.env = append(p.env, "LADDER_STORE="+dsn)
+	// A shared store's first token, an admin, needs no credential.
+	p.env = append(p.env, "LADDER_TOKEN="+p.createToken("ops", "admin"))
 	p.write("ladder.yaml", twoRungs(""))
 	st, err := postgres.Open(t.Context(), dsn)
 	if err != nil {
