@@ -16,7 +16,11 @@ import (
 )
 
 // services are the demo's services; web is the one S1 and S2 differ in.
-var services = []string{"notifications", "trades", "users", "web"}
+var services = []string{"migrate", "notifications", "trades", "users", "web"}
+
+// deployed is what a deploy of the demo onto an empty rung starts: the
+// services ladder builds and the database image.
+var deployed = append([]string{"db"}, services...)
 
 // ladderFile is e2e/ladder_test.go's four-rung ladder without its gate
 // tests and soak: dev's gate is then only "previous-rung", and with no

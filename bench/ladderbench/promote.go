@@ -42,9 +42,9 @@ func (b *bench) promotions(ctx context.Context, res *results) error {
 		return err
 	}
 	if !harness.SameSet(built, services...) {
-		return fmt.Errorf("first up built %v, want all four", built)
+		return fmt.Errorf("first up built %v, want all of %v", built, services)
 	}
-	if _, _, err := b.promote(ctx, p, ru.s1, "dev", services...); err != nil {
+	if _, _, err := b.promote(ctx, p, ru.s1, "dev", deployed...); err != nil {
 		return err
 	}
 	// S2: the same artifacts, one more environment value on web.
@@ -212,7 +212,7 @@ func (b *bench) rollbackVsFresh(ctx context.Context, ru *rungs, res *results) er
 		if _, err := os.Stat(filepath.Join(ru.p.dir, ".ladder", "agent-dev.json")); err == nil {
 			return fmt.Errorf("round %d (b): the dev agent is still registered after ladder down --env dev", i+1)
 		}
-		fd, ftook, err := b.rollback(ctx, ru.p, "dev", ru.s1, "", ru.s1, services...)
+		fd, ftook, err := b.rollback(ctx, ru.p, "dev", ru.s1, "", ru.s1, deployed...)
 		if err != nil {
 			return fmt.Errorf("round %d (b): %w", i+1, err)
 		}

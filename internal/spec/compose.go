@@ -67,7 +67,10 @@ func loadStackLogged(ctx context.Context, in stackInput, logs *logHook) (*Stack,
 	ds = duplicateKeys(in.shown, root, "", map[*yaml.Node]bool{})
 	ip := newInterpolator(ctx, in.shown, po.Environment)
 	ip.logs, ip.seen = logs, map[string]bool{}
-	iroot := ip.interpolate(root, tree.NewPath(), "")
+	iroot := root
+	if !in.archived {
+		iroot = ip.interpolate(root, tree.NewPath(), "")
+	}
 	model, _ := ip.toModel(iroot, "").(map[string]any)
 	if ip.err != nil {
 		return nil, nil, nil // Load reports ctx's error
@@ -142,6 +145,14 @@ func projectOptions(in stackInput) (*cli.ProjectOptions, Diagnostics) {
 			profiles = cli.WithDefaultProfiles()
 		}
 		if err := profiles(po); err != nil {
+			return nil, Diagnostics{{File: in.shown, Line: 1, Col: 1, Message: err.Error()}}
+		}
+	}
+	if in.archived {
+		// The archive is compose-go's model after interpolation: a "$"
+		// in it is literal (it was "$$" in the stack file), and
+		// interpolating it again would change what runs.
+		if err := cli.WithInterpolation(false)(po); err != nil {
 			return nil, Diagnostics{{File: in.shown, Line: 1, Col: 1, Message: err.Error()}}
 		}
 	}
