@@ -20,7 +20,7 @@ func newPolicyCmd(a *app) *cobra.Command {
 gate tests, maxErrorRate, maxP95) is pinned in the store at its first
 deploy. A ladder.yaml that asks for more applies at once and is pinned in
 turn; one that asks for less is refused, by promote, rollback and every
-deploy to the rung (exit 8), until someone accepts it with
+deploy to the rung (exit 9), until someone accepts it with
 ` + "`ladder policy accept ENV`" + `, which the audit trail records.`,
 		Example: `  ladder policy show prod
   ladder policy show prod -o json

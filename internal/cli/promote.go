@@ -210,7 +210,7 @@ within that rung's gates (maxErrorRate, 5% by default; maxP95); ` + "`ladder his
 says why each release is or is not. Nothing is rebuilt, and it works when
 the current snapshot is broken (crash-looping, failing health). The
 rollback issues the grant a gated rung needs (see ` + "`ladder promote --help`" + `);
-a ladder.yaml weaker than ENV's pinned policy is refused with exit 8.`,
+a ladder.yaml weaker than ENV's pinned policy is refused with exit 9.`,
 		Example: `  ladder rollback staging
   ladder rollback prod --to 1a2b3c4d --why "checkout errors"`,
 		Args: cobra.ExactArgs(1),

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"strings"
@@ -18,6 +19,28 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
+// maxPublicKey bounds what is read as a public key: a PEM ECDSA key is a
+// few hundred bytes.
+const maxPublicKey = 64 << 10
+
+// readPublicKey reads a PEM public key file, refusing one larger than
+// maxPublicKey rather than reading it whole.
+func readPublicKey(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPublicKey+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxPublicKey {
+		return nil, fmt.Errorf("%s: larger than %d KiB, not a public key", path, maxPublicKey>>10)
+	}
+	return b, nil
+}
+
 // trustedKeys returns the signing keys the store holds, revoked ones
 // included. A store that never held one trusts the project's ladder.pub
 // on first use, and says so in the audit trail; from then on a new key is
@@ -27,7 +50,7 @@ func (a *app) trustedKeys(ctx context.Context, ws *workspace) ([]store.TrustedKe
 	if err != nil || len(keys) > 0 {
 		return keys, err
 	}
-	pem, err := os.ReadFile(ws.publicKeyPath())
+	pem, err := readPublicKey(ws.publicKeyPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("no trusted signing key: this ladder trusts none yet and there is no %s (ladder keys generate)", publicKeyFile)
 	}
@@ -174,7 +197,7 @@ trusted again.`,
 			if err != nil {
 				return err
 			}
-			pem, err := os.ReadFile(args[0])
+			pem, err := readPublicKey(args[0])
 			if err != nil {
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
