@@ -37,9 +37,11 @@ environments:
 	return s
 }
 
-// agentChild runs `ladder agent` for env as a child of the test, which
-// does not wait for it: killed, it stays a zombie until reaped, as an
-// agent does under a parent that never waits.
+// agentChild is an environment's agent in a `ladder serve` engine that
+// runs as a child of the test, which does not wait for it: killed, it
+// stays a zombie until reaped, as a process does under a parent that
+// never waits. Start it before anything else runs: later commands (up -d,
+// promote) then run their environments in that engine too.
 type agentChild struct {
 	cmd *exec.Cmd
 	url string
@@ -49,14 +51,14 @@ type agentChild struct {
 
 func (p *project) startAgentChild(env string) *agentChild {
 	p.t.Helper()
-	cmd := exec.Command(ladderBin, "-C", p.dir, "agent", "--env", env, "--dashboard", "127.0.0.1:0")
+	cmd := exec.Command(ladderBin, "serve", "-C", p.dir, "--env", env, "--dashboard", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), p.env...)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
 		p.t.Fatal(err)
 	}
-	a := &agentChild{cmd: cmd, token: p.localToken()}
+	a := &agentChild{cmd: cmd}
 	p.t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
@@ -79,6 +81,8 @@ func (p *project) startAgentChild(env string) *agentChild {
 		resp.Body.Close()
 		return resp.StatusCode == 200, resp.Status
 	})
+	// The engine made the local token when it opened the project.
+	a.token = p.localToken()
 	return a
 }
 
@@ -145,8 +149,8 @@ func releaseByID(rels []store.Release, id int64) store.Release {
 func TestDroppedClientDoesNotCancelTheDeploy(t *testing.T) {
 	p := newLadderProject(t)
 	p.write("ladder.yaml", twoRungs(""))
-	up := p.upJSON("-d", "--dashboard", "127.0.0.1:0")
 	ag := p.startAgentChild("dev")
+	up := p.upJSON("-d", "--dashboard", "127.0.0.1:0")
 
 	ctx, hangUp := context.WithCancel(context.Background())
 	answered := make(chan error, 1)
@@ -183,16 +187,20 @@ func TestDroppedClientDoesNotCancelTheDeploy(t *testing.T) {
 func TestKilledAgentIsRecoveredByPromoteAndRollback(t *testing.T) {
 	p := newLadderProject(t)
 	p.write("ladder.yaml", twoRungs(""))
+	// The engine the test kills runs local too: up -d finds it.
+	ag := p.startAgentChild("dev")
 	up := p.upJSON("-d", "--dashboard", "127.0.0.1:0")
 	hanging := twoRungs("      services:\n        users:\n          environment:\n            FAULT_HEALTH: fail\n")
 
 	var last int64
-	for _, command := range [][]string{
+	for i, command := range [][]string{
 		{"rollback", "dev"},
 		{"promote", up.Snapshot.ID, "--to", "dev"},
 	} {
 		p.write("ladder.yaml", hanging)
-		ag := p.startAgentChild("dev")
+		if i > 0 {
+			ag = p.startAgentChild("dev")
+		}
 		go func() {
 			_, _, _ = ag.deploy(context.Background(), fmt.Sprintf(`{"snapshot": %q, "healthTimeout": "3m"}`, up.Snapshot.ID))
 		}()

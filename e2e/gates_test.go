@@ -64,12 +64,11 @@ func TestGatedRungAdmitsOnlyThroughItsGates(t *testing.T) {
 	if res := p.run("keys", "generate"); res.code != 0 {
 		t.Fatalf("keys generate: %s", res)
 	}
+	// prod's agent, in an engine that up -d then runs local in too.
+	ag := p.startAgentChild("prod")
 	s1 := p.upJSON("-d", "--dashboard", "127.0.0.1:0").Snapshot.ID
 	// A second person approves (this machine's admin made s1).
 	ana := p.createToken("ana", "approver:prod")
-
-	// prod's agent, started the way `up -d` and promote start one.
-	ag := p.startAgentChild("prod")
 	refusedDeploy(t, ag, s1, "the rung is gated (protected, 1 approval(s))")
 	if rels := p.releases("prod"); len(rels) != 0 {
 		t.Fatalf("a refused deploy made releases: %+v", rels)

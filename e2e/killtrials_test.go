@@ -28,8 +28,8 @@ const killTrials = 20
 // finish the job (once the dead process's lease has lapsed), and then the
 // store and the site agree: every release and promotion is closed, release
 // numbers are unique, the site runs the snapshot of its last succeeded
-// release, one agent per rung runs one instance per service (nothing ran
-// twice), and every promotion and rollback that began is in the audit.
+// release, one engine runs both rungs, one instance per service (nothing
+// ran twice), and every promotion and rollback that began is in the audit.
 func TestKillTrialsDuringPromoteAndRollback(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	p := newLadderProject(t)
@@ -175,8 +175,8 @@ func checkAgree(t *testing.T, p *project, st store.Store, trial int, want string
 			t.Errorf("trial %d: promotion %d of %s is not in the audit", trial, pr.ID, snapshot.Short(pr.Snapshot))
 		}
 	}
-	if agents := p.agentsOf(); len(agents) != 2 {
-		t.Errorf("trial %d: agents %v, want one for local and one for dev", trial, agents)
+	if engines := p.enginesOf(); len(engines) != 1 {
+		t.Errorf("trial %d: engines %v, want one running local and dev", trial, engines)
 	}
 	// Four services on each of two rungs, and nothing else: a deploy that
 	// ran twice would leave a second instance.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,8 +20,9 @@ import (
 	"github.com/ladderhq/ladder/internal/store/sqlite"
 )
 
-// agentsOf lists the PIDs of the `ladder agent` processes of the project.
-func (p *project) agentsOf() []int {
+// enginesOf lists the PIDs of the ladder engines (`ladder serve`, in the
+// background or not) of the project.
+func (p *project) enginesOf() []int {
 	var pids []int
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
@@ -33,22 +35,26 @@ func (p *project) agentsOf() []int {
 			continue
 		}
 		args := strings.Split(string(bytes.TrimRight(b, "\x00")), "\x00")
-		if len(args) > 3 && args[0] == ladderBin && args[1] == "agent" && args[2] == "-C" && args[3] == p.dir {
-			// A zombie left for its parent to reap runs nothing.
-			st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-			if i := bytes.LastIndexByte(st, ')'); i > 0 && len(st) > i+2 && st[i+2] == 'Z' {
-				continue
-			}
-			pids = append(pids, pid)
+		if len(args) < 2 || args[0] != ladderBin || args[1] != "serve" {
+			continue
 		}
+		if i := slices.Index(args, "-C"); i < 0 || i+1 >= len(args) || args[i+1] != p.dir {
+			continue
+		}
+		// A zombie left for its parent to reap runs nothing.
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if i := bytes.LastIndexByte(st, ')'); i > 0 && len(st) > i+2 && st[i+2] == 'Z' {
+			continue
+		}
+		pids = append(pids, pid)
 	}
 	return pids
 }
 
-// Two cold `ladder up -d` in one directory: one agent, one set of
+// Two cold `ladder up -d` in one directory: one engine, one set of
 // services; each command either deploys through that agent or is refused
 // as busy (exit 7) naming the other.
-func TestConcurrentColdUpsLeaveOneAgent(t *testing.T) {
+func TestConcurrentColdUpsLeaveOneEngine(t *testing.T) {
 	p := newProject(t)
 	var wg sync.WaitGroup
 	results := make([]result, 2)
@@ -72,8 +78,8 @@ func TestConcurrentColdUpsLeaveOneAgent(t *testing.T) {
 	if ok == 0 {
 		t.Fatalf("neither up succeeded:\n%s\n%s", results[0], results[1])
 	}
-	if agents := p.agentsOf(); len(agents) != 1 {
-		t.Errorf("agents running: %v, want exactly one", agents)
+	if engines := p.enginesOf(); len(engines) != 1 {
+		t.Errorf("engines running: %v, want exactly one", engines)
 	}
 	// The demo's four services, one instance each.
 	if left := p.leftovers(); len(left) != 4 {
@@ -83,8 +89,8 @@ func TestConcurrentColdUpsLeaveOneAgent(t *testing.T) {
 	if res := p.run("up", "-d"); res.code != 0 || !strings.Contains(res.stdout, "nothing to change") {
 		t.Errorf("third up: %s", res)
 	}
-	if agents := p.agentsOf(); len(agents) != 1 {
-		t.Errorf("agents after a third up: %v, want exactly one", agents)
+	if engines := p.enginesOf(); len(engines) != 1 {
+		t.Errorf("engines after a third up: %v, want exactly one", engines)
 	}
 }
 
@@ -180,9 +186,11 @@ func TestDownAllStopsEveryRungAndReleasesAreNumberedPerRung(t *testing.T) {
 			t.Errorf("status --env %s after down --all exited %d, want 4\n%s", env, res.code, res)
 		}
 	}
-	if agents := p.agentsOf(); len(agents) != 0 {
-		t.Errorf("agents after down --all: %v", agents)
-	}
+	// The background engine ends with its last environment.
+	eventually(t, 10*time.Second, "no engine left after down --all", func() (bool, string) {
+		engines := p.enginesOf()
+		return len(engines) == 0, fmt.Sprint(engines)
+	})
 	if left := p.leftovers(); len(left) != 0 {
 		t.Errorf("instances after down --all: %v", left)
 	}
@@ -253,9 +261,10 @@ func TestCtrlCStopsAutoPromotedRungs(t *testing.T) {
 	if res := p.run("status", "--env", "dev"); res.code != 4 {
 		t.Errorf("status --env dev after Ctrl-C exited %d, want 4\n%s", res.code, res)
 	}
-	if agents := p.agentsOf(); len(agents) != 0 {
-		t.Errorf("agents after Ctrl-C: %v", agents)
-	}
+	eventually(t, 10*time.Second, "no engine left after Ctrl-C", func() (bool, string) {
+		engines := p.enginesOf()
+		return len(engines) == 0, fmt.Sprint(engines)
+	})
 	eventually(t, 10*time.Second, "no instance left after Ctrl-C", func() (bool, string) {
 		left := p.leftovers()
 		return len(left) == 0, fmt.Sprint(left)

@@ -65,9 +65,9 @@ func TestLostStoreIsRefused(t *testing.T) {
 			} else if loss.name == "truncated" && (err != nil || fi.Size() != 0) {
 				t.Errorf("the truncated database was written to: %v", fi)
 			}
-			log, _ := os.ReadFile(filepath.Join(state, "logs", "agent-local.log"))
+			log, _ := os.ReadFile(filepath.Join(state, "logs", "engine.log"))
 			if !strings.Contains(string(log), "the store was lost") {
-				t.Errorf("the agent's log does not say the store was lost:\n%s", log)
+				t.Errorf("the engine's log does not say the store was lost:\n%s", log)
 			}
 
 			// What the hint says: stop what runs (down still reaches the

@@ -58,6 +58,13 @@ type Options struct {
 	// the log level (the store lost under the agent); the CLI writes it
 	// to the agent's standard error, which is its log file.
 	Alert func(msg string)
+	// StartEnv starts another environment's agent (the engine runs it),
+	// for a promotion this agent makes to a rung that does not run yet.
+	StartEnv func(ctx context.Context, env string) (*Client, error)
+	// Resume brings the environment back to its last release when the
+	// agent starts and nothing of it runs although nobody took it down
+	// (a served engine that starts or takes over).
+	Resume bool
 }
 
 // Agent runs one environment.
@@ -226,6 +233,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	a.watchDrift(scrapeCtx)
+	if a.opts.Resume {
+		a.wg.Go(func() { a.resume(scrapeCtx) })
+	}
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
@@ -239,6 +249,12 @@ wait:
 	for {
 		select {
 		case <-ctx.Done():
+			if errors.Is(context.Cause(ctx), lease.ErrLapsed) {
+				// The engine running this agent lost its lease: another
+				// engine owns the environment's sites now.
+				lost = true
+				err = fmt.Errorf("agent for %s stopped: %w", a.opts.Env, context.Cause(ctx))
+			}
 		case <-a.shutdown:
 		case err = <-serveErr:
 		case <-leaseDone:

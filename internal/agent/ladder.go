@@ -31,8 +31,11 @@ func (a *Agent) promoter() *promote.Promoter {
 			}
 			c, ok := Find(ctx, a.opts.StateDir, env)
 			if !ok {
+				if a.opts.StartEnv == nil {
+					return nil, fmt.Errorf("%s is not running", env)
+				}
 				var err error
-				if c, err = Start(ctx, StartOptions{Dir: a.opts.Dir, StateDir: a.opts.StateDir, Env: env, Load: a.opts.Load}); err != nil {
+				if c, err = a.opts.StartEnv(ctx, env); err != nil {
 					return nil, err
 				}
 			}

@@ -2,27 +2,59 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
+	"github.com/ladderhq/ladder/internal/engine"
 )
 
-// startAgent starts `ladder agent` for env detached and waits until it
-// answers.
+// startAgent has the engine run env (starting a background engine when
+// none runs) and returns a client for env's agent once it answers.
 func (a *app) startAgent(ctx context.Context, ws *workspace, env, dashboard string) (*agent.Client, error) {
-	var extra []string
-	if dashboard != "" {
-		extra = append(extra, "--dashboard", dashboard)
+	req := engine.RunRequest{Env: env, Dashboard: dashboard, Target: a.targetOverride(), AllowRemote: a.dashboardAllowRemote}
+	var last error
+	// An engine found on its way out (its last environment just went
+	// down) answers "stopping": the next attempt starts a new one.
+	for range 3 {
+		ec, ok := engine.Find(ctx, ws.stateDir)
+		if !ok {
+			var err error
+			if ec, err = engine.Spawn(ctx, engine.SpawnOptions{Dir: ws.project.Dir, StateDir: ws.stateDir, Args: a.engineArgs(), Env: engineEnv()}); err != nil {
+				return nil, err
+			}
+		}
+		ec.Token = auth.Credential(ws.stateDir)
+		info, err := ec.Run(ctx, req)
+		if errors.Is(err, engine.ErrStopping) {
+			last = err
+			continue
+		}
+		if err != nil {
+			return nil, engineErr(err, env)
+		}
+		if info.FellBack {
+			fmt.Fprintf(a.Err, "dashboard address of %s in use; it serves on %s instead\n", env, info.URL)
+		}
+		return agent.Await(ctx, ws.stateDir, env, info.URL)
 	}
-	if a.target != "" {
-		extra = append(extra, "--target", a.target)
+	return nil, fmt.Errorf("starting %s: %w", env, last)
+}
+
+// engineErr classifies the engine's refusal to run an environment.
+func engineErr(err error, env string) error {
+	var se *engine.StatusError
+	if errors.As(err, &se) {
+		switch se.Status {
+		case 401:
+			return &ExitError{Code: ExitUnauthorized, Err: fmt.Errorf("starting %s: %s", env, se.Msg)}
+		case 403:
+			return &ExitError{Code: ExitUnauthorized, Err: fmt.Errorf("starting %s: %s", env, se.Msg)}
+		}
 	}
-	if a.dashboardAllowRemote {
-		extra = append(extra, "--dashboard-allow-remote")
-	}
-	return agent.Start(ctx, agent.StartOptions{
-		Dir: ws.project.Dir, StateDir: ws.stateDir, Env: env, Load: a.loadOptions(), Args: extra,
-	})
+	return fmt.Errorf("starting %s: %w", env, err)
 }
 
 // deployTo deploys a recorded snapshot to env through its agent, starting

@@ -163,6 +163,11 @@ func (a *app) downEnv(ctx context.Context, ws *workspace, env string, volumes bo
 		if err := tgt.Down(ctx, ref, target.DownOptions{Volumes: volumes}); err != nil {
 			return false, err
 		}
+		if !stopped {
+			// No agent took it down (none ran): the record still says it
+			// was, so no engine brings it back.
+			rec.Record(store.Event{Kind: store.EventStackDown, Env: ref.Env, Site: ref.Site, Message: fmt.Sprintf("%s taken down", ref)})
+		}
 		if containers > 0 {
 			stopped = true
 			out.printf("%s: removed %d container(s)%s\n", ref, containers, onEngine(tgt, ref))

@@ -13,6 +13,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/secrets"
@@ -43,6 +44,11 @@ type app struct {
 	dashboardAllowRemote bool
 	// profiles are the Compose profiles to activate (--profile).
 	profiles []string
+	// inEngine starts an environment in the engine this process runs
+	// (ladder serve), for agents that promote to a rung not running yet.
+	inEngine func(ctx context.Context, env string) (*agent.Client, error)
+	// resume makes agents bring back their last release (ladder serve).
+	resume bool
 }
 
 // New returns ladder's root command.
@@ -118,7 +124,7 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 		newPushCmd(a),
 		newPullCmd(a),
 		newDemoCmd(a),
-		newAgentCmd(a),
+		newServeCmd(a),
 		newTokenCmd(a),
 		newWhoamiCmd(a),
 		newDashboardCmd(a),

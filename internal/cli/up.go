@@ -591,7 +591,14 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 		StateDir: ws.stateDir, Store: ws.store, Builder: ws.builder, Target: tgt,
 		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws),
 		Secrets: ws.secrets().Values, Redactor: ws.redactor,
-		Alert: func(msg string) { fmt.Fprintf(a.Err, "ladder: %s\n", msg) },
+		Alert:  func(msg string) { fmt.Fprintf(a.Err, "ladder: %s\n", msg) },
+		Resume: a.resume,
+		StartEnv: func(ctx context.Context, env string) (*agent.Client, error) {
+			if a.inEngine != nil {
+				return a.inEngine(ctx, env)
+			}
+			return a.startAgent(ctx, ws, env, "")
+		},
 	})
 }
 

@@ -29,6 +29,10 @@ func EnvName(env string) string          { return "env/" + env }
 func DeployName(env, site string) string { return "deploy/" + env + "/" + site }
 func AgentName(env string) string        { return "agent/" + env }
 
+// EngineName is the lease of the engine that owns every environment of
+// the store (package engine).
+const EngineName = "engine"
+
 var (
 	selfOnce sync.Once
 	self     store.Holder

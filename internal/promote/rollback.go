@@ -277,3 +277,18 @@ func (p *Promoter) knownGoodOtherThan(ctx context.Context, env, current string) 
 	}
 	return "", nil
 }
+
+// ResumeGrant issues a grant that brings env back to snap after the
+// engine that ran it stopped without taking it down (killed, or the
+// machine restarted): the check is a rollback --to's, that snap ran
+// successfully on env.
+func (p *Promoter) ResumeGrant(ctx context.Context, env, snap string) (string, error) {
+	rels, err := p.Store.ListReleases(ctx, store.ReleaseFilter{Env: env, Snapshot: snap, Phase: store.PhaseSucceeded, Limit: 1})
+	if err != nil {
+		return "", err
+	}
+	if len(rels) == 0 {
+		return "", fmt.Errorf("snapshot %s never ran successfully on %s", snapshot.Short(snap), env)
+	}
+	return p.issueGrant(ctx, env, snap, "resume")
+}

@@ -1,0 +1,276 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ladderhq/ladder/internal/agent"
+	"github.com/ladderhq/ladder/internal/auth"
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/engine"
+	"github.com/ladderhq/ladder/internal/lease"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+type serveOptions struct {
+	envs       []string
+	dashboard  string
+	background bool
+}
+
+func newServeCmd(a *app) *cobra.Command {
+	var o serveOptions
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the engine that owns every environment of the store",
+		Long: `serve runs ladder's engine in the foreground: one process that owns every
+environment of the project's store, with each environment's dashboard and
+API, its telemetry, drift watch and deploys. Later commands (up, promote,
+rollback, status, down) on this machine find it and go through it.
+
+On a laptop nothing needs to start it: ` + "`ladder up -d`" + ` starts one in the
+background when none runs, and it ends when its last environment is taken
+down. serve is the same engine for a team: point LADDER_STORE at the
+team's PostgreSQL and run it on the machine the environments deploy from.
+
+Only one engine owns a store at a time, through a lease in the store.
+A second serve on the same store waits as a standby and takes over within
+seconds once the first stops renewing its lease (killed, or cut off from
+the store): it first closes what the first left half done, then starts the
+environments.
+
+Without --env, every environment of ladder.yaml (templates aside) is
+started; with --env, those named. Ctrl-C (or SIGTERM) takes the
+environments down and ends.`,
+		Example: `  ladder serve
+  ladder serve --env staging --env prod
+  LADDER_STORE=postgres://ladder@db/ladder ladder serve   # a team's engine; run a second for a standby`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runServe(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.envs, "env", "e", nil, "environment to start (repeatable; default: every one)")
+	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address of the one environment --env names")
+	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow dashboard addresses other machines reach (changes need a token; reads from there too)")
+	f.StringVar(&a.target, "target", "", "runtime of the environments started here: auto, process, compose or hybrid")
+	f.BoolVar(&o.background, "background", false, "run as the background engine `up -d` starts: give up when another engine owns the store, end with the last environment")
+	_ = f.MarkHidden("background")
+	_ = cmd.RegisterFlagCompletionFunc("env", a.completeEnvs)
+	return cmd
+}
+
+func (a *app) runServe(ctx context.Context, o serveOptions) error {
+	if o.dashboard != "" && len(o.envs) != 1 {
+		return exitf(ExitConfig, "--dashboard sets the address of one environment: name it with --env")
+	}
+	ws, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	envs := o.envs
+	for _, name := range envs {
+		if _, err := ws.environment(name); err != nil {
+			return err
+		}
+	}
+	if len(envs) == 0 && !o.background {
+		for _, e := range ws.project.Ladder.Environments {
+			if !e.Template {
+				envs = append(envs, e.Name)
+			}
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(a.Err, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if a.verbose {
+		logger = slog.New(slog.NewTextHandler(a.Err, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	var authn auth.Authenticator = &auth.TokenAuthenticator{Store: ws.store}
+	authn = auth.WithLocalFallback(authn, ws.stateDir)
+	eo := engine.Options{
+		StateDir: ws.stateDir, Store: ws.store, Auth: authn, Logger: logger,
+		Served: !o.background,
+		New: func(ctx context.Context, req engine.RunRequest) (engine.Runner, error) {
+			ag, err := a.agentFor(ctx, ws, req, !o.background)
+			if err != nil {
+				return nil, err
+			}
+			return ag, nil
+		},
+		TakeOver: func(ctx context.Context) error {
+			return a.takeOver(ctx, ws, logger, !o.background)
+		},
+	}
+	if o.background {
+		// Long enough for a killed engine's lease to lapse; an engine
+		// that keeps it runs the store, and the command that started
+		// this one uses it.
+		eo.Wait = lease.TTL + lease.Every
+	} else {
+		eo.Wait = -1
+		eo.OnStandby = func(l store.Lease) {
+			h := l.Holder
+			fmt.Fprintf(a.Err, "standby: the engine of this store runs as pid %d on %s (instance %s); this one takes over when that one stops renewing its lease\n", h.PID, h.Host, h.Instance)
+		}
+	}
+	e := engine.New(eo)
+	a.inEngine = func(ctx context.Context, env string) (*agent.Client, error) {
+		info, err := e.Run(ctx, engine.RunRequest{Env: env, Target: a.target})
+		if err != nil {
+			return nil, err
+		}
+		return agent.Await(ctx, ws.stateDir, env, info.URL)
+	}
+	if err := e.Start(ctx); err != nil {
+		var busy *lease.BusyError
+		if errors.As(err, &busy) {
+			h := busy.Lease.Holder
+			return &ExitError{Code: ExitBusy, Err: fmt.Errorf("the engine of this store runs as pid %d on %s", h.PID, h.Host)}
+		}
+		if ctx.Err() != nil {
+			return &ExitError{Code: ExitInterrupted, Err: ctx.Err(), Reported: true}
+		}
+		return err
+	}
+	fmt.Fprintf(a.Err, "ladder engine (pid %d) answers on %s\n", os.Getpid(), e.Info().Socket)
+	for _, name := range envs {
+		req := engine.RunRequest{Env: name, Target: a.target, AllowRemote: a.dashboardAllowRemote}
+		if len(o.envs) == 1 {
+			req.Dashboard = o.dashboard
+		}
+		info, err := e.Run(ctx, req)
+		if err != nil {
+			fmt.Fprintf(a.Err, "%s did not start: %v\n", name, err)
+			continue
+		}
+		note := ""
+		if info.FellBack {
+			note = " (its address was in use)"
+		}
+		fmt.Fprintf(a.Err, "  %-12s %s%s\n", name, info.URL, note)
+	}
+	err = e.Serve(ctx)
+	if err != nil {
+		return err
+	}
+	if ctx.Err() != nil && !o.background {
+		fmt.Fprintln(a.Err, "stopped")
+	}
+	return nil
+}
+
+// takeOver closes what an engine that died left half done. Its deploy
+// leases lapse about when its engine lease did, not before: a served
+// engine (which resumes what ran) waits for a release still in progress,
+// a little longer than a lease lives, and closes it as interrupted once
+// its lease lapsed; one whose holder is alive (a foreground up elsewhere)
+// is left to it. A background engine does not wait: the commands that use
+// it recover what they find before they act.
+func (a *app) takeOver(ctx context.Context, ws *workspace, logger *slog.Logger, wait bool) error {
+	rec := &deploy.Recorder{Store: ws.store, Logger: logger}
+	out := &printer{w: a.Err}
+	deadline := time.Now().Add(lease.TTL + lease.Every)
+	for {
+		if err := a.recover(ctx, ws, rec, "", out); err != nil {
+			return err
+		}
+		open, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Phase: store.PhaseProgressing, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if !wait || len(open) == 0 || time.Now().After(deadline) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// agentFor makes the agent of the environment req names, with the
+// target and dashboard the asking command chose.
+// A served engine's agents resume their last release when nothing of it
+// runs (the engine before this one died).
+// The project is read afresh: ladder.yaml may have changed (a rung added)
+// since the engine started.
+func (a *app) agentFor(ctx context.Context, ws *workspace, req engine.RunRequest, resume bool) (*agent.Agent, error) {
+	p, err := a.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fresh := *ws
+	fresh.project = p
+	ws = &fresh
+	if _, err := ws.environment(req.Env); err != nil {
+		return nil, err
+	}
+	b := *a
+	b.target = req.Target
+	b.dashboardAllowRemote = a.dashboardAllowRemote || req.AllowRemote
+	b.resume = resume
+	return b.newAgent(ws, req.Env, req.Dashboard)
+}
+
+// targetOverride is the target kind this command asks for (--target, or
+// LADDER_TARGET), which an engine started earlier cannot see otherwise.
+func (a *app) targetOverride() string {
+	if a.target != "" {
+		return a.target
+	}
+	return os.Getenv("LADDER_TARGET")
+}
+
+// engineArgs are the project flags a background engine needs to load the
+// project as this command did.
+func (a *app) engineArgs() []string {
+	var args []string
+	if a.ladderFile != "" {
+		args = append(args, "--file", a.ladderFile)
+	}
+	if a.stackFile != "" {
+		args = append(args, "--stack", a.stackFile)
+	}
+	for _, p := range a.profiles {
+		args = append(args, "--profile", p)
+	}
+	return args
+}
+
+// engineEnv is the environment of a background engine: this command's,
+// without LADDER_TARGET (each request names its target) so that a later
+// command's choice is never overridden by the first one's.
+func engineEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "LADDER_TARGET=") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// completeEnvs completes an environment name from ladder.yaml.
+func (a *app) completeEnvs(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
+	p, err := a.load(cmd.Context())
+	if err != nil {
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+	var out []string
+	for _, e := range p.Ladder.Environments {
+		if !e.Template {
+			out = append(out, e.Name)
+		}
+	}
+	return out, cobra.ShellCompDirectiveNoFileComp
+}

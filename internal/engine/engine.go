@@ -1,0 +1,431 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/auth"
+	"github.com/ladderhq/ladder/internal/lease"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+// Runner runs one environment: the agent.
+type Runner interface {
+	// Listen takes the environment (its agent lease) and binds its
+	// dashboard; fellBack says the configured address was taken and a
+	// free port serves instead.
+	Listen() (fellBack bool, err error)
+	// URL is where the environment's dashboard and API answer.
+	URL() string
+	// Run serves the environment until ctx ends or it is taken down
+	// (`ladder down`). When ctx ends because the engine lost its lease
+	// (its cause is lease.ErrLapsed), another engine owns the sites now
+	// and Run leaves them as they are; otherwise it takes them down.
+	Run(ctx context.Context) error
+}
+
+// RunRequest asks the engine to run an environment.
+type RunRequest struct {
+	Env string `json:"env"`
+	// Dashboard overrides the environment's dashboard address.
+	Dashboard string `json:"dashboard,omitempty"`
+	// Target overrides the environment's target kind (--target,
+	// LADDER_TARGET of the command that asks).
+	Target string `json:"target,omitempty"`
+	// AllowRemote lets the dashboard listen where other machines reach it.
+	AllowRemote bool `json:"allowRemote,omitempty"`
+}
+
+// EnvInfo is an environment the engine runs.
+type EnvInfo struct {
+	Env     string    `json:"env"`
+	URL     string    `json:"url"`
+	Started time.Time `json:"started"`
+	// FellBack says the configured dashboard address was taken when the
+	// environment started, and URL is a free port instead.
+	FellBack bool `json:"fellBack,omitempty"`
+}
+
+// Info describes a running engine (STATE/engine.json, GET /v1/engine).
+type Info struct {
+	PID    int          `json:"pid"`
+	Holder store.Holder `json:"holder"`
+	// Socket is the Unix socket the engine answers on.
+	Socket  string    `json:"socket"`
+	Started time.Time `json:"started"`
+	// Served is true for `ladder serve`, which keeps running with no
+	// environment; a background engine ends with its last one.
+	Served bool      `json:"served"`
+	Envs   []EnvInfo `json:"envs,omitempty"`
+}
+
+// Options configure an engine.
+type Options struct {
+	// StateDir is where engine.json (and, when the path fits, the socket)
+	// are kept.
+	StateDir string
+	Store    store.Leases
+	// New makes the runner for an environment.
+	New func(ctx context.Context, req RunRequest) (Runner, error)
+	// Auth checks the credential of a request to run an environment
+	// (the deployer role on it); nil checks nothing (tests).
+	Auth   auth.Authenticator
+	Logger *slog.Logger
+	// Served keeps the engine running with no environment (ladder serve).
+	Served bool
+	// Wait is how long Start waits for another engine's lease to lapse;
+	// negative waits until ctx ends (a standby replica).
+	Wait time.Duration
+	// OnStandby is told, once, which engine holds the lease while Start
+	// waits for it.
+	OnStandby func(store.Lease)
+	// TakeOver runs once the lease is held, before anything starts: it
+	// closes what an engine that died left half done.
+	TakeOver func(ctx context.Context) error
+	// IdleGrace is how long a background engine waits for its first
+	// environment before it ends (default 15s).
+	IdleGrace time.Duration
+	// Lease tunes the engine lease (tests); the zero value is the default.
+	Lease lease.Options
+	// Holder is who holds the lease (tests run several engines in one
+	// process); the zero value is this process, lease.Self.
+	Holder store.Holder
+}
+
+// ErrStopping is the answer to a request that reaches an engine on its
+// way out: ask a new one.
+var ErrStopping = errors.New("the engine is stopping")
+
+// running is an environment the engine runs.
+type running struct {
+	info   EnvInfo
+	cancel context.CancelCauseFunc
+}
+
+// Engine runs environments in this process. Start, then Serve.
+type Engine struct {
+	o      Options
+	holder store.Holder
+	held   *lease.Held
+	ln     net.Listener
+	srv    *http.Server
+	info   Info
+
+	// life is what the environments run under; Serve cancels it (with
+	// the reason) when the engine stops.
+	life    context.Context
+	endLife context.CancelCauseFunc
+	wg      sync.WaitGroup
+
+	startMu sync.Mutex // one environment starts at a time
+	mu      sync.Mutex
+	envs    map[string]*running
+	// starting counts starts under way (an idle engine does not end
+	// under one); closing is set once the engine stops taking any.
+	starting int
+	closing  bool
+	idle     chan struct{}
+}
+
+// New returns an engine; nothing runs until Start.
+func New(o Options) *Engine {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.IdleGrace <= 0 {
+		o.IdleGrace = 15 * time.Second
+	}
+	holder := o.Holder
+	if holder == (store.Holder{}) {
+		holder = lease.Self()
+	}
+	life, end := context.WithCancelCause(context.Background())
+	return &Engine{o: o, holder: holder, life: life, endLife: end, envs: map[string]*running{}, idle: make(chan struct{}, 1)}
+}
+
+// Start takes the engine lease (waiting as Options.Wait says), runs
+// TakeOver, then answers on the socket and writes engine.json. When
+// another engine keeps the lease the error is a *lease.BusyError.
+func (e *Engine) Start(ctx context.Context) error {
+	held, err := e.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			held.Release()
+		}
+	}()
+	if e.o.TakeOver != nil {
+		if err := e.o.TakeOver(held.Context()); err != nil {
+			return fmt.Errorf("taking over: %w", err)
+		}
+	}
+	path := SocketPath(e.o.StateDir)
+	ln, err := listenSocket(path)
+	if err != nil {
+		return err
+	}
+	e.held, e.ln = held, ln
+	e.info = Info{PID: e.holder.PID, Holder: e.holder, Socket: path, Started: time.Now().UTC(), Served: e.o.Served}
+	e.srv = &http.Server{Handler: e.handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = e.srv.Serve(ln) }()
+	if err := writeJSON(infoPath(e.o.StateDir), e.info); err != nil {
+		_ = e.srv.Close()
+		return err
+	}
+	ok = true
+	return nil
+}
+
+// acquire takes the engine lease. A standby (negative Wait) keeps asking
+// until ctx ends, saying once who holds it.
+func (e *Engine) acquire(ctx context.Context) (*lease.Held, error) {
+	o := e.o.Lease
+	if e.o.Wait >= 0 {
+		o.Wait = e.o.Wait
+		return lease.Acquire(ctx, e.o.Store, lease.EngineName, e.holder, o)
+	}
+	// Ask once without waiting, to say at once who holds it.
+	o.Wait = 0
+	for told := false; ; told = true {
+		held, err := lease.Acquire(ctx, e.o.Store, lease.EngineName, e.holder, o)
+		var busy *lease.BusyError
+		if !errors.As(err, &busy) || ctx.Err() != nil {
+			return held, err
+		}
+		if !told && e.o.OnStandby != nil {
+			e.o.OnStandby(busy.Lease)
+		}
+		o.Wait = time.Minute
+	}
+}
+
+// Info describes the engine and the environments it runs.
+func (e *Engine) Info() Info {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	info := e.info
+	for _, r := range e.envs {
+		info.Envs = append(info.Envs, r.info)
+	}
+	sort.Slice(info.Envs, func(i, j int) bool { return info.Envs[i].Env < info.Envs[j].Env })
+	return info
+}
+
+// Run starts the environment req names (or returns it when it runs).
+func (e *Engine) Run(ctx context.Context, req RunRequest) (EnvInfo, error) {
+	e.startMu.Lock()
+	defer e.startMu.Unlock()
+	e.mu.Lock()
+	if e.closing {
+		e.mu.Unlock()
+		return EnvInfo{}, ErrStopping
+	}
+	if r, ok := e.envs[req.Env]; ok {
+		e.mu.Unlock()
+		return r.info, nil
+	}
+	e.starting++
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.starting--
+		e.mu.Unlock()
+	}()
+
+	r, err := e.o.New(ctx, req)
+	if err != nil {
+		return EnvInfo{}, err
+	}
+	fellBack, err := r.Listen()
+	if err != nil {
+		return EnvInfo{}, err
+	}
+	rctx, cancel := context.WithCancelCause(e.life)
+	info := EnvInfo{Env: req.Env, URL: r.URL(), Started: time.Now().UTC(), FellBack: fellBack}
+	e.mu.Lock()
+	e.envs[req.Env] = &running{info: info, cancel: cancel}
+	e.mu.Unlock()
+	e.o.Logger.Info("environment started", "env", req.Env, "url", info.URL)
+	e.wg.Go(func() {
+		err := r.Run(rctx)
+		cancel(nil)
+		if err != nil {
+			e.o.Logger.Error("environment stopped", "env", req.Env, "err", err)
+		} else {
+			e.o.Logger.Info("environment stopped", "env", req.Env)
+		}
+		e.mu.Lock()
+		delete(e.envs, req.Env)
+		e.idleCheckLocked()
+		e.mu.Unlock()
+	})
+	return info, nil
+}
+
+// idleCheckLocked ends a background engine that runs nothing and starts
+// nothing. e.mu is held.
+func (e *Engine) idleCheckLocked() {
+	if e.o.Served || len(e.envs) > 0 || e.starting > 0 {
+		return
+	}
+	e.closing = true
+	select {
+	case e.idle <- struct{}{}:
+	default:
+	}
+}
+
+// Serve runs until ctx ends, the engine loses its lease, or (a background
+// engine) its last environment stops; then it stops every environment and
+// lets the lease go. An environment stops by taking its sites down, except
+// when the lease was lost: another engine owns them then.
+func (e *Engine) Serve(ctx context.Context) error {
+	if e.held == nil {
+		return errors.New("engine: Start first")
+	}
+	grace := time.NewTimer(e.o.IdleGrace)
+	defer grace.Stop()
+	graceC := grace.C
+	if e.o.Served {
+		graceC = nil
+	}
+	var err error
+	lost := false
+	leaseDone := e.held.Context().Done()
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			e.endLife(context.Canceled)
+		case <-leaseDone:
+			if e.storeLost() {
+				// The lease went with the store: no other engine can take
+				// the environments over from this one, which keeps them
+				// running (each says the store is lost) for `ladder down`.
+				e.o.Logger.Error("the store was lost; the environments keep running until taken down")
+				leaseDone = nil
+				continue wait
+			}
+			lost = true
+			err = fmt.Errorf("the engine lost its lease: %w", context.Cause(e.held.Context()))
+			e.endLife(err)
+		case <-e.idle:
+			e.endLife(context.Canceled)
+		case <-graceC:
+			graceC = nil
+			e.mu.Lock()
+			e.idleCheckLocked()
+			e.mu.Unlock()
+			continue wait
+		}
+		break
+	}
+	e.mu.Lock()
+	e.closing = true
+	e.mu.Unlock()
+	e.wg.Wait()
+	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = e.srv.Shutdown(shut)
+	removeInfo(e.o.StateDir, e.holder)
+	_ = os.Remove(e.info.Socket)
+	if !lost {
+		e.held.Release()
+	}
+	return err
+}
+
+// storeLost reports whether the store's file was deleted, replaced or
+// damaged under the engine.
+func (e *Engine) storeLost() bool {
+	c, ok := e.o.Store.(store.Checker)
+	if !ok {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := c.Check(ctx)
+	return errors.Is(err, store.ErrLost) || errors.Is(err, store.ErrDamaged)
+}
+
+// Lost is closed when the engine's lease is lost or released.
+func (e *Engine) Lost() <-chan struct{} { return e.held.Context().Done() }
+
+// instanceHeader names the engine's instance on every answer.
+const instanceHeader = "Ladder-Instance"
+
+// maxRequest bounds a request body.
+const maxRequest = 64 << 10
+
+func (e *Engine) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /v1/engine", func(w http.ResponseWriter, r *http.Request) {
+		writeJSONResponse(w, http.StatusOK, e.Info())
+	})
+	mux.HandleFunc("POST /v1/envs", func(w http.ResponseWriter, r *http.Request) {
+		var req RunRequest
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequest))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&req); err != nil || req.Env == "" {
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("a run request is {\"env\": NAME, ...}: %v", err))
+			return
+		}
+		if e.o.Auth != nil {
+			cred, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+			p, err := e.o.Auth.Authenticate(r.Context(), strings.TrimSpace(cred))
+			if err != nil {
+				writeError(w, http.StatusUnauthorized, err.Error())
+				return
+			}
+			if err := auth.Authorize(p, req.Env, auth.ActionDeploy); err != nil {
+				writeError(w, http.StatusForbidden, err.Error())
+				return
+			}
+		}
+		// Starting outlives the request: a command that gives up waiting
+		// leaves an environment that starts, not half of one.
+		info, err := e.Run(context.WithoutCancel(r.Context()), req)
+		switch {
+		case errors.Is(err, ErrStopping):
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+		case err != nil:
+			writeError(w, http.StatusInternalServerError, err.Error())
+		default:
+			writeJSONResponse(w, http.StatusOK, info)
+		}
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set(instanceHeader, e.holder.Instance)
+		mux.ServeHTTP(w, r)
+	})
+}
+
+type apiError struct {
+	Error string `json:"error"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSONResponse(w, status, apiError{Error: msg})
+}
+
+func writeJSONResponse(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
