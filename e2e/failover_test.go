@@ -183,4 +183,39 @@ func TestServeReplicasFailOver(t *testing.T) {
 	if engines := p.enginesOf(); len(engines) != 1 {
 		t.Errorf("engines %v after the failover, want the standby alone", engines)
 	}
+
+	// Stopping the owner (an upgrade, say) hands over at once to a new
+	// standby, which brings both rungs back without anyone asking.
+	third := p.startReplica()
+	eventually(t, 30*time.Second, "a third replica waits as a standby", func() (bool, string) {
+		return strings.Contains(third.output(), "standby:"), third.output()
+	})
+	before := map[string]int64{}
+	for _, env := range []string{"local", "dev"} {
+		before[env] = p.releases(env)[0].ID
+	}
+	stopped := time.Now()
+	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 15*time.Second, "the third replica owns the engine", func() (bool, string) {
+		return p.engineOf() == third.cmd.Process.Pid, third.output()
+	})
+	t.Logf("handover: the next replica owned the engine %s after SIGTERM", time.Since(stopped).Round(time.Millisecond))
+	if err := second.cmd.Wait(); err != nil {
+		t.Errorf("the replica stopped with SIGTERM exited: %v\n%s", err, second.output())
+	}
+	eventually(t, 120*time.Second, "both rungs run their last good release after the handover", func() (bool, string) {
+		l, d := statusOf(t, p, "local"), statusOf(t, p, "dev")
+		ok := len(l.Sites) > 0 && l.Sites[0].Snapshot == s2 && len(d.Sites) > 0 && d.Sites[0].Snapshot == s1 &&
+			len(p.leftovers()) == 8
+		return ok, third.output()
+	})
+	// The process target's instances ended with the engine that ran
+	// them: the next one resumed each rung, as its own new release.
+	for _, env := range []string{"local", "dev"} {
+		if r := p.releases(env)[0]; r.ID <= before[env] || r.By != agent.ResumeActor {
+			t.Errorf("%s's newest release after the handover: %+v, want a new one by %s", env, r, agent.ResumeActor)
+		}
+	}
 }

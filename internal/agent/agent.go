@@ -249,9 +249,10 @@ wait:
 	for {
 		select {
 		case <-ctx.Done():
-			if errors.Is(context.Cause(ctx), lease.ErrLapsed) {
-				// The engine running this agent lost its lease: another
-				// engine owns the environment's sites now.
+			if cause := context.Cause(ctx); errors.Is(cause, lease.ErrLapsed) || errors.Is(cause, lease.ErrHandedOver) {
+				// The engine running this agent lost its lease (another
+				// engine owns the environment's sites now), or stops and
+				// leaves them to the next one.
 				lost = true
 				err = fmt.Errorf("agent for %s stopped: %w", a.opts.Env, context.Cause(ctx))
 			}

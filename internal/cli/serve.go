@@ -47,8 +47,12 @@ the store): it first closes what the first left half done, then starts the
 environments.
 
 Without --env, every environment of ladder.yaml (templates aside) is
-started; with --env, those named. Ctrl-C (or SIGTERM) takes the
-environments down and ends.`,
+started; with --env, those named. Ctrl-C (or SIGTERM) ends the engine and
+leaves the environments to the engine that follows (the standby, or the
+next serve): containers keep running and are taken on as they are;
+instances of the process target end with the engine that supervises them,
+and the next one starts them again from their last release.
+` + "`ladder down`" + ` is what stops environments.`,
 		Example: `  ladder serve
   ladder serve --env staging --env prod
   LADDER_STORE=postgres://ladder@db/ladder ladder serve   # a team's engine; run a second for a standby`,

@@ -11,7 +11,9 @@
 //
 // Each environment is a Runner (the agent): the engine starts one when
 // asked, and forgets it once it stops (`ladder down`). A background engine
-// ends when its last environment stops; a served one stays.
+// ends when its last environment stops, and stopping it takes its
+// environments down; a served one stays, and stopping it hands them over
+// as they run to the engine that follows.
 //
 // Commands on the same machine find the engine through STATE/engine.json
 // and talk to it over a Unix socket that only its owner may open (mode

@@ -290,8 +290,10 @@ func (e *Engine) idleCheckLocked() {
 
 // Serve runs until ctx ends, the engine loses its lease, or (a background
 // engine) its last environment stops; then it stops every environment and
-// lets the lease go. An environment stops by taking its sites down, except
-// when the lease was lost: another engine owns them then.
+// lets the lease go. A background engine's environments take their sites
+// down as they stop; a served engine's leave them running for the engine
+// that follows (lease.ErrHandedOver), and so do those of an engine that
+// lost its lease (another engine owns them then).
 func (e *Engine) Serve(ctx context.Context) error {
 	if e.held == nil {
 		return errors.New("engine: Start first")
@@ -309,7 +311,14 @@ wait:
 	for {
 		select {
 		case <-ctx.Done():
-			e.endLife(context.Canceled)
+			if e.o.Served {
+				// A served engine hands its rungs over as they run: the
+				// standby or the next engine takes them on; ladder down
+				// is what stops them.
+				e.endLife(lease.ErrHandedOver)
+			} else {
+				e.endLife(context.Canceled)
+			}
 		case <-leaseDone:
 			if e.storeLost() {
 				// The lease went with the store: no other engine can take

@@ -159,8 +159,8 @@ func TestBackgroundEngineRunsEnvironmentsAndEndsWithTheLast(t *testing.T) {
 }
 
 // A background engine asked for nothing ends after its grace period; a
-// served one stays, and stopping it stops each environment with the
-// reason (not a lost lease: they take their sites down).
+// served one stays, and stopping it hands each environment over: they
+// stop with lease.ErrHandedOver and leave their sites running.
 func TestIdleAndServedEngines(t *testing.T) {
 	dir := t.TempDir()
 	fl := &fleet{runners: map[string]*fakeRunner{}}
@@ -188,8 +188,8 @@ func TestIdleAndServedEngines(t *testing.T) {
 		t.Fatalf("a served engine with no environment left: %v", err)
 	}
 	cancel()
-	if err := wait(t, fl.get("staging").cause, "staging to stop"); !errors.Is(err, context.Canceled) {
-		t.Errorf("staging stopped with cause %v, want context.Canceled", err)
+	if err := wait(t, fl.get("staging").cause, "staging to stop"); !errors.Is(err, lease.ErrHandedOver) {
+		t.Errorf("staging stopped with cause %v, want lease.ErrHandedOver (a served engine leaves its sites running)", err)
 	}
 	if err := wait(t, served, "the served engine to end"); err != nil {
 		t.Fatal(err)
@@ -380,5 +380,29 @@ func TestSocketPathFits(t *testing.T) {
 	p := SocketPath(deep)
 	if len(p) > maxSocketPath || p == SocketPath("/"+strings.Repeat("e", 120)+"/.ladder") {
 		t.Errorf("deep path: %s (%d bytes)", p, len(p))
+	}
+}
+
+// Stopping a background engine takes its environments down (they stop
+// with context.Canceled, not a handover).
+func TestStoppedBackgroundEngineTakesItsEnvironmentsDown(t *testing.T) {
+	dir := t.TempDir()
+	fl := &fleet{runners: map[string]*fakeRunner{}}
+	ctx, cancel := context.WithCancel(t.Context())
+	e := New(Options{StateDir: dir, Store: newStore(t, dir), New: fl.new, Holder: holder("bg"), Lease: fast})
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Serve(ctx) }()
+	if _, err := e.Run(ctx, RunRequest{Env: "local"}); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if cause := wait(t, fl.get("local").cause, "local to stop"); !errors.Is(cause, context.Canceled) || errors.Is(cause, lease.ErrHandedOver) {
+		t.Errorf("local stopped with cause %v, want context.Canceled", cause)
+	}
+	if err := wait(t, done, "the engine to end"); err != nil {
+		t.Fatal(err)
 	}
 }

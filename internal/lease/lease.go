@@ -86,6 +86,12 @@ func (o *Options) fill() {
 	}
 }
 
+// ErrHandedOver is the cause of the work a holder stops on purpose while
+// leaving what it runs to the next holder (a served engine that shuts
+// down: its standby, or the next engine, takes over the sites as they
+// are).
+var ErrHandedOver = errors.New("handed over to the next holder")
+
 // ErrLapsed is the cause of a Held's context when the lease could not be
 // renewed before it expired, or another holder took it.
 var ErrLapsed = errors.New("lease lapsed")
