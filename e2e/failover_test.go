@@ -75,11 +75,12 @@ func (p *project) engineOf() int {
 
 // TestServeReplicasFailOver: two `ladder serve` replicas on one
 // PostgreSQL. The first owns the engine and runs both rungs, the second
-// waits as a standby. SIGKILL the owner in the middle of a promotion: the
-// promotion ends (failed, closed by the command that asked for it), the
-// standby owns the engine within 10 s, closes the release the owner left
-// half done, and brings each rung back to its last good release from the
-// store alone. Nothing runs twice.
+// waits as a standby. SIGKILL the owner in the middle of a promotion (which
+// the owner runs: the command is a thin client of the served engine): the
+// command fails, the standby owns the engine within 10 s, closes the
+// release and the promotion the owner left half done, and brings each rung
+// back to its last good release from the store alone. Nothing runs twice.
+// Then a SIGTERM hands the engine over to a third replica at once.
 func TestServeReplicasFailOver(t *testing.T) {
 	dsn := pgtest.Schema(t)
 	p := newLadderProject(t)
@@ -140,7 +141,7 @@ func TestServeReplicasFailOver(t *testing.T) {
 		t.Errorf("failover took %s, want within 10s", tookOver)
 	}
 
-	// The promotion's command saw its deploy cut and closed it.
+	// The promotion's command saw its engine go.
 	if err := promote.Wait(); err == nil {
 		t.Errorf("the promotion whose engine died succeeded:\n%s", promoteOut.String())
 	}

@@ -64,7 +64,13 @@ func (a *app) deployTo(ctx context.Context, ws *workspace, env, id, grant string
 	c, ok := agent.Find(ctx, ws.stateDir, env)
 	if !ok {
 		var err error
-		if c, err = a.startAgent(ctx, ws, env, ""); err != nil {
+		if a.inEngine != nil {
+			// This process is the engine: it runs the rung itself.
+			c, err = a.inEngine(ctx, env)
+		} else {
+			c, err = a.startAgent(ctx, ws, env, "")
+		}
+		if err != nil {
 			return nil, err
 		}
 	}

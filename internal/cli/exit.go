@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/lease"
@@ -57,6 +58,17 @@ type ExitError struct {
 	Hint string
 	// Reported means the command already printed the error.
 	Reported bool
+	// deploy is the failed deploy's result, which -o json prints.
+	deploy *api.DeployResult
+}
+
+// failedDeploy is the failed deploy's result err carries, if any.
+func failedDeploy(err error) *api.DeployResult {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.deploy
+	}
+	return nil
 }
 
 func (e *ExitError) Error() string {

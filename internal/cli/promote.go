@@ -34,10 +34,19 @@ func (a *app) promoter(ws *workspace) *promote.Promoter {
 		Verify: a.verifier(ws),
 		Push:   a.pushImages(ws),
 		Events: &deploy.Recorder{Store: ws.store, Logger: a.logger()},
-		Holder: lease.Self(),
+		Holder: a.holder(),
 		Wait:   lease.Wait,
 		Dir:    ws.project.Dir,
 	}
+}
+
+// holder is who holds the leases this command takes: the process, or, in
+// an engine serving many requests at once, each request on its own.
+func (a *app) holder() store.Holder {
+	if a.inEngine != nil {
+		return requestHolder()
+	}
+	return lease.Self()
 }
 
 func newPromoteCmd(a *app) *cobra.Command {
@@ -70,39 +79,30 @@ the local admin token); it needs the promoter role on ENV (exit 8 without).`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			if to == "" {
+				return exitf(ExitConfig, "--to ENV is required")
+			}
+			if c, ok, err := a.thinClient(ctx); err != nil {
+				return err
+			} else if ok {
+				var res promote.Result
+				got, err := a.callVerb(ctx, c, "/v1/promote", promoteRequest{Snapshot: args[0], To: to, Why: why}, &res)
+				if got {
+					a.printPromotion(&res)
+				}
+				return err
+			}
 			ws, err := a.openToChange(ctx)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			if to == "" {
-				return exitf(ExitConfig, "--to ENV is required")
-			}
-			by, err := a.actAs(ctx, ws, to, auth.ActionPromote)
-			if err != nil {
-				return err
-			}
-			ref, err := resolveSnapshot(ctx, ws, args[0])
-			if err != nil {
-				return err
-			}
-			res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: ref, To: to, By: by, Why: why})
+			res, err := a.promoteIn(ctx, ws, args[0], to, why)
 			if res != nil {
 				a.printPromotion(res)
 			}
-			var blocked *promote.BlockedError
-			var locked *promote.LockedError
-			switch {
-			case errors.As(err, &blocked):
-				return &ExitError{Code: ExitUnhealthy, Err: err, Reported: true}
-			case errors.As(err, &locked):
-				return &ExitError{Code: ExitBusy, Err: err}
-			case errors.Is(err, promote.ErrNotAdmitted):
-				return &ExitError{Code: ExitRefused, Err: err}
-			case errors.Is(err, store.ErrNotFound):
-				return &ExitError{Code: ExitNotRunning, Err: err, Hint: "ladder snapshots"}
-			case err != nil && res != nil && res.Deploy != nil:
-				return a.deployFailed(res.Deploy, err)
+			if dep := failedDeploy(err); dep != nil && a.json() {
+				_ = a.printJSON(dep)
 			}
 			return err
 		},
@@ -110,6 +110,36 @@ the local admin token); it needs the promoter role on ENV (exit 8 without).`,
 	cmd.Flags().StringVar(&to, "to", "", "environment to promote to")
 	cmd.Flags().StringVar(&why, "why", "", "why, for the audit trail")
 	return cmd
+}
+
+// promoteIn promotes snapshot ref to env "to" as the workspace's
+// principal and classifies what went wrong as the command reports it
+// (printing nothing: the command, or a thin client, prints the result).
+func (a *app) promoteIn(ctx context.Context, ws *workspace, ref, to, why string) (*promote.Result, error) {
+	by, err := a.actAs(ctx, ws, to, auth.ActionPromote)
+	if err != nil {
+		return nil, err
+	}
+	ref, err = resolveSnapshot(ctx, ws, ref)
+	if err != nil {
+		return nil, err
+	}
+	res, err := a.promoter(ws).Promote(ctx, promote.Request{Snapshot: ref, To: to, By: by, Why: why})
+	var blocked *promote.BlockedError
+	var locked *promote.LockedError
+	switch {
+	case errors.As(err, &blocked):
+		return res, &ExitError{Code: ExitUnhealthy, Err: err, Reported: true}
+	case errors.As(err, &locked):
+		return res, &ExitError{Code: ExitBusy, Err: err}
+	case errors.Is(err, promote.ErrNotAdmitted):
+		return res, &ExitError{Code: ExitRefused, Err: err}
+	case errors.Is(err, store.ErrNotFound):
+		return res, &ExitError{Code: ExitNotRunning, Err: err, Hint: "ladder snapshots"}
+	case err != nil && res != nil && res.Deploy != nil:
+		return res, deployFailErr(res.Deploy, err)
+	}
+	return res, err
 }
 
 func (a *app) printPromotion(res *promote.Result) {
@@ -159,31 +189,27 @@ cannot approve it: a second person has to.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.openToChange(ctx)
-			if err != nil {
-				return err
-			}
-			defer ws.Close()
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
-			by, err := a.actAs(ctx, ws, to, auth.ActionApprove)
-			if err != nil {
+			var ap *store.Approval
+			if c, ok, err := a.thinClient(ctx); err != nil {
 				return err
-			}
-			ref, err := resolveSnapshot(ctx, ws, args[0])
-			if err != nil {
-				return err
-			}
-			ap, err := a.promoter(ws).Approve(ctx, ref, to, by, comment)
-			if err != nil {
-				switch {
-				case errors.Is(err, store.ErrNotFound):
-					return &ExitError{Code: ExitNotRunning, Err: err}
-				case errors.Is(err, auth.ErrForbidden):
-					return &ExitError{Code: ExitUnauthorized, Err: err, Hint: "a second person approves with their own token: LADDER_TOKEN=... ladder approve"}
+			} else if ok {
+				var got store.Approval
+				if _, err := a.callVerb(ctx, c, "/v1/approve", approveRequest{Snapshot: args[0], To: to, Comment: comment}, &got); err != nil {
+					return err
 				}
-				return &ExitError{Code: ExitConfig, Err: err}
+				ap = &got
+			} else {
+				ws, err := a.openToChange(ctx)
+				if err != nil {
+					return err
+				}
+				defer ws.Close()
+				if ap, err = a.approveIn(ctx, ws, args[0], to, comment); err != nil {
+					return err
+				}
 			}
 			if a.json() {
 				return a.printJSON(ap)
@@ -195,6 +221,29 @@ cannot approve it: a second person has to.`,
 	cmd.Flags().StringVar(&to, "to", "", "environment the approval is for")
 	cmd.Flags().StringVar(&comment, "comment", "", "why, for the audit trail")
 	return cmd
+}
+
+// approveIn records the workspace principal's approval of ref for env to.
+func (a *app) approveIn(ctx context.Context, ws *workspace, ref, to, comment string) (*store.Approval, error) {
+	by, err := a.actAs(ctx, ws, to, auth.ActionApprove)
+	if err != nil {
+		return nil, err
+	}
+	ref, err = resolveSnapshot(ctx, ws, ref)
+	if err != nil {
+		return nil, err
+	}
+	ap, err := a.promoter(ws).Approve(ctx, ref, to, by, comment)
+	if err != nil {
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return nil, &ExitError{Code: ExitNotRunning, Err: err}
+		case errors.Is(err, auth.ErrForbidden):
+			return nil, &ExitError{Code: ExitUnauthorized, Err: err, Hint: "a second person approves with their own token: LADDER_TOKEN=... ladder approve"}
+		}
+		return nil, &ExitError{Code: ExitConfig, Err: err}
+	}
+	return &ap, nil
 }
 
 func newRollbackCmd(a *app) *cobra.Command {
@@ -216,21 +265,28 @@ a ladder.yaml weaker than ENV's pinned policy is refused with exit 9.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.openToChange(ctx)
-			if err != nil {
+			var res *promote.RollbackResult
+			if c, ok, err := a.thinClient(ctx); err != nil {
 				return err
-			}
-			defer ws.Close()
-			by, err := a.actAs(ctx, ws, args[0], auth.ActionRollback)
-			if err != nil {
-				return err
-			}
-			res, err := a.promoter(ws).Rollback(ctx, args[0], to, by, why)
-			if err != nil {
-				if res != nil && res.Deploy != nil {
-					return a.deployFailed(res.Deploy, err)
+			} else if ok {
+				var got promote.RollbackResult
+				if _, err := a.callVerb(ctx, c, "/v1/rollback", rollbackRequest{Env: args[0], To: to, Why: why}, &got); err != nil {
+					return err
 				}
-				return err
+				res = &got
+			} else {
+				ws, err := a.openToChange(ctx)
+				if err != nil {
+					return err
+				}
+				defer ws.Close()
+				res, err = a.rollbackIn(ctx, ws, args[0], to, why)
+				if err != nil {
+					if dep := failedDeploy(err); dep != nil && a.json() {
+						_ = a.printJSON(dep)
+					}
+					return err
+				}
 			}
 			if a.json() {
 				return a.printJSON(res)
@@ -243,6 +299,19 @@ a ladder.yaml weaker than ENV's pinned policy is refused with exit 9.`,
 	cmd.Flags().StringVar(&to, "to", "", "snapshot to roll back to (default: the last known-good)")
 	cmd.Flags().StringVar(&why, "why", "", "why, for the audit trail")
 	return cmd
+}
+
+// rollbackIn rolls env back as the workspace's principal.
+func (a *app) rollbackIn(ctx context.Context, ws *workspace, env, to, why string) (*promote.RollbackResult, error) {
+	by, err := a.actAs(ctx, ws, env, auth.ActionRollback)
+	if err != nil {
+		return nil, err
+	}
+	res, err := a.promoter(ws).Rollback(ctx, env, to, by, why)
+	if err != nil && res != nil && res.Deploy != nil {
+		return res, deployFailErr(res.Deploy, err)
+	}
+	return res, err
 }
 
 func orNone(s string) string {

@@ -16,6 +16,8 @@ import (
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/engine"
 	"github.com/ladderhq/ladder/internal/lease"
+	"github.com/ladderhq/ladder/internal/promote"
+	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -23,6 +25,7 @@ type serveOptions struct {
 	envs       []string
 	dashboard  string
 	background bool
+	listen     string
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -55,6 +58,7 @@ and the next one starts them again from their last release.
 ` + "`ladder down`" + ` is what stops environments.`,
 		Example: `  ladder serve
   ladder serve --env staging --env prod
+  ladder serve --listen 127.0.0.1:7800                    # then: LADDER_SERVER=http://127.0.0.1:7800 LADDER_TOKEN=... ladder promote ...
   LADDER_STORE=postgres://ladder@db/ladder ladder serve   # a team's engine; run a second for a standby`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -64,6 +68,7 @@ and the next one starts them again from their last release.
 	f := cmd.Flags()
 	f.StringArrayVarP(&o.envs, "env", "e", nil, "environment to start (repeatable; default: every one)")
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address of the one environment --env names")
+	f.StringVar(&o.listen, "listen", "", "also serve the API for other machines on this address (HOST:PORT; every request needs a token)")
 	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow dashboard addresses other machines reach (changes need a token; reads from there too)")
 	f.StringVar(&a.target, "target", "", "runtime of the environments started here: auto, process, compose or hybrid")
 	f.BoolVar(&o.background, "background", false, "run as the background engine `up -d` starts: give up when another engine owns the store, end with the last environment")
@@ -126,7 +131,17 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 			fmt.Fprintf(a.Err, "standby: the engine of this store runs as pid %d on %s (instance %s); this one takes over when that one stops renewing its lease\n", h.PID, h.Host, h.Instance)
 		}
 	}
+	if o.listen != "" {
+		if !spec.IsLoopback(o.listen) && !a.dashboardAllowRemote {
+			return &ExitError{Code: ExitConfig, Err: fmt.Errorf("--listen %s is reachable from other machines", o.listen),
+				Hint: "put it behind TLS (a reverse proxy), then add --dashboard-allow-remote; or listen on 127.0.0.1"}
+		}
+		eo.Listen = o.listen
+	}
+	verbs := &engineVerbs{a: a, ws: ws, authn: authn}
+	eo.Routes = verbs.routes
 	e := engine.New(eo)
+	verbs.e = e
 	a.inEngine = func(ctx context.Context, env string) (*agent.Client, error) {
 		info, err := e.Run(ctx, engine.RunRequest{Env: env, Target: a.target})
 		if err != nil {
@@ -146,6 +161,9 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		return err
 	}
 	fmt.Fprintf(a.Err, "ladder engine (pid %d) answers on %s\n", os.Getpid(), e.Info().Socket)
+	if u := e.Info().URL; u != "" {
+		fmt.Fprintf(a.Err, "  and for other machines on %s (LADDER_SERVER=%s, with LADDER_TOKEN)\n", u, u)
+	}
 	for _, name := range envs {
 		req := engine.RunRequest{Env: name, Target: a.target, AllowRemote: a.dashboardAllowRemote}
 		if len(o.envs) == 1 {
@@ -191,8 +209,11 @@ func (a *app) takeOver(ctx context.Context, ws *workspace, logger *slog.Logger, 
 		if err != nil {
 			return err
 		}
-		if !wait || len(open) == 0 || time.Now().After(deadline) {
+		if !wait {
 			return nil
+		}
+		if len(open) == 0 || time.Now().After(deadline) {
+			break
 		}
 		select {
 		case <-ctx.Done():
@@ -200,6 +221,17 @@ func (a *app) takeOver(ctx context.Context, ws *workspace, logger *slog.Logger, 
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+	// Promotions the dead engine was making are closed once their lock
+	// lapses; one a live process holds is its own to finish.
+	pr := a.promoter(ws)
+	pr.Wait = lease.TTL + lease.Every
+	for _, e := range ws.project.Ladder.Environments {
+		var locked *promote.LockedError
+		if err := pr.Recover(ctx, e.Name); err != nil && !errors.As(err, &locked) {
+			return fmt.Errorf("closing interrupted promotions to %s: %w", e.Name, err)
+		}
+	}
+	return nil
 }
 
 // agentFor makes the agent of the environment req names, with the

@@ -3,6 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/url"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -29,6 +32,9 @@ when the environment is not running (then it shows the last release).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if os.Getenv(EnvServer) != "" {
+				return a.remoteStatus(ctx, env)
+			}
 			ws, err := a.open(ctx)
 			if err != nil {
 				return err
@@ -52,21 +58,43 @@ when the environment is not running (then it shows the last release).`,
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				if err := a.printJSON(st); err != nil {
-					return err
-				}
-			} else {
-				printStatus(a.Out, st)
-			}
-			if !healthy(st) {
-				return &ExitError{Code: ExitUnhealthy, Err: fmt.Errorf("%s is not healthy", e.Name), Reported: a.json()}
-			}
-			return nil
+			return a.showStatus(st)
 		},
 	}
 	cmd.Flags().StringVarP(&env, "env", "e", "", "environment (default: the first rung)")
 	return cmd
+}
+
+// showStatus prints a running environment's status; exit 3 when
+// something is not healthy.
+func (a *app) showStatus(st *api.Status) error {
+	if a.json() {
+		if err := a.printJSON(st); err != nil {
+			return err
+		}
+	} else {
+		printStatus(a.Out, st)
+	}
+	if !healthy(st) {
+		return &ExitError{Code: ExitUnhealthy, Err: fmt.Errorf("%s is not healthy", st.Environment), Reported: a.json()}
+	}
+	return nil
+}
+
+// remoteStatus asks the ladder server (LADDER_SERVER) for env's status.
+func (a *app) remoteStatus(ctx context.Context, env string) error {
+	if env == "" {
+		return exitf(ExitConfig, "with %s, name the environment: ladder status --env ENV", EnvServer)
+	}
+	c, _, err := a.thinClient(ctx)
+	if err != nil {
+		return err
+	}
+	var st api.Status
+	if err := c.Do(ctx, http.MethodGet, "/v1/envs/"+url.PathEscape(env)+"/status", nil, &st); err != nil {
+		return engineCallErr(err)
+	}
+	return a.showStatus(&st)
 }
 
 func healthy(st *api.Status) bool {

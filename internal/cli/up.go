@@ -369,6 +369,12 @@ func (a *app) deployFailed(res *api.DeployResult, err error) error {
 	if a.json() && res != nil {
 		_ = a.printJSON(res)
 	}
+	return deployFailErr(res, err)
+}
+
+// deployFailErr is a failed deploy as a command reports it: the error with
+// the last lines of the failing service's output, and the exit code.
+func deployFailErr(res *api.DeployResult, err error) error {
 	msg := err.Error()
 	if res != nil && len(res.LastLines) > 0 {
 		msg += "\nlast lines of its output:"
@@ -384,7 +390,7 @@ func (a *app) deployFailed(res *api.DeployResult, err error) error {
 	if res == nil {
 		hint = ""
 	}
-	return &ExitError{Code: code, Err: errors.New(msg), Hint: hint}
+	return &ExitError{Code: code, Err: errors.New(msg), Hint: hint, deploy: res}
 }
 
 // upResult is `up -o json`.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -90,12 +91,32 @@ func removeInfo(stateDir string, holder store.Holder) {
 	}
 }
 
-// Client talks to a running engine over its socket.
+// Client talks to a running engine: over its socket, or over TCP to a
+// server (Dial).
 type Client struct {
 	Info Info
 	// Token is the bearer credential requests carry.
 	Token string
 	http  *http.Client
+	base  string
+}
+
+// Dial returns a client for the engine a server answers at (LADDER_SERVER:
+// http://HOST:PORT), with token as its credential.
+func Dial(server, token string) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(server, "/"))
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+		return nil, fmt.Errorf("%q is not a ladder server address: want http(s)://HOST:PORT", server)
+	}
+	return &Client{Token: token, base: u.Scheme + "://" + u.Host, http: &http.Client{Timeout: 0}}, nil
+}
+
+// Server is where the client sends requests, for messages.
+func (c *Client) Server() string {
+	if c.base != "" {
+		return c.base
+	}
+	return fmt.Sprintf("the ladder engine (pid %d)", c.Info.PID)
 }
 
 var errNotThisEngine = errors.New("another process answers at the engine's socket")
@@ -161,6 +182,8 @@ func (c *Client) Run(ctx context.Context, req RunRequest) (EnvInfo, error) {
 type StatusError struct {
 	Status int
 	Msg    string
+	// Body is the answer as sent, for callers that read more of it.
+	Body []byte
 }
 
 func (e *StatusError) Error() string { return e.Msg }
@@ -181,7 +204,11 @@ func (c *Client) request(ctx context.Context, method, path string, in any) (*htt
 	}
 	// The host is never dialled (the transport dials the socket); it
 	// only fills the request line.
-	req, err := http.NewRequestWithContext(ctx, method, "http://ladder-engine"+path, body)
+	base := c.base
+	if base == "" {
+		base = "http://ladder-engine"
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return nil, err
 	}
@@ -194,10 +221,16 @@ func (c *Client) request(ctx context.Context, method, path string, in any) (*htt
 	return c.http.Do(req)
 }
 
+// Do sends a JSON request to the engine's API and decodes the answer into
+// out; an error answer is a *StatusError.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) error {
+	return c.do(ctx, method, path, in, out)
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	resp, err := c.request(ctx, method, path, in)
 	if err != nil {
-		return fmt.Errorf("ladder engine (pid %d): %w", c.Info.PID, err)
+		return fmt.Errorf("%s: %w", c.Server(), err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -209,7 +242,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		if json.Unmarshal(data, &ae) != nil || ae.Error == "" {
 			ae.Error = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(data))
 		}
-		return &StatusError{Status: resp.StatusCode, Msg: ae.Error}
+		return &StatusError{Status: resp.StatusCode, Msg: ae.Error, Body: data}
 	}
 	if out != nil {
 		return json.Unmarshal(data, out)

@@ -65,8 +65,10 @@ type Info struct {
 	Started time.Time `json:"started"`
 	// Served is true for `ladder serve`, which keeps running with no
 	// environment; a background engine ends with its last one.
-	Served bool      `json:"served"`
-	Envs   []EnvInfo `json:"envs,omitempty"`
+	Served bool `json:"served"`
+	// URL is where the API answers over TCP (ladder serve --listen).
+	URL  string    `json:"url,omitempty"`
+	Envs []EnvInfo `json:"envs,omitempty"`
 }
 
 // Options configure an engine.
@@ -100,6 +102,13 @@ type Options struct {
 	// Holder is who holds the lease (tests run several engines in one
 	// process); the zero value is this process, lease.Self.
 	Holder store.Holder
+	// Routes adds the verbs thin clients send (promote, rollback, …) to
+	// the engine's API.
+	Routes func(mux *http.ServeMux)
+	// Listen, when set, also serves the API on this TCP address (for
+	// clients on other machines: LADDER_SERVER). There every request but
+	// /healthz needs a valid credential (Auth).
+	Listen string
 }
 
 // ErrStopping is the answer to a request that reaches an engine on its
@@ -119,6 +128,7 @@ type Engine struct {
 	held   *lease.Held
 	ln     net.Listener
 	srv    *http.Server
+	tcp    *http.Server // the API on Options.Listen, if any
 	info   Info
 
 	// life is what the environments run under; Serve cancels it (with
@@ -179,8 +189,19 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	e.held, e.ln = held, ln
 	e.info = Info{PID: e.holder.PID, Holder: e.holder, Socket: path, Started: time.Now().UTC(), Served: e.o.Served}
-	e.srv = &http.Server{Handler: e.handler(), ReadHeaderTimeout: 5 * time.Second}
+	h := e.handler()
+	e.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = e.srv.Serve(ln) }()
+	if e.o.Listen != "" {
+		tcp, err := net.Listen("tcp", e.o.Listen)
+		if err != nil {
+			_ = e.srv.Close()
+			return fmt.Errorf("engine API: %w", err)
+		}
+		e.tcp = &http.Server{Handler: e.credentialed(h), ReadHeaderTimeout: 5 * time.Second}
+		e.info.URL = "http://" + tcp.Addr().String()
+		go func() { _ = e.tcp.Serve(tcp) }()
+	}
 	if err := writeJSON(infoPath(e.o.StateDir), e.info); err != nil {
 		_ = e.srv.Close()
 		return err
@@ -349,6 +370,9 @@ wait:
 	shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = e.srv.Shutdown(shut)
+	if e.tcp != nil {
+		_ = e.tcp.Shutdown(shut)
+	}
 	removeInfo(e.o.StateDir, e.holder)
 	_ = os.Remove(e.info.Socket)
 	if !lost {
@@ -396,8 +420,7 @@ func (e *Engine) handler() http.Handler {
 			return
 		}
 		if e.o.Auth != nil {
-			cred, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-			p, err := e.o.Auth.Authenticate(r.Context(), strings.TrimSpace(cred))
+			p, err := e.Authenticate(r)
 			if err != nil {
 				writeError(w, http.StatusUnauthorized, err.Error())
 				return
@@ -419,9 +442,42 @@ func (e *Engine) handler() http.Handler {
 			writeJSONResponse(w, http.StatusOK, info)
 		}
 	})
+	if e.o.Routes != nil {
+		e.o.Routes(mux)
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set(instanceHeader, e.holder.Instance)
 		mux.ServeHTTP(w, r)
+	})
+}
+
+// Credential is the bearer credential a request carries ("" for none).
+func Credential(r *http.Request) string {
+	cred, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(cred)
+}
+
+// Authenticate checks the request's bearer credential.
+func (e *Engine) Authenticate(r *http.Request) (auth.Principal, error) {
+	if e.o.Auth == nil {
+		return auth.Principal{}, errors.Join(errors.New("this engine checks no credentials"), auth.ErrUnauthenticated)
+	}
+	return e.o.Auth.Authenticate(r.Context(), Credential(r))
+}
+
+// credentialed refuses, over TCP, every request but /healthz that lacks a
+// valid credential: reads too, unlike the owner-only socket.
+func (e *Engine) credentialed(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/healthz" {
+			if _, err := e.Authenticate(r); err != nil {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="ladder"`)
+				w.Header().Set(instanceHeader, e.holder.Instance)
+				writeError(w, http.StatusUnauthorized, err.Error())
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
 	})
 }
 

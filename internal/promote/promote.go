@@ -129,6 +129,18 @@ func (p *Promoter) lock(ctx context.Context, env string) (func(), error) {
 	return held.Release, nil
 }
 
+// Recover closes the promotions to env that a process which died left
+// open, once it holds env's lease (waiting as Wait says: a live promoter
+// keeps it, and *LockedError says so).
+func (p *Promoter) Recover(ctx context.Context, env string) error {
+	unlock, err := p.lock(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return p.recoverInterrupted(ctx, env)
+}
+
 // recoverInterrupted closes promotions to env left open by a process that
 // died mid-promotion. It runs under env's lease, so no live process owns
 // them: a promotion is only ever open while its maker holds the lease.

@@ -1,0 +1,141 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+// viaServer runs ladder in an empty directory (no project, no store) against
+// a ladder server, with token as its credential.
+func viaServer(t *testing.T, server, token string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ladderBin, args...)
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "LADDER_SERVER="+server)
+	if token != "" {
+		cmd.Env = append(cmd.Env, "LADDER_TOKEN="+token)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("ladder %v: %v", args, err)
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// TestThinClientsThroughAServedEngine: `ladder serve --listen` takes the
+// verbs from machines with no project and no store (LADDER_SERVER and a
+// token): promote, approve, rollback and status run in the engine as the
+// token's identity, with the exit codes the commands have; a missing,
+// wrong or short-of-role token is exit 8, and nothing of the API answers
+// over TCP without a token.
+func TestThinClientsThroughAServedEngine(t *testing.T) {
+	p := newLadderProject(t)
+	p.write("ladder.yaml", twoRungs(""))
+	port := freePort(t)
+	server := fmt.Sprintf("http://127.0.0.1:%d", port)
+	r := &replica{cmd: exec.Command(ladderBin, "serve", "-C", p.dir, "--listen", fmt.Sprintf("127.0.0.1:%d", port))}
+	r.cmd.Env = append(os.Environ(), p.env...)
+	r.cmd.Stdout, r.cmd.Stderr = r, r
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = r.cmd.Process.Kill()
+		_ = r.cmd.Wait()
+	})
+	eventually(t, 30*time.Second, "the engine answers over TCP", func() (bool, string) {
+		resp, err := http.Get(server + "/healthz")
+		if err != nil {
+			return false, r.output()
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200, r.output()
+	})
+	resp, err := http.Get(server + "/v1/engine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /v1/engine over TCP without a token: %d, want 401", resp.StatusCode)
+	}
+
+	s1 := p.upJSON().Snapshot.ID
+	ci := p.createToken("ci", "promoter:dev")
+	viewer := p.createToken("watcher", "viewer:*")
+	ana := p.createToken("ana", "approver:dev")
+
+	// Refused before anything runs: no token, a wrong one, one short of
+	// the role.
+	if res := viaServer(t, server, "", "promote", s1, "--to", "dev"); res.code != 8 || !strings.Contains(res.stderr, "LADDER_TOKEN") {
+		t.Errorf("promote without a token: %s", res)
+	}
+	if res := viaServer(t, server, "ldr_wrong", "promote", s1, "--to", "dev"); res.code != 8 {
+		t.Errorf("promote with a wrong token: %s", res)
+	}
+	if res := viaServer(t, server, viewer, "promote", s1, "--to", "dev"); res.code != 8 || !strings.Contains(res.stderr, "promoter") {
+		t.Errorf("promote as a viewer: %s", res)
+	}
+	if rels := p.releases("dev"); len(rels) != 0 {
+		t.Fatalf("refused promotions made releases: %+v", rels)
+	}
+
+	res := viaServer(t, server, ci, "promote", s1[:12], "--to", "dev", "-o", "json", "--why", "from CI")
+	var pr promoteResult
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &pr) != nil || pr.Promotion.Phase != store.PromotionSucceeded || pr.Deploy == nil || pr.Deploy.Release == 0 {
+		t.Fatalf("promote through the server: %s", res)
+	}
+	if pr.Promotion.By != "ci" {
+		t.Errorf("the promotion is recorded as %q, want the token's identity ci", pr.Promotion.By)
+	}
+	if res := viaServer(t, server, ci, "status", "--env", "dev", "-o", "json"); res.code != 0 || !strings.Contains(res.stdout, s1) {
+		t.Errorf("status through the server: %s", res)
+	}
+	if res := viaServer(t, server, ana, "approve", s1, "--to", "dev", "-o", "json"); res.code != 0 || !strings.Contains(res.stdout, `"ana"`) {
+		t.Errorf("approve through the server: %s", res)
+	}
+	// A second snapshot, then a rollback from the server to the first.
+	s2 := p.newSnapshot(t, "KNOB_A")
+	if res := viaServer(t, server, ci, "promote", s2, "--to", "dev"); res.code != 0 || !strings.Contains(res.stdout, "dev runs snapshot") {
+		t.Fatalf("promote %s through the server: %s", s2[:12], res)
+	}
+	if res := viaServer(t, server, ci, "rollback", "dev", "--to", s1, "--why", "bad"); res.code != 0 || !strings.Contains(res.stdout, "rolled back") {
+		t.Fatalf("rollback through the server: %s", res)
+	}
+	if st := statusOf(t, p, "dev"); len(st.Sites) == 0 || st.Sites[0].Snapshot != s1 {
+		t.Errorf("dev runs %+v after the rollback, want %s", st.Sites, s1)
+	}
+	// A snapshot the store does not have: exit 4, as the command says.
+	if res := viaServer(t, server, ci, "promote", "0000dead", "--to", "dev"); res.code != 4 {
+		t.Errorf("promote of an unknown snapshot through the server: %s", res)
+	}
+	// The audit names who did what.
+	audit := p.run("audit", "--env", "dev", "-o", "json")
+	for _, want := range []string{`"ci"`, `"ana"`, `"watcher"`} {
+		if !strings.Contains(audit.stdout, want) {
+			t.Errorf("the audit does not name %s:\n%s", want, audit.stdout)
+		}
+	}
+	// On the machine itself, with a served engine, the verbs go through
+	// it too: the local admin promotes.
+	if res := p.run("promote", s2, "--to", "dev"); res.code != 0 {
+		t.Errorf("promote on the engine's machine: %s", res)
+	}
+}

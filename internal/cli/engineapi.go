@@ -1,0 +1,306 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"github.com/ladderhq/ladder/internal/agent"
+	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/auth"
+	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/engine"
+	"github.com/ladderhq/ladder/internal/lease"
+	"github.com/ladderhq/ladder/internal/store"
+)
+
+// The verbs a served engine runs for thin clients: the same code as the
+// commands run in their own process, on the engine's store and project,
+// acting as the credential the request carries.
+//
+//	POST /v1/promote   {"snapshot", "to", "why"}      -> verbAnswer{result: promote.Result}
+//	POST /v1/rollback  {"env", "to", "why"}           -> verbAnswer{result: promote.RollbackResult}
+//	POST /v1/approve   {"snapshot", "to", "comment"}  -> verbAnswer{result: store.Approval}
+//	GET  /v1/envs/{env}/status                        -> api.Status (404: not running)
+//
+// A verb that ran answers 200 with its outcome, a refusal included; its
+// exit code travels in the answer, so the thin client exits as the
+// command would have.
+
+// verbAnswer is what a verb answers.
+type verbAnswer struct {
+	Result json.RawMessage `json:"result,omitempty"`
+	// Recovered is what the engine closed before acting (releases a
+	// killed process left in progress), as the command says it.
+	Recovered string     `json:"recovered,omitempty"`
+	Error     *verbError `json:"error,omitempty"`
+}
+
+// verbError is a verb's failure as the command reports it.
+type verbError struct {
+	Message  string `json:"message"`
+	Hint     string `json:"hint,omitempty"`
+	Exit     int    `json:"exit"`
+	Reported bool   `json:"reported,omitempty"`
+	// Deploy is the failed deploy's result, printed with -o json as the
+	// command prints it.
+	Deploy *api.DeployResult `json:"deploy,omitempty"`
+}
+
+func toVerbError(err error) *verbError {
+	if err == nil {
+		return nil
+	}
+	ve := &verbError{Message: err.Error(), Exit: Code(err), Deploy: failedDeploy(err)}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		ve.Message, ve.Hint, ve.Reported = ee.Err.Error(), ee.Hint, ee.Reported
+	}
+	return ve
+}
+
+func (ve *verbError) err() error {
+	if ve == nil {
+		return nil
+	}
+	return &ExitError{Code: ve.Exit, Err: errors.New(ve.Message), Hint: ve.Hint, Reported: ve.Reported}
+}
+
+type promoteRequest struct {
+	Snapshot string `json:"snapshot"`
+	To       string `json:"to"`
+	Why      string `json:"why,omitempty"`
+}
+
+type rollbackRequest struct {
+	Env string `json:"env"`
+	To  string `json:"to,omitempty"`
+	Why string `json:"why,omitempty"`
+}
+
+type approveRequest struct {
+	Snapshot string `json:"snapshot"`
+	To       string `json:"to"`
+	Comment  string `json:"comment,omitempty"`
+}
+
+// engineVerbs serves the verbs on an engine this process runs.
+type engineVerbs struct {
+	a     *app
+	ws    *workspace
+	e     *engine.Engine
+	authn auth.Authenticator
+}
+
+func (v *engineVerbs) routes(mux *http.ServeMux) {
+	mux.HandleFunc("POST /v1/promote", func(w http.ResponseWriter, r *http.Request) {
+		var req promoteRequest
+		if !decodeVerb(w, r, &req) {
+			return
+		}
+		v.run(w, r, func(ctx context.Context, ws *workspace) (any, error) {
+			res, err := v.a.promoteIn(ctx, ws, req.Snapshot, req.To, req.Why)
+			if res == nil {
+				return nil, err
+			}
+			return res, err
+		})
+	})
+	mux.HandleFunc("POST /v1/rollback", func(w http.ResponseWriter, r *http.Request) {
+		var req rollbackRequest
+		if !decodeVerb(w, r, &req) {
+			return
+		}
+		v.run(w, r, func(ctx context.Context, ws *workspace) (any, error) {
+			res, err := v.a.rollbackIn(ctx, ws, req.Env, req.To, req.Why)
+			if res == nil {
+				return nil, err
+			}
+			return res, err
+		})
+	})
+	mux.HandleFunc("POST /v1/approve", func(w http.ResponseWriter, r *http.Request) {
+		var req approveRequest
+		if !decodeVerb(w, r, &req) {
+			return
+		}
+		v.run(w, r, func(ctx context.Context, ws *workspace) (any, error) {
+			ap, err := v.a.approveIn(ctx, ws, req.Snapshot, req.To, req.Comment)
+			if ap == nil {
+				return nil, err
+			}
+			return ap, err
+		})
+	})
+	mux.HandleFunc("GET /v1/envs/{env}/status", func(w http.ResponseWriter, r *http.Request) {
+		env := r.PathValue("env")
+		p, err := v.e.Authenticate(r)
+		if err == nil {
+			err = auth.Authorize(p, env, auth.ActionRead)
+		}
+		if err != nil {
+			writeVerbStatus(w, http.StatusForbidden, err.Error())
+			return
+		}
+		c, ok := agent.Find(r.Context(), v.ws.stateDir, env)
+		if !ok {
+			writeVerbStatus(w, http.StatusNotFound, env+" is not running")
+			return
+		}
+		st, err := c.Status(r.Context())
+		if err != nil {
+			writeVerbStatus(w, http.StatusBadGateway, err.Error())
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(st)
+	})
+}
+
+func writeVerbStatus(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"error": msg})
+}
+
+// decodeVerb reads a bounded, strict JSON body.
+func decodeVerb(w http.ResponseWriter, r *http.Request, into any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(into); err != nil {
+		writeVerbStatus(w, http.StatusBadRequest, "request body: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// run runs a verb as the request's credential on a fresh read of the
+// project (ladder.yaml may have changed since the engine started). It
+// goes on if the client goes away: the engine owns what it started.
+func (v *engineVerbs) run(w http.ResponseWriter, r *http.Request, verb func(context.Context, *workspace) (any, error)) {
+	cred := engine.Credential(r)
+	ctx := auth.WithCredential(context.WithoutCancel(r.Context()), cred)
+	var ans verbAnswer
+	result, err := func() (any, error) {
+		p, err := v.e.Authenticate(r)
+		if err != nil {
+			return nil, &ExitError{Code: ExitUnauthorized, Err: err, Hint: credentialHint}
+		}
+		proj, err := v.a.load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		ws := *v.ws
+		ws.project = proj
+		ws.who = &p
+		var said bytes.Buffer
+		err = v.a.recover(ctx, &ws, &deploy.Recorder{Store: ws.store, Logger: v.a.logger()}, "", &printer{w: &said})
+		ans.Recovered = said.String()
+		if err != nil {
+			return nil, err
+		}
+		return verb(ctx, &ws)
+	}()
+	if result != nil {
+		b, merr := json.Marshal(result)
+		if merr != nil {
+			err = errors.Join(err, merr)
+		}
+		ans.Result = b
+	}
+	ans.Error = toVerbError(err)
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(ans)
+}
+
+// requestHolder is a holder of its own for one request the engine serves:
+// two promotions in one engine are two holders of the promotion lock.
+func requestHolder() store.Holder {
+	h := lease.Self()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	h.Instance += "-" + hex.EncodeToString(b)
+	return h
+}
+
+// thinClient is the engine the verbs go to instead of running here:
+// LADDER_SERVER (with LADDER_TOKEN), or an engine that `ladder serve`
+// runs for this project's store. ok is false when neither: the command
+// runs the verb itself.
+func (a *app) thinClient(ctx context.Context) (*engine.Client, bool, error) {
+	if server := os.Getenv(EnvServer); server != "" {
+		token := os.Getenv(auth.EnvToken)
+		if token == "" {
+			return nil, false, &ExitError{Code: ExitUnauthorized, Err: fmt.Errorf("%s names a ladder server: set %s to a token of yours there", EnvServer, auth.EnvToken)}
+		}
+		c, err := engine.Dial(server, token)
+		if err != nil {
+			return nil, false, exitf(ExitConfig, "%v", err)
+		}
+		return c, true, nil
+	}
+	p, err := a.load(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	stateDir := p.Ladder.State
+	if !filepath.IsAbs(stateDir) {
+		stateDir = filepath.Join(p.Dir, stateDir)
+	}
+	c, ok := engine.Find(ctx, stateDir)
+	if !ok || !c.Info.Served {
+		return nil, false, nil
+	}
+	c.Token = auth.Credential(stateDir)
+	return c, true, nil
+}
+
+// EnvServer names the ladder server thin clients send their verbs to.
+const EnvServer = "LADDER_SERVER"
+
+// callVerb sends a verb to the engine, prints what the engine recovered,
+// and returns the answer's result and the command's error.
+func (a *app) callVerb(ctx context.Context, c *engine.Client, path string, req any, result any) (bool, error) {
+	var ans verbAnswer
+	if err := c.Do(ctx, http.MethodPost, path, req, &ans); err != nil {
+		return false, engineCallErr(err)
+	}
+	if ans.Recovered != "" {
+		fmt.Fprint(a.Err, ans.Recovered)
+	}
+	got := false
+	if len(ans.Result) > 0 && string(ans.Result) != "null" {
+		if err := json.Unmarshal(ans.Result, result); err != nil {
+			return false, err
+		}
+		got = true
+	}
+	if ans.Error != nil && ans.Error.Deploy != nil && a.json() {
+		// As deployFailed prints it.
+		_ = a.printJSON(ans.Error.Deploy)
+	}
+	return got, ans.Error.err()
+}
+
+// engineCallErr classifies an engine's error answer.
+func engineCallErr(err error) error {
+	var se *engine.StatusError
+	if errors.As(err, &se) {
+		switch se.Status {
+		case http.StatusUnauthorized, http.StatusForbidden:
+			return &ExitError{Code: ExitUnauthorized, Err: errors.New(se.Msg), Hint: credentialHint}
+		case http.StatusNotFound:
+			return &ExitError{Code: ExitNotRunning, Err: errors.New(se.Msg)}
+		case http.StatusBadRequest:
+			return &ExitError{Code: ExitConfig, Err: errors.New(se.Msg)}
+		}
+	}
+	return err
+}
