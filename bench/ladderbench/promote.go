@@ -82,6 +82,9 @@ func (b *bench) promotions(ctx context.Context, res *results) error {
 	if err := b.noBuild(ctx, ru, res, "part 3"); err != nil {
 		return err
 	}
+	if err := b.served(ctx, ru, res); err != nil {
+		return err
+	}
 	for _, env := range p.envs {
 		if _, err := b.ladderOK(ctx, p.dir, "down", "--env", env); err != nil {
 			return err

@@ -97,6 +97,21 @@ func (r *results) markdown(bn *bench) string {
 	fmt.Fprintf(&b, "\n- fresh / rollback, wall (medians): %s; `deploy.duration`: %s. The wall time of (b) also includes starting the dev agent.\n\n",
 		ratio(r.Median("r.fresh"), r.Median("r.rollback")), ratio(r.Median("r.fresh.deploy"), r.Median("r.rollback.deploy")))
 
+	fmt.Fprintf(&b, "## 4. Promotion overhead through a served engine (thin clients)\n\n")
+	fmt.Fprintf(&b, "`ladder down --all`, then `ladder serve --listen 127.0.0.1:PORT` runs the engine; local and dev are brought back with `ladder rollback ENV --to S2` (untimed). Then 2N promotions to dev alternate S1 and S2 (each after the untimed `ladder rollback local --to S`), half by a thin client (`ladder promote S --to dev -o json` in an empty directory with `LADDER_SERVER` and `LADDER_TOKEN`: no project, no store), half by one HTTP request from the benchmark (`POST /v1/promote` with the token), which is the engine's own work without starting a process.\n\n")
+	r.WriteTable(&b, []harness.Row{
+		{Key: "s.thin", Name: "thin client promote: wall", Command: "`LADDER_SERVER=… ladder promote S --to dev -o json`"},
+		{Key: "s.thin.deploy", Name: "thin: `deploy.duration`", Command: "(from its JSON)"},
+		{Key: "s.thin.overhead", Name: "**thin client: overhead** (wall − `deploy.duration`)"},
+		{Key: "s.http", Name: "HTTP promote: request to answer", Command: "`POST /v1/promote`"},
+		{Key: "s.http.deploy", Name: "HTTP: `deploy.duration`", Command: "(from its answer)"},
+		{Key: "s.http.overhead", Name: "**engine-side overhead** (answer − `deploy.duration`)"},
+	}, true)
+	fmt.Fprintf(&b, "\n- Goal, promotion overhead < %s median through the engine: **%s** (%s); engine side ≤ 15 ms: **%s** (%s).\n",
+		harness.Ms(overheadGoal), harness.Verdict(r.Median("s.thin.overhead") < overheadGoal), harness.Ms(r.Median("s.thin.overhead")),
+		harness.Verdict(r.Median("s.http.overhead") <= 15*time.Millisecond), harness.Ms(r.Median("s.http.overhead")))
+	fmt.Fprintf(&b, "- thin client overhead / in-process command overhead (part 1, medians): %s.\n\n", ratio(r.Median("s.thin.overhead"), r.Median("p.promote.overhead")))
+
 	fmt.Fprintf(&b, "## Exact commands\n\n")
 	fmt.Fprintf(&b, "Every ladder command is `TMP/bin/ladder -C DIR ARGS` with `LADDER_TARGET=process` added to the environment; DIR is the demo copy `TMP/demo/examples/trading` (parts 1 and 3) or `TMP/big` (part 2).\n\n```sh\n")
 	fmt.Fprintf(&b, "go build -o TMP/bin/ladder ./cmd/ladder\n")

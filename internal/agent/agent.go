@@ -61,6 +61,9 @@ type Options struct {
 	// StartEnv starts another environment's agent (the engine runs it),
 	// for a promotion this agent makes to a rung that does not run yet.
 	StartEnv func(ctx context.Context, env string) (*Client, error)
+	// Projects, when set, caches the project between deploys (an engine
+	// runs many); nil loads the files afresh every time.
+	Projects *spec.Cache
 	// Resume brings the environment back to its last release when the
 	// agent starts and nothing of it runs although nobody took it down
 	// (a served engine that starts or takes over).

@@ -107,7 +107,11 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	a.deployMu.Lock()
 	defer a.deployMu.Unlock()
 
-	p, err := spec.Load(ctx, a.opts.Dir, a.opts.Load)
+	load := spec.Load
+	if a.opts.Projects != nil {
+		load = a.opts.Projects.Load
+	}
+	p, err := load(ctx, a.opts.Dir, a.opts.Load)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +132,7 @@ func (a *Agent) DeployWith(ctx context.Context, id string, opts DeployOptions) (
 	if err := admit.Admit(ctx, env, snap, opts.Grant, opts.By); err != nil {
 		return nil, err
 	}
-	rp, err := deploy.ProjectFor(ctx, p, a.opts.StateDir, a.opts.Load, snap)
+	rp, err := deploy.ProjectForWith(ctx, load, p, a.opts.StateDir, a.opts.Load, snap)
 	if err != nil {
 		return nil, err
 	}

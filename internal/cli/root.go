@@ -49,6 +49,9 @@ type app struct {
 	inEngine func(ctx context.Context, env string) (*agent.Client, error)
 	// resume makes agents bring back their last release (ladder serve).
 	resume bool
+	// projects, in an engine, keeps the loaded project while its files
+	// are unchanged (nil: every load reads them).
+	projects *spec.Cache
 }
 
 // New returns ladder's root command.
@@ -156,6 +159,9 @@ func (a *app) load(ctx context.Context) (*spec.Project, error) {
 	dir, err := filepath.Abs(a.dir)
 	if err != nil {
 		return nil, err
+	}
+	if a.projects != nil {
+		return a.projects.Load(ctx, dir, a.loadOptions())
 	}
 	return spec.Load(ctx, dir, a.loadOptions())
 }

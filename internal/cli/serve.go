@@ -43,6 +43,12 @@ background when none runs, and it ends when its last environment is taken
 down. serve is the same engine for a team: point LADDER_STORE at the
 team's PostgreSQL and run it on the machine the environments deploy from.
 
+While it runs, promote, rollback and approve on this machine are done by
+the engine. With --listen it also takes them from other machines: a
+command there with LADDER_SERVER=http(s)://HOST:PORT and LADDER_TOKEN
+needs no project or store (status --env ENV too). Every request over TCP
+needs a token, and the verbs act as its identity, with its roles.
+
 Only one engine owns a store at a time, through a lease in the store.
 A second serve on the same store waits as a standby and takes over within
 seconds once the first stops renewing its lease (killed, or cut off from
@@ -81,6 +87,8 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	if o.dashboard != "" && len(o.envs) != 1 {
 		return exitf(ExitConfig, "--dashboard sets the address of one environment: name it with --env")
 	}
+	// The engine reads the project's files again only when they change.
+	a.projects = &spec.Cache{}
 	ws, err := a.open(ctx)
 	if err != nil {
 		return err

@@ -597,8 +597,9 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 		StateDir: ws.stateDir, Store: ws.store, Builder: ws.builder, Target: tgt,
 		Addr: dashboard, Logger: a.logger(), Verify: a.verifier(ws),
 		Secrets: ws.secrets().Values, Redactor: ws.redactor,
-		Alert:  func(msg string) { fmt.Fprintf(a.Err, "ladder: %s\n", msg) },
-		Resume: a.resume,
+		Alert:    func(msg string) { fmt.Fprintf(a.Err, "ladder: %s\n", msg) },
+		Resume:   a.resume,
+		Projects: a.projects,
 		StartEnv: func(ctx context.Context, env string) (*agent.Client, error) {
 			if a.inEngine != nil {
 				return a.inEngine(ctx, env)

@@ -156,6 +156,15 @@ func (e *StaleStackError) Error() string {
 // snapshot's archived stack definition. Environment values always come
 // from the ladder file as it is now.
 func ProjectFor(ctx context.Context, p *spec.Project, stateDir string, opts spec.LoadOptions, snap *snapshot.Snapshot) (*spec.Project, error) {
+	return ProjectForWith(ctx, spec.Load, p, stateDir, opts, snap)
+}
+
+// LoadFunc loads a project: spec.Load, or a spec.Cache's Load.
+type LoadFunc func(ctx context.Context, dir string, opts spec.LoadOptions) (*spec.Project, error)
+
+// ProjectForWith is ProjectFor loading with load (a long-running engine
+// passes its cache's).
+func ProjectForWith(ctx context.Context, load LoadFunc, p *spec.Project, stateDir string, opts spec.LoadOptions, snap *snapshot.Snapshot) (*spec.Project, error) {
 	if snap.StackHash == p.Stack.Hash {
 		return p, nil
 	}
@@ -170,7 +179,7 @@ func ProjectFor(ctx context.Context, p *spec.Project, stateDir string, opts spec
 	if opts.LadderFile == "" {
 		opts.LadderFile = p.LadderFile
 	}
-	q, err := spec.Load(ctx, p.Dir, opts)
+	q, err := load(ctx, p.Dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("snapshot %s's stack definition with the current ladder file: %w", snapshot.Short(snap.ID), err)
 	}
