@@ -55,7 +55,9 @@ func TestCacheReloadsWhenAnInputChanges(t *testing.T) {
 			write("compose.yaml", "services:\n  web:\n    image: busybox\n    env_file: web.env\n    environment:\n      GREETING: ${GREETING:-bonjour}\n")
 		}},
 		{"an env file", func() { write("web.env", "A=22\n") }},
-		{"ladder.yaml", func() { write("ladder.yaml", "stack: compose.yaml\nenvironments:\n  local: {}\n  dev: {from: local}\n") }},
+		{"ladder.yaml", func() {
+			write("ladder.yaml", "stack: compose.yaml\nenvironments:\n  local: {}\n  dev: {from: local}\n")
+		}},
 		{"a new .env", func() { write(".env", "GREETING=hi\n") }},
 	} {
 		change.do()
