@@ -99,7 +99,7 @@ type engineVerbs struct {
 	authn auth.Authenticator
 }
 
-func (v *engineVerbs) routes(mux *http.ServeMux) {
+func (v *engineVerbs) routes(mux engine.Mux) {
 	mux.HandleFunc("POST /v1/promote", func(w http.ResponseWriter, r *http.Request) {
 		var req promoteRequest
 		if !decodeVerb(w, r, &req) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -103,8 +104,8 @@ type Options struct {
 	// process); the zero value is this process, lease.Self.
 	Holder store.Holder
 	// Routes adds the verbs thin clients send (promote, rollback, …) to
-	// the engine's API.
-	Routes func(mux *http.ServeMux)
+	// the engine's API; every one is documented in openapi.yaml.
+	Routes func(mux Mux)
 	// Listen, when set, also serves the API on this TCP address (for
 	// clients on other machines: LADDER_SERVER). There every request but
 	// /healthz needs a valid credential (Auth).
@@ -145,6 +146,7 @@ type Engine struct {
 	starting int
 	closing  bool
 	idle     chan struct{}
+	patterns []string // the routes served
 }
 
 // New returns an engine; nothing runs until Start.
@@ -403,8 +405,32 @@ const instanceHeader = "Ladder-Instance"
 // maxRequest bounds a request body.
 const maxRequest = 64 << 10
 
+// Mux is where routes are added: an *http.ServeMux.
+type Mux interface {
+	HandleFunc(pattern string, handler func(http.ResponseWriter, *http.Request))
+}
+
+// recording is a mux that remembers its patterns, for the test that
+// holds them against openapi.yaml.
+type recording struct {
+	*http.ServeMux
+	patterns *[]string
+}
+
+func (r recording) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	*r.patterns = append(*r.patterns, pattern)
+	r.ServeMux.HandleFunc(pattern, h)
+}
+
+//go:embed openapi.yaml
+var OpenAPI []byte
+
 func (e *Engine) handler() http.Handler {
-	mux := http.NewServeMux()
+	mux := recording{ServeMux: http.NewServeMux(), patterns: &e.patterns}
+	mux.HandleFunc("GET /v1/openapi.yaml", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(OpenAPI)
+	})
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

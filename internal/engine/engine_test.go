@@ -406,3 +406,57 @@ func TestStoppedBackgroundEngineTakesItsEnvironmentsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Over TCP (ladder serve --listen) every request but /healthz needs a
+// valid credential, reads too; Dial'd clients send theirs.
+func TestTCPNeedsACredential(t *testing.T) {
+	dir := t.TempDir()
+	grants, err := auth.ParseGrants([]string{"viewer:*"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _ := serve(t, Options{StateDir: dir, Store: newStore(t, dir), New: (&fleet{runners: map[string]*fakeRunner{}}).new,
+		Auth: tokens{"viewer": {Name: "v", Grants: grants}}, Holder: holder("tcp"), Lease: fast, Served: true, Listen: "127.0.0.1:0"})
+	url := e.Info().URL
+	if !strings.HasPrefix(url, "http://127.0.0.1:") {
+		t.Fatalf("engine URL %q", url)
+	}
+	for _, tc := range []struct {
+		path, token string
+		want        int
+	}{
+		{"/healthz", "", 200},
+		{"/v1/engine", "", 401},
+		{"/v1/engine", "wrong", 401},
+		{"/v1/openapi.yaml", "", 401},
+		{"/v1/engine", "viewer", 200},
+	} {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, url+tc.path, nil)
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Errorf("GET %s with %q: %d, want %d", tc.path, tc.token, resp.StatusCode, tc.want)
+		}
+		if tc.want == 401 && resp.Header.Get("WWW-Authenticate") == "" {
+			t.Errorf("GET %s: 401 without WWW-Authenticate", tc.path)
+		}
+	}
+	c, err := Dial(url, "viewer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info, err := c.Engine(t.Context()); err != nil || info.Holder.Instance != "tcp" {
+		t.Errorf("a dialled client: %+v, %v", info, err)
+	}
+	for _, bad := range []string{"ftp://x", "http://", "http://host/path", "127.0.0.1:80"} {
+		if _, err := Dial(bad, "t"); err == nil {
+			t.Errorf("Dial(%q) accepted", bad)
+		}
+	}
+}
