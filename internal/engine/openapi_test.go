@@ -130,4 +130,3 @@ func TestOpenAPIMatchesTheEngine(t *testing.T) {
 	}
 	d.validate(t, "/components/schemas/Error", se.Body)
 }
-
