@@ -18,6 +18,7 @@ import (
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/engine"
 	"github.com/ladderhq/ladder/internal/lease"
+	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -70,7 +71,7 @@ func (ve *verbError) err() error {
 	if ve == nil {
 		return nil
 	}
-	return &ExitError{Code: ve.Exit, Err: errors.New(ve.Message), Hint: ve.Hint, Reported: ve.Reported}
+	return &ExitError{Code: ve.Exit, Err: errors.New(ve.Message), Hint: ve.Hint, Reported: ve.Reported, deploy: ve.Deploy}
 }
 
 type promoteRequest struct {
@@ -230,43 +231,57 @@ func requestHolder() store.Holder {
 	return h
 }
 
-// thinClient is the engine the verbs go to instead of running here:
-// LADDER_SERVER (with LADDER_TOKEN), or an engine that `ladder serve`
-// runs for this project's store. ok is false when neither: the command
-// runs the verb itself.
-func (a *app) thinClient(ctx context.Context) (*engine.Client, bool, error) {
+// thinClient is the engine the verbs go to: LADDER_SERVER (with
+// LADDER_TOKEN), else this project's engine, a background one started
+// when none runs. The command then does nothing itself: the engine owns
+// the rungs.
+func (a *app) thinClient(ctx context.Context) (*engine.Client, error) {
 	if server := os.Getenv(EnvServer); server != "" {
 		token := os.Getenv(auth.EnvToken)
 		if token == "" {
-			return nil, false, &ExitError{Code: ExitUnauthorized, Err: fmt.Errorf("%s names a ladder server: set %s to a token of yours there", EnvServer, auth.EnvToken)}
+			return nil, &ExitError{Code: ExitUnauthorized, Err: fmt.Errorf("%s names a ladder server: set %s to a token of yours there", EnvServer, auth.EnvToken)}
 		}
 		c, err := engine.Dial(server, token)
 		if err != nil {
-			return nil, false, exitf(ExitConfig, "%v", err)
+			return nil, exitf(ExitConfig, "%v", err)
 		}
-		return c, true, nil
+		return c, nil
 	}
+	projectDir, stateDir, located := spec.LocateState(a.dir, a.loadOptions())
+	if located {
+		if c, ok := engine.Find(ctx, stateDir); ok {
+			c.Token = auth.Credential(stateDir)
+			return c, nil
+		}
+	}
+	// No engine: load the project here first, so that a bad file is
+	// reported as it always is (every problem, file:line:col, exit 2),
+	// then start one.
 	p, err := a.load(ctx)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	stateDir := p.Ladder.State
+	projectDir, stateDir = p.Dir, p.Ladder.State
 	if !filepath.IsAbs(stateDir) {
 		stateDir = filepath.Join(p.Dir, stateDir)
 	}
-	c, ok := engine.Find(ctx, stateDir)
-	if !ok || !c.Info.Served {
-		return nil, false, nil
+	if err := makeStateDir(stateDir); err != nil {
+		return nil, err
+	}
+	c, err := engine.Spawn(ctx, engine.SpawnOptions{Dir: projectDir, StateDir: stateDir, Args: a.engineArgs(), Env: engineEnv()})
+	if err != nil {
+		return nil, err
 	}
 	c.Token = auth.Credential(stateDir)
-	return c, true, nil
+	return c, nil
 }
 
 // EnvServer names the ladder server thin clients send their verbs to.
 const EnvServer = "LADDER_SERVER"
 
 // callVerb sends a verb to the engine, prints what the engine recovered,
-// and returns the answer's result and the command's error.
+// and returns the answer's result and the command's error (with -o json,
+// the caller prints a failed deploy's result after its own: printFailed).
 func (a *app) callVerb(ctx context.Context, c *engine.Client, path string, req any, result any) (bool, error) {
 	var ans verbAnswer
 	if err := c.Do(ctx, http.MethodPost, path, req, &ans); err != nil {
@@ -281,10 +296,6 @@ func (a *app) callVerb(ctx context.Context, c *engine.Client, path string, req a
 			return false, err
 		}
 		got = true
-	}
-	if ans.Error != nil && ans.Error.Deploy != nil && a.json() {
-		// As deployFailed prints it.
-		_ = a.printJSON(ans.Error.Deploy)
 	}
 	return got, ans.Error.err()
 }
@@ -303,4 +314,12 @@ func engineCallErr(err error) error {
 		}
 	}
 	return err
+}
+
+// printFailed prints, with -o json, the result of the deploy err says
+// failed, as a command always has after its own result.
+func (a *app) printFailed(err error) {
+	if dep := failedDeploy(err); dep != nil && a.json() {
+		_ = a.printJSON(dep)
+	}
 }

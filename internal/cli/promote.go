@@ -82,28 +82,17 @@ the local admin token); it needs the promoter role on ENV (exit 8 without).`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
-			if c, ok, err := a.thinClient(ctx); err != nil {
-				return err
-			} else if ok {
-				var res promote.Result
-				got, err := a.callVerb(ctx, c, "/v1/promote", promoteRequest{Snapshot: args[0], To: to, Why: why}, &res)
-				if got {
-					a.printPromotion(&res)
-				}
-				return err
-			}
-			ws, err := a.openToChange(ctx)
+			// The engine that owns the rungs promotes (see ladder serve).
+			c, err := a.thinClient(ctx)
 			if err != nil {
 				return err
 			}
-			defer ws.Close()
-			res, err := a.promoteIn(ctx, ws, args[0], to, why)
-			if res != nil {
-				a.printPromotion(res)
+			var res promote.Result
+			got, err := a.callVerb(ctx, c, "/v1/promote", promoteRequest{Snapshot: args[0], To: to, Why: why}, &res)
+			if got {
+				a.printPromotion(&res)
 			}
-			if dep := failedDeploy(err); dep != nil && a.json() {
-				_ = a.printJSON(dep)
-			}
+			a.printFailed(err)
 			return err
 		},
 	}
@@ -192,24 +181,13 @@ cannot approve it: a second person has to.`,
 			if to == "" {
 				return exitf(ExitConfig, "--to ENV is required")
 			}
-			var ap *store.Approval
-			if c, ok, err := a.thinClient(ctx); err != nil {
+			c, err := a.thinClient(ctx)
+			if err != nil {
 				return err
-			} else if ok {
-				var got store.Approval
-				if _, err := a.callVerb(ctx, c, "/v1/approve", approveRequest{Snapshot: args[0], To: to, Comment: comment}, &got); err != nil {
-					return err
-				}
-				ap = &got
-			} else {
-				ws, err := a.openToChange(ctx)
-				if err != nil {
-					return err
-				}
-				defer ws.Close()
-				if ap, err = a.approveIn(ctx, ws, args[0], to, comment); err != nil {
-					return err
-				}
+			}
+			ap := &store.Approval{}
+			if _, err := a.callVerb(ctx, c, "/v1/approve", approveRequest{Snapshot: args[0], To: to, Comment: comment}, ap); err != nil {
+				return err
 			}
 			if a.json() {
 				return a.printJSON(ap)
@@ -265,28 +243,14 @@ a ladder.yaml weaker than ENV's pinned policy is refused with exit 9.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			var res *promote.RollbackResult
-			if c, ok, err := a.thinClient(ctx); err != nil {
+			c, err := a.thinClient(ctx)
+			if err != nil {
 				return err
-			} else if ok {
-				var got promote.RollbackResult
-				if _, err := a.callVerb(ctx, c, "/v1/rollback", rollbackRequest{Env: args[0], To: to, Why: why}, &got); err != nil {
-					return err
-				}
-				res = &got
-			} else {
-				ws, err := a.openToChange(ctx)
-				if err != nil {
-					return err
-				}
-				defer ws.Close()
-				res, err = a.rollbackIn(ctx, ws, args[0], to, why)
-				if err != nil {
-					if dep := failedDeploy(err); dep != nil && a.json() {
-						_ = a.printJSON(dep)
-					}
-					return err
-				}
+			}
+			res := &promote.RollbackResult{}
+			if _, err := a.callVerb(ctx, c, "/v1/rollback", rollbackRequest{Env: args[0], To: to, Why: why}, res); err != nil {
+				a.printFailed(err)
+				return err
 			}
 			if a.json() {
 				return a.printJSON(res)

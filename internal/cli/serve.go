@@ -43,8 +43,9 @@ background when none runs, and it ends when its last environment is taken
 down. serve is the same engine for a team: point LADDER_STORE at the
 team's PostgreSQL and run it on the machine the environments deploy from.
 
-While it runs, promote, rollback and approve on this machine are done by
-the engine. With --listen it also takes them from other machines: a
+promote, rollback and approve are done by the engine (a command sends
+them over the socket). With --listen it also takes them from other
+machines: a
 command there with LADDER_SERVER=http(s)://HOST:PORT and LADDER_TOKEN
 needs no project or store (status --env ENV too). Every request over TCP
 needs a token, and the verbs act as its identity, with its roles.
@@ -123,9 +124,12 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 			}
 			return ag, nil
 		},
-		TakeOver: func(ctx context.Context) error {
-			return a.takeOver(ctx, ws, logger, !o.background)
-		},
+	}
+	if !o.background {
+		// A background engine leaves recovery to the verbs it serves and
+		// the commands that use it, which recover what they find before
+		// they act and say so.
+		eo.TakeOver = func(ctx context.Context) error { return a.takeOver(ctx, ws, logger) }
 	}
 	if o.background {
 		// Long enough for a killed engine's lease to lapse; an engine
@@ -198,14 +202,13 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 	return nil
 }
 
-// takeOver closes what an engine that died left half done. Its deploy
-// leases lapse about when its engine lease did, not before: a served
-// engine (which resumes what ran) waits for a release still in progress,
-// a little longer than a lease lives, and closes it as interrupted once
-// its lease lapsed; one whose holder is alive (a foreground up elsewhere)
-// is left to it. A background engine does not wait: the commands that use
-// it recover what they find before they act.
-func (a *app) takeOver(ctx context.Context, ws *workspace, logger *slog.Logger, wait bool) error {
+// takeOver closes what an engine that died left half done, before a
+// served engine (which resumes what ran) starts the rungs. The dead
+// engine's deploy leases lapse about when its engine lease did, not
+// before: a release still in progress is waited for, a little longer than
+// a lease lives, and closed as interrupted once its lease lapsed; one
+// whose holder is alive (a foreground up elsewhere) is left to it.
+func (a *app) takeOver(ctx context.Context, ws *workspace, logger *slog.Logger) error {
 	rec := &deploy.Recorder{Store: ws.store, Logger: logger}
 	out := &printer{w: a.Err}
 	deadline := time.Now().Add(lease.TTL + lease.Every)
@@ -216,9 +219,6 @@ func (a *app) takeOver(ctx context.Context, ws *workspace, logger *slog.Logger, 
 		open, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Phase: store.PhaseProgressing, Limit: 1})
 		if err != nil {
 			return err
-		}
-		if !wait {
-			return nil
 		}
 		if len(open) == 0 || time.Now().After(deadline) {
 			break

@@ -86,7 +86,7 @@ func (a *app) remoteStatus(ctx context.Context, env string) error {
 	if env == "" {
 		return exitf(ExitConfig, "with %s, name the environment: ladder status --env ENV", EnvServer)
 	}
-	c, _, err := a.thinClient(ctx)
+	c, err := a.thinClient(ctx)
 	if err != nil {
 		return err
 	}

@@ -198,3 +198,45 @@ func relPath(base, p string) string {
 	}
 	return filepath.ToSlash(rel)
 }
+
+// LocateState finds a project's directory and state directory without
+// loading it: from ladder.yaml's `state:` alone (default .ladder, relative
+// to ladder.yaml). ok is false when that cannot be told cheaply (no
+// ladder.yaml and a stack file named elsewhere, or a ladder.yaml that does
+// not parse): load the project then.
+func LocateState(dir string, opts LoadOptions) (projectDir, stateDir string, ok bool) {
+	absDir, err := filepath.Abs(dir)
+	if err != nil {
+		return "", "", false
+	}
+	ladderAbs := ""
+	if opts.LadderFile != "" {
+		ladderAbs = absFrom(absDir, opts.LadderFile)
+	} else {
+		ladderAbs = findFirst(absDir, LadderFileNames)
+	}
+	state := DefaultState
+	projectDir = absDir
+	switch {
+	case ladderAbs != "":
+		content, err := readBounded(ladderAbs)
+		if err != nil {
+			return "", "", false
+		}
+		// The ladder file's own parser: bounded like every load.
+		doc, ds := parseLadder(filepath.Base(ladderAbs), content)
+		if len(ds) > 0 {
+			return "", "", false
+		}
+		if doc.ladder.State != "" {
+			state = doc.ladder.State
+		}
+		projectDir = filepath.Dir(ladderAbs)
+	case opts.StackFile != "":
+		return "", "", false
+	}
+	if !filepath.IsAbs(state) {
+		state = filepath.Join(projectDir, state)
+	}
+	return projectDir, state, true
+}

@@ -271,3 +271,46 @@ func TestRegistryIsAnAddressOrAMapping(t *testing.T) {
 		t.Errorf("prod registry %+v", prod.Registry)
 	}
 }
+
+// LocateState tells the state directory from ladder.yaml alone, as a full
+// load does; it declines what it cannot tell cheaply.
+func TestLocateStateAgreesWithLoad(t *testing.T) {
+	for _, tc := range []struct {
+		name, ladder string
+	}{
+		{"default", "stack: compose.yaml\nenvironments:\n  local: {}\n"},
+		{"relative", "stack: compose.yaml\nstate: var/ladder\nenvironments:\n  local: {}\n"},
+		{"none", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "compose.yaml"), []byte("services:\n  web:\n    image: busybox\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tc.ladder != "" {
+				if err := os.WriteFile(filepath.Join(dir, "ladder.yaml"), []byte(tc.ladder), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p, err := Load(t.Context(), dir, LoadOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := p.Ladder.State
+			if !filepath.IsAbs(want) {
+				want = filepath.Join(p.Dir, want)
+			}
+			pd, sd, ok := LocateState(dir, LoadOptions{})
+			if !ok || pd != p.Dir || sd != want {
+				t.Errorf("LocateState = %s, %s, %v; a load says %s, %s", pd, sd, ok, p.Dir, want)
+			}
+		})
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "ladder.yaml"), []byte("state: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, ok := LocateState(dir, LoadOptions{}); ok {
+		t.Error("LocateState answered for a ladder.yaml that does not parse")
+	}
+}
