@@ -69,18 +69,18 @@ func (r *results) markdown(bn *bench) string {
 		{Key: "p.direct", Name: "direct deploy, no gates: wall", Command: d},
 		{Key: "p.direct.deploy", Name: "direct: `deploy.duration`", Command: "(from its JSON)"},
 		{Key: "p.direct.overhead", Name: "direct: overhead (wall − `deploy.duration`)"},
-		{Key: "p.history", Name: "reference: process start + spec load + SQLite open + one query", Command: "`ladder history dev -o json`"},
+		{Key: "p.history", Name: "reference: process start + spec load + store open + one query (in process)", Command: "`ladder history dev -o json`"},
 		{Key: "p.version", Name: "reference: process start only", Command: "`ladder --version`"},
 	}, true)
 	po, do := r.Median("p.promote.overhead"), r.Median("p.direct.overhead")
 	fmt.Fprintf(&b, "\n- Goal, promotion overhead < %s median: **%s** (%s).\n", harness.Ms(overheadGoal), harness.Verdict(po < overheadGoal), harness.Ms(po))
 	fmt.Fprintf(&b, "- promote wall / direct wall (medians): %s; promote overhead − direct overhead: %s (the gates and the promotion's records).\n", ratio(r.Median("p.promote"), r.Median("p.direct")), harness.Ms(po-do))
-	fmt.Fprintf(&b, "- direct overhead − `history`: %s (lock, known-good refresh, audit, the HTTP call, and the agent's work outside `deploy.duration`); `history` − `--version`: %s (spec load, SQLite open, one query).\n",
+	fmt.Fprintf(&b, "- direct overhead − `history`: %s (negative when the engine's work costs less than the spec load and store open a command in process does); `history` − `--version`: %s (spec load, SQLite open, one query).\n",
 		harness.Ms(do-r.Median("p.history")), harness.Ms(r.Median("p.history")-r.Median("p.version")))
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "- Zero builds: %s.\n", n)
 	}
-	fmt.Fprintf(&b, "\nWhat the overhead includes: starting the ladder process; loading compose.yaml (compose-go) and ladder.yaml; opening the SQLite store; the promotion lock of dev; closing interrupted promotions; refreshing local's known-good releases; recording the promotion, each gate result and the audit entries; gathering gate evidence (local's releases and events; dev has no soak, tests, approvals or signature gate, so this is the cheapest gate set); finding dev's agent (its file and a ping) and the deploy request over HTTP; and, inside the agent but outside `deploy.duration`, reloading the project, verifying the snapshot, rendering it, and after the apply recording the release outcome, a drift check and the known-good refresh. `deploy.duration` itself is observe, plan and apply until healthy; the process target's start probe runs every 100 ms, which is most of it.\n\n")
+	fmt.Fprintf(&b, "\nWhat the overhead includes: starting the ladder process; finding the project's state directory from ladder.yaml and the engine (its file and a ping over its socket); then, in the background engine that runs the rungs (promote, rollback and approve are thin clients of it), reading the project again if a file changed, recovering what a killed process left, the promotion lock of dev, closing interrupted promotions, refreshing local's known-good releases, recording the promotion, each gate result and the audit entries, gathering gate evidence (local's releases and events; dev has no soak, tests, approvals or signature gate, so this is the cheapest gate set), the deploy request to dev's agent over HTTP; and, inside the agent but outside `deploy.duration`, verifying the snapshot, rendering it, and after the apply recording the release outcome, a drift check and the known-good refresh. `deploy.duration` itself is observe, plan and apply until healthy; the process target's start probe runs every 100 ms, which is most of it.\n\n")
 
 	if bn.services > 0 {
 		r.bigMarkdown(&b, bn)
@@ -110,7 +110,7 @@ func (r *results) markdown(bn *bench) string {
 	fmt.Fprintf(&b, "\n- Goal, promotion overhead < %s median through the engine: **%s** (%s); engine side ≤ 15 ms: **%s** (%s).\n",
 		harness.Ms(overheadGoal), harness.Verdict(r.Median("s.thin.overhead") < overheadGoal), harness.Ms(r.Median("s.thin.overhead")),
 		harness.Verdict(r.Median("s.http.overhead") <= 15*time.Millisecond), harness.Ms(r.Median("s.http.overhead")))
-	fmt.Fprintf(&b, "- thin client overhead / in-process command overhead (part 1, medians): %s.\n\n", ratio(r.Median("s.thin.overhead"), r.Median("p.promote.overhead")))
+	fmt.Fprintf(&b, "- over TCP to a served engine / over the socket to the background engine (part 1), overhead medians: %s.\n\n", ratio(r.Median("s.thin.overhead"), r.Median("p.promote.overhead")))
 
 	fmt.Fprintf(&b, "## Exact commands\n\n")
 	fmt.Fprintf(&b, "Every ladder command is `TMP/bin/ladder -C DIR ARGS` with `LADDER_TARGET=process` added to the environment; DIR is the demo copy `TMP/demo/examples/trading` (parts 1 and 3) or `TMP/big` (part 2).\n\n```sh\n")
