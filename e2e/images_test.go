@@ -216,14 +216,23 @@ func TestImageServiceErrorsAreConfigErrors(t *testing.T) {
 		}
 	}
 
-	// A promotion to a process-target rung without an engine is refused
-	// before anything starts there.
+	// A promotion to a process-target rung whose ladder engine reaches no
+	// Docker engine is refused before anything starts there. The rungs'
+	// engine is the one that decides: local is taken down (its engine
+	// ends), and the promotion starts one that has no Docker engine.
 	p.env = env
 	p.write("ladder.yaml", "environments:\n  local:\n    target: compose\n    dashboard: 127.0.0.1:0\n  dev:\n    from: local\n    target: process\n    dashboard: 127.0.0.1:0\n")
 	up := p.upJSON("-d")
 	t.Cleanup(func() {
 		p.run("down")
 		removeImages(t, stack+"-db")
+	})
+	if res := p.run("down"); res.code != 0 {
+		t.Fatalf("down: %s", res)
+	}
+	eventually(t, 15*time.Second, "the background engine ends with local", func() (bool, string) {
+		engines := p.enginesOf()
+		return len(engines) == 0, fmt.Sprint(engines)
 	})
 	p.env = append(p.env, "DOCKER_HOST=unix:///nonexistent.sock")
 	res = p.run("promote", up.Snapshot.ID, "--to", "dev")

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/api"
@@ -38,10 +39,14 @@ import (
 // verbAnswer is what a verb answers.
 type verbAnswer struct {
 	Result json.RawMessage `json:"result,omitempty"`
-	// Recovered is what the engine closed before acting (releases a
-	// killed process left in progress), as the command says it.
-	Recovered string     `json:"recovered,omitempty"`
-	Error     *verbError `json:"error,omitempty"`
+	// Said is what the command says on its standard error when it runs
+	// the verb itself: what was recovered first (releases a killed
+	// process left in progress), image pushes, warnings.
+	Said string `json:"said,omitempty"`
+	// Progress is what the command prints on its standard output before
+	// its result (image pushes); not printed with -o json.
+	Progress string     `json:"progress,omitempty"`
+	Error    *verbError `json:"error,omitempty"`
 }
 
 // verbError is a verb's failure as the command reports it.
@@ -106,8 +111,8 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 		if !decodeVerb(w, r, &req) {
 			return
 		}
-		v.run(w, r, func(ctx context.Context, ws *workspace) (any, error) {
-			res, err := v.a.promoteIn(ctx, ws, req.Snapshot, req.To, req.Why)
+		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			res, err := a.promoteIn(ctx, ws, req.Snapshot, req.To, req.Why)
 			if res == nil {
 				return nil, err
 			}
@@ -119,8 +124,8 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 		if !decodeVerb(w, r, &req) {
 			return
 		}
-		v.run(w, r, func(ctx context.Context, ws *workspace) (any, error) {
-			res, err := v.a.rollbackIn(ctx, ws, req.Env, req.To, req.Why)
+		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			res, err := a.rollbackIn(ctx, ws, req.Env, req.To, req.Why)
 			if res == nil {
 				return nil, err
 			}
@@ -132,8 +137,8 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 		if !decodeVerb(w, r, &req) {
 			return
 		}
-		v.run(w, r, func(ctx context.Context, ws *workspace) (any, error) {
-			ap, err := v.a.approveIn(ctx, ws, req.Snapshot, req.To, req.Comment)
+		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			ap, err := a.approveIn(ctx, ws, req.Snapshot, req.To, req.Comment)
 			if ap == nil {
 				return nil, err
 			}
@@ -185,10 +190,11 @@ func decodeVerb(w http.ResponseWriter, r *http.Request, into any) bool {
 // run runs a verb as the request's credential on a fresh read of the
 // project (ladder.yaml may have changed since the engine started). It
 // goes on if the client goes away: the engine owns what it started.
-func (v *engineVerbs) run(w http.ResponseWriter, r *http.Request, verb func(context.Context, *workspace) (any, error)) {
+func (v *engineVerbs) run(w http.ResponseWriter, r *http.Request, verb func(context.Context, *app, *workspace) (any, error)) {
 	cred := engine.Credential(r)
 	ctx := auth.WithCredential(context.WithoutCancel(r.Context()), cred)
 	var ans verbAnswer
+	var said, progress syncBuffer
 	result, err := func() (any, error) {
 		p, err := v.e.Authenticate(r)
 		if err != nil {
@@ -201,13 +207,15 @@ func (v *engineVerbs) run(w http.ResponseWriter, r *http.Request, verb func(cont
 		ws := *v.ws
 		ws.project = proj
 		ws.who = &p
-		var said bytes.Buffer
-		err = v.a.recover(ctx, &ws, &deploy.Recorder{Store: ws.store, Logger: v.a.logger()}, "", &printer{w: &said})
-		ans.Recovered = said.String()
+		// What the command would say on its standard error (recovery,
+		// image pushes, warnings) goes back to it.
+		a := *v.a
+		a.Err, a.Out = &said, &progress
+		err = a.recover(ctx, &ws, &deploy.Recorder{Store: ws.store, Logger: v.a.logger()}, "", &printer{w: &said})
 		if err != nil {
 			return nil, err
 		}
-		return verb(ctx, &ws)
+		return verb(ctx, &a, &ws)
 	}()
 	if result != nil {
 		b, merr := json.Marshal(result)
@@ -216,6 +224,7 @@ func (v *engineVerbs) run(w http.ResponseWriter, r *http.Request, verb func(cont
 		}
 		ans.Result = b
 	}
+	ans.Said, ans.Progress = said.String(), progress.String()
 	ans.Error = toVerbError(err)
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(ans)
@@ -287,8 +296,11 @@ func (a *app) callVerb(ctx context.Context, c *engine.Client, path string, req a
 	if err := c.Do(ctx, http.MethodPost, path, req, &ans); err != nil {
 		return false, engineCallErr(err)
 	}
-	if ans.Recovered != "" {
-		fmt.Fprint(a.Err, ans.Recovered)
+	if ans.Said != "" {
+		fmt.Fprint(a.Err, ans.Said)
+	}
+	if ans.Progress != "" && !a.json() {
+		fmt.Fprint(a.Out, ans.Progress)
 	}
 	got := false
 	if len(ans.Result) > 0 && string(ans.Result) != "null" {
@@ -322,4 +334,22 @@ func (a *app) printFailed(err error) {
 	if dep := failedDeploy(err); dep != nil && a.json() {
 		_ = a.printJSON(dep)
 	}
+}
+
+// syncBuffer is a buffer a verb's goroutines may write to at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
