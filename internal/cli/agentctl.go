@@ -33,7 +33,13 @@ func (a *app) startAgent(ctx context.Context, ws *workspace, env, dashboard stri
 			continue
 		}
 		if err != nil {
-			return nil, engineErr(err, env)
+			err = engineCallErr(err)
+			var ee *ExitError
+			if errors.As(err, &ee) {
+				ee.Err = fmt.Errorf("starting %s: %w", env, ee.Err)
+				return nil, ee
+			}
+			return nil, fmt.Errorf("starting %s: %w", env, err)
 		}
 		if info.FellBack {
 			fmt.Fprintf(a.Err, "dashboard address of %s in use; it serves on %s instead\n", env, info.URL)
@@ -41,20 +47,6 @@ func (a *app) startAgent(ctx context.Context, ws *workspace, env, dashboard stri
 		return agent.Await(ctx, ws.stateDir, env, info.URL)
 	}
 	return nil, fmt.Errorf("starting %s: %w", env, last)
-}
-
-// engineErr classifies the engine's refusal to run an environment.
-func engineErr(err error, env string) error {
-	var se *engine.StatusError
-	if errors.As(err, &se) {
-		switch se.Status {
-		case 401:
-			return &ExitError{Code: ExitUnauthorized, Err: fmt.Errorf("starting %s: %s", env, se.Msg)}
-		case 403:
-			return &ExitError{Code: ExitUnauthorized, Err: fmt.Errorf("starting %s: %s", env, se.Msg)}
-		}
-	}
-	return fmt.Errorf("starting %s: %w", env, err)
 }
 
 // deployTo deploys a recorded snapshot to env through its agent, starting

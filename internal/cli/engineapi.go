@@ -99,10 +99,9 @@ type approveRequest struct {
 
 // engineVerbs serves the verbs on an engine this process runs.
 type engineVerbs struct {
-	a     *app
-	ws    *workspace
-	e     *engine.Engine
-	authn auth.Authenticator
+	a  *app
+	ws *workspace
+	e  *engine.Engine
 }
 
 func (v *engineVerbs) routes(mux engine.Mux) {
@@ -256,7 +255,7 @@ func (a *app) thinClient(ctx context.Context) (*engine.Client, error) {
 		}
 		return c, nil
 	}
-	projectDir, stateDir, located := spec.LocateState(a.dir, a.loadOptions())
+	_, stateDir, located := spec.LocateState(a.dir, a.loadOptions())
 	if located {
 		if c, ok := engine.Find(ctx, stateDir); ok {
 			c.Token = auth.Credential(stateDir)
@@ -270,7 +269,7 @@ func (a *app) thinClient(ctx context.Context) (*engine.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	projectDir, stateDir = p.Dir, p.Ladder.State
+	projectDir, stateDir := p.Dir, p.Ladder.State
 	if !filepath.IsAbs(stateDir) {
 		stateDir = filepath.Join(p.Dir, stateDir)
 	}

@@ -150,7 +150,7 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 		}
 		eo.Listen = o.listen
 	}
-	verbs := &engineVerbs{a: a, ws: ws, authn: authn}
+	verbs := &engineVerbs{a: a, ws: ws}
 	eo.Routes = verbs.routes
 	e := engine.New(eo)
 	verbs.e = e
