@@ -107,7 +107,7 @@ func BenchmarkRootfsCheckCold(b *testing.B) {
 	}
 	b.SetBytes(treeSize(b, dir))
 	for b.Loop() {
-		h.manifests.Clear()
+		h.memo.manifests.Clear()
 		if _, err := h.CheckRootfs(ctx, digest); err != nil {
 			b.Fatal(err)
 		}

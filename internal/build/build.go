@@ -20,7 +20,7 @@ import (
 // BuilderVersion is mixed into every inputs hash. Bump it whenever the way
 // ladder compiles or assembles images changes, so that artifacts made by an
 // older ladder are rebuilt instead of being reused under the same inputs.
-const BuilderVersion = "ladder-go/1"
+const BuilderVersion = "ladder-go/2"
 
 // Builder names recorded in snapshot.Artifact.Builder.
 const (
@@ -73,6 +73,10 @@ type Options struct {
 	// Logger receives warnings (an unpacked image found altered). May be
 	// nil.
 	Logger *slog.Logger
+	// Memo is shared by the builders of one process, so that what one
+	// learns about an artifact (or has just built) serves the others;
+	// nil gives the Builder a Memo of its own.
+	Memo *Memo
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -140,8 +144,9 @@ type Builder struct {
 	progressMu sync.Mutex
 	// rootfsMu serialises unpacking, so one digest is unpacked once.
 	rootfsMu sync.Mutex
-	// manifests caches each image's rootfs manifest by digest.
-	manifests sync.Map
+	// memo holds what is known about artifacts by digest, shared with
+	// the other builders of the process that were given the same Memo.
+	memo *Memo
 	// swept holds the temporary roots already cleared of directories
 	// left by dead processes (see mkTemp).
 	swept sync.Map
@@ -170,7 +175,11 @@ func New(opts Options) *Builder {
 			opts.Dir = abs
 		}
 	}
-	return &Builder{opts: opts}
+	memo := opts.Memo
+	if memo == nil {
+		memo = NewMemo()
+	}
+	return &Builder{opts: opts, memo: memo}
 }
 
 // job is one service to build.
@@ -320,11 +329,12 @@ func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
 	return outcome{art: art}
 }
 
-// buildGo compiles the service's main package and stores its image.
-func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string) (snapshot.Artifact, error) {
+// compileGo runs go build on the service's main package and returns the
+// binary.
+func (b *Builder) compileGo(ctx context.Context, s *session, j *job) ([]byte, error) {
 	tmp, err := b.mkTemp(filepath.Join(b.opts.Dir, "tmp"), "go-"+safeName(j.service)+"-")
 	if err != nil {
-		return snapshot.Artifact{}, err
+		return nil, err
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "app")
@@ -335,13 +345,22 @@ func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return snapshot.Artifact{}, fmt.Errorf("service %q: go build failed (%v):\n%s", j.service, err, tail(output, 20))
+		return nil, fmt.Errorf("service %q: go build failed (%v):\n%s", j.service, err, tail(output, 20))
 	}
 	bin, err := os.ReadFile(out)
 	if err != nil {
-		return snapshot.Artifact{}, fmt.Errorf("service %q: reading the built binary: %w", j.service, err)
+		return nil, fmt.Errorf("service %q: reading the built binary: %w", j.service, err)
 	}
-	img, size, err := goImage(bin, imageMeta{
+	return bin, nil
+}
+
+// buildGo compiles the service's main package and stores its image.
+func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string) (snapshot.Artifact, error) {
+	bin, err := b.compileGo(ctx, s, j)
+	if err != nil {
+		return snapshot.Artifact{}, err
+	}
+	img, layer, err := goImage(bin, imageMeta{
 		service: j.service,
 		inputs:  inputs,
 		arch:    s.goarch,
@@ -351,7 +370,7 @@ func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string
 	if err != nil {
 		return snapshot.Artifact{}, fmt.Errorf("service %q: assembling the image: %w", j.service, err)
 	}
-	digest, err := b.storeImage(s, img, j.service)
+	digest, err := b.storeFresh(s, img, layer, j.service)
 	if err != nil {
 		return snapshot.Artifact{}, fmt.Errorf("service %q: storing the image: %w", j.service, err)
 	}
@@ -360,7 +379,7 @@ func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string
 		Digest:  digest,
 		Builder: builderGo,
 		Inputs:  inputs,
-		Size:    size,
+		Size:    int64(len(layer.gz)),
 	}, nil
 }
 

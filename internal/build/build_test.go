@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -14,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/compose-spec/compose-go/v2/types"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	gtypes "github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ladderhq/ladder/internal/snapshot"
@@ -78,6 +81,9 @@ func TestBuildCachesAndRebuildsOnlyWhatChanged(t *testing.T) {
 		checkReport(t, rep, built, cached)
 		if n := int(h.builds.Load()); n != len(built) {
 			t.Fatalf("%s: go build ran %d times, want %d", what, n, len(built))
+		}
+		if left, _ := os.ReadDir(filepath.Join(h.dir, "tmp")); len(left) > 0 {
+			t.Fatalf("%s: builds left %d entries in the builder's tmp", what, len(left))
 		}
 		for _, name := range built {
 			if arts[name].Inputs == prev[name].Inputs || arts[name].Digest == prev[name].Digest {
@@ -179,6 +185,18 @@ func TestImageContents(t *testing.T) {
 	}
 	if d, _ := img.Digest(); d.String() != a.Digest {
 		t.Fatalf("image digest %s, artifact %s", d, a.Digest)
+	}
+	// The builder answers from the image it keeps in memory; a builder of
+	// its own reads the store on disk, and both give the same image.
+	if _, held := h.memo.image(a.Digest); !held {
+		t.Fatalf("the builder does not hold the image it has just built")
+	}
+	disk, err := New(Options{Store: h.store, Dir: h.dir}).Image(a.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(layerFacts(t, img), layerFacts(t, disk)) {
+		t.Fatalf("the image held in memory and the stored one differ:\n%v\n%v", layerFacts(t, img), layerFacts(t, disk))
 	}
 	m, err := img.Manifest()
 	if err != nil {
@@ -382,4 +400,31 @@ func TestSanitizeGoflags(t *testing.T) {
 	if want := "-buildvcs=false -mod=vendor -tags=netgo -modcacherw"; got != want {
 		t.Fatalf("sanitizeGoflags = %q, want %q", got, want)
 	}
+}
+
+// layerFacts is what identifies an image's layers: each layer's digest,
+// diff ID, size and the SHA-256 of its uncompressed stream as read.
+func layerFacts(t *testing.T, img v1.Image) []string {
+	t.Helper()
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range layers {
+		d, _ := l.Digest()
+		diff, _ := l.DiffID()
+		size, _ := l.Size()
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		if _, err := io.Copy(h, rc); err != nil {
+			t.Fatal(err)
+		}
+		rc.Close()
+		out = append(out, fmt.Sprintf("%s %s %d sha256:%x", d, diff, size, h.Sum(nil)))
+	}
+	return out
 }

@@ -26,7 +26,7 @@ import (
 // Dockerfile service, together with the builder that runs it (the
 // engine's classic builder, or a BuildKit). Bump it when the way ladder
 // sends a context or normalises the built image changes.
-const DockerfileBuilderVersion = "ladder-dockerfile/2"
+const DockerfileBuilderVersion = "ladder-dockerfile/3"
 
 // dockerInputs returns the inputs hash of a Dockerfile service: the files
 // of its context that .dockerignore does not exclude (path, type, mode,

@@ -1,7 +1,6 @@
 package build
 
 import (
-	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"github.com/klauspost/compress/gzip"
 )
 
 // exportImage saves ref from the engine (`docker save` format) into dir
@@ -118,7 +118,7 @@ func normaliseImage(src v1.Image, dir, service, inputs string) (v1.Image, int64,
 }
 
 // gzipLayer writes l's uncompressed content to path, gzipped with the
-// settings of appLayer: no name or time in the header, default level.
+// settings of appLayer: no name or time in the header, layerCompression.
 func gzipLayer(l v1.Layer, path string) error {
 	rc, err := l.Uncompressed()
 	if err != nil {

@@ -3,11 +3,9 @@ package build
 import (
 	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -16,7 +14,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/ladderhq/ladder/internal/store"
@@ -42,17 +39,11 @@ type imageMeta struct {
 
 // goImage wraps a static binary into a single-layer OCI image, the way ko
 // does: /app, owned by root, mode 0755, at the epoch, and a config that
-// runs it. It returns the image and the total size of its layers.
-// layerCompression trades ~10% larger layers for compressing several
-// times faster: layers are written on every rebuild in the inner loop and
-// never leave the machine uncached. The level is part of the digest, so
-// it must stay fixed for images to stay reproducible.
-const layerCompression = gzip.BestSpeed
-
-func goImage(bin []byte, m imageMeta) (v1.Image, int64, error) {
+// runs it. It returns the image and its one layer, held in memory.
+func goImage(bin []byte, m imageMeta) (v1.Image, *memLayer, error) {
 	layer, err := appLayer(bin)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
@@ -65,11 +56,11 @@ func goImage(bin []byte, m imageMeta) (v1.Image, int64, error) {
 		},
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	cf, err := img.ConfigFile()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	cf = cf.DeepCopy()
 	cf.Created = v1.Time{Time: epoch}
@@ -88,20 +79,17 @@ func goImage(bin []byte, m imageMeta) (v1.Image, int64, error) {
 	}
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
-	size, err := layer.Size()
-	if err != nil {
-		return nil, 0, err
-	}
-	return img, size, nil
+	return img, layer, nil
 }
 
 // appLayer returns a gzipped tar holding only /app. Every header field that
 // could vary between machines (times, owner names, ids) is fixed, and the
 // gzip header carries no name or time, so equal binaries give equal layers.
-func appLayer(bin []byte) (v1.Layer, error) {
+func appLayer(bin []byte) (*memLayer, error) {
 	var tb bytes.Buffer
+	tb.Grow(len(bin) + 2048)
 	tw := tar.NewWriter(&tb)
 	hdr := &tar.Header{
 		Typeflag: tar.TypeReg,
@@ -120,24 +108,7 @@ func appLayer(bin []byte) (v1.Layer, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	var gz bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&gz, layerCompression)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := zw.Write(tb.Bytes()); err != nil {
-		return nil, err
-	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	compressed := gz.Bytes()
-	// Handing over the compressed bytes (rather than letting tarball
-	// compress) pins the compression: the layer digest cannot change with
-	// a library's choice of level.
-	return tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(compressed)), nil
-	}, tarball.WithMediaType(types.OCILayer))
+	return newMemLayer(tb.Bytes())
 }
 
 // layoutPath opens the OCI layout at Dir, creating an empty one first.
@@ -272,9 +243,25 @@ func (b *Builder) storeImage(s *session, img v1.Image, service string) (string, 
 	return digest, nil
 }
 
+// storeFresh stores a Go image made by goImage and keeps it in the memo:
+// what comes next (unpacking it for the process target, checking it is a
+// static binary, its SBOM) reads it from memory instead of decompressing
+// what was just compressed.
+func (b *Builder) storeFresh(s *session, img v1.Image, layer *memLayer, service string) (string, error) {
+	digest, err := b.storeImage(s, img, service)
+	if err != nil {
+		return "", err
+	}
+	b.memo.keep(digest, img, layer.held())
+	return digest, nil
+}
+
 // Image returns the image of a digest from the artifact store. A digest
 // not in the store gives an error naming it that wraps store.ErrNotFound.
 func (b *Builder) Image(digest string) (v1.Image, error) {
+	if img, ok := b.memo.image(digest); ok {
+		return img, nil
+	}
 	h, err := v1.NewHash(digest)
 	if err != nil {
 		return nil, fmt.Errorf("image %q: malformed digest: %w", digest, err)

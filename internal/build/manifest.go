@@ -121,14 +121,14 @@ func imageEntries(ctx context.Context, img v1.Image, digest string, visit func(h
 // expectedManifest returns img's manifest, computed once per builder: the
 // image is content-addressed, so what it holds never changes.
 func (b *Builder) expectedManifest(ctx context.Context, img v1.Image, digest string) (*rootfsManifest, error) {
-	if m, ok := b.manifests.Load(digest); ok {
+	if m, ok := b.memo.manifests.Load(digest); ok {
 		return m.(*rootfsManifest), nil
 	}
 	m, err := imageEntries(ctx, img, digest, nil)
 	if err != nil {
 		return nil, fmt.Errorf("image %s: listing its files: %w", snapshot.Short(digest), err)
 	}
-	b.manifests.Store(digest, m)
+	b.memo.manifests.Store(digest, m)
 	return m, nil
 }
 

@@ -51,7 +51,7 @@ func TestAlteredRootfsIsCaughtAndUnpackedAgain(t *testing.T) {
 			replaceFile(t, app, evil, 0o755)
 			mp := manifestPath(dir)
 			b, _ := os.ReadFile(mp)
-			want, _ := h.manifests.Load(digest)
+			want, _ := h.memo.manifests.Load(digest)
 			var e manifestEntry
 			for _, x := range want.(*rootfsManifest).Entries {
 				if x.Path == "app" {

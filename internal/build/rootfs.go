@@ -72,7 +72,7 @@ func (b *Builder) Rootfs(ctx context.Context, digest string) (string, *v1.Config
 		os.RemoveAll(tmp)
 		return "", nil, fmt.Errorf("image %s: unpacking: %w", digest, err)
 	}
-	b.manifests.Store(digest, m)
+	b.memo.manifests.Store(digest, m)
 	// MkdirTemp made tmp 0700; the rootfs is world-readable like an image's.
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		os.RemoveAll(tmp)

@@ -195,3 +195,21 @@ func TargetProblems(stack *spec.Stack) map[string]string {
 	}
 	return out
 }
+
+// IsStaticBinary is StaticBinary for the image of digest, worked out once
+// per digest for the builders that share this one's Memo.
+func (b *Builder) IsStaticBinary(digest string) (bool, error) {
+	if v, ok := b.memo.static.Load(digest); ok {
+		return v.(bool), nil
+	}
+	img, err := b.Image(digest)
+	if err != nil {
+		return false, err
+	}
+	static, err := StaticBinary(img)
+	if err != nil {
+		return false, err
+	}
+	b.memo.static.Store(digest, static)
+	return static, nil
+}

@@ -172,7 +172,9 @@ type workspace struct {
 	stateDir string
 	store    store.Store
 	builder  *build.Builder
-	docker   *client.Client
+	// memo is shared by every builder of the workspace (see build.Memo).
+	memo   *build.Memo
+	docker *client.Client
 	// redactor hides every secret value this process has loaded.
 	redactor *secrets.Redactor
 	// who is the command's authenticated principal, once known;
@@ -201,7 +203,7 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &workspace{project: p, stateDir: stateDir, store: st, redactor: secrets.NewRedactor()}
+	w := &workspace{project: p, stateDir: stateDir, store: st, memo: build.NewMemo(), redactor: secrets.NewRedactor()}
 	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
 	defer cancel()
 	// A store that cannot make the token is reported by what needs it
@@ -236,7 +238,7 @@ func openStore(stateDir string) (store.Store, error) {
 // reports progress to progress.
 func (w *workspace) newBuilder(progress func(build.Progress)) *build.Builder {
 	opts := build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), StateDir: w.stateDir, Progress: progress,
-		BuildKitHost: os.Getenv(EnvBuildKitHost)}
+		BuildKitHost: os.Getenv(EnvBuildKitHost), Memo: w.memo}
 	if w.docker != nil {
 		opts.Docker = w.docker
 	}

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/spec"
@@ -275,11 +274,7 @@ func (a *app) registry(ws *workspace, env, owner string, rec *deploy.Recorder) (
 				return composeTarget(eng), nil
 			},
 			Native: func(_ context.Context, svc render.Service) (bool, error) {
-				img, err := ws.builder.Image(svc.Digest)
-				if err != nil {
-					return false, err
-				}
-				return build.StaticBinary(img)
+				return ws.builder.IsStaticBinary(svc.Digest)
 			},
 			Logger: a.logger(),
 		}), nil

@@ -1,0 +1,51 @@
+package build
+
+import (
+	"context"
+	"os"
+	"testing"
+)
+
+// BenchmarkGoArtifact is what a Go service's build costs after go build
+// returns, for a binary of a real service's size (this test binary): the
+// image assembled (tar, gzip), stored in the layout, and unpacked for the
+// process target. The inner loop pays it on every save.
+func BenchmarkGoArtifact(b *testing.B) {
+	exe, err := os.Executable()
+	if err != nil {
+		b.Fatal(err)
+	}
+	bin, err := os.ReadFile(exe)
+	if err != nil {
+		b.Fatal(err)
+	}
+	h := newHarness(b, "", nil)
+	ctx := context.Background()
+	s, err := h.newSession(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(bin)))
+	i := 0
+	for b.Loop() {
+		i++
+		// A changed binary each round, as after an edit.
+		bin[len(bin)-1] = byte(i)
+		img, layer, err := goImage(bin, imageMeta{service: "api", inputs: "x", arch: "amd64"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		digest, err := h.storeFresh(s, img, layer, "api")
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := h.Rootfs(ctx, digest); err != nil {
+			b.Fatal(err)
+		}
+		if static, err := h.IsStaticBinary(digest); err != nil || static {
+			// The test binary links dynamically or not; what matters is
+			// that the question is answered from memory.
+			_ = static
+		}
+	}
+}
