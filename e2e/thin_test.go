@@ -122,6 +122,41 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 	if st := statusOf(t, p, "dev"); len(st.Sites) == 0 || st.Sites[0].Snapshot != s1 {
 		t.Errorf("dev runs %+v after the rollback, want %s", st.Sites, s1)
 	}
+	// Reads that need the project go through the server too: history,
+	// a page at a time, and drift, worked out where the sites run.
+	res = viaServer(t, server, viewer, "history", "dev", "-o", "json")
+	var rows []struct {
+		ID       int64  `json:"id"`
+		Snapshot string `json:"snapshot"`
+		By       string `json:"by"`
+	}
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &rows) != nil || len(rows) != 3 ||
+		rows[0].Snapshot != s1 || rows[1].Snapshot != s2 || rows[2].Snapshot != s1 || rows[0].By != "ci" {
+		t.Fatalf("history through the server, want the rollback to s1, s2, then s1: %s", res)
+	}
+	res = viaServer(t, server, viewer, "history", "dev", "-n", "1", "--before", fmt.Sprint(rows[0].ID), "-o", "json")
+	var older []struct {
+		ID int64 `json:"id"`
+	}
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &older) != nil || len(older) != 1 || older[0].ID != rows[1].ID {
+		t.Errorf("the page of history before release %d, want release %d alone: %s", rows[0].ID, rows[1].ID, res)
+	}
+	if res := viaServer(t, server, viewer, "history", "dev"); res.code != 0 || !strings.Contains(res.stdout, "RELEASE") || !strings.Contains(res.stdout, s2[:12]) {
+		t.Errorf("history through the server, as a table: %s", res)
+	}
+	if res := viaServer(t, server, viewer, "drift", "dev", "-o", "json"); res.code != 0 || !strings.Contains(res.stdout, s1) {
+		t.Errorf("drift through the server, want none, against %s: %s", s1[:12], res)
+	}
+	stranger := p.createToken("stranger", "viewer:local")
+	for _, args := range [][]string{{"history", "dev"}, {"drift", "dev"}} {
+		if res := viaServer(t, server, stranger, args...); res.code != 8 {
+			t.Errorf("%v with a token that may not read dev: %s", args, res)
+		}
+	}
+	if res := viaServer(t, server, viewer, "history"); res.code != 2 {
+		t.Errorf("history through the server without naming the environment: %s", res)
+	}
+
 	// A snapshot the store does not have: exit 4, as the command says.
 	if res := viaServer(t, server, ci, "promote", "0000dead", "--to", "dev"); res.code != 4 {
 		t.Errorf("promote of an unknown snapshot through the server: %s", res)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -31,21 +33,27 @@ replica count or label, unhealthy instances. It prints the differences
 grouped by service and exits 5 when there are any (0 when none). Secret
 values are compared through keyed fingerprints that each release records
 (HMAC-SHA256 under .ladder/fingerprint.key), so drift needs no secret key
-and shows neither a value nor a fingerprint. ` + "`ladder up`" + ` repairs drift.`,
+and shows neither a value nor a fingerprint. ` + "`ladder up`" + ` repairs drift.
+
+With LADDER_SERVER (and LADDER_TOKEN), the ladder server compares its
+sites: name the environment; the viewer role there is enough.`,
 		Example: `  ladder drift
   ladder drift staging -o json`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			if os.Getenv(EnvServer) != "" {
+				return a.remoteDrift(ctx, name)
+			}
 			ws, err := a.open(ctx)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			name := ""
-			if len(args) == 1 {
-				name = args[0]
-			}
 			env, err := ws.environment(name)
 			if err != nil {
 				return err
@@ -54,26 +62,58 @@ and shows neither a value nor a fingerprint. ` + "`ladder up`" + ` repairs drift
 			if err != nil {
 				return err
 			}
-			drifted := false
-			for _, r := range reports {
-				drifted = drifted || r.Drifted()
-			}
-			if a.json() {
-				if err := a.printJSON(reports); err != nil {
-					return err
-				}
-			} else {
-				for _, r := range reports {
-					fmt.Fprint(a.Out, r.String())
-				}
-			}
-			if drifted {
-				return &ExitError{Code: ExitDrift, Err: fmt.Errorf("%s has drifted", env.Name), Reported: true}
-			}
-			return nil
+			return a.showDrift(driftAnswer{Env: env.Name, Reports: reports})
 		},
 	}
 	return cmd
+}
+
+// driftAnswer is an environment's drift, as the engine sends it.
+type driftAnswer struct {
+	Env     string          `json:"env"`
+	Reports []*drift.Report `json:"reports"`
+}
+
+// showDrift prints d's reports; exit 5 when a site drifted.
+func (a *app) showDrift(d driftAnswer) error {
+	drifted := false
+	for _, r := range d.Reports {
+		drifted = drifted || r.Drifted()
+	}
+	if a.json() {
+		reports := d.Reports
+		if reports == nil {
+			reports = []*drift.Report{}
+		}
+		if err := a.printJSON(reports); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range d.Reports {
+			fmt.Fprint(a.Out, r.String())
+		}
+	}
+	if drifted {
+		return &ExitError{Code: ExitDrift, Err: fmt.Errorf("%s has drifted", d.Env), Reported: true}
+	}
+	return nil
+}
+
+// remoteDrift asks the ladder server (LADDER_SERVER) for env's drift,
+// which it works out where the sites' runtimes are.
+func (a *app) remoteDrift(ctx context.Context, env string) error {
+	if env == "" {
+		return exitf(ExitConfig, "with %s, name the environment: ladder drift ENV", EnvServer)
+	}
+	c, err := a.thinClient(ctx)
+	if err != nil {
+		return err
+	}
+	var d driftAnswer
+	if _, err := a.callRead(ctx, c, "/v1/envs/"+url.PathEscape(env)+"/drift", &d); err != nil {
+		return err
+	}
+	return a.showDrift(d)
 }
 
 // withFingerprints puts in place of each secret value of d (rendered

@@ -144,6 +144,35 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 			return ap, err
 		})
 	})
+	mux.HandleFunc("GET /v1/envs/{env}/releases", func(w http.ResponseWriter, r *http.Request) {
+		env := r.PathValue("env")
+		q, err := pageQuery(r)
+		if err != nil {
+			writeVerbStatus(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		v.read(w, r, env, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			e, err := ws.environment(env)
+			if err != nil {
+				return nil, err
+			}
+			return a.historyPage(ctx, ws, e.Name, q)
+		})
+	})
+	mux.HandleFunc("GET /v1/envs/{env}/drift", func(w http.ResponseWriter, r *http.Request) {
+		env := r.PathValue("env")
+		v.read(w, r, env, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			e, err := ws.environment(env)
+			if err != nil {
+				return nil, err
+			}
+			reports, err := a.driftReports(ctx, ws, e.Name)
+			if err != nil {
+				return nil, err
+			}
+			return driftAnswer{Env: e.Name, Reports: reports}, nil
+		})
+	})
 	mux.HandleFunc("GET /v1/envs/{env}/status", func(w http.ResponseWriter, r *http.Request) {
 		env := r.PathValue("env")
 		p, err := v.e.Authenticate(r)
@@ -190,6 +219,17 @@ func decodeVerb(w http.ResponseWriter, r *http.Request, into any) bool {
 // project (ladder.yaml may have changed since the engine started). It
 // goes on if the client goes away: the engine owns what it started.
 func (v *engineVerbs) run(w http.ResponseWriter, r *http.Request, verb func(context.Context, *app, *workspace) (any, error)) {
+	v.serve(w, r, "", verb)
+}
+
+// read runs a read of env (history, drift) as run runs a verb, for a
+// credential with at least the viewer role there. It changes nothing, so
+// it closes nothing a killed process left open either.
+func (v *engineVerbs) read(w http.ResponseWriter, r *http.Request, env string, verb func(context.Context, *app, *workspace) (any, error)) {
+	v.serve(w, r, env, verb)
+}
+
+func (v *engineVerbs) serve(w http.ResponseWriter, r *http.Request, readEnv string, verb func(context.Context, *app, *workspace) (any, error)) {
 	cred := engine.Credential(r)
 	ctx := auth.WithCredential(context.WithoutCancel(r.Context()), cred)
 	var ans verbAnswer
@@ -198,6 +238,11 @@ func (v *engineVerbs) run(w http.ResponseWriter, r *http.Request, verb func(cont
 		p, err := v.e.Authenticate(r)
 		if err != nil {
 			return nil, &ExitError{Code: ExitUnauthorized, Err: err, Hint: credentialHint}
+		}
+		if readEnv != "" {
+			if err := auth.Authorize(p, readEnv, auth.ActionRead); err != nil {
+				return nil, &ExitError{Code: ExitUnauthorized, Err: err, Hint: credentialHint}
+			}
 		}
 		proj, err := v.a.load(ctx)
 		if err != nil {
@@ -210,6 +255,9 @@ func (v *engineVerbs) run(w http.ResponseWriter, r *http.Request, verb func(cont
 		// image pushes, warnings) goes back to it.
 		a := *v.a
 		a.Err, a.Out = &said, &progress
+		if readEnv != "" {
+			return verb(ctx, &a, &ws)
+		}
 		err = a.recover(ctx, &ws, &deploy.Recorder{Store: ws.store, Logger: v.a.logger()}, "", &printer{w: &said})
 		if err != nil {
 			return nil, err
@@ -291,8 +339,18 @@ const EnvServer = "LADDER_SERVER"
 // and returns the answer's result and the command's error (with -o json,
 // the caller prints a failed deploy's result after its own: printFailed).
 func (a *app) callVerb(ctx context.Context, c *engine.Client, path string, req any, result any) (bool, error) {
+	return a.call(ctx, c, http.MethodPost, path, req, result)
+}
+
+// callRead asks the engine for a read (history, drift) as callVerb sends
+// a verb.
+func (a *app) callRead(ctx context.Context, c *engine.Client, path string, result any) (bool, error) {
+	return a.call(ctx, c, http.MethodGet, path, nil, result)
+}
+
+func (a *app) call(ctx context.Context, c *engine.Client, method, path string, req any, result any) (bool, error) {
 	var ans verbAnswer
-	if err := c.Do(ctx, http.MethodPost, path, req, &ans); err != nil {
+	if err := c.Do(ctx, method, path, req, &ans); err != nil {
 		return false, engineCallErr(err)
 	}
 	if ans.Said != "" {

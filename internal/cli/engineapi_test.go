@@ -2,6 +2,8 @@ package cli
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/ladderhq/ladder/internal/engine"
@@ -24,5 +26,35 @@ func TestEngineVerbsAreDocumented(t *testing.T) {
 	missing, err := engine.Undocumented(got)
 	if err != nil || len(missing) > 0 {
 		t.Errorf("served but not in the engine's openapi.yaml: %v %v", missing, err)
+	}
+}
+
+func TestPageQuery(t *testing.T) {
+	tests := []struct {
+		query string
+		want  pageQ
+		err   string
+	}{
+		{"", pageQ{Limit: maxPage}, ""},
+		{"limit=0", pageQ{Limit: maxPage}, ""},
+		{"limit=20&before=120", pageQ{Limit: 20, Before: 120}, ""},
+		{"limit=100000", pageQ{Limit: maxPage}, ""},
+		{"limit=-1", pageQ{}, "limit"},
+		{"limit=ten", pageQ{}, "limit"},
+		{"before=-5", pageQ{}, "before"},
+		{"before=HEAD", pageQ{}, "before"},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest("GET", "/v1/envs/dev/releases?"+tt.query, nil)
+		got, err := pageQuery(r)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%q: error %v, want one about %s", tt.query, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%q: %+v, %v; want %+v", tt.query, got, err, tt.want)
+		}
 	}
 }

@@ -1,7 +1,12 @@
 package cli
 
 import (
+	"context"
 	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -11,66 +16,181 @@ import (
 )
 
 func newHistoryCmd(a *app) *cobra.Command {
-	var limit int
+	var q pageQ
 	cmd := &cobra.Command{
-		Use:     "history [ENV]",
-		Short:   "Every release of an environment, newest first",
-		Example: "  ladder history staging\n  ladder history prod -o json",
-		Args:    cobra.MaximumNArgs(1),
+		Use:   "history [ENV]",
+		Short: "Every release of an environment, newest first",
+		Long: `history lists an environment's releases, newest first, with the site, the
+snapshot, the phase, whether the release is known-good and why (or why
+not), who made it and how long it took. --limit pages: the last row's
+release number, given to --before, shows the next page.
+
+With LADDER_SERVER (and LADDER_TOKEN), the ladder server answers: name the
+environment; a token with the viewer role there is enough.`,
+		Example: `  ladder history staging
+  ladder history prod -n 20 --before 120
+  ladder history prod -o json | jq '.[] | select(.knownGood)'`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			if err := q.check(); err != nil {
+				return err
+			}
+			if os.Getenv(EnvServer) != "" {
+				return a.remoteHistory(ctx, name, q)
+			}
 			ws, err := a.open(ctx)
 			if err != nil {
 				return err
 			}
 			defer ws.Close()
-			name := ""
-			if len(args) == 1 {
-				name = args[0]
-			}
 			env, err := ws.environment(name)
 			if err != nil {
 				return err
 			}
-			pr := a.promoter(ws)
-			_ = pr.RefreshKnownGood(ctx, env.Name)
-			rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Env: env.Name, Limit: limit})
+			page, err := a.historyPage(ctx, ws, env.Name, q)
 			if err != nil {
 				return err
 			}
-			verdicts, err := pr.Verdicts(ctx, env.Name, "", "")
-			if err != nil {
-				return err
-			}
-			if a.json() {
-				rows := make([]historyRow, 0, len(rels))
-				for _, r := range rels {
-					rows = append(rows, historyRow{Release: r, KnownGoodReason: verdicts[r.ID].Reason})
-				}
-				return a.printJSON(rows)
-			}
-			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "RELEASE\tSITE\tSNAPSHOT\tPHASE\tKNOWN-GOOD\tBY\tSTARTED\tTOOK\tREASON\tKNOWN-GOOD BECAUSE")
-			for _, r := range rels {
-				good, why := "", "-"
-				if v, judged := verdicts[r.ID]; judged {
-					good, why = "no", v.Reason
-				}
-				if r.KnownGood {
-					good = "yes"
-				}
-				took := "-"
-				if !r.Finished.IsZero() {
-					took = round(r.Finished.Sub(r.Started)).String()
-				}
-				fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Site, snapshot.Short(r.Snapshot), r.Phase, good,
-					joinOr([]string{r.By}, "-"), r.Started.Local().Format("2006-01-02 15:04:05"), took, r.Reason, why)
-			}
-			return tw.Flush()
+			return a.printHistory(page.Releases)
 		},
 	}
-	cmd.Flags().IntVarP(&limit, "limit", "n", 50, "how many (0: all)")
+	cmd.Flags().IntVarP(&q.Limit, "limit", "n", 50, "how many (0: all)")
+	cmd.Flags().Int64Var(&q.Before, "before", 0, "only releases older than this release number (the next page)")
 	return cmd
+}
+
+// pageQ asks for a page of releases: at most Limit (0: all) older than
+// release Before (0: from the newest).
+type pageQ struct {
+	Limit  int
+	Before int64
+}
+
+func (q pageQ) check() error {
+	if q.Limit < 0 || q.Before < 0 {
+		return exitf(ExitConfig, "--limit and --before take numbers of 0 or more")
+	}
+	return nil
+}
+
+// maxPage bounds a page of releases the engine sends; a client wanting
+// more asks for the next page.
+const maxPage = 500
+
+// pageQuery reads ?limit=N&before=ID, bounded by maxPage (0 or none:
+// maxPage).
+func pageQuery(r *http.Request) (pageQ, error) {
+	var q pageQ
+	var err error
+	if s := r.URL.Query().Get("limit"); s != "" {
+		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 0 {
+			return q, fmt.Errorf("limit: want a number of 0 or more, not %q", s)
+		}
+	}
+	if s := r.URL.Query().Get("before"); s != "" {
+		if q.Before, err = strconv.ParseInt(s, 10, 64); err != nil || q.Before < 0 {
+			return q, fmt.Errorf("before: want a release number, not %q", s)
+		}
+	}
+	if q.Limit == 0 || q.Limit > maxPage {
+		q.Limit = maxPage
+	}
+	return q, nil
+}
+
+// historyPage is a page of an environment's releases, newest first.
+type historyPage struct {
+	Releases []historyRow `json:"releases"`
+	// Next, when set, is the before of the next (older) page.
+	Next int64 `json:"next,omitempty"`
+}
+
+// historyPage reads the page q asks for of env's releases, with why each
+// is or is not known-good.
+func (a *app) historyPage(ctx context.Context, ws *workspace, env string, q pageQ) (historyPage, error) {
+	pr := a.promoter(ws)
+	_ = pr.RefreshKnownGood(ctx, env)
+	rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Env: env, Limit: q.Limit, BeforeID: q.Before})
+	if err != nil {
+		return historyPage{}, err
+	}
+	verdicts, err := pr.Verdicts(ctx, env, "", "")
+	if err != nil {
+		return historyPage{}, err
+	}
+	page := historyPage{Releases: make([]historyRow, 0, len(rels))}
+	for _, r := range rels {
+		page.Releases = append(page.Releases, historyRow{Release: r, KnownGoodReason: verdicts[r.ID].Reason})
+	}
+	if q.Limit > 0 && len(rels) == q.Limit {
+		page.Next = rels[len(rels)-1].ID
+	}
+	return page, nil
+}
+
+// remoteHistory asks the ladder server (LADDER_SERVER) for env's
+// releases, page by page until q.Limit (0: all) are read.
+func (a *app) remoteHistory(ctx context.Context, env string, q pageQ) error {
+	if env == "" {
+		return exitf(ExitConfig, "with %s, name the environment: ladder history ENV", EnvServer)
+	}
+	c, err := a.thinClient(ctx)
+	if err != nil {
+		return err
+	}
+	var rows []historyRow
+	before := q.Before
+	for {
+		want := maxPage
+		if q.Limit > 0 {
+			want = min(q.Limit-len(rows), maxPage)
+		}
+		path := fmt.Sprintf("/v1/envs/%s/releases?limit=%d&before=%d", url.PathEscape(env), want, before)
+		var page historyPage
+		if _, err := a.callRead(ctx, c, path, &page); err != nil {
+			return err
+		}
+		rows = append(rows, page.Releases...)
+		if page.Next == 0 || (q.Limit > 0 && len(rows) >= q.Limit) {
+			break
+		}
+		before = page.Next
+	}
+	return a.printHistory(rows)
+}
+
+// printHistory prints releases as ladder history does.
+func (a *app) printHistory(rows []historyRow) error {
+	if a.json() {
+		if rows == nil {
+			rows = []historyRow{}
+		}
+		return a.printJSON(rows)
+	}
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RELEASE\tSITE\tSNAPSHOT\tPHASE\tKNOWN-GOOD\tBY\tSTARTED\tTOOK\tREASON\tKNOWN-GOOD BECAUSE")
+	for _, row := range rows {
+		r := row.Release
+		good, why := "", "-"
+		if row.KnownGoodReason != "" {
+			good, why = "no", row.KnownGoodReason
+		}
+		if r.KnownGood {
+			good = "yes"
+		}
+		took := "-"
+		if !r.Finished.IsZero() {
+			took = round(r.Finished.Sub(r.Started)).String()
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Site, snapshot.Short(r.Snapshot), r.Phase, good,
+			joinOr([]string{r.By}, "-"), r.Started.Local().Format("2006-01-02 15:04:05"), took, r.Reason, why)
+	}
+	return tw.Flush()
 }
 
 // historyRow is a release as `ladder history -o json` shows it: with the

@@ -26,6 +26,10 @@ import (
 // (sun_path is 108 bytes on Linux, 104 on the BSDs).
 const maxSocketPath = 100
 
+// maxAnswer bounds an answer the client reads: a page of releases or an
+// environment's drift reports fit with room to spare.
+const maxAnswer = 8 << 20
+
 // SocketPath is where the engine of stateDir answers: STATE/engine.sock,
 // or, when that path is too long for a socket, a name derived from it in
 // a directory of the user's own under the temporary directory.
@@ -233,7 +237,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("%s: %w", c.Server(), err)
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return err
 	}
