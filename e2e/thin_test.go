@@ -173,4 +173,28 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 	if res := p.run("promote", s2, "--to", "dev"); res.code != 0 {
 		t.Errorf("promote on the engine's machine: %s", res)
 	}
+
+	// down through the server: a viewer is refused and dev keeps running;
+	// a promoter of dev takes it down, and the server says it no longer
+	// runs.
+	if res := viaServer(t, server, viewer, "down", "--env", "dev"); res.code != 8 {
+		t.Errorf("down as a viewer: %s", res)
+	}
+	if st := statusOf(t, p, "dev"); len(st.Sites) == 0 {
+		t.Fatalf("dev stopped after a refused down: %+v", st)
+	}
+	res = viaServer(t, server, ci, "down", "--env", "dev", "-o", "json")
+	var down struct {
+		Env     string `json:"environment"`
+		Stopped bool   `json:"stopped"`
+	}
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &down) != nil || down.Env != "dev" || !down.Stopped {
+		t.Fatalf("down through the server: %s", res)
+	}
+	if res := viaServer(t, server, ci, "status", "--env", "dev"); res.code != 4 {
+		t.Errorf("status through the server of the rung just taken down: %s", res)
+	}
+	if res := viaServer(t, server, ci, "down"); res.code != 2 {
+		t.Errorf("down through the server without naming the environment: %s", res)
+	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ladderhq/ladder/internal/agent"
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/spec"
@@ -35,15 +37,24 @@ ladder. The store keeps every snapshot, release and event.
 
 down holds the environment's lease while it works: a promotion, rollback
 or up of the environment under way is waited for a few seconds, then down
-is refused as busy (exit 7).`,
+is refused as busy (exit 7).
+
+With LADDER_SERVER (and LADDER_TOKEN), the ladder server takes the rungs
+down where they run: name the environment or give --all; the token needs
+the deployer role on each.`,
 		Example: `  ladder down
   ladder down --env local
-  ladder down --all`,
+  ladder down --all
+  LADDER_SERVER=https://ladder.internal ladder down --env preview-42`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			if all && env != "" {
 				return exitf(ExitConfig, "--all and --env exclude each other")
+			}
+			req := downRequest{Env: env, All: all, Volumes: volumes}
+			if os.Getenv(EnvServer) != "" {
+				return a.remoteDown(ctx, req)
 			}
 			ws, err := a.open(ctx)
 			if errors.Is(err, store.ErrLost) || errors.Is(err, store.ErrDamaged) {
@@ -55,56 +66,105 @@ is refused as busy (exit 7).`,
 				return err
 			}
 			defer ws.Close()
-			var envs []string
-			if all {
-				for _, e := range ws.project.Ladder.Environments {
-					if !e.Template {
-						envs = append(envs, e.Name)
-					}
-				}
-			} else {
-				e, err := ws.environment(env)
-				if err != nil {
-					return err
-				}
-				envs = []string{e.Name}
-			}
-			out := &printer{w: a.Out, quiet: a.json()}
-			type downResult struct {
-				Env     string `json:"environment"`
-				Stopped bool   `json:"stopped"`
-			}
-			var results []downResult
-			var errs []error
-			// The last rungs first: nothing promotes into a rung being
-			// taken down from one below it.
-			for i := len(envs) - 1; i >= 0; i-- {
-				stopped, err := a.downEnv(ctx, ws, envs[i], volumes, out)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				results = append(results, downResult{Env: envs[i], Stopped: stopped})
-			}
-			if err := errors.Join(errs...); err != nil {
-				if len(errs) == 1 {
-					return errs[0]
-				}
+			results, err := a.down(ctx, ws, req, &printer{w: a.Out, quiet: a.json()})
+			if err != nil {
 				return err
 			}
-			if a.json() {
-				if !all {
-					return a.printJSON(results[0])
-				}
-				return a.printJSON(results)
-			}
-			return nil
+			return a.printDown(req, results)
 		},
 	}
 	cmd.Flags().StringVarP(&env, "env", "e", "", "environment (default: the first rung)")
 	cmd.Flags().BoolVar(&all, "all", false, "stop every rung of the ladder")
 	cmd.Flags().BoolVar(&volumes, "volumes", false, "also remove named volumes")
 	return cmd
+}
+
+// downRequest is what ladder down is asked: one environment (the first
+// rung when Env is empty) or All of them.
+type downRequest struct {
+	Env     string `json:"env,omitempty"`
+	All     bool   `json:"all,omitempty"`
+	Volumes bool   `json:"volumes,omitempty"`
+}
+
+// downResult says whether down stopped anything of an environment.
+type downResult struct {
+	Env     string `json:"environment"`
+	Stopped bool   `json:"stopped"`
+}
+
+// down takes the environments req names down, the last rungs first:
+// nothing promotes into a rung being taken down from one below it. Each
+// needs the role that takes it down when the workspace acts for a
+// principal (in an engine, for a thin client).
+func (a *app) down(ctx context.Context, ws *workspace, req downRequest, out *printer) ([]downResult, error) {
+	var envs []string
+	if req.All {
+		for _, e := range ws.project.Ladder.Environments {
+			if !e.Template {
+				envs = append(envs, e.Name)
+			}
+		}
+	} else {
+		e, err := ws.environment(req.Env)
+		if err != nil {
+			return nil, err
+		}
+		envs = []string{e.Name}
+	}
+	if ws.who != nil {
+		for _, env := range envs {
+			if err := auth.Authorize(*ws.who, env, auth.ActionDown); err != nil {
+				return nil, &ExitError{Code: ExitUnauthorized, Err: err, Hint: credentialHint}
+			}
+		}
+	}
+	var results []downResult
+	var errs []error
+	for i := len(envs) - 1; i >= 0; i-- {
+		stopped, err := a.downEnv(ctx, ws, envs[i], req.Volumes, out)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		results = append(results, downResult{Env: envs[i], Stopped: stopped})
+	}
+	if len(errs) == 1 {
+		return results, errs[0]
+	}
+	return results, errors.Join(errs...)
+}
+
+// printDown prints, with -o json, what down did: one result, or with
+// --all every environment's.
+func (a *app) printDown(req downRequest, results []downResult) error {
+	if !a.json() {
+		return nil
+	}
+	if !req.All && len(results) == 1 {
+		return a.printJSON(results[0])
+	}
+	if results == nil {
+		results = []downResult{}
+	}
+	return a.printJSON(results)
+}
+
+// remoteDown asks the ladder server (LADDER_SERVER) to take environments
+// down, where they run.
+func (a *app) remoteDown(ctx context.Context, req downRequest) error {
+	if req.Env == "" && !req.All {
+		return exitf(ExitConfig, "with %s, name the environment (ladder down --env ENV) or take every rung down (--all)", EnvServer)
+	}
+	c, err := a.thinClient(ctx)
+	if err != nil {
+		return err
+	}
+	var results []downResult
+	if _, err := a.callVerb(ctx, c, "/v1/down", req, &results); err != nil {
+		return err
+	}
+	return a.printDown(req, results)
 }
 
 // downEnv takes one environment down under its lease.

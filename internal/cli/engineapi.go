@@ -144,6 +144,23 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 			return ap, err
 		})
 	})
+	mux.HandleFunc("POST /v1/down", func(w http.ResponseWriter, r *http.Request) {
+		var req downRequest
+		if !decodeVerb(w, r, &req) {
+			return
+		}
+		if req.Env == "" && !req.All {
+			writeVerbStatus(w, http.StatusBadRequest, "name the environment (env) or ask for all")
+			return
+		}
+		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			results, err := a.down(ctx, ws, req, &printer{w: a.Out})
+			if results == nil {
+				return nil, err
+			}
+			return results, err
+		})
+	})
 	mux.HandleFunc("GET /v1/envs/{env}/releases", func(w http.ResponseWriter, r *http.Request) {
 		env := r.PathValue("env")
 		q, err := pageQuery(r)
