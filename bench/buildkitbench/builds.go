@@ -77,16 +77,7 @@ func main() {
 			run + "go build -trimpath -o /out/app .\n" +
 			"FROM scratch\nCOPY --from=build /out/app /app\nENTRYPOINT [\"/app\"]\n",
 	}
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
+	return harness.WriteTree(dir, files)
 }
 
 // changeLine changes one line of main.go: what it prints.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/ladderhq/ladder/internal/agent"
@@ -173,7 +174,7 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 			if err != nil {
 				return nil, err
 			}
-			return a.historyPage(ctx, ws, e.Name, q)
+			return a.historyPage(ctx, ws, e.Name, q, !v.runs(e.Name))
 		})
 	})
 	mux.HandleFunc("GET /v1/envs/{env}/drift", func(w http.ResponseWriter, r *http.Request) {
@@ -213,6 +214,11 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st)
 	})
+}
+
+// runs reports whether the engine runs env.
+func (v *engineVerbs) runs(env string) bool {
+	return slices.ContainsFunc(v.e.Info().Envs, func(e engine.EnvInfo) bool { return e.Env == env })
 }
 
 func writeVerbStatus(w http.ResponseWriter, status int, msg string) {

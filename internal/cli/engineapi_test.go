@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ladderhq/ladder/internal/engine"
+	"github.com/ladderhq/ladder/internal/target"
 )
 
 type patterns []string
@@ -56,5 +59,26 @@ func TestPageQuery(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("%q: %+v, %v; want %+v", tt.query, got, err, tt.want)
 		}
+	}
+}
+
+// IO.Kinds replace the built-in kinds of their name and add the others.
+func TestWithKindsReplacesAndAdds(t *testing.T) {
+	mk := func(name string, caps ...target.Capability) target.Kind {
+		return target.Kind{Name: name, Caps: caps, New: func(context.Context, target.Site) (target.Target, error) { return nil, nil }}
+	}
+	a := &app{IO: IO{Kinds: []target.Kind{mk("process", target.CapLogs), mk("recorder")}}}
+	reg, err := a.withKinds(mk("compose", target.CapDrift), mk("process", target.CapDrift))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := reg.Names(); !slices.Equal(got, []string{"compose", "process", "recorder"}) {
+		t.Fatalf("kinds %v", got)
+	}
+	if k, _ := reg.Lookup("process"); k.Can(target.CapDrift) || !k.Can(target.CapLogs) {
+		t.Errorf("process is not the given kind: %+v", k)
+	}
+	if k, _ := reg.Lookup("compose"); !k.Can(target.CapDrift) {
+		t.Errorf("compose lost its built-in kind: %+v", k)
 	}
 }

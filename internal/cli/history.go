@@ -52,7 +52,7 @@ environment; a token with the viewer role there is enough.`,
 			if err != nil {
 				return err
 			}
-			page, err := a.historyPage(ctx, ws, env.Name, q)
+			page, err := a.historyPage(ctx, ws, env.Name, q, true)
 			if err != nil {
 				return err
 			}
@@ -111,10 +111,14 @@ type historyPage struct {
 }
 
 // historyPage reads the page q asks for of env's releases, with why each
-// is or is not known-good.
-func (a *app) historyPage(ctx context.Context, ws *workspace, env string, q pageQ) (historyPage, error) {
+// is or is not known-good. refresh judges first the releases whose soak
+// has ended; an engine that runs env leaves that to the environment's
+// agent, which does it as the soaks end, rather than on every read.
+func (a *app) historyPage(ctx context.Context, ws *workspace, env string, q pageQ, refresh bool) (historyPage, error) {
 	pr := a.promoter(ws)
-	_ = pr.RefreshKnownGood(ctx, env)
+	if refresh {
+		_ = pr.RefreshKnownGood(ctx, env)
+	}
 	rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Env: env, Limit: q.Limit, BeforeID: q.Before})
 	if err != nil {
 		return historyPage{}, err

@@ -19,6 +19,7 @@ import (
 	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/target"
 	storeopen "github.com/ladderhq/ladder/internal/store/open"
 	"github.com/ladderhq/ladder/internal/store/sqlite"
 )
@@ -27,6 +28,10 @@ import (
 type IO struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// Kinds replace the built-in target kinds of the same name, or add
+	// to them: a program that embeds ladder runs sites on a runtime of its
+	// own (servebench's sites only record what they are given).
+	Kinds []target.Kind
 }
 
 // app is what every command shares: streams and global flags.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/deploy"
@@ -280,7 +281,7 @@ func (a *app) registry(ws *workspace, env, owner string, rec *deploy.Recorder) (
 		}), nil
 	}
 	all := []target.Capability{target.CapInspect, target.CapWatch, target.CapLogs, target.CapDrift}
-	return target.NewRegistry(
+	return a.withKinds(
 		target.Kind{Name: spec.KindCompose, Caps: all, UsesEngine: true,
 			New: func(ctx context.Context, site target.Site) (target.Target, error) {
 				eng, err := compose.Dial(ctx, site.Engine)
@@ -295,4 +296,22 @@ func (a *app) registry(ws *workspace, env, owner string, rec *deploy.Recorder) (
 		target.Kind{Name: spec.KindProcess, Caps: all, UsesEngine: true, New: native},
 		target.Kind{Name: spec.KindHybrid, Caps: all, UsesEngine: true, New: native},
 	)
+}
+
+// withKinds is the registry of the built-in kinds, each replaced by the
+// kind of the same name in IO.Kinds, and IO.Kinds' other kinds.
+func (a *app) withKinds(builtin ...target.Kind) (*target.Registry, error) {
+	kinds := make([]target.Kind, 0, len(builtin)+len(a.Kinds))
+	for _, k := range builtin {
+		if i := slices.IndexFunc(a.Kinds, func(o target.Kind) bool { return o.Name == k.Name }); i >= 0 {
+			k = a.Kinds[i]
+		}
+		kinds = append(kinds, k)
+	}
+	for _, k := range a.Kinds {
+		if !slices.ContainsFunc(builtin, func(b target.Kind) bool { return b.Name == k.Name }) {
+			kinds = append(kinds, k)
+		}
+	}
+	return target.NewRegistry(kinds...)
 }

@@ -76,6 +76,22 @@ func CopyFile(src, dst string) error {
 	if err != nil {
 		return err
 	}
+	return CopyBytes(data, dst)
+}
+
+// WriteTree writes files (path relative to dir -> content) under dir,
+// making directories as needed.
+func WriteTree(dir string, files map[string]string) error {
+	for name, content := range files {
+		if err := CopyBytes([]byte(content), filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CopyBytes writes data to dst (mode 0644), making dst's directory.
+func CopyBytes(data []byte, dst string) error {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
 	}
