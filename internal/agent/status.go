@@ -31,9 +31,17 @@ func (a *Agent) Status(ctx context.Context) (*api.Status, error) {
 	if err := a.storeLost(); err != nil {
 		st.StoreLost = err.Error()
 	}
+	heads, err := a.opts.Store.SiteHeads(ctx, a.opts.Env)
+	if err != nil {
+		return a.statusWithoutStore(ctx, st, err)
+	}
+	bySite := make(map[string]store.SiteHead, len(heads))
+	for _, h := range heads {
+		bySite[h.Site] = h
+	}
 	for _, site := range a.sites() {
 		ref := render.SiteRef{Env: a.opts.Env, Site: site}
-		ss, err := a.siteStatus(ctx, ref)
+		ss, err := a.siteStatus(ctx, ref, bySite[site])
 		if err != nil {
 			return a.statusWithoutStore(ctx, st, err)
 		}
@@ -47,16 +55,13 @@ func (a *Agent) Status(ctx context.Context) (*api.Status, error) {
 	return st, nil
 }
 
-func (a *Agent) siteStatus(ctx context.Context, ref render.SiteRef) (api.SiteStatus, error) {
-	ss := api.SiteStatus{Site: ref.Site, Services: []api.ServiceStatus{}}
-	rels, err := a.opts.Store.ListReleases(ctx, store.ReleaseFilter{Env: ref.Env, Site: ref.Site, Limit: 1})
-	if err != nil {
-		return ss, err
+// siteStatus is one site's part of the status; head is where the store
+// says it stands (zero when it has no release).
+func (a *Agent) siteStatus(ctx context.Context, ref render.SiteRef, head store.SiteHead) (api.SiteStatus, error) {
+	ss := api.SiteStatus{Site: ref.Site, Services: []api.ServiceStatus{}, Snapshot: head.Current}
+	if head.Latest.ID != 0 {
+		ss.Release = &head.Latest
 	}
-	if len(rels) > 0 {
-		ss.Release = &rels[0]
-	}
-	ss.Snapshot = a.currentSnapshot(ctx, ref)
 	a.mu.Lock()
 	ss.Drift = a.drift[ref.Site]
 	a.mu.Unlock()

@@ -201,12 +201,11 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 			writeVerbStatus(w, http.StatusForbidden, err.Error())
 			return
 		}
-		c, ok := agent.Find(r.Context(), v.ws.stateDir, env)
-		if !ok {
+		st, err := v.status(r.Context(), env)
+		if errors.Is(err, errNotRunning) {
 			writeVerbStatus(w, http.StatusNotFound, env+" is not running")
 			return
 		}
-		st, err := c.Status(r.Context())
 		if err != nil {
 			writeVerbStatus(w, http.StatusBadGateway, err.Error())
 			return
@@ -214,6 +213,30 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(st)
 	})
+}
+
+// errNotRunning: no agent runs the environment.
+var errNotRunning = errors.New("not running")
+
+// statusSource is an agent that answers its status in this process.
+type statusSource interface {
+	Status(ctx context.Context) (*api.Status, error)
+}
+
+// status is env's status: from its agent in this engine when the engine
+// runs it (no HTTP round trip, no second encoding of a fleet's status),
+// otherwise from the agent's API wherever it runs.
+func (v *engineVerbs) status(ctx context.Context, env string) (*api.Status, error) {
+	if r, ok := v.e.Runner(env); ok {
+		if src, ok := r.(statusSource); ok {
+			return src.Status(ctx)
+		}
+	}
+	c, ok := agent.Find(ctx, v.ws.stateDir, env)
+	if !ok {
+		return nil, errNotRunning
+	}
+	return c.Status(ctx)
 }
 
 // runs reports whether the engine runs env.

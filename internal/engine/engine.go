@@ -119,6 +119,7 @@ var ErrStopping = errors.New("the engine is stopping")
 // running is an environment the engine runs.
 type running struct {
 	info   EnvInfo
+	runner Runner
 	cancel context.CancelCauseFunc
 }
 
@@ -247,6 +248,19 @@ func (e *Engine) Info() Info {
 	return info
 }
 
+// Runner is the runner of env while the engine runs it: the routes of
+// the engine's API read it in this process instead of through its
+// dashboard's HTTP API.
+func (e *Engine) Runner(env string) (Runner, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r, ok := e.envs[env]
+	if !ok {
+		return nil, false
+	}
+	return r.runner, true
+}
+
 // Run starts the environment req names (or returns it when it runs).
 func (e *Engine) Run(ctx context.Context, req RunRequest) (EnvInfo, error) {
 	e.startMu.Lock()
@@ -279,7 +293,7 @@ func (e *Engine) Run(ctx context.Context, req RunRequest) (EnvInfo, error) {
 	rctx, cancel := context.WithCancelCause(e.life)
 	info := EnvInfo{Env: req.Env, URL: r.URL(), Started: time.Now().UTC(), FellBack: fellBack}
 	e.mu.Lock()
-	e.envs[req.Env] = &running{info: info, cancel: cancel}
+	e.envs[req.Env] = &running{info: info, runner: r, cancel: cancel}
 	e.mu.Unlock()
 	e.o.Logger.Info("environment started", "env", req.Env, "url", info.URL)
 	e.wg.Go(func() {

@@ -74,6 +74,11 @@ type Store interface {
 	GetRelease(ctx context.Context, id int64) (Release, error)
 	// ListReleases returns releases matching f, newest first.
 	ListReleases(ctx context.Context, f ReleaseFilter) ([]Release, error)
+	// SiteHeads returns where each site of env stands, ordered by site:
+	// for every site with a release, its newest release and the snapshot
+	// of its newest succeeded one. It is one answer for a whole fleet,
+	// where ListReleases would take two per site.
+	SiteHeads(ctx context.Context, env string) ([]SiteHead, error)
 
 	// AppendEvent records e and returns it with ID (monotonic) and Time set
 	// (Time is kept if already set).
@@ -184,6 +189,17 @@ type Release struct {
 	// that drift can compare secrets without loading or showing them.
 	// They are never printed, hence no JSON name.
 	SecretFingerprints map[string]string `json:"-"`
+}
+
+// SiteHead is where one site of an environment stands.
+type SiteHead struct {
+	Site string
+	// Latest is the site's newest release, in whatever phase.
+	Latest Release
+	// Current is the snapshot of the site's newest succeeded release:
+	// what runs there when nothing is under way. Empty when no release
+	// of the site succeeded.
+	Current string
 }
 
 // ReleaseFilter selects releases; zero fields match everything.

@@ -207,6 +207,42 @@ func (s *Store) ListReleases(ctx context.Context, f store.ReleaseFilter) ([]stor
 	return rels, nil
 }
 
+// SiteHeads implements store.Store: two queries whatever the number of
+// sites, each a walk of the index on (env, site, id).
+func (s *Store) SiteHeads(ctx context.Context, env string) ([]store.SiteHead, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+releaseCols+` FROM releases WHERE id IN
+		(SELECT MAX(id) FROM releases WHERE env = $1 GROUP BY site) ORDER BY site`, env)
+	if err != nil {
+		return nil, s.wrap(err, "site heads")
+	}
+	latest, err := scanReleases(rows)
+	if err != nil {
+		return nil, s.wrap(err, "site heads")
+	}
+	rows, err = s.pool.Query(ctx, `SELECT site, snapshot FROM releases WHERE id IN
+		(SELECT MAX(id) FROM releases WHERE env = $1 AND phase = $2 GROUP BY site)`, env, string(store.PhaseSucceeded))
+	if err != nil {
+		return nil, s.wrap(err, "site heads")
+	}
+	defer rows.Close()
+	current := map[string]string{}
+	for rows.Next() {
+		var site, snap string
+		if err := rows.Scan(&site, &snap); err != nil {
+			return nil, s.wrap(err, "site heads")
+		}
+		current[site] = snap
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(err, "site heads")
+	}
+	heads := make([]store.SiteHead, len(latest))
+	for i, r := range latest {
+		heads[i] = store.SiteHead{Site: r.Site, Latest: r, Current: current[r.Site]}
+	}
+	return heads, nil
+}
+
 func scanReleases(rows pgx.Rows) ([]store.Release, error) {
 	defer rows.Close()
 	var out []store.Release

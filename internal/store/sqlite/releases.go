@@ -205,6 +205,42 @@ func (s *Store) ListReleases(ctx context.Context, f store.ReleaseFilter) ([]stor
 	return rels, nil
 }
 
+// SiteHeads implements store.Store: two queries whatever the number of
+// sites, each a walk of the index on (env, site, id).
+func (s *Store) SiteHeads(ctx context.Context, env string) ([]store.SiteHead, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+releaseCols+` FROM releases WHERE id IN
+		(SELECT MAX(id) FROM releases WHERE env = ? GROUP BY site) ORDER BY site`, env)
+	if err != nil {
+		return nil, fmt.Errorf("store: site heads: %w", err)
+	}
+	latest, err := scanReleases(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: site heads: %w", err)
+	}
+	rows, err = s.r.QueryContext(ctx, `SELECT site, snapshot FROM releases WHERE id IN
+		(SELECT MAX(id) FROM releases WHERE env = ? AND phase = ? GROUP BY site)`, env, string(store.PhaseSucceeded))
+	if err != nil {
+		return nil, fmt.Errorf("store: site heads: %w", err)
+	}
+	defer rows.Close()
+	current := map[string]string{}
+	for rows.Next() {
+		var site, snap string
+		if err := rows.Scan(&site, &snap); err != nil {
+			return nil, fmt.Errorf("store: site heads: %w", err)
+		}
+		current[site] = snap
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: site heads: %w", err)
+	}
+	heads := make([]store.SiteHead, len(latest))
+	for i, r := range latest {
+		heads[i] = store.SiteHead{Site: r.Site, Latest: r, Current: current[r.Site]}
+	}
+	return heads, nil
+}
+
 func scanReleases(rows *sql.Rows) ([]store.Release, error) {
 	defer rows.Close()
 	var out []store.Release

@@ -15,6 +15,7 @@ var releaseTests = []test{
 	{"FinishTwiceConflicts", testReleaseFinishTwice},
 	{"Unknown", testReleaseUnknown},
 	{"ListFilters", testReleaseList},
+	{"SiteHeads", testSiteHeads},
 	{"NumberedPerEnvironment", testReleaseNumbers},
 	{"ConcurrentNumbersAreDistinct", testReleaseNumbersConcurrent},
 	{"AdvanceIsCompareAndSet", testReleaseAdvance},
@@ -198,5 +199,58 @@ func testReleaseList(t *testing.T, s store.Store) {
 			continue
 		}
 		equal(t, "ListReleases "+tc.name, got, tc.want)
+	}
+}
+
+// testSiteHeads pins where each site stands: its newest release in any
+// phase, and the snapshot of its newest succeeded one, per environment.
+func testSiteHeads(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	snapA, snapB, snapC := hexOf("a"), hexOf("b"), hexOf("c")
+	specs := []struct {
+		env, site, snap string
+		finish          store.Phase
+	}{
+		{"prod", "eu-1", snapA, store.PhaseSucceeded},    // 0
+		{"prod", "us-1", snapA, store.PhaseSucceeded},    // 1
+		{"prod", "eu-1", snapB, store.PhaseSucceeded},    // 2
+		{"staging", "eu-1", snapC, store.PhaseSucceeded}, // 3: another environment
+		{"prod", "eu-1", snapC, store.PhaseFailed},       // 4
+		{"prod", "us-1", snapB, ""},                      // 5: still progressing
+		{"prod", "ap-1", snapB, store.PhaseInterrupted},  // 6: never succeeded
+	}
+	var rels []store.Release
+	for i, sp := range specs {
+		r, err := s.CreateRelease(ctx, store.Release{Env: sp.env, Site: sp.site, Snapshot: sp.snap,
+			Phase: store.PhaseProgressing, Started: at(i)})
+		must(t, "CreateRelease", err)
+		if sp.finish != "" {
+			must(t, "FinishRelease", s.FinishRelease(ctx, r.ID, sp.finish, "", at(i+100)))
+			r.Phase, r.Finished = sp.finish, at(i+100)
+		}
+		rels = append(rels, r)
+	}
+	cases := []struct {
+		env  string
+		want []store.SiteHead
+	}{
+		{"prod", []store.SiteHead{
+			{Site: "ap-1", Latest: rels[6]},
+			{Site: "eu-1", Latest: rels[4], Current: snapB},
+			{Site: "us-1", Latest: rels[5], Current: snapA},
+		}},
+		{"staging", []store.SiteHead{{Site: "eu-1", Latest: rels[3], Current: snapC}}},
+		{"dev", nil},
+	}
+	for _, tc := range cases {
+		got, err := s.SiteHeads(ctx, tc.env)
+		must(t, "SiteHeads "+tc.env, err)
+		equalList(t, "SiteHeads "+tc.env, got, tc.want)
+		// The heads agree with what ListReleases answers site by site.
+		for _, h := range got {
+			rel, err := s.ListReleases(ctx, store.ReleaseFilter{Env: tc.env, Site: h.Site, Limit: 1})
+			must(t, "ListReleases", err)
+			equal(t, "newest release of "+tc.env+"/"+h.Site, h.Latest, rel[0])
+		}
 	}
 }
