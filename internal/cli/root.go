@@ -19,9 +19,9 @@ import (
 	"github.com/ladderhq/ladder/internal/secrets"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
-	"github.com/ladderhq/ladder/internal/target"
 	storeopen "github.com/ladderhq/ladder/internal/store/open"
 	"github.com/ladderhq/ladder/internal/store/sqlite"
+	"github.com/ladderhq/ladder/internal/target"
 )
 
 // IO is where commands read and write.
