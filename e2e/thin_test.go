@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,11 +162,37 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 	if res := viaServer(t, server, ci, "promote", "0000dead", "--to", "dev"); res.code != 4 {
 		t.Errorf("promote of an unknown snapshot through the server: %s", res)
 	}
-	// The audit names who did what.
+	// The audit names who did what, here and through the server, a page
+	// at a time; the whole trail needs a viewer of every rung.
 	audit := p.run("audit", "--env", "dev", "-o", "json")
 	for _, want := range []string{`"ci"`, `"ana"`, `"watcher"`} {
 		if !strings.Contains(audit.stdout, want) {
 			t.Errorf("the audit does not name %s:\n%s", want, audit.stdout)
+		}
+	}
+	type auditRow struct {
+		ID     int64  `json:"id"`
+		Actor  string `json:"actor"`
+		Action string `json:"action"`
+	}
+	var local, remote, page []auditRow
+	if err := json.Unmarshal([]byte(audit.stdout), &local); err != nil || len(local) < 3 {
+		t.Fatalf("audit: %v %s", err, audit)
+	}
+	res = viaServer(t, server, viewer, "audit", "--env", "dev", "-o", "json")
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &remote) != nil || !slices.Equal(remote, local) {
+		t.Errorf("the audit through the server differs from the store's:\n%s\nwant\n%s", res, audit.stdout)
+	}
+	res = viaServer(t, server, viewer, "audit", "--env", "dev", "-n", "2", "--before", fmt.Sprint(local[0].ID), "-o", "json")
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &page) != nil || !slices.Equal(page, local[1:3]) {
+		t.Errorf("the page of the audit before entry %d, want %v: %s", local[0].ID, local[1:3], res)
+	}
+	if res := viaServer(t, server, viewer, "audit", "--action", "approve"); res.code != 0 || !strings.Contains(res.stdout, "ana") {
+		t.Errorf("the whole audit trail, as a table, for a viewer of every rung: %s", res)
+	}
+	for _, args := range [][]string{{"audit"}, {"audit", "--env", "dev"}} {
+		if res := viaServer(t, server, stranger, args...); res.code != 8 {
+			t.Errorf("%v with a token that may not read dev: %s", args, res)
 		}
 	}
 	// On the machine itself, with a served engine, the verbs go through

@@ -32,6 +32,10 @@ import (
 //	POST /v1/rollback  {"env", "to", "why"}           -> verbAnswer{result: promote.RollbackResult}
 //	POST /v1/approve   {"snapshot", "to", "comment"}  -> verbAnswer{result: store.Approval}
 //	GET  /v1/envs/{env}/status                        -> api.Status (404: not running)
+//	GET  /v1/envs/{env}/releases?limit&before         -> verbAnswer{result: historyPage}
+//	GET  /v1/envs/{env}/drift                         -> verbAnswer{result: driftAnswer}
+//	GET  /v1/audit?env&action&actor&snapshot&limit&before -> verbAnswer{result: auditPage}
+//	POST /v1/down      {"env", "all", "volumes"}      -> verbAnswer{result: [downResult]}
 //
 // A verb that ran answers 200 with its outcome, a refusal included; its
 // exit code travels in the answer, so the thin client exits as the
@@ -177,6 +181,19 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 			return a.historyPage(ctx, ws, e.Name, q, !v.runs(e.Name))
 		})
 	})
+	mux.HandleFunc("GET /v1/audit", func(w http.ResponseWriter, r *http.Request) {
+		q, err := pageQuery(r)
+		if err != nil {
+			writeVerbStatus(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		vals := r.URL.Query()
+		f := store.AuditFilter{Env: vals.Get("env"), Action: vals.Get("action"), Actor: vals.Get("actor"),
+			Snapshot: vals.Get("snapshot"), Limit: q.Limit, BeforeID: q.Before}
+		v.read(w, r, f.Env, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			return auditPageOf(ctx, ws.store, f)
+		})
+	})
 	mux.HandleFunc("GET /v1/envs/{env}/drift", func(w http.ResponseWriter, r *http.Request) {
 		env := r.PathValue("env")
 		v.read(w, r, env, func(ctx context.Context, a *app, ws *workspace) (any, error) {
@@ -265,17 +282,18 @@ func decodeVerb(w http.ResponseWriter, r *http.Request, into any) bool {
 // project (ladder.yaml may have changed since the engine started). It
 // goes on if the client goes away: the engine owns what it started.
 func (v *engineVerbs) run(w http.ResponseWriter, r *http.Request, verb func(context.Context, *app, *workspace) (any, error)) {
-	v.serve(w, r, "", verb)
+	v.serve(w, r, false, "", verb)
 }
 
-// read runs a read of env (history, drift) as run runs a verb, for a
-// credential with at least the viewer role there. It changes nothing, so
-// it closes nothing a killed process left open either.
+// read runs a read of env (history, drift, audit) as run runs a verb, for
+// a credential with at least the viewer role there; env "" is a read of
+// every environment, for a viewer of all ("viewer:*"). It changes
+// nothing, so it closes nothing a killed process left open either.
 func (v *engineVerbs) read(w http.ResponseWriter, r *http.Request, env string, verb func(context.Context, *app, *workspace) (any, error)) {
-	v.serve(w, r, env, verb)
+	v.serve(w, r, true, env, verb)
 }
 
-func (v *engineVerbs) serve(w http.ResponseWriter, r *http.Request, readEnv string, verb func(context.Context, *app, *workspace) (any, error)) {
+func (v *engineVerbs) serve(w http.ResponseWriter, r *http.Request, read bool, readEnv string, verb func(context.Context, *app, *workspace) (any, error)) {
 	cred := engine.Credential(r)
 	ctx := auth.WithCredential(context.WithoutCancel(r.Context()), cred)
 	var ans verbAnswer
@@ -285,7 +303,7 @@ func (v *engineVerbs) serve(w http.ResponseWriter, r *http.Request, readEnv stri
 		if err != nil {
 			return nil, &ExitError{Code: ExitUnauthorized, Err: err, Hint: credentialHint}
 		}
-		if readEnv != "" {
+		if read {
 			if err := auth.Authorize(p, readEnv, auth.ActionRead); err != nil {
 				return nil, &ExitError{Code: ExitUnauthorized, Err: err, Hint: credentialHint}
 			}
@@ -301,7 +319,7 @@ func (v *engineVerbs) serve(w http.ResponseWriter, r *http.Request, readEnv stri
 		// image pushes, warnings) goes back to it.
 		a := *v.a
 		a.Err, a.Out = &said, &progress
-		if readEnv != "" {
+		if read {
 			return verb(ctx, &a, &ws)
 		}
 		err = a.recover(ctx, &ws, &deploy.Recorder{Store: ws.store, Logger: v.a.logger()}, "", &printer{w: &said})

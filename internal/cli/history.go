@@ -94,7 +94,7 @@ func pageQuery(r *http.Request) (pageQ, error) {
 	}
 	if s := r.URL.Query().Get("before"); s != "" {
 		if q.Before, err = strconv.ParseInt(s, 10, 64); err != nil || q.Before < 0 {
-			return q, fmt.Errorf("before: want a release number, not %q", s)
+			return q, fmt.Errorf("before: want an ID, not %q", s)
 		}
 	}
 	if q.Limit == 0 || q.Limit > maxPage {
@@ -209,11 +209,26 @@ func newAuditCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Who did what, when and why: deploys, promotions, approvals, gates, rollbacks",
+		Long: `audit lists the audit trail, newest first: every deploy, promotion,
+approval, gate, rollback, token and trusted-key change, with who asked (the
+identity of the credential), the outcome and why. --limit pages: the last
+row's ID, given to --before, shows the next page.
+
+With LADDER_SERVER (and LADDER_TOKEN), the ladder server answers: a token
+with the viewer role on --env is enough; the whole trail (no --env) needs
+the viewer role on every environment (viewer:*).`,
 		Example: `  ladder audit
-  ladder audit --env prod --action promote -o json`,
+  ladder audit --env prod --action promote -o json
+  ladder audit --env prod -n 20 --before 812`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
+			if f.Limit < 0 || f.BeforeID < 0 {
+				return exitf(ExitConfig, "--limit and --before take numbers of 0 or more")
+			}
+			if os.Getenv(EnvServer) != "" {
+				return a.remoteAudit(ctx, f)
+			}
 			ws, err := a.open(ctx)
 			if err != nil {
 				return err
@@ -223,24 +238,89 @@ func newAuditCmd(a *app) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if a.json() {
-				if entries == nil {
-					entries = []store.AuditEntry{}
-				}
-				return a.printJSON(entries)
-			}
-			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tENV\tSNAPSHOT\tOUTCOME\tDETAIL")
-			for _, e := range entries {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Action,
-					joinOr([]string{e.Env}, "-"), joinOr([]string{snapshot.Short(e.Snapshot)}, "-"), e.Outcome, e.Detail)
-			}
-			return tw.Flush()
+			return a.printAudit(entries)
 		},
 	}
 	cmd.Flags().StringVar(&f.Env, "env", "", "only this environment")
-	cmd.Flags().StringVar(&f.Action, "action", "", "only this action (deploy, promote, approve, gate, rollback)")
+	cmd.Flags().StringVar(&f.Action, "action", "", "only this action (deploy, promote, approve, gate, rollback, token.create, trust.add, ...)")
 	cmd.Flags().StringVar(&f.Actor, "actor", "", "only this actor")
+	cmd.Flags().StringVar(&f.Snapshot, "snapshot", "", "only this snapshot (full ID)")
 	cmd.Flags().IntVarP(&f.Limit, "limit", "n", 100, "how many (0: all)")
+	cmd.Flags().Int64Var(&f.BeforeID, "before", 0, "only entries older than this ID (the next page)")
 	return cmd
+}
+
+// auditPage is a page of the audit trail, newest first.
+type auditPage struct {
+	Entries []store.AuditEntry `json:"entries"`
+	// Next, when set, is the before of the next (older) page.
+	Next int64 `json:"next,omitempty"`
+}
+
+// auditPageOf reads the page f asks for (f.Limit bounded by the caller).
+func auditPageOf(ctx context.Context, st store.LadderStore, f store.AuditFilter) (auditPage, error) {
+	entries, err := st.ListAudit(ctx, f)
+	if err != nil {
+		return auditPage{}, err
+	}
+	page := auditPage{Entries: entries}
+	if page.Entries == nil {
+		page.Entries = []store.AuditEntry{}
+	}
+	if f.Limit > 0 && len(entries) == f.Limit {
+		page.Next = entries[len(entries)-1].ID
+	}
+	return page, nil
+}
+
+// remoteAudit asks the ladder server (LADDER_SERVER) for the trail f
+// selects, page by page until f.Limit (0: all) entries are read.
+func (a *app) remoteAudit(ctx context.Context, f store.AuditFilter) error {
+	c, err := a.thinClient(ctx)
+	if err != nil {
+		return err
+	}
+	var entries []store.AuditEntry
+	before := f.BeforeID
+	for {
+		want := maxPage
+		if f.Limit > 0 {
+			want = min(f.Limit-len(entries), maxPage)
+		}
+		q := url.Values{}
+		for k, v := range map[string]string{"env": f.Env, "action": f.Action, "actor": f.Actor, "snapshot": f.Snapshot} {
+			if v != "" {
+				q.Set(k, v)
+			}
+		}
+		q.Set("limit", strconv.Itoa(want))
+		q.Set("before", strconv.FormatInt(before, 10))
+		var page auditPage
+		if _, err := a.callRead(ctx, c, "/v1/audit?"+q.Encode(), &page); err != nil {
+			return err
+		}
+		entries = append(entries, page.Entries...)
+		if page.Next == 0 || (f.Limit > 0 && len(entries) >= f.Limit) {
+			break
+		}
+		before = page.Next
+	}
+	return a.printAudit(entries)
+}
+
+// printAudit prints audit entries as ladder audit does.
+func (a *app) printAudit(entries []store.AuditEntry) error {
+	if a.json() {
+		if entries == nil {
+			entries = []store.AuditEntry{}
+		}
+		return a.printJSON(entries)
+	}
+	tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tTIME\tACTOR\tACTION\tENV\tSNAPSHOT\tOUTCOME\tDETAIL")
+	for _, e := range entries {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Time.Local().Format("2006-01-02 15:04:05"), e.Actor, e.Action,
+			joinOr([]string{e.Env}, "-"), joinOr([]string{snapshot.Short(e.Snapshot)}, "-"), e.Outcome, e.Detail)
+	}
+	return tw.Flush()
 }

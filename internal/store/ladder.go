@@ -126,5 +126,8 @@ type AuditEntry struct {
 // AuditFilter selects audit entries; zero fields match everything.
 type AuditFilter struct {
 	Env, Snapshot, Action, Actor string
-	Limit                        int
+	// BeforeID, when set, selects entries with a smaller ID: the next
+	// (older) page after one that ended at BeforeID.
+	BeforeID int64
+	Limit    int
 }

@@ -122,6 +122,9 @@ func (s *Store) ListAudit(ctx context.Context, f store.AuditFilter) ([]store.Aud
 	q.eq("snapshot", f.Snapshot)
 	q.eq("action", f.Action)
 	q.eq("actor", f.Actor)
+	if f.BeforeID > 0 {
+		q.where("id <", f.BeforeID)
+	}
 	rows, err := s.pool.Query(ctx, `SELECT `+auditCols+` FROM audit`+
 		q.whereSQL()+` ORDER BY id DESC`+q.limitSQL(f.Limit), q.args...)
 	if err != nil {

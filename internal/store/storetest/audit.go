@@ -78,6 +78,9 @@ func testAuditFilters(t *testing.T, s store.Store) {
 		{"FilteredLimit", store.AuditFilter{Snapshot: snapA, Limit: 3}, choose(all, 3, 2, 1)},
 		{"LimitAboveCount", store.AuditFilter{Actor: "bob", Limit: 10}, choose(all, 6, 1)},
 		{"NegativeLimit", store.AuditFilter{Actor: "ci", Limit: -1}, choose(all, 5, 3)},
+		{"Before", store.AuditFilter{BeforeID: all[4].ID}, choose(all, 3, 2, 1, 0)},
+		{"BeforeFiltered", store.AuditFilter{Env: "prod", BeforeID: all[3].ID, Limit: 1}, choose(all, 2)},
+		{"BeforeOldest", store.AuditFilter{BeforeID: all[0].ID}, nil},
 		{"NoMatch", store.AuditFilter{Env: "qa"}, nil},
 		{"NoMatchCombination", store.AuditFilter{Actor: "bob", Action: "deploy"}, nil},
 	}
