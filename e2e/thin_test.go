@@ -113,9 +113,43 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 		t.Errorf("approve through the server: %s", res)
 	}
 	// A second snapshot, then a rollback from the server to the first.
+	// A viewer follows dev's events from the server meanwhile (a
+	// Server-Sent Events stream), and sees the second deploy succeed.
 	s2 := p.newSnapshot(t, "KNOB_A")
+	follower := &replica{cmd: exec.Command(ladderBin, "events", "dev", "-f", "-n", "1", "-o", "json")}
+	follower.cmd.Dir = t.TempDir()
+	follower.cmd.Env = append(os.Environ(), "LADDER_SERVER="+server, "LADDER_TOKEN="+viewer)
+	follower.cmd.Stdout, follower.cmd.Stderr = follower, follower
+	if err := follower.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = follower.cmd.Process.Kill()
+		_ = follower.cmd.Wait()
+	})
+	eventually(t, 30*time.Second, "the follower prints dev's newest event", func() (bool, string) {
+		return strings.Count(follower.output(), "\n") >= 1, follower.output()
+	})
 	if res := viaServer(t, server, ci, "promote", s2, "--to", "dev"); res.code != 0 || !strings.Contains(res.stdout, "dev runs snapshot") {
 		t.Fatalf("promote %s through the server: %s", s2[:12], res)
+	}
+	eventually(t, 30*time.Second, "the follower sees "+s2[:12]+" deployed", func() (bool, string) {
+		for line := range strings.Lines(follower.output()) {
+			var e store.Event
+			if json.Unmarshal([]byte(line), &e) == nil && e.Kind == store.EventDeploySucceeded && e.Snapshot == s2 && e.Env == "dev" {
+				return true, ""
+			}
+		}
+		return false, follower.output()
+	})
+	_ = follower.cmd.Process.Signal(os.Interrupt)
+	if err := follower.cmd.Wait(); err != nil {
+		t.Errorf("events -f after Ctrl-C: %v\n%s", err, follower.output())
+	}
+	// The page of events is the store's, through the server as here.
+	evPage := p.run("events", "dev", "-n", "5", "-o", "json")
+	if res := viaServer(t, server, viewer, "events", "dev", "-n", "5", "-o", "json"); res.code != 0 || res.stdout != evPage.stdout || !strings.Contains(res.stdout, s2) {
+		t.Errorf("events through the server:\n%s\nwant the store's:\n%s", res, evPage)
 	}
 	if res := viaServer(t, server, ci, "rollback", "dev", "--to", s1, "--why", "bad"); res.code != 0 || !strings.Contains(res.stdout, "rolled back") {
 		t.Fatalf("rollback through the server: %s", res)
@@ -149,7 +183,7 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 		t.Errorf("drift through the server, want none, against %s: %s", s1[:12], res)
 	}
 	stranger := p.createToken("stranger", "viewer:local")
-	for _, args := range [][]string{{"history", "dev"}, {"drift", "dev"}} {
+	for _, args := range [][]string{{"history", "dev"}, {"drift", "dev"}, {"events", "dev"}, {"events", "dev", "-f"}} {
 		if res := viaServer(t, server, stranger, args...); res.code != 8 {
 			t.Errorf("%v with a token that may not read dev: %s", args, res)
 		}

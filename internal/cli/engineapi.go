@@ -35,6 +35,8 @@ import (
 //	GET  /v1/envs/{env}/releases?limit&before         -> verbAnswer{result: historyPage}
 //	GET  /v1/envs/{env}/drift                         -> verbAnswer{result: driftAnswer}
 //	GET  /v1/audit?env&action&actor&snapshot&limit&before -> verbAnswer{result: auditPage}
+//	GET  /v1/envs/{env}/events?site&service&kind&limit&before&after -> verbAnswer{result: eventsPage}
+//	GET  /v1/envs/{env}/events/stream?site&service&kind&after -> text/event-stream of store.Event
 //	POST /v1/down      {"env", "all", "volumes"}      -> verbAnswer{result: [downResult]}
 //
 // A verb that ran answers 200 with its outcome, a refusal included; its
@@ -110,6 +112,7 @@ type engineVerbs struct {
 }
 
 func (v *engineVerbs) routes(mux engine.Mux) {
+	v.eventRoutes(mux)
 	mux.HandleFunc("POST /v1/promote", func(w http.ResponseWriter, r *http.Request) {
 		var req promoteRequest
 		if !decodeVerb(w, r, &req) {
@@ -210,12 +213,7 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 	})
 	mux.HandleFunc("GET /v1/envs/{env}/status", func(w http.ResponseWriter, r *http.Request) {
 		env := r.PathValue("env")
-		p, err := v.e.Authenticate(r)
-		if err == nil {
-			err = auth.Authorize(p, env, auth.ActionRead)
-		}
-		if err != nil {
-			writeVerbStatus(w, http.StatusForbidden, err.Error())
+		if !v.mayRead(w, r, env) {
 			return
 		}
 		st, err := v.status(r.Context(), env)
@@ -254,6 +252,22 @@ func (v *engineVerbs) status(ctx context.Context, env string) (*api.Status, erro
 		return nil, errNotRunning
 	}
 	return c.Status(ctx)
+}
+
+// mayRead answers a request that may not read env (401 without a known
+// credential, 403 without the viewer role there) and reports whether it
+// may.
+func (v *engineVerbs) mayRead(w http.ResponseWriter, r *http.Request, env string) bool {
+	p, err := v.e.Authenticate(r)
+	if err != nil {
+		writeVerbStatus(w, http.StatusUnauthorized, err.Error())
+		return false
+	}
+	if err := auth.Authorize(p, env, auth.ActionRead); err != nil {
+		writeVerbStatus(w, http.StatusForbidden, err.Error())
+		return false
+	}
+	return true
 }
 
 // runs reports whether the engine runs env.

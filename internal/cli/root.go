@@ -120,6 +120,7 @@ ladder.yaml. Without a ladder.yaml, ladder uses one environment, "local".
 		newRollbackCmd(a),
 		newHistoryCmd(a),
 		newAuditCmd(a),
+		newEventsCmd(a),
 		newSecretCmd(a),
 		newKeysCmd(a),
 		newTrustCmd(a),

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -242,16 +243,52 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		return err
 	}
 	if resp.StatusCode >= 300 {
-		var ae apiError
-		if json.Unmarshal(data, &ae) != nil || ae.Error == "" {
-			ae.Error = fmt.Sprintf("HTTP %d: %s", resp.StatusCode, bytes.TrimSpace(data))
-		}
-		return &StatusError{Status: resp.StatusCode, Msg: ae.Error, Body: data}
+		return statusError(resp.StatusCode, data)
 	}
 	if out != nil {
 		return json.Unmarshal(data, out)
 	}
 	return nil
+}
+
+// statusError is an error answer as a *StatusError.
+func statusError(status int, data []byte) error {
+	var ae apiError
+	if json.Unmarshal(data, &ae) != nil || ae.Error == "" {
+		ae.Error = fmt.Sprintf("HTTP %d: %s", status, bytes.TrimSpace(data))
+	}
+	return &StatusError{Status: status, Msg: ae.Error, Body: data}
+}
+
+// Stream opens a stream the engine sends as Server-Sent Events (GET
+// path), resuming after lastID when it is not 0. The caller reads and
+// closes the body; an error answer is a *StatusError.
+func (c *Client) Stream(ctx context.Context, path string, lastID int64) (io.ReadCloser, error) {
+	base := c.base
+	if base == "" {
+		base = "http://ladder-engine"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "text/event-stream")
+	if lastID > 0 {
+		req.Header.Set("Last-Event-ID", strconv.FormatInt(lastID, 10))
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.Server(), err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+		return nil, statusError(resp.StatusCode, data)
+	}
+	return resp.Body, nil
 }
 
 // SpawnOptions say how to start a background engine.

@@ -193,7 +193,10 @@ func (e *Engine) Start(ctx context.Context) error {
 	e.held, e.ln = held, ln
 	e.info = Info{PID: e.holder.PID, Holder: e.holder, Socket: path, Started: time.Now().UTC(), Served: e.o.Served}
 	h := e.handler()
-	e.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	// Requests live within the engine's life: a stream of events ends
+	// when the engine stops, instead of holding its shutdown.
+	base := func(net.Listener) context.Context { return e.life }
+	e.srv = &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second, BaseContext: base}
 	go func() { _ = e.srv.Serve(ln) }()
 	if e.o.Listen != "" {
 		tcp, err := net.Listen("tcp", e.o.Listen)
@@ -201,7 +204,7 @@ func (e *Engine) Start(ctx context.Context) error {
 			_ = e.srv.Close()
 			return fmt.Errorf("engine API: %w", err)
 		}
-		e.tcp = &http.Server{Handler: e.credentialed(h), ReadHeaderTimeout: 5 * time.Second}
+		e.tcp = &http.Server{Handler: e.credentialed(h), ReadHeaderTimeout: 5 * time.Second, BaseContext: base}
 		e.info.URL = "http://" + tcp.Addr().String()
 		go func() { _ = e.tcp.Serve(tcp) }()
 	}

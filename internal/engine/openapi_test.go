@@ -82,7 +82,8 @@ func TestOpenAPIMatchesTheEngine(t *testing.T) {
 		t.Errorf("served but not in openapi.yaml: %v %v", missing, err)
 	}
 	verbs := map[string]bool{"/v1/promote": true, "/v1/rollback": true, "/v1/approve": true, "/v1/envs/{env}/status": true,
-		"/v1/envs/{env}/releases": true, "/v1/envs/{env}/drift": true, "/v1/down": true, "/v1/audit": true}
+		"/v1/envs/{env}/releases": true, "/v1/envs/{env}/drift": true, "/v1/down": true, "/v1/audit": true,
+		"/v1/envs/{env}/events": true, "/v1/envs/{env}/events/stream": true}
 	for path, methods := range d.paths {
 		for _, m := range methods {
 			if !verbs[path] && !slices.Contains(e.patterns, m+" "+path) {

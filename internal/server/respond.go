@@ -91,6 +91,13 @@ type badRequest struct {
 
 func (b badRequest) Error() string { return b.msg }
 
+// IsBadInput reports whether err is the client's: malformed input,
+// answered 400.
+func IsBadInput(err error) bool {
+	var bad badRequest
+	return errors.As(err, &bad)
+}
+
 func badInput(hint, format string, args ...any) error {
 	return badRequest{msg: fmt.Sprintf(format, args...), hint: hint}
 }
