@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -156,6 +157,45 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 	}
 	if st := statusOf(t, p, "dev"); len(st.Sites) == 0 || st.Sites[0].Snapshot != s1 {
 		t.Errorf("dev runs %+v after the rollback, want %s", st.Sites, s1)
+	}
+	// A change decided on what was read: a read's ETag, sent back as
+	// If-Match, holds while dev is as it was; a stale one is 412 and
+	// changes nothing.
+	raw := func(method, path, token, ifMatch, body string) (int, http.Header, string) {
+		req, err := http.NewRequest(method, server+path, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		if ifMatch != "" {
+			req.Header.Set("If-Match", ifMatch)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header, string(b)
+	}
+	code, hdr, body := raw("GET", "/v1/envs/dev/releases?limit=1", viewer, "", "")
+	tag := hdr.Get("ETag")
+	if code != 200 || !strings.HasPrefix(tag, `"dev.`) {
+		t.Fatalf("GET releases: %d, ETag %q: %s", code, tag, body)
+	}
+	if _, hdr, _ := raw("GET", "/v1/envs/dev/status", viewer, "", ""); hdr.Get("ETag") != tag {
+		t.Errorf("the status's ETag %q differs from the releases' %q", hdr.Get("ETag"), tag)
+	}
+	nrel := len(p.releases("dev"))
+	promoteBody := fmt.Sprintf(`{"snapshot": %q, "to": "dev"}`, s2)
+	if code, _, body := raw("POST", "/v1/promote", ci, `"dev.1"`, promoteBody); code != http.StatusPreconditionFailed || !strings.Contains(body, "changed since") {
+		t.Errorf("promote with a stale If-Match: %d %s, want 412", code, body)
+	}
+	if n := len(p.releases("dev")); n != nrel {
+		t.Errorf("a promotion refused by its If-Match made a release (%d, was %d)", n, nrel)
+	}
+	if code, _, body := raw("POST", "/v1/approve", ana, tag, fmt.Sprintf(`{"snapshot": %q, "to": "dev"}`, s2)); code != 200 || strings.Contains(body, `"error"`) {
+		t.Errorf("approve with the current If-Match: %d %s", code, body)
 	}
 	// Reads that need the project go through the server too: history,
 	// a page at a time, and drift, worked out where the sites run.

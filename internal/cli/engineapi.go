@@ -20,6 +20,7 @@ import (
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/engine"
 	"github.com/ladderhq/ladder/internal/lease"
+	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
 )
@@ -145,6 +146,9 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 			return
 		}
 		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			if err := promote.CheckIfMatch(ctx, ws.store, req.To, ws.ifMatch); err != nil {
+				return nil, err
+			}
 			ap, err := a.approveIn(ctx, ws, req.Snapshot, req.To, req.Comment)
 			if ap == nil {
 				return nil, err
@@ -161,7 +165,14 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 			writeVerbStatus(w, http.StatusBadRequest, "name the environment (env) or ask for all")
 			return
 		}
+		if req.All && r.Header.Get("If-Match") != "" {
+			writeVerbStatus(w, http.StatusBadRequest, "If-Match names the state of one environment: send it with env, not all")
+			return
+		}
 		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			if err := promote.CheckIfMatch(ctx, ws.store, req.Env, ws.ifMatch); err != nil {
+				return nil, err
+			}
 			results, err := a.down(ctx, ws, req, &printer{w: a.Out})
 			if results == nil {
 				return nil, err
@@ -181,6 +192,7 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 			if err != nil {
 				return nil, err
 			}
+			v.setETag(w, r, e.Name)
 			return a.historyPage(ctx, ws, e.Name, q, !v.runs(e.Name))
 		})
 	})
@@ -216,6 +228,7 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 		if !v.mayRead(w, r, env) {
 			return
 		}
+		v.setETag(w, r, env)
 		st, err := v.status(r.Context(), env)
 		if errors.Is(err, errNotRunning) {
 			writeVerbStatus(w, http.StatusNotFound, env+" is not running")
@@ -252,6 +265,17 @@ func (v *engineVerbs) status(ctx context.Context, env string) (*api.Status, erro
 		return nil, errNotRunning
 	}
 	return c.Status(ctx)
+}
+
+// setETag sends env's entity tag (promote.EnvTag) with a read: the
+// If-Match a change decided on what was read sends back. It is read
+// before the answer, so a change made meanwhile fails the If-Match
+// rather than being hidden by a newer tag. A store that cannot say
+// leaves the answer without one.
+func (v *engineVerbs) setETag(w http.ResponseWriter, r *http.Request, env string) {
+	if tag, err := promote.EnvTag(r.Context(), v.ws.store, env); err == nil {
+		w.Header().Set("ETag", tag)
+	}
 }
 
 // mayRead answers a request that may not read env (401 without a known
@@ -329,6 +353,7 @@ func (v *engineVerbs) serve(w http.ResponseWriter, r *http.Request, read bool, r
 		ws := *v.ws
 		ws.project = proj
 		ws.who = &p
+		ws.ifMatch = r.Header.Get("If-Match")
 		// What the command would say on its standard error (recovery,
 		// image pushes, warnings) goes back to it.
 		a := *v.a
@@ -342,6 +367,10 @@ func (v *engineVerbs) serve(w http.ResponseWriter, r *http.Request, read bool, r
 		}
 		return verb(ctx, &a, &ws)
 	}()
+	if result == nil && promote.IsPrecondition(err) {
+		writeVerbStatus(w, http.StatusPreconditionFailed, err.Error())
+		return
+	}
 	if result != nil {
 		b, merr := json.Marshal(result)
 		if merr != nil {

@@ -31,12 +31,13 @@ func (a *app) promoter(ws *workspace) *promote.Promoter {
 		Endpoints: func(ctx context.Context, env string) (map[string]string, error) {
 			return a.endpointsOf(ctx, ws, env)
 		},
-		Verify: a.verifier(ws),
-		Push:   a.pushImages(ws),
-		Events: &deploy.Recorder{Store: ws.store, Logger: a.logger()},
-		Holder: a.holder(),
-		Wait:   lease.Wait,
-		Dir:    ws.project.Dir,
+		Verify:  a.verifier(ws),
+		Push:    a.pushImages(ws),
+		Events:  &deploy.Recorder{Store: ws.store, Logger: a.logger()},
+		Holder:  a.holder(),
+		Wait:    lease.Wait,
+		Dir:     ws.project.Dir,
+		IfMatch: ws.ifMatch,
 	}
 }
 

@@ -187,6 +187,10 @@ type workspace struct {
 	// tokenErr is why the local admin token could not be made.
 	who      *auth.Principal
 	tokenErr error
+	// ifMatch is the If-Match of the request an engine serves: the
+	// rung it changes must still be in the state the client saw
+	// (promote.EnvTag).
+	ifMatch string
 }
 
 func (a *app) open(ctx context.Context) (*workspace, error) {

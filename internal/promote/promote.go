@@ -50,6 +50,11 @@ type Promoter struct {
 	// Dir is where gate test commands run (the project directory).
 	Dir string
 	Now func() time.Time
+	// IfMatch, when set, is an If-Match (entity tags, EnvTag) the
+	// environment must still match once its lease is held, before a
+	// promotion or rollback records anything: otherwise it is refused
+	// with a *PreconditionError.
+	IfMatch string
 }
 
 // Request asks for a promotion.
@@ -209,6 +214,9 @@ func (p *Promoter) Promote(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	defer unlock()
+	if err := CheckIfMatch(ctx, p.Store, to.Name, p.IfMatch); err != nil {
+		return nil, err
+	}
 	if err := p.recoverInterrupted(ctx, to.Name); err != nil {
 		return nil, err
 	}

@@ -201,3 +201,76 @@ func TestPromoteToARungWithARegistryPushesFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A promotion or rollback sent with an If-Match runs only while the rung
+// is in the state it names, checked under the rung's lease: a stale tag is
+// a *PreconditionError, and nothing is recorded or deployed.
+func TestIfMatchGuardsPromoteAndRollback(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.release("local", r.snap.ID, time.Now().Add(-time.Hour))
+	before, err := EnvTag(ctx, r.st, "dev")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != `"dev.0"` {
+		t.Errorf("the tag of a rung with no release is %s, want \"dev.0\"", before)
+	}
+	r.p.IfMatch = before
+	if _, err := r.p.Promote(ctx, Request{Snapshot: r.snap.ID, To: "dev", By: "ana"}); err != nil {
+		t.Fatalf("promote with the current tag: %v", err)
+	}
+	after, _ := EnvTag(ctx, r.st, "dev")
+	if after == before {
+		t.Fatalf("the tag %s did not change with a release", after)
+	}
+	promotions := func() int {
+		ps, err := r.st.ListPromotions(ctx, store.PromotionFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ps)
+	}
+	n, deploys := promotions(), len(r.deploys)
+	cases := []struct {
+		name    string
+		ifMatch string
+		run     func() error
+	}{
+		{"PromoteStale", before, func() error {
+			_, err := r.p.Promote(ctx, Request{Snapshot: r.snap.ID, To: "dev", By: "ana"})
+			return err
+		}},
+		{"RollbackStale", before, func() error {
+			_, err := r.p.Rollback(ctx, "dev", r.snap.ID, "ana", "")
+			return err
+		}},
+		{"PromoteOtherRungsTag", `"local.1", "dev.999"`, func() error {
+			_, err := r.p.Promote(ctx, Request{Snapshot: r.snap.ID, To: "dev", By: "ana"})
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		r.p.IfMatch = tc.ifMatch
+		err := tc.run()
+		var pe *PreconditionError
+		if !errors.As(err, &pe) || pe.Env != "dev" || pe.Now != after {
+			t.Errorf("%s: %v, want a precondition failure naming dev now at %s", tc.name, err, after)
+		}
+	}
+	if promotions() != n || len(r.deploys) != deploys {
+		t.Errorf("refused changes recorded promotions (%d, was %d) or deployed (%v)", promotions(), n, r.deploys)
+	}
+	// The current tag, any, or a list that holds the current one.
+	for _, ifMatch := range []func(now string) string{
+		func(now string) string { return now },
+		func(string) string { return "*" },
+		func(now string) string { return `"x", ` + now },
+	} {
+		now, _ := EnvTag(ctx, r.st, "dev")
+		r.p.IfMatch = ifMatch(now)
+		if _, err := r.p.Rollback(ctx, "dev", r.snap.ID, "ana", ""); err != nil {
+			t.Errorf("rollback with If-Match %s: %v", r.p.IfMatch, err)
+		}
+	}
+}

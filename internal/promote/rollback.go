@@ -174,6 +174,9 @@ func (p *Promoter) Rollback(ctx context.Context, env, to, by, why string) (*Roll
 		return nil, err
 	}
 	defer unlock()
+	if err := CheckIfMatch(ctx, p.Store, env, p.IfMatch); err != nil {
+		return nil, err
+	}
 	if err := p.RefreshKnownGood(ctx, env); err != nil {
 		return nil, err
 	}

@@ -71,7 +71,7 @@ func classify(err error) (status int, hint string) {
 		return http.StatusConflict, "give more digits of the ID"
 	case errors.Is(err, store.ErrConflict):
 		return http.StatusConflict, ""
-	case isPrecondition(err):
+	case promote.IsPrecondition(err):
 		return http.StatusPreconditionFailed, "read the environment again (its ETag is in GET /api/v1/status, /api/v1/releases?environment=NAME and each environment of /api/v1/ladder) and decide again"
 	case errors.Is(err, errNoLadder):
 		return http.StatusNotFound, ""
