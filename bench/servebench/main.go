@@ -25,7 +25,8 @@
 //     schedule (open loop: a request's latency counts from when it was
 //     due, so a slow server cannot hide its queue), at most -conns in
 //     flight: GET /v1/engine, GET /v1/envs/fleet/releases?limit=50 (a
-//     page of history) and both alternating. The environment's whole
+//     page of history), GET /v1/envs/fleet/events?limit=50 (the newest
+//     events) and the three in turn. The environment's whole
 //     status (every site and service) is measured on its own, -status-n
 //     requests one after another: it is what a dashboard polls, not what
 //     500 clients a second ask.
@@ -245,7 +246,8 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	}{
 		{"GET /v1/engine", []string{"/v1/engine"}},
 		{"GET /v1/envs/fleet/releases?limit=50", []string{"/v1/envs/fleet/releases?limit=50"}},
-		{"both, alternating", []string{"/v1/engine", "/v1/envs/fleet/releases?limit=50"}},
+		{"GET /v1/envs/fleet/events?limit=50", []string{"/v1/envs/fleet/events?limit=50"}},
+		{"all three, in turn", []string{"/v1/engine", "/v1/envs/fleet/releases?limit=50", "/v1/envs/fleet/events?limit=50"}},
 	}
 	for _, rt := range routes {
 		b.r.Logf("%s: %d req/s for %s", rt.name, b.o.rate, b.o.dur)
