@@ -51,6 +51,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -75,6 +76,19 @@ func main() {
 func ladder(args []string) int {
 	ctx, stop := harness.SignalContext()
 	defer stop()
+	if path := os.Getenv("SERVEBENCH_CPUPROFILE"); path != "" && len(args) > 0 && args[0] == "serve" {
+		f, err := os.Create(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
+	}
 	root := cli.New(cli.IO{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, Kinds: []target.Kind{recordKind(newRecordTarget())}})
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
@@ -90,6 +104,7 @@ type options struct {
 	conns           int
 	statusN         int
 	out             string
+	cpuprofile      string
 	keep            bool
 }
 
@@ -103,6 +118,7 @@ func run() int {
 	flag.IntVar(&o.statusN, "status-n", 10, "whole-environment status requests, one after another")
 	flag.StringVar(&o.out, "out", "", "results file (default bench/results/serve-DATE.md; - for none)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temp dir")
+	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write the engine's CPU profile (go tool pprof) to this file")
 	flag.Parse()
 	if o.sites < 1 || o.sites > 5000 || o.services < 1 || o.services > 200 || o.rate < 1 || o.rate > 5000 ||
 		o.dur <= 0 || o.dur > 5*time.Minute || o.conns < 1 || o.conns > 1024 || o.statusN < 0 || o.statusN > 1000 {
@@ -200,6 +216,13 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 	b.logBuf = &lockedBuffer{}
 	b.serve = exec.Command(b.self, "ladder", "serve", "-C", b.proj, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
 	b.serve.Env = os.Environ()
+	if b.o.cpuprofile != "" {
+		abs, err := filepath.Abs(b.o.cpuprofile)
+		if err != nil {
+			return nil, err
+		}
+		b.serve.Env = append(b.serve.Env, "SERVEBENCH_CPUPROFILE="+abs)
+	}
 	b.serve.Stdout, b.serve.Stderr = b.logBuf, b.logBuf
 	if err := b.serve.Start(); err != nil {
 		return nil, err

@@ -123,13 +123,9 @@ func (a *app) historyPage(ctx context.Context, ws *workspace, env string, q page
 	if err != nil {
 		return historyPage{}, err
 	}
-	verdicts, err := pr.Verdicts(ctx, env, "", "")
-	if err != nil {
-		return historyPage{}, err
-	}
 	page := historyPage{Releases: make([]historyRow, 0, len(rels))}
 	for _, r := range rels {
-		page.Releases = append(page.Releases, historyRow{Release: r, KnownGoodReason: verdicts[r.ID].Reason})
+		page.Releases = append(page.Releases, historyRow{Release: r, KnownGoodReason: r.Verdict})
 	}
 	if q.Limit > 0 && len(rels) == q.Limit {
 		page.Next = rels[len(rels)-1].ID

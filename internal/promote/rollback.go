@@ -83,12 +83,8 @@ func (p *Promoter) RefreshKnownGood(ctx context.Context, env string) error {
 			continue
 		}
 		rel := rels[0]
-		verdicts, err := p.Verdicts(ctx, env, site.Name, rel.Snapshot)
-		if err != nil {
-			return err
-		}
-		if _, judged := verdicts[rel.ID]; judged {
-			continue
+		if rel.Verdict != "" {
+			continue // judged already: a verdict is final
 		}
 		trouble, err := p.troubleSince(ctx, rel.Snapshot, env, site.Name, rel.Finished)
 		if err != nil {
@@ -113,44 +109,26 @@ func (p *Promoter) RefreshKnownGood(ctx context.Context, env string) error {
 	return nil
 }
 
-// recordVerdict writes a release's known-good verdict to the events (which
-// `ladder history` reads it from) and the audit trail.
+// recordVerdict keeps a release's known-good verdict with the release
+// (which `ladder history` reads it from), in the events and in the audit
+// trail.
 func (p *Promoter) recordVerdict(ctx context.Context, rel store.Release, v KnownGoodVerdict) {
 	good, outcome := "false", "not known-good"
 	if v.KnownGood {
 		good, outcome = "true", "known-good"
+	}
+	reason := v.Reason
+	if reason == "" {
+		reason = outcome
+	}
+	if err := p.Store.RecordVerdict(context.WithoutCancel(ctx), rel.ID, reason); err != nil && p.Events != nil && p.Events.Logger != nil {
+		p.Events.Logger.Warn("record a known-good verdict", "release", rel.ID, "err", err)
 	}
 	_, _ = p.Store.AppendEvent(context.WithoutCancel(ctx), store.Event{Time: p.now(), Kind: EventKnownGoodJudged,
 		Env: rel.Env, Site: rel.Site, Snapshot: rel.Snapshot, Message: v.Reason,
 		Attrs: map[string]string{"release": strconv.FormatInt(rel.ID, 10), "knownGood": good}})
 	p.audit(ctx, store.AuditEntry{Actor: "ladder", Action: "known-good", Env: rel.Env, Snapshot: rel.Snapshot, Outcome: outcome,
 		Detail: fmt.Sprintf("release %d on site %s: %s", rel.ID, rel.Site, v.Reason)})
-}
-
-// Verdict is a release's recorded known-good verdict.
-type Verdict struct {
-	KnownGood bool   `json:"knownGood"`
-	Reason    string `json:"reason"`
-}
-
-// Verdicts returns the recorded known-good verdicts of env's releases
-// (on site and of snapshot when given), by release ID.
-func (p *Promoter) Verdicts(ctx context.Context, env, site, snap string) (map[int64]Verdict, error) {
-	events, err := p.Store.ListEvents(ctx, store.EventFilter{Env: env, Site: site, Snapshot: snap, Kind: EventKnownGoodJudged, Limit: 1000})
-	if err != nil {
-		return nil, err
-	}
-	out := map[int64]Verdict{}
-	for _, e := range events {
-		id, err := strconv.ParseInt(e.Attrs["release"], 10, 64)
-		if err != nil {
-			continue
-		}
-		if _, seen := out[id]; !seen {
-			out[id] = Verdict{KnownGood: e.Attrs["knownGood"] == "true", Reason: e.Message}
-		}
-	}
-	return out, nil
 }
 
 // RollbackResult says what a rollback redeployed.

@@ -31,6 +31,10 @@ type LadderStore interface {
 	// MarkKnownGood flags a succeeded release as known-good (it passed
 	// health and soak); a release that did not succeed is ErrConflict.
 	MarkKnownGood(ctx context.Context, release int64, at time.Time) error
+	// RecordVerdict keeps why a release is, or is not, known-good, once
+	// it was judged (Release.Verdict). The first verdict stays: recording
+	// another is a no-op. An unknown release is ErrNotFound.
+	RecordVerdict(ctx context.Context, release int64, verdict string) error
 
 	// RecordJob records one run of a job (a migration or seed) on a site.
 	RecordJob(ctx context.Context, j JobRun) error

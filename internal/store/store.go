@@ -184,6 +184,9 @@ type Release struct {
 	// that uses one; empty otherwise, and for releases recorded before
 	// ladder kept it.
 	Engine string `json:"engine,omitempty"`
+	// Verdict is why the release is, or is not, known-good, once it was
+	// judged (after its soak); empty before. `ladder history` shows it.
+	Verdict string `json:"-"`
 	// SecretFingerprints are keyed fingerprints (see package secrets) of
 	// the secret values the release injected, by "service/VARIABLE", so
 	// that drift can compare secrets without loading or showing them.

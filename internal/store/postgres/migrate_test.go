@@ -225,3 +225,46 @@ func TestMigrateFillsAGap(t *testing.T) {
 		t.Errorf("a binary without migration 2: %v, want a refusal naming it", err)
 	}
 }
+
+// TestUpgradeKeepsVerdicts: a schema at version 8, whose releases'
+// known-good verdicts are only in their events, gives each release its
+// first verdict; one never judged has none.
+func TestUpgradeKeepsVerdicts(t *testing.T) {
+	ctx := t.Context()
+	url := pgtest.Schema(t)
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	migs, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate(ctx, pool, migs[:8]); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO releases (env, site, snapshot, phase, started_ms, number) VALUES ('prod', 'eu-1', 'a', 'succeeded', 1000, 1)`,
+		`INSERT INTO releases (env, site, snapshot, phase, started_ms, number) VALUES ('prod', 'eu-1', 'b', 'succeeded', 2000, 2)`,
+		`INSERT INTO releases (env, site, snapshot, phase, started_ms, number) VALUES ('prod', 'eu-1', 'c', 'succeeded', 3000, 3)`,
+		`INSERT INTO events (time_ms, kind, env, message, attrs) VALUES (1, 'release.judged', 'prod', 'soaked 10m: healthy', '{"release":"1","knownGood":"true"}')`,
+		`INSERT INTO events (time_ms, kind, env, message, attrs) VALUES (2, 'release.judged', 'prod', 'trades: errors > 5.0%', '{"release":"2","knownGood":"false"}')`,
+		`INSERT INTO events (time_ms, kind, env, message, attrs) VALUES (3, 'release.judged', 'prod', 'a later verdict', '{"release":"1"}')`,
+		`INSERT INTO events (time_ms, kind, env, message, attrs) VALUES (4, 'release.judged', 'prod', 'no release named', NULL)`,
+		`INSERT INTO events (time_ms, kind, env, message, attrs) VALUES (5, 'deploy.succeeded', 'prod', 'not a verdict', '{"release":"3"}')`,
+	} {
+		if _, err := pool.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := migrate(ctx, pool, migs); err != nil {
+		t.Fatalf("migrate to %d: %v", migs[len(migs)-1].version, err)
+	}
+	for id, want := range map[int64]string{1: "soaked 10m: healthy", 2: "trades: errors > 5.0%", 3: ""} {
+		var got string
+		if err := pool.QueryRow(ctx, `SELECT verdict FROM releases WHERE id = $1`, id).Scan(&got); err != nil || got != want {
+			t.Errorf("release %d: verdict %q (%v), want %q", id, got, err, want)
+		}
+	}
+}

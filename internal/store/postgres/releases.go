@@ -13,7 +13,7 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints, engine`
+const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints, engine, verdict`
 
 // CreateRelease implements store.Store, with the SQLite store's defaults: a
 // zero Started is now, an empty Phase is progressing, and KnownGood is only
@@ -255,7 +255,7 @@ func scanReleases(rows pgx.Rows) ([]store.Release, error) {
 			fps      *string
 		)
 		if err := rows.Scan(&r.ID, &r.Number, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
-			&r.KnownGood, &r.By, &r.Target, &fps, &r.Engine); err != nil {
+			&r.KnownGood, &r.By, &r.Target, &fps, &r.Engine, &r.Verdict); err != nil {
 			return nil, err
 		}
 		if fps != nil {
@@ -301,4 +301,16 @@ func (s *Store) MarkKnownGood(ctx context.Context, id int64, at time.Time) error
 		return s.wrap(err, "mark release %d known-good", id)
 	}
 	return fmt.Errorf("store: mark release %d known-good: it is %s, not %s: %w", id, phase, store.PhaseSucceeded, store.ErrConflict)
+}
+
+// RecordVerdict implements store.Store.
+func (s *Store) RecordVerdict(ctx context.Context, id int64, verdict string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE releases SET verdict = CASE WHEN verdict = '' THEN $1 ELSE verdict END WHERE id = $2`, verdict, id)
+	if err != nil {
+		return s.wrap(err, "record the verdict of release %d", id)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: record the verdict of release %d: %w", id, store.ErrNotFound)
+	}
+	return nil
 }

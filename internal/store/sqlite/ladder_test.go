@@ -292,3 +292,50 @@ func TestKnownGoodUsesIndex(t *testing.T) {
 		t.Errorf("query plan %q does not use releases_known_good", p)
 	}
 }
+
+// TestUpgradeKeepsVerdicts opens a database written at schema version 8,
+// whose releases' known-good verdicts are only in their events: each
+// release takes its first verdict; one never judged has none.
+func TestUpgradeKeepsVerdicts(t *testing.T) {
+	ctx := t.Context()
+	migs, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.SetMaxOpenConns(1)
+	if err := migrate(ctx, old, migs[:8]); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`INSERT INTO releases (env, site, snapshot, phase, started_ms, number) VALUES ('prod', 'eu-1', 'a', 'succeeded', 1000, 1)`,
+		`INSERT INTO releases (env, site, snapshot, phase, started_ms, number) VALUES ('prod', 'eu-1', 'b', 'succeeded', 2000, 2)`,
+		`INSERT INTO releases (env, site, snapshot, phase, started_ms, number) VALUES ('prod', 'eu-1', 'c', 'succeeded', 3000, 3)`,
+		`INSERT INTO events (time_ms, kind, env, message, attrs) VALUES (1, 'release.judged', 'prod', 'soaked 10m: healthy', '{"release":"1","knownGood":"true"}')`,
+		`INSERT INTO events (time_ms, kind, env, message, attrs) VALUES (2, 'release.judged', 'prod', 'trades: errors > 5.0%', '{"release":"2","knownGood":"false"}')`,
+		`INSERT INTO events (time_ms, kind, env, message, attrs) VALUES (3, 'release.judged', 'prod', 'a later verdict', '{"release":"1"}')`,
+		`INSERT INTO events (time_ms, kind, env, message, attrs) VALUES (4, 'release.judged', 'prod', 'no release named', NULL)`,
+		`INSERT INTO events (time_ms, kind, env, message, attrs) VALUES (5, 'deploy.succeeded', 'prod', 'not a verdict', '{"release":"3"}')`,
+	} {
+		if _, err := old.ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old.Close()
+
+	s, err := Open(path)
+	if err != nil {
+		t.Fatalf("Open of a version 8 database: %v", err)
+	}
+	defer s.Close()
+	for id, want := range map[int64]string{1: "soaked 10m: healthy", 2: "trades: errors > 5.0%", 3: ""} {
+		got, err := s.GetRelease(ctx, id)
+		if err != nil || got.Verdict != want {
+			t.Errorf("release %d: verdict %q (%v), want %q", id, got.Verdict, err, want)
+		}
+	}
+}

@@ -11,7 +11,7 @@ import (
 	"github.com/ladderhq/ladder/internal/store"
 )
 
-const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints, engine`
+const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints, engine, verdict`
 
 // CreateRelease implements store.Store. A zero Started is set to now and an
 // empty Phase to PhaseProgressing, mirroring AppendEvent, so a caller need
@@ -253,7 +253,7 @@ func scanReleases(rows *sql.Rows) ([]store.Release, error) {
 			fps      sql.NullString
 		)
 		if err := rows.Scan(&r.ID, &r.Number, &r.Env, &r.Site, &r.Snapshot, &phase, &r.Reason, &r.Owner, &started, &finished,
-			&r.KnownGood, &r.By, &r.Target, &fps, &r.Engine); err != nil {
+			&r.KnownGood, &r.By, &r.Target, &fps, &r.Engine, &r.Verdict); err != nil {
 			return nil, err
 		}
 		if fps.Valid {
@@ -306,4 +306,16 @@ func (s *Store) MarkKnownGood(ctx context.Context, id int64, at time.Time) (err 
 		return err
 	}
 	return tx.Commit()
+}
+
+// RecordVerdict implements store.Store.
+func (s *Store) RecordVerdict(ctx context.Context, id int64, verdict string) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE releases SET verdict = CASE WHEN verdict = '' THEN $1 ELSE verdict END WHERE id = $2`, verdict, id)
+	if err != nil {
+		return fmt.Errorf("store: record the verdict of release %d: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return fmt.Errorf("store: record the verdict of release %d: %w", id, store.ErrNotFound)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ var releaseTests = []test{
 	{"Unknown", testReleaseUnknown},
 	{"ListFilters", testReleaseList},
 	{"SiteHeads", testSiteHeads},
+	{"VerdictKeptOnce", testReleaseVerdict},
 	{"NumberedPerEnvironment", testReleaseNumbers},
 	{"ConcurrentNumbersAreDistinct", testReleaseNumbersConcurrent},
 	{"AdvanceIsCompareAndSet", testReleaseAdvance},
@@ -252,5 +254,37 @@ func testSiteHeads(t *testing.T, s store.Store) {
 			must(t, "ListReleases", err)
 			equal(t, "newest release of "+tc.env+"/"+h.Site, h.Latest, rel[0])
 		}
+	}
+}
+
+// testReleaseVerdict pins RecordVerdict: the first verdict stays with the
+// release, in every read of it; an unknown release is ErrNotFound.
+func testReleaseVerdict(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	r, err := s.CreateRelease(ctx, store.Release{Env: "prod", Site: "eu-1", Snapshot: hexOf("v"), Started: at(0)})
+	must(t, "CreateRelease", err)
+	if r.Verdict != "" {
+		t.Errorf("a new release has verdict %q", r.Verdict)
+	}
+	must(t, "FinishRelease", s.FinishRelease(ctx, r.ID, store.PhaseSucceeded, "", at(1)))
+	must(t, "RecordVerdict", s.RecordVerdict(ctx, r.ID, "soaked 10m: healthy"))
+	must(t, "RecordVerdict again", s.RecordVerdict(ctx, r.ID, "a second opinion"))
+	got, err := s.GetRelease(ctx, r.ID)
+	must(t, "GetRelease", err)
+	if got.Verdict != "soaked 10m: healthy" {
+		t.Errorf("GetRelease verdict %q, want the first one", got.Verdict)
+	}
+	list, err := s.ListReleases(ctx, store.ReleaseFilter{Env: "prod"})
+	must(t, "ListReleases", err)
+	if len(list) != 1 || list[0].Verdict != got.Verdict {
+		t.Errorf("ListReleases %+v, want the release with its verdict", list)
+	}
+	heads, err := s.SiteHeads(ctx, "prod")
+	must(t, "SiteHeads", err)
+	if len(heads) != 1 || heads[0].Latest.Verdict != got.Verdict {
+		t.Errorf("SiteHeads %+v, want the release with its verdict", heads)
+	}
+	if err := s.RecordVerdict(ctx, r.ID+1000, "x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("RecordVerdict of an unknown release: %v, want ErrNotFound", err)
 	}
 }
