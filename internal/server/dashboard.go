@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
@@ -31,7 +32,9 @@ type asset struct {
 	version string
 }
 
-var assets = loadAssets()
+// assets are hashed on first use (mime's table is read from the system
+// then too), not when any ladder command starts.
+var assets = sync.OnceValue(loadAssets)
 
 func loadAssets() map[string]asset {
 	out := map[string]asset{}
@@ -57,7 +60,7 @@ func loadAssets() map[string]asset {
 var funcs = template.FuncMap{
 	// asset returns the versioned URL of an embedded file.
 	"asset": func(name string) (string, error) {
-		a, ok := assets[name]
+		a, ok := assets()[name]
 		if !ok {
 			return "", fmt.Errorf("unknown asset %q", name)
 		}
@@ -69,15 +72,20 @@ var funcs = template.FuncMap{
 // one "content" definition. The fragment the refresh script fetches is
 // that "content" template alone, so the live view and the first load can
 // never disagree.
+//
+// They are parsed on first use, not when the program starts: every ladder
+// command links this package, and most never serve a page.
 var (
 	dashboardTmpl = parsePage("dashboard.html")
 	eventsTmpl    = parsePage("events.html")
 	ladderTmpl    = parsePage("ladder.html")
 )
 
-func parsePage(name string) *template.Template {
-	return template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS,
-		"templates/layout.html", "templates/partials.html", "templates/"+name))
+func parsePage(name string) func() *template.Template {
+	return sync.OnceValue(func() *template.Template {
+		return template.Must(template.New(name).Funcs(funcs).ParseFS(templateFS,
+			"templates/layout.html", "templates/partials.html", "templates/"+name))
+	})
 }
 
 // contentSecurityPolicy forbids inline script: the page's only script is
@@ -95,7 +103,7 @@ func (s *server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		p.Err = "Cannot read the agent's status: " + err.Error()
 		s.log.Error("dashboard: status", "err", err)
 	}
-	s.render(w, r, dashboardTmpl, p, code)
+	s.render(w, r, dashboardTmpl(), p, code)
 }
 
 // handleEventsPage lists events from the store (all processes' events,
@@ -128,7 +136,7 @@ func (s *server) handleEventsPage(w http.ResponseWriter, r *http.Request) {
 		events = st.Events
 	}
 	p.Events = s.eventsNewestFirst(events)
-	s.render(w, r, eventsTmpl, p, code)
+	s.render(w, r, eventsTmpl(), p, code)
 }
 
 func describeFilter(f store.EventFilter) string {
@@ -176,7 +184,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, t *template.Temp
 }
 
 func (s *server) handleAsset(w http.ResponseWriter, r *http.Request) {
-	a, ok := assets[r.PathValue("name")]
+	a, ok := assets()[r.PathValue("name")]
 	if !ok {
 		http.NotFound(w, r)
 		return

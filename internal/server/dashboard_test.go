@@ -6,6 +6,7 @@ import (
 	"flag"
 	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/render"
+	"html/template"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -213,7 +214,7 @@ func TestEventsPage(t *testing.T) {
 func TestAssets(t *testing.T) {
 	h := New(Options{Auth: testAuth, Hosts: testHosts})
 	for name, ctype := range map[string]string{"style.css": "text/css", "refresh.js": "text/javascript"} {
-		a := assets[name]
+		a := assets()[name]
 		rec := do(h, "GET", "/assets/"+name+"?v="+a.version, "")
 		if rec.Code != 200 || !strings.HasPrefix(rec.Header().Get("Content-Type"), ctype) || !strings.Contains(rec.Header().Get("Cache-Control"), "immutable") {
 			t.Errorf("%s: %d %v", name, rec.Code, rec.Header())
@@ -284,6 +285,22 @@ func TestDashboardShowsDrift(t *testing.T) {
 	for _, want := range []string{`class="drift"`, "ladder up", `data-service="api"`, "1-abcdef12", "stopped", "env API_TOKEN: want &lt;redacted&gt;, have &lt;redacted&gt;"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("drift banner lacks %q", want)
+		}
+	}
+}
+
+// The pages are parsed on first use: each must parse, with the page and
+// content templates every render asks for.
+func TestPagesParse(t *testing.T) {
+	for name, page := range map[string]func() *template.Template{"dashboard": dashboardTmpl, "events": eventsTmpl, "ladder": ladderTmpl} {
+		tmpl := page()
+		for _, want := range []string{"page", "content"} {
+			if tmpl.Lookup(want) == nil {
+				t.Errorf("the %s page has no %q template", name, want)
+			}
+		}
+		if page() != tmpl {
+			t.Errorf("the %s page is parsed again on its second use", name)
 		}
 	}
 }

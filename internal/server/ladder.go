@@ -117,7 +117,7 @@ func (s *server) handleLadderPage(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Title = strings.TrimSpace("Ladder · " + l.Stack + " — ladder")
 	}
-	s.render(w, r, ladderTmpl, p, code)
+	s.render(w, r, ladderTmpl(), p, code)
 }
 
 // ladderAction is one of promote, approve and rollback: how its request
