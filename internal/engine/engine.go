@@ -110,6 +110,10 @@ type Options struct {
 	// clients on other machines: LADDER_SERVER). There every request but
 	// /healthz needs a valid credential (Auth).
 	Listen string
+	// CredentialFailures is how many requests with a bad credential one
+	// address may send over TCP a minute before it gets 429 for the rest
+	// of that minute (0: 20).
+	CredentialFailures int
 }
 
 // ErrStopping is the answer to a request that reaches an engine on its
@@ -510,10 +514,24 @@ func (e *Engine) Authenticate(r *http.Request) (auth.Principal, error) {
 
 // credentialed refuses, over TCP, every request but /healthz that lacks a
 // valid credential: reads too, unlike the owner-only socket.
+// An address that sent too many bad credentials gets 429 for a while
+// (failureLimit).
 func (e *Engine) credentialed(next http.Handler) http.Handler {
+	limit := newFailureLimit(e.o.CredentialFailures)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" {
+			addr := clientAddr(r)
+			if wait, blocked := limit.blocked(addr); blocked {
+				w.Header().Set("Retry-After", retryAfter(wait))
+				w.Header().Set(instanceHeader, e.holder.Instance)
+				writeError(w, http.StatusTooManyRequests, "too many requests with a bad credential from "+addr+": wait, then send a valid token")
+				return
+			}
 			if _, err := e.Authenticate(r); err != nil {
+				limit.failed(addr)
+				if _, blocked := limit.blocked(addr); blocked {
+					e.o.Logger.Warn("bad credentials: refusing the address for a while", "addr", addr)
+				}
 				w.Header().Set("WWW-Authenticate", `Bearer realm="ladder"`)
 				w.Header().Set(instanceHeader, e.holder.Instance)
 				writeError(w, http.StatusUnauthorized, err.Error())
