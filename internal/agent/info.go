@@ -8,13 +8,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
 	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/promote"
+	"github.com/ladderhq/ladder/internal/statefile"
 	"github.com/ladderhq/ladder/internal/store"
 	"syscall"
 )
@@ -39,31 +39,17 @@ func infoPath(stateDir, env string) string {
 }
 
 func writeInfo(stateDir, env string, info Info) error {
-	b, err := json.MarshalIndent(info, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := infoPath(stateDir, env) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, infoPath(stateDir, env))
+	return statefile.Write(infoPath(stateDir, env), info)
 }
 
+// removeInfo removes env's agent file while it names holder: a newer agent
+// may have replaced it.
 func removeInfo(stateDir, env string, holder store.Holder) {
-	// Only remove our own file: a newer agent may have replaced it.
-	if info, err := readInfo(stateDir, env); err == nil && info.Holder == holder {
-		_ = os.Remove(infoPath(stateDir, env))
-	}
+	statefile.RemoveIfOwned(infoPath(stateDir, env), func(i Info) bool { return i.Holder == holder })
 }
 
 func readInfo(stateDir, env string) (Info, error) {
-	var info Info
-	b, err := os.ReadFile(infoPath(stateDir, env))
-	if err != nil {
-		return info, err
-	}
-	return info, json.Unmarshal(b, &info)
+	return statefile.Read[Info](infoPath(stateDir, env))
 }
 
 // instanceHeader carries the agent's instance ID on every answer.

@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ladderhq/ladder/internal/statefile"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -67,33 +68,14 @@ func listenSocket(path string) (net.Listener, error) {
 
 func infoPath(stateDir string) string { return filepath.Join(stateDir, "engine.json") }
 
-func writeJSON(path string, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 func readInfo(stateDir string) (Info, error) {
-	var info Info
-	b, err := os.ReadFile(infoPath(stateDir))
-	if err != nil {
-		return info, err
-	}
-	return info, json.Unmarshal(b, &info)
+	return statefile.Read[Info](infoPath(stateDir))
 }
 
-// removeInfo removes engine.json when it still names holder (a newer
-// engine may have replaced it).
+// removeInfo removes engine.json while it names holder (a newer engine may
+// have replaced it).
 func removeInfo(stateDir string, holder store.Holder) {
-	if info, err := readInfo(stateDir); err == nil && info.Holder == holder {
-		_ = os.Remove(infoPath(stateDir))
-	}
+	statefile.RemoveIfOwned(infoPath(stateDir), func(i Info) bool { return i.Holder == holder })
 }
 
 // Client talks to a running engine: over its socket, or over TCP to a

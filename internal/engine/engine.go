@@ -17,6 +17,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/lease"
+	"github.com/ladderhq/ladder/internal/statefile"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -212,7 +213,7 @@ func (e *Engine) Start(ctx context.Context) error {
 		e.info.URL = "http://" + tcp.Addr().String()
 		go func() { _ = e.tcp.Serve(tcp) }()
 	}
-	if err := writeJSON(infoPath(e.o.StateDir), e.info); err != nil {
+	if err := statefile.Write(infoPath(e.o.StateDir), e.info); err != nil {
 		_ = e.srv.Close()
 		return err
 	}
