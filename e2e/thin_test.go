@@ -147,6 +147,16 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 	if err := follower.cmd.Wait(); err != nil {
 		t.Errorf("events -f after Ctrl-C: %v\n%s", err, follower.output())
 	}
+	// Logs, read where dev runs and streamed by the server.
+	if res := viaServer(t, server, viewer, "logs", "users", "--env", "dev", "--tail", "3"); res.code != 0 || !strings.Contains(res.stdout, "users") {
+		t.Errorf("logs through the server: %s", res)
+	}
+	if res := viaServer(t, server, viewer, "logs", "nosuch", "--env", "dev"); res.code != 4 {
+		t.Errorf("logs of an unknown service through the server: %s", res)
+	}
+	if res := viaServer(t, server, viewer, "logs"); res.code != 2 {
+		t.Errorf("logs through the server without naming the environment: %s", res)
+	}
 	// The page of events is the store's, through the server as here.
 	evPage := p.run("events", "dev", "-n", "5", "-o", "json")
 	if res := viaServer(t, server, viewer, "events", "dev", "-n", "5", "-o", "json"); res.code != 0 || res.stdout != evPage.stdout || !strings.Contains(res.stdout, s2) {
@@ -223,7 +233,7 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 		t.Errorf("drift through the server, want none, against %s: %s", s1[:12], res)
 	}
 	stranger := p.createToken("stranger", "viewer:local")
-	for _, args := range [][]string{{"history", "dev"}, {"drift", "dev"}, {"events", "dev"}, {"events", "dev", "-f"}} {
+	for _, args := range [][]string{{"history", "dev"}, {"drift", "dev"}, {"events", "dev"}, {"events", "dev", "-f"}, {"logs", "--env", "dev"}} {
 		if res := viaServer(t, server, stranger, args...); res.code != 8 {
 			t.Errorf("%v with a token that may not read dev: %s", args, res)
 		}
