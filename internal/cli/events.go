@@ -95,6 +95,17 @@ environment; a token with the viewer role there is enough.`,
 	return cmd
 }
 
+// queryOf is the query of the fields that are set.
+func queryOf(fields map[string]string) url.Values {
+	q := url.Values{}
+	for k, v := range fields {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	return q
+}
+
 // eventsPage is a page of events, oldest first.
 type eventsPage struct {
 	Events []store.Event `json:"events"`
@@ -185,12 +196,7 @@ func (a *app) remoteEvents(ctx context.Context, q eventsQ) error {
 	if err != nil {
 		return err
 	}
-	params := url.Values{}
-	for k, v := range map[string]string{"site": q.Site, "service": q.Service, "kind": q.Kind} {
-		if v != "" {
-			params.Set(k, v)
-		}
-	}
+	params := queryOf(map[string]string{"site": q.Site, "service": q.Service, "kind": q.Kind})
 	base := "/v1/envs/" + url.PathEscape(q.Env) + "/events"
 	var events []store.Event
 	before := q.Before

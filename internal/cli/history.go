@@ -283,12 +283,7 @@ func (a *app) remoteAudit(ctx context.Context, f store.AuditFilter) error {
 		if f.Limit > 0 {
 			want = min(f.Limit-len(entries), maxPage)
 		}
-		q := url.Values{}
-		for k, v := range map[string]string{"env": f.Env, "action": f.Action, "actor": f.Actor, "snapshot": f.Snapshot} {
-			if v != "" {
-				q.Set(k, v)
-			}
-		}
+		q := queryOf(map[string]string{"env": f.Env, "action": f.Action, "actor": f.Actor, "snapshot": f.Snapshot})
 		q.Set("limit", strconv.Itoa(want))
 		q.Set("before", strconv.FormatInt(before, 10))
 		var page auditPage

@@ -135,12 +135,7 @@ func (a *app) remoteLogs(ctx context.Context, q logsQ) error {
 	if err != nil {
 		return err
 	}
-	p := url.Values{}
-	for k, v := range map[string]string{"site": q.Site, "service": q.Service} {
-		if v != "" {
-			p.Set(k, v)
-		}
-	}
+	p := queryOf(map[string]string{"site": q.Site, "service": q.Service})
 	if q.Tail > 0 {
 		p.Set("tail", strconv.Itoa(q.Tail))
 	}
