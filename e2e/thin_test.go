@@ -242,6 +242,41 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 		t.Errorf("history through the server without naming the environment: %s", res)
 	}
 
+	// Tokens are managed through the server by an admin of every rung:
+	// a token made there works at once and stops at its revocation; a
+	// viewer may not list them, and a list never shows a secret.
+	admin := p.localToken()
+	res = viaServer(t, server, admin, "token", "create", "robot", "--role", "viewer:dev", "--expires", "1h", "-o", "json")
+	var made struct {
+		Name  string   `json:"name"`
+		Roles []string `json:"roles"`
+		Token string   `json:"token"`
+	}
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &made) != nil || made.Name != "robot" || !strings.HasPrefix(made.Token, "ldr_") {
+		t.Fatalf("token create through the server: %s", res)
+	}
+	if res := viaServer(t, server, made.Token, "history", "dev"); res.code != 0 {
+		t.Errorf("the token made through the server does not read dev: %s", res)
+	}
+	if res := viaServer(t, server, viewer, "token", "list"); res.code != 8 {
+		t.Errorf("token list as a viewer: %s", res)
+	}
+	if res := viaServer(t, server, viewer, "token", "create", "sneaky", "--role", "admin"); res.code != 8 {
+		t.Errorf("token create as a viewer: %s", res)
+	}
+	if res := viaServer(t, server, admin, "token", "list", "-o", "json"); res.code != 0 || !strings.Contains(res.stdout, `"robot"`) || strings.Contains(res.stdout, made.Token) {
+		t.Errorf("token list through the server, want robot and no secret: %s", res)
+	}
+	if res := viaServer(t, server, admin, "token", "revoke", "Robot"); res.code != 0 || !strings.Contains(res.stdout, "robot") {
+		t.Errorf("token revoke through the server: %s", res)
+	}
+	if res := viaServer(t, server, made.Token, "history", "dev"); res.code != 8 {
+		t.Errorf("a revoked token still reads dev: %s", res)
+	}
+	if res := viaServer(t, server, admin, "token", "revoke", "robot"); res.code != 4 {
+		t.Errorf("revoking a token twice through the server: %s", res)
+	}
+
 	// A snapshot the store does not have: exit 4, as the command says.
 	if res := viaServer(t, server, ci, "promote", "0000dead", "--to", "dev"); res.code != 4 {
 		t.Errorf("promote of an unknown snapshot through the server: %s", res)

@@ -39,6 +39,9 @@ import (
 //	GET  /v1/envs/{env}/events?site&service&kind&limit&before&after -> verbAnswer{result: eventsPage}
 //	GET  /v1/envs/{env}/events/stream?site&service&kind&after -> text/event-stream of store.Event
 //	GET  /v1/envs/{env}/logs?site&service&tail&follow -> text/plain, as ladder logs prints them
+//	POST /v1/tokens    {"name", "roles", "expires"}   -> verbAnswer{result: tokenView, with its secret}
+//	GET  /v1/tokens                                   -> verbAnswer{result: [tokenView]}
+//	DELETE /v1/tokens/{name}                          -> verbAnswer{result: {"revoked": name}}
 //	POST /v1/down      {"env", "all", "volumes"}      -> verbAnswer{result: [downResult]}
 //
 // A verb that ran answers 200 with its outcome, a refusal included; its
@@ -116,6 +119,7 @@ type engineVerbs struct {
 func (v *engineVerbs) routes(mux engine.Mux) {
 	v.eventRoutes(mux)
 	v.logsRoute(mux)
+	v.tokenRoutes(mux)
 	mux.HandleFunc("POST /v1/promote", func(w http.ResponseWriter, r *http.Request) {
 		var req promoteRequest
 		if !decodeVerb(w, r, &req) {

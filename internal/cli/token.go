@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +16,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/auth"
+	"github.com/ladderhq/ladder/internal/engine"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -110,34 +114,35 @@ created without a credential and must be an admin itself.`,
 			if err := errors.Join(errs...); err != nil {
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
+			req := tokenRequest{Name: args[0], Roles: roles, Expires: expires.String()}
+			var v tokenView
+			if os.Getenv(EnvServer) != "" {
+				c, err := a.thinClient(ctx)
+				if err != nil {
+					return err
+				}
+				if _, err := a.callVerb(ctx, c, "/v1/tokens", req, &v); err != nil {
+					return err
+				}
+			} else {
+				ws, err := a.open(ctx)
+				if err != nil {
+					return err
+				}
+				defer ws.Close()
+				if v, err = a.tokenCreate(ctx, ws, args[0], grants, expires); err != nil {
+					return err
+				}
 			}
-			defer ws.Close()
-			by, err := a.tokenCreator(ctx, ws, grants)
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			secret, t, err := auth.NewToken(ctx, ws.store, args[0], grants, expires, now)
-			if errors.Is(err, store.ErrConflict) {
-				return &ExitError{Code: ExitConfig, Err: fmt.Errorf("a token named %s exists", auth.NormalizeName(args[0])), Hint: "ladder token revoke " + auth.NormalizeName(args[0])}
-			}
-			if err != nil {
-				return err
-			}
-			a.auditToken(cmd, ws, by, "token.create", t.Name, strings.Join(t.Grants, ","))
-			v := viewOf(t, now)
-			v.Token = secret
 			if a.json() {
 				return a.printJSON(v)
 			}
-			fmt.Fprintf(a.Out, "token %s (%s)", t.Name, strings.Join(t.Grants, ", "))
+			t := v
+			fmt.Fprintf(a.Out, "token %s (%s)", t.Name, strings.Join(t.Roles, ", "))
 			if !t.Expires.IsZero() {
 				fmt.Fprintf(a.Out, ", expires %s", t.Expires.Local().Format(time.RFC3339))
 			}
-			fmt.Fprintf(a.Out, ":\n\n  %s\n\nThis is the only time it is shown. Use it as LADDER_TOKEN=%s...\n", secret, secret[:len(auth.TokenPrefix)+4])
+			fmt.Fprintf(a.Out, ":\n\n  %s\n\nThis is the only time it is shown. Use it as LADDER_TOKEN=%s...\n", t.Token, t.Token[:min(len(t.Token), len(auth.TokenPrefix)+4)])
 			return nil
 		},
 	}
@@ -155,22 +160,27 @@ func newTokenListCmd(a *app) *cobra.Command {
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
+			var views []tokenView
+			if os.Getenv(EnvServer) != "" {
+				c, err := a.thinClient(ctx)
+				if err != nil {
+					return err
+				}
+				if _, err := a.callRead(ctx, c, "/v1/tokens", &views); err != nil {
+					return err
+				}
+			} else {
+				ws, err := a.open(ctx)
+				if err != nil {
+					return err
+				}
+				defer ws.Close()
+				if views, err = a.tokenList(ctx, ws); err != nil {
+					return err
+				}
 			}
-			defer ws.Close()
-			if _, err := a.actAs(ctx, ws, "", auth.ActionAdmin); err != nil {
-				return err
-			}
-			toks, err := ws.store.ListTokens(ctx)
-			if err != nil {
-				return err
-			}
-			now := time.Now()
-			views := make([]tokenView, 0, len(toks))
-			for _, t := range toks {
-				views = append(views, viewOf(t, now))
+			if views == nil {
+				views = []tokenView{}
 			}
 			if a.json() {
 				return a.printJSON(views)
@@ -201,23 +211,26 @@ func newTokenRevokeCmd(a *app) *cobra.Command {
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer ws.Close()
-			by, err := a.actAs(ctx, ws, "", auth.ActionAdmin)
-			if err != nil {
-				return err
-			}
 			name := auth.NormalizeName(args[0])
-			if err := ws.store.RevokeToken(ctx, name); err != nil {
-				if errors.Is(err, store.ErrNotFound) {
-					return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("no token named %s", name), Hint: "ladder token list"}
+			if os.Getenv(EnvServer) != "" {
+				c, err := a.thinClient(ctx)
+				if err != nil {
+					return err
 				}
-				return err
+				var ans map[string]string
+				if _, err := a.call(ctx, c, http.MethodDelete, "/v1/tokens/"+url.PathEscape(name), nil, &ans); err != nil {
+					return err
+				}
+			} else {
+				ws, err := a.open(ctx)
+				if err != nil {
+					return err
+				}
+				defer ws.Close()
+				if err := a.tokenRevoke(ctx, ws, name); err != nil {
+					return err
+				}
 			}
-			a.auditToken(cmd, ws, by, "token.revoke", name, "")
 			if a.json() {
 				return a.printJSON(map[string]string{"revoked": name})
 			}
@@ -227,8 +240,119 @@ func newTokenRevokeCmd(a *app) *cobra.Command {
 	}
 }
 
-func (a *app) auditToken(cmd *cobra.Command, ws *workspace, by, action, name, detail string) {
-	if _, err := ws.store.Audit(cmd.Context(), store.AuditEntry{Actor: by, Action: action, Outcome: name, Detail: detail}); err != nil {
+// tokenRequest asks a ladder server for a token (POST /v1/tokens).
+type tokenRequest struct {
+	Name  string   `json:"name"`
+	Roles []string `json:"roles"`
+	// Expires is a Go duration ("720h"); "0s" or empty: no expiry.
+	Expires string `json:"expires,omitempty"`
+}
+
+// tokenCreate makes a token as the principal of ws (an admin on every
+// environment; for a store without tokens, the first admin) and returns
+// it with its secret.
+func (a *app) tokenCreate(ctx context.Context, ws *workspace, name string, grants []auth.Grant, expires time.Duration) (tokenView, error) {
+	by, err := a.tokenCreator(ctx, ws, grants)
+	if err != nil {
+		return tokenView{}, err
+	}
+	now := time.Now()
+	secret, t, err := auth.NewToken(ctx, ws.store, name, grants, expires, now)
+	if errors.Is(err, store.ErrConflict) {
+		return tokenView{}, &ExitError{Code: ExitConfig, Err: fmt.Errorf("a token named %s exists", auth.NormalizeName(name)), Hint: "ladder token revoke " + auth.NormalizeName(name)}
+	}
+	if err != nil {
+		return tokenView{}, err
+	}
+	a.auditToken(ctx, ws, by, "token.create", t.Name, strings.Join(t.Grants, ","))
+	v := viewOf(t, now)
+	v.Token = secret
+	return v, nil
+}
+
+// tokenList lists the tokens, for an admin on every environment.
+func (a *app) tokenList(ctx context.Context, ws *workspace) ([]tokenView, error) {
+	if _, err := a.actAs(ctx, ws, "", auth.ActionAdmin); err != nil {
+		return nil, err
+	}
+	toks, err := ws.store.ListTokens(ctx)
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	views := make([]tokenView, 0, len(toks))
+	for _, t := range toks {
+		views = append(views, viewOf(t, now))
+	}
+	return views, nil
+}
+
+// tokenRevoke revokes the token of name (normalised), for an admin on
+// every environment.
+func (a *app) tokenRevoke(ctx context.Context, ws *workspace, name string) error {
+	by, err := a.actAs(ctx, ws, "", auth.ActionAdmin)
+	if err != nil {
+		return err
+	}
+	if err := ws.store.RevokeToken(ctx, name); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("no token named %s", name), Hint: "ladder token list"}
+		}
+		return err
+	}
+	a.auditToken(ctx, ws, by, "token.revoke", name, "")
+	return nil
+}
+
+// tokenRoutes manage tokens for thin clients, as ladder token does, for
+// an admin on every environment.
+func (v *engineVerbs) tokenRoutes(mux engine.Mux) {
+	mux.HandleFunc("POST /v1/tokens", func(w http.ResponseWriter, r *http.Request) {
+		var req tokenRequest
+		if !decodeVerb(w, r, &req) {
+			return
+		}
+		grants, gerr := auth.ParseGrants(req.Roles)
+		var expires time.Duration
+		var derr error
+		if req.Expires != "" {
+			expires, derr = time.ParseDuration(req.Expires)
+		}
+		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			var errs []error
+			if len(req.Roles) == 0 {
+				errs = append(errs, errors.New("roles: at least one ROLE[:ENV] is required"))
+			}
+			if derr != nil || expires < 0 {
+				errs = append(errs, fmt.Errorf("expires: want a duration of 0 or more, not %q", req.Expires))
+			}
+			if err := auth.CheckName(req.Name); err != nil {
+				errs = append(errs, err)
+			}
+			if err := errors.Join(append(errs, gerr)...); err != nil {
+				return nil, &ExitError{Code: ExitConfig, Err: err}
+			}
+			return a.tokenCreate(ctx, ws, req.Name, grants, expires)
+		})
+	})
+	mux.HandleFunc("GET /v1/tokens", func(w http.ResponseWriter, r *http.Request) {
+		v.read(w, r, "", func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			return a.tokenList(ctx, ws)
+		})
+	})
+	mux.HandleFunc("DELETE /v1/tokens/{name}", func(w http.ResponseWriter, r *http.Request) {
+		name := auth.NormalizeName(r.PathValue("name"))
+		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			if err := a.tokenRevoke(ctx, ws, name); err != nil {
+				return nil, err
+			}
+			return map[string]string{"revoked": name}, nil
+		})
+	})
+}
+
+func (a *app) auditToken(ctx context.Context, ws *workspace, by, action, name, detail string) {
+	if _, err := ws.store.Audit(ctx, store.AuditEntry{Actor: by, Action: action, Outcome: name, Detail: detail}); err != nil {
 		a.logger().Warn("audit", "action", action, "err", err)
 	}
 }
