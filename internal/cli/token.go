@@ -116,23 +116,15 @@ created without a credential and must be an admin itself.`,
 			}
 			req := tokenRequest{Name: args[0], Roles: roles, Expires: expires.String()}
 			var v tokenView
-			if os.Getenv(EnvServer) != "" {
-				c, err := a.thinClient(ctx)
-				if err != nil {
-					return err
-				}
-				if _, err := a.callVerb(ctx, c, "/v1/tokens", req, &v); err != nil {
-					return err
-				}
-			} else {
-				ws, err := a.open(ctx)
-				if err != nil {
-					return err
-				}
-				defer ws.Close()
-				if v, err = a.tokenCreate(ctx, ws, args[0], grants, expires); err != nil {
-					return err
-				}
+			err = a.serverOr(ctx, func(c *engine.Client) error {
+				_, err := a.callVerb(ctx, c, "/v1/tokens", req, &v)
+				return err
+			}, func(ws *workspace) (err error) {
+				v, err = a.tokenCreate(ctx, ws, args[0], grants, expires)
+				return err
+			})
+			if err != nil {
+				return err
 			}
 			if a.json() {
 				return a.printJSON(v)
@@ -161,23 +153,15 @@ func newTokenListCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			var views []tokenView
-			if os.Getenv(EnvServer) != "" {
-				c, err := a.thinClient(ctx)
-				if err != nil {
-					return err
-				}
-				if _, err := a.callRead(ctx, c, "/v1/tokens", &views); err != nil {
-					return err
-				}
-			} else {
-				ws, err := a.open(ctx)
-				if err != nil {
-					return err
-				}
-				defer ws.Close()
-				if views, err = a.tokenList(ctx, ws); err != nil {
-					return err
-				}
+			err := a.serverOr(ctx, func(c *engine.Client) error {
+				_, err := a.callRead(ctx, c, "/v1/tokens", &views)
+				return err
+			}, func(ws *workspace) (err error) {
+				views, err = a.tokenList(ctx, ws)
+				return err
+			})
+			if err != nil {
+				return err
 			}
 			if views == nil {
 				views = []tokenView{}
@@ -212,24 +196,15 @@ func newTokenRevokeCmd(a *app) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			name := auth.NormalizeName(args[0])
-			if os.Getenv(EnvServer) != "" {
-				c, err := a.thinClient(ctx)
-				if err != nil {
-					return err
-				}
+			err := a.serverOr(ctx, func(c *engine.Client) error {
 				var ans map[string]string
-				if _, err := a.call(ctx, c, http.MethodDelete, "/v1/tokens/"+url.PathEscape(name), nil, &ans); err != nil {
-					return err
-				}
-			} else {
-				ws, err := a.open(ctx)
-				if err != nil {
-					return err
-				}
-				defer ws.Close()
-				if err := a.tokenRevoke(ctx, ws, name); err != nil {
-					return err
-				}
+				_, err := a.call(ctx, c, http.MethodDelete, "/v1/tokens/"+url.PathEscape(name), nil, &ans)
+				return err
+			}, func(ws *workspace) error {
+				return a.tokenRevoke(ctx, ws, name)
+			})
+			if err != nil {
+				return err
 			}
 			if a.json() {
 				return a.printJSON(map[string]string{"revoked": name})
@@ -238,6 +213,24 @@ func newTokenRevokeCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// serverOr runs remote against the ladder server LADDER_SERVER names,
+// otherwise local on this machine's project and store.
+func (a *app) serverOr(ctx context.Context, remote func(*engine.Client) error, local func(*workspace) error) error {
+	if os.Getenv(EnvServer) != "" {
+		c, err := a.thinClient(ctx)
+		if err != nil {
+			return err
+		}
+		return remote(c)
+	}
+	ws, err := a.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	return local(ws)
 }
 
 // tokenRequest asks a ladder server for a token (POST /v1/tokens).
