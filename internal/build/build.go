@@ -329,12 +329,44 @@ func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
 	return outcome{art: art}
 }
 
-// compileGo runs go build on the service's main package and returns the
-// binary.
+// compileGo returns the binary of the service's main package: go build
+// runs once per build context in a session, and services that share a
+// context share its binary.
 func (b *Builder) compileGo(ctx context.Context, s *session, j *job) ([]byte, error) {
+	s.compileMu.Lock()
+	if s.compiles == nil {
+		s.compiles = map[string]*compile{}
+	}
+	c, shared := s.compiles[j.context]
+	if !shared {
+		c = &compile{done: make(chan struct{})}
+		s.compiles[j.context] = c
+	}
+	s.compileMu.Unlock()
+	if !shared {
+		c.bin, c.output, c.err = b.goBuild(ctx, s, j)
+		close(c.done)
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if c.err != nil {
+		if c.output != nil {
+			return nil, fmt.Errorf("service %q: go build failed (%v):\n%s", j.service, c.err, tail(c.output, 20))
+		}
+		return nil, fmt.Errorf("service %q: %w", j.service, c.err)
+	}
+	return c.bin, nil
+}
+
+// goBuild runs go build on j's main package; a failed build returns what
+// go printed.
+func (b *Builder) goBuild(ctx context.Context, s *session, j *job) (bin, output []byte, err error) {
 	tmp, err := b.mkTemp(filepath.Join(b.opts.Dir, "tmp"), "go-"+safeName(j.service)+"-")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "app")
@@ -345,13 +377,13 @@ func (b *Builder) compileGo(ctx context.Context, s *session, j *job) ([]byte, er
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
-		return nil, fmt.Errorf("service %q: go build failed (%v):\n%s", j.service, err, tail(output, 20))
+		return nil, output, err
 	}
-	bin, err := os.ReadFile(out)
+	bin, err = os.ReadFile(out)
 	if err != nil {
-		return nil, fmt.Errorf("service %q: reading the built binary: %w", j.service, err)
+		return nil, nil, fmt.Errorf("reading the built binary: %w", err)
 	}
-	return bin, nil
+	return bin, nil, nil
 }
 
 // buildGo compiles the service's main package and stores its image.

@@ -428,3 +428,47 @@ func layerFacts(t *testing.T, img v1.Image) []string {
 	}
 	return out
 }
+
+// Services built from one context (an API and its worker from one main
+// package) share one go build: each gets its own image of the same
+// binary, and a compile error names each of them.
+func TestServicesOfOneContextShareTheirCompile(t *testing.T) {
+	src := copyFixture(t)
+	stack := stackFor(src, "api", "worker", "web")
+	for _, name := range []string{"worker", "web"} {
+		svc := stack.Compose.Services[name]
+		svc.Build.Context = "services/api"
+		stack.Compose.Services[name] = svc
+	}
+	h := newHarness(t, "", nil)
+	arts, rep := h.build(t, stack)
+	checkReport(t, rep, []string{"api", "web", "worker"}, nil)
+	if n := h.builds.Load(); n != 1 {
+		t.Errorf("three services of one context ran go build %d times, want 1", n)
+	}
+	binaries := map[string]bool{}
+	for name, a := range arts {
+		if a.Service != name || !snapshot.ValidDigest(a.Digest) {
+			t.Errorf("artifact %s: %+v", name, a)
+		}
+		binaries[a.Digest] = true
+	}
+	if len(binaries) != 3 {
+		t.Errorf("artifacts %v: want an image of its own per service", arts)
+	}
+
+	writeFile(t, filepath.Join(src, "services/api/main.go"), "package main\n\nfunc main() {\n\tnope()\n}\n")
+	h.reset()
+	_, _, err := h.Build(context.Background(), stack)
+	if err == nil {
+		t.Fatal("Build succeeded with a compile error")
+	}
+	for _, name := range []string{"api", "web", "worker"} {
+		if !strings.Contains(err.Error(), fmt.Sprintf("service %q: go build failed", name)) {
+			t.Errorf("the error does not name %s:\n%v", name, err)
+		}
+	}
+	if n := h.builds.Load(); n != 1 {
+		t.Errorf("a failing compile of one context ran go build %d times, want 1", n)
+	}
+}

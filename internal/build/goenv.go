@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // goBuildFlags are the flags of every go build. -trimpath and an empty
@@ -47,6 +48,21 @@ type session struct {
 	// index is the set of manifest digests in the layout's index.json,
 	// loaded on first use; guarded by b.layoutMu.
 	index map[string]bool
+
+	// compiles are the go builds of this session by build context: the
+	// binary depends on the context and the session's environment alone,
+	// so services built from one context (an API and its worker) share
+	// one compile.
+	compileMu sync.Mutex
+	compiles  map[string]*compile
+}
+
+// compile is one go build, shared by every service of its context.
+type compile struct {
+	done   chan struct{}
+	bin    []byte
+	output []byte
+	err    error
 }
 
 // toolchain is what `go env` said, remembered in the stat cache under Key
