@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -275,6 +276,36 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 	}
 	if res := viaServer(t, server, admin, "token", "revoke", "robot"); res.code != 4 {
 		t.Errorf("revoking a token twice through the server: %s", res)
+	}
+
+	// Trusted keys too: an admin adds and revokes one from anywhere, a
+	// viewer of every rung lists them and may change nothing.
+	if res := p.run("keys", "generate"); res.code != 0 {
+		t.Fatalf("keys generate: %s", res)
+	}
+	pub := filepath.Join(p.dir, "ladder.pub")
+	if res := viaServer(t, server, viewer, "trust", "add", pub); res.code != 8 {
+		t.Errorf("trust add as a viewer: %s", res)
+	}
+	res = viaServer(t, server, admin, "trust", "add", pub, "-o", "json")
+	var key struct {
+		Fingerprint string `json:"fingerprint"`
+		AddedBy     string `json:"addedBy"`
+	}
+	if res.code != 0 || json.Unmarshal([]byte(res.stdout), &key) != nil || len(key.Fingerprint) != 64 {
+		t.Fatalf("trust add through the server: %s", res)
+	}
+	if res := viaServer(t, server, viewer, "trust", "list"); res.code != 0 || !strings.Contains(res.stdout, key.Fingerprint) || !strings.Contains(res.stdout, "trusted") {
+		t.Errorf("trust list through the server: %s", res)
+	}
+	if res := viaServer(t, server, admin, "trust", "revoke", key.Fingerprint[:12]); res.code != 0 || !strings.Contains(res.stdout, key.Fingerprint) {
+		t.Errorf("trust revoke through the server: %s", res)
+	}
+	if res := viaServer(t, server, admin, "trust", "revoke", key.Fingerprint[:12]); res.code != 2 || !strings.Contains(res.stderr, "revoked already") {
+		t.Errorf("trust revoke of a revoked key through the server: %s", res)
+	}
+	if res := viaServer(t, server, admin, "trust", "add", pub); res.code != 2 || !strings.Contains(res.stderr, "never trusted again") {
+		t.Errorf("trusting a revoked key again through the server: %s", res)
 	}
 
 	// A snapshot the store does not have: exit 4, as the command says.

@@ -42,6 +42,9 @@ import (
 //	POST /v1/tokens    {"name", "roles", "expires"}   -> verbAnswer{result: tokenView, with its secret}
 //	GET  /v1/tokens                                   -> verbAnswer{result: [tokenView]}
 //	DELETE /v1/tokens/{name}                          -> verbAnswer{result: {"revoked": name}}
+//	GET  /v1/trust                                    -> verbAnswer{result: [store.TrustedKey]}
+//	POST /v1/trust     {"pem"}                        -> verbAnswer{result: store.TrustedKey}
+//	DELETE /v1/trust/{fingerprint}                    -> verbAnswer{result: {"revoked": fingerprint}}
 //	POST /v1/down      {"env", "all", "volumes"}      -> verbAnswer{result: [downResult]}
 //
 // A verb that ran answers 200 with its outcome, a refusal included; its
@@ -120,6 +123,7 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 	v.eventRoutes(mux)
 	v.logsRoute(mux)
 	v.tokenRoutes(mux)
+	v.trustRoutes(mux)
 	mux.HandleFunc("POST /v1/promote", func(w http.ResponseWriter, r *http.Request) {
 		var req promoteRequest
 		if !decodeVerb(w, r, &req) {

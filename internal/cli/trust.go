@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -14,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ladderhq/ladder/internal/auth"
+	"github.com/ladderhq/ladder/internal/engine"
 	"github.com/ladderhq/ladder/internal/sign"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
@@ -151,12 +154,14 @@ trusted again.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
-			if err != nil {
+			var keys []store.TrustedKey
+			err := a.serverOr(ctx, func(c *engine.Client) error {
+				_, err := a.callRead(ctx, c, "/v1/trust", &keys)
 				return err
-			}
-			defer ws.Close()
-			keys, err := ws.store.TrustedKeys(ctx)
+			}, func(ws *workspace) (err error) {
+				keys, err = ws.store.TrustedKeys(ctx)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -188,20 +193,18 @@ trusted again.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
-			if err != nil {
-				return err
-			}
-			defer ws.Close()
-			by, err := a.actAs(ctx, ws, "", auth.ActionAdmin)
-			if err != nil {
-				return err
-			}
 			pem, err := readPublicKey(args[0])
 			if err != nil {
 				return &ExitError{Code: ExitConfig, Err: err}
 			}
-			k, err := a.trust(ctx, ws, pem, by, "added")
+			var k store.TrustedKey
+			err = a.serverOr(ctx, func(c *engine.Client) error {
+				_, err := a.callVerb(ctx, c, "/v1/trust", trustRequest{PEM: string(pem)}, &k)
+				return err
+			}, func(ws *workspace) (err error) {
+				k, err = a.trustAdd(ctx, ws, pem)
+				return err
+			})
 			if err != nil {
 				return err
 			}
@@ -218,50 +221,114 @@ trusted again.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
+			var fp string
+			err := a.serverOr(ctx, func(c *engine.Client) error {
+				var ans map[string]string
+				_, err := a.call(ctx, c, http.MethodDelete, "/v1/trust/"+url.PathEscape(args[0]), nil, &ans)
+				fp = ans["revoked"]
+				return err
+			}, func(ws *workspace) (err error) {
+				fp, err = a.trustRevoke(ctx, ws, args[0])
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			defer ws.Close()
-			by, err := a.actAs(ctx, ws, "", auth.ActionAdmin)
-			if err != nil {
-				return err
-			}
-			keys, err := ws.store.TrustedKeys(ctx)
-			if err != nil {
-				return err
-			}
-			ref := strings.ToLower(args[0])
-			if len(ref) < 8 {
-				return exitf(ExitConfig, "give at least 8 digits of the fingerprint")
-			}
-			var match []store.TrustedKey
-			for _, k := range keys {
-				if strings.HasPrefix(k.Fingerprint, ref) {
-					match = append(match, k)
-				}
-			}
-			switch len(match) {
-			case 0:
-				return &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("no trusted key %s", ref), Hint: "ladder trust list"}
-			case 1:
-			default:
-				return exitf(ExitConfig, "%s matches %d keys: give more digits", ref, len(match))
-			}
-			if err := ws.store.RevokeKey(ctx, match[0].Fingerprint, by, time.Now().UTC()); err != nil {
-				if errors.Is(err, store.ErrConflict) {
-					return exitf(ExitConfig, "key %s is revoked already", match[0].Fingerprint)
-				}
-				return err
-			}
-			_, _ = ws.store.Audit(context.WithoutCancel(ctx), store.AuditEntry{Actor: by, Action: "trust", Outcome: "revoked", Detail: "key " + match[0].Fingerprint})
 			if a.json() {
-				return a.printJSON(map[string]string{"revoked": match[0].Fingerprint})
+				return a.printJSON(map[string]string{"revoked": fp})
 			}
-			fmt.Fprintf(a.Out, "revoked key %s: snapshots signed with it are refused by signed rungs\n", match[0].Fingerprint)
+			fmt.Fprintf(a.Out, "revoked key %s: snapshots signed with it are refused by signed rungs\n", fp)
 			return nil
 		},
 	}
 	cmd.AddCommand(list, add, revoke)
 	return cmd
+}
+
+// trustRequest asks a ladder server to trust a public key (POST /v1/trust).
+type trustRequest struct {
+	PEM string `json:"pem"`
+}
+
+// trustAdd trusts pem, for an admin on every environment.
+func (a *app) trustAdd(ctx context.Context, ws *workspace, pem []byte) (store.TrustedKey, error) {
+	by, err := a.actAs(ctx, ws, "", auth.ActionAdmin)
+	if err != nil {
+		return store.TrustedKey{}, err
+	}
+	return a.trust(ctx, ws, pem, by, "added")
+}
+
+// trustRevoke stops trusting the key whose fingerprint ref begins (8
+// digits at least), for an admin on every environment, and returns its
+// fingerprint.
+func (a *app) trustRevoke(ctx context.Context, ws *workspace, ref string) (string, error) {
+	by, err := a.actAs(ctx, ws, "", auth.ActionAdmin)
+	if err != nil {
+		return "", err
+	}
+	keys, err := ws.store.TrustedKeys(ctx)
+	if err != nil {
+		return "", err
+	}
+	ref = strings.ToLower(ref)
+	if len(ref) < 8 {
+		return "", exitf(ExitConfig, "give at least 8 digits of the fingerprint")
+	}
+	var match []store.TrustedKey
+	for _, k := range keys {
+		if strings.HasPrefix(k.Fingerprint, ref) {
+			match = append(match, k)
+		}
+	}
+	switch len(match) {
+	case 0:
+		return "", &ExitError{Code: ExitNotRunning, Err: fmt.Errorf("no trusted key %s", ref), Hint: "ladder trust list"}
+	case 1:
+	default:
+		return "", exitf(ExitConfig, "%s matches %d keys: give more digits", ref, len(match))
+	}
+	fp := match[0].Fingerprint
+	if err := ws.store.RevokeKey(ctx, fp, by, time.Now().UTC()); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return "", exitf(ExitConfig, "key %s is revoked already", fp)
+		}
+		return "", err
+	}
+	_, _ = ws.store.Audit(context.WithoutCancel(ctx), store.AuditEntry{Actor: by, Action: "trust", Outcome: "revoked", Detail: "key " + fp})
+	return fp, nil
+}
+
+// trustRoutes manage the trusted keys for thin clients, as ladder trust
+// does: the list for a viewer of every environment, changes for an admin
+// of every environment.
+func (v *engineVerbs) trustRoutes(mux engine.Mux) {
+	mux.HandleFunc("GET /v1/trust", func(w http.ResponseWriter, r *http.Request) {
+		v.read(w, r, "", func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			keys, err := ws.store.TrustedKeys(ctx)
+			if keys == nil && err == nil {
+				keys = []store.TrustedKey{}
+			}
+			return keys, err
+		})
+	})
+	mux.HandleFunc("POST /v1/trust", func(w http.ResponseWriter, r *http.Request) {
+		var req trustRequest
+		if !decodeVerb(w, r, &req) {
+			return
+		}
+		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			return a.trustAdd(ctx, ws, []byte(req.PEM))
+		})
+	})
+	mux.HandleFunc("DELETE /v1/trust/{fingerprint}", func(w http.ResponseWriter, r *http.Request) {
+		ref := r.PathValue("fingerprint")
+		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			fp, err := a.trustRevoke(ctx, ws, ref)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]string{"revoked": fp}, nil
+		})
+	})
 }
