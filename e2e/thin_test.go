@@ -148,6 +148,11 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 	if err := follower.cmd.Wait(); err != nil {
 		t.Errorf("events -f after Ctrl-C: %v\n%s", err, follower.output())
 	}
+	// The snapshots and where they run, as the store says.
+	snaps := p.run("snapshots", "-o", "json")
+	if res := viaServer(t, server, viewer, "snapshots", "-o", "json"); res.code != 0 || res.stdout != snaps.stdout || !strings.Contains(res.stdout, s2) {
+		t.Errorf("snapshots through the server:\n%s\nwant the store's:\n%s", res, snaps)
+	}
 	// Logs, read where dev runs and streamed by the server.
 	if res := viaServer(t, server, viewer, "logs", "users", "--env", "dev", "--tail", "3"); res.code != 0 || !strings.Contains(res.stdout, "users") {
 		t.Errorf("logs through the server: %s", res)
@@ -234,7 +239,7 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 		t.Errorf("drift through the server, want none, against %s: %s", s1[:12], res)
 	}
 	stranger := p.createToken("stranger", "viewer:local")
-	for _, args := range [][]string{{"history", "dev"}, {"drift", "dev"}, {"events", "dev"}, {"events", "dev", "-f"}, {"logs", "--env", "dev"}} {
+	for _, args := range [][]string{{"history", "dev"}, {"drift", "dev"}, {"events", "dev"}, {"events", "dev", "-f"}, {"logs", "--env", "dev"}, {"snapshots"}} {
 		if res := viaServer(t, server, stranger, args...); res.code != 8 {
 			t.Errorf("%v with a token that may not read dev: %s", args, res)
 		}

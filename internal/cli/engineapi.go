@@ -43,6 +43,7 @@ import (
 //	GET  /v1/tokens                                   -> verbAnswer{result: [tokenView]}
 //	DELETE /v1/tokens/{name}                          -> verbAnswer{result: {"revoked": name}}
 //	GET  /v1/trust                                    -> verbAnswer{result: [store.TrustedKey]}
+//	GET  /v1/snapshots?limit                          -> verbAnswer{result: [snapshotRow]}
 //	POST /v1/trust     {"pem"}                        -> verbAnswer{result: store.TrustedKey}
 //	DELETE /v1/trust/{fingerprint}                    -> verbAnswer{result: {"revoked": fingerprint}}
 //	POST /v1/down      {"env", "all", "volumes"}      -> verbAnswer{result: [downResult]}
@@ -124,6 +125,7 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 	v.logsRoute(mux)
 	v.tokenRoutes(mux)
 	v.trustRoutes(mux)
+	v.snapshotRoutes(mux)
 	mux.HandleFunc("POST /v1/promote", func(w http.ResponseWriter, r *http.Request) {
 		var req promoteRequest
 		if !decodeVerb(w, r, &req) {

@@ -5,12 +5,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/engine"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
 )
@@ -20,40 +23,41 @@ func newSnapshotsCmd(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "snapshots",
 		Short: "List snapshots, newest first, and where they run",
+		Long: `snapshots lists the snapshots, newest first, each with the sites whose
+current release runs it.
+
+With LADDER_SERVER (and LADDER_TOKEN), the ladder server answers, for a
+token with the viewer role on every environment (viewer:*).`,
 		Example: `  ladder snapshots
   ladder snapshots -o json | jq -r '.[0].id'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
+			if limit < 0 {
+				return exitf(ExitConfig, "--limit takes a number of 0 or more")
+			}
+			var rows []snapshotRow
+			err := a.serverOr(ctx, func(c *engine.Client) error {
+				_, err := a.callRead(ctx, c, "/v1/snapshots?limit="+strconv.Itoa(limit), &rows)
+				return err
+			}, func(ws *workspace) (err error) {
+				rows, err = snapshotRows(ctx, ws.store, limit)
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			defer ws.Close()
-			snaps, err := ws.store.ListSnapshots(ctx, limit)
-			if err != nil {
-				return err
-			}
-			where, err := deployedWhere(cmd, ws.store)
-			if err != nil {
-				return err
+			if rows == nil {
+				rows = []snapshotRow{}
 			}
 			if a.json() {
-				type row struct {
-					*snapshot.Snapshot
-					Running []string `json:"running"`
-				}
-				rows := make([]row, 0, len(snaps))
-				for _, s := range snaps {
-					rows = append(rows, row{s, nonNil(where[s.ID])})
-				}
 				return a.printJSON(rows)
 			}
 			tw := tabwriter.NewWriter(a.Out, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "SNAPSHOT\tCREATED\tREVISION\tSERVICES\tRUNNING ON")
-			for _, s := range snaps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", snapshot.Short(s.ID), s.Created.Local().Format("2006-01-02 15:04:05"),
-					shortRev(s.Revision), len(s.Artifacts), joinOr(where[s.ID], "-"))
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\n", snapshot.Short(r.ID), r.Created.Local().Format("2006-01-02 15:04:05"),
+					shortRev(r.Revision), len(r.Artifacts), joinOr(r.Running, "-"))
 			}
 			return tw.Flush()
 		},
@@ -127,8 +131,48 @@ func newSnapshotCmd(a *app) *cobra.Command {
 
 // deployedWhere maps snapshot IDs to the sites whose last successful
 // release they are.
-func deployedWhere(cmd *cobra.Command, st store.Store) (map[string][]string, error) {
-	rels, err := st.ListReleases(cmd.Context(), store.ReleaseFilter{Phase: store.PhaseSucceeded})
+// snapshotRow is a snapshot as ladder snapshots lists it: with the sites
+// (ENV/SITE) whose current release runs it.
+type snapshotRow struct {
+	*snapshot.Snapshot
+	Running []string `json:"running"`
+}
+
+// snapshotRows lists the newest limit snapshots (0: all), with where each
+// runs.
+func snapshotRows(ctx context.Context, st store.Store, limit int) ([]snapshotRow, error) {
+	snaps, err := st.ListSnapshots(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	where, err := deployedWhere(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	rows := make([]snapshotRow, 0, len(snaps))
+	for _, s := range snaps {
+		rows = append(rows, snapshotRow{s, nonNil(where[s.ID])})
+	}
+	return rows, nil
+}
+
+// snapshotRoutes list snapshots for thin clients, as ladder snapshots
+// does, for a viewer of every environment.
+func (v *engineVerbs) snapshotRoutes(mux engine.Mux) {
+	mux.HandleFunc("GET /v1/snapshots", func(w http.ResponseWriter, r *http.Request) {
+		q, err := pageQuery(r)
+		if err != nil {
+			writeVerbStatus(w, http.StatusBadRequest, err.Error())
+			return
+		}
+		v.read(w, r, "", func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			return snapshotRows(ctx, ws.store, q.Limit)
+		})
+	})
+}
+
+func deployedWhere(ctx context.Context, st store.Store) (map[string][]string, error) {
+	rels, err := st.ListReleases(ctx, store.ReleaseFilter{Phase: store.PhaseSucceeded})
 	if err != nil {
 		return nil, err
 	}
