@@ -198,28 +198,19 @@ func (a *app) remoteEvents(ctx context.Context, q eventsQ) error {
 	}
 	params := queryOf(map[string]string{"site": q.Site, "service": q.Service, "kind": q.Kind})
 	base := "/v1/envs/" + url.PathEscape(q.Env) + "/events"
-	var events []store.Event
-	before := q.Before
-	for {
-		want := maxPage
-		if q.Limit > 0 {
-			want = min(q.Limit-len(events), maxPage)
-		}
+	events, err := readPages(q.Limit, q.Before, true, func(n int, before int64) ([]store.Event, int64, error) {
 		p := url.Values{}
 		for k, v := range params {
 			p[k] = v
 		}
-		p.Set("limit", strconv.Itoa(want))
+		p.Set("limit", strconv.Itoa(n))
 		p.Set("before", strconv.FormatInt(before, 10))
 		var page eventsPage
-		if _, err := a.callRead(ctx, c, base+"?"+p.Encode(), &page); err != nil {
-			return err
-		}
-		events = append(page.Events, events...)
-		if page.Older == 0 || (q.Limit > 0 && len(events) >= q.Limit) {
-			break
-		}
-		before = page.Older
+		_, err := a.callRead(ctx, c, base+"?"+p.Encode(), &page)
+		return page.Events, page.Older, err
+	})
+	if err != nil {
+		return err
 	}
 	if !q.Follow {
 		return a.printEvents(events)

@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
@@ -47,5 +48,66 @@ func TestReadEventsBoundsALine(t *testing.T) {
 	err := readEvents(strings.NewReader(long), func(store.Event) { t.Error("an event from an over-long line") })
 	if err == nil || errors.Is(err, io.ErrUnexpectedEOF) {
 		t.Errorf("err = %v, want the scanner's too-long error", err)
+	}
+}
+
+// readPages follows a server's pages up to the limit asked, from the
+// newest, placing older pages after (newest first) or before (oldest
+// first) what it has.
+func TestReadPages(t *testing.T) {
+	// A server of IDs 1..1200, pages of at most n ending before `before`.
+	fetch := func(asc bool, calls *int) func(int, int64) ([]int64, int64, error) {
+		return func(n int, before int64) ([]int64, int64, error) {
+			*calls++
+			if before == 0 {
+				before = 1201
+			}
+			var page []int64
+			for id := before - 1; id >= 1 && len(page) < n; id-- {
+				page = append(page, id)
+			}
+			var next int64
+			if len(page) == n && page[len(page)-1] > 1 {
+				next = page[len(page)-1]
+			}
+			if asc {
+				slices.Reverse(page)
+			}
+			return page, next, nil
+		}
+	}
+	cases := []struct {
+		name        string
+		limit       int
+		before      int64
+		asc         bool
+		first, last int64
+		n, calls    int
+	}{
+		{"AllNewestFirst", 0, 0, false, 1200, 1, 1200, 3},
+		{"AllOldestFirst", 0, 0, true, 1, 1200, 1200, 3},
+		{"LimitOnePage", 10, 0, false, 1200, 1191, 10, 1},
+		{"LimitAcrossPages", 600, 0, true, 601, 1200, 600, 2},
+		{"Before", 3, 100, false, 99, 97, 3, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			got, err := readPages(tc.limit, tc.before, tc.asc, fetch(tc.asc, &calls))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(got) != tc.n || got[0] != tc.first || got[len(got)-1] != tc.last || calls != tc.calls {
+				t.Errorf("%d items %d..%d in %d calls, want %d items %d..%d in %d", len(got), got[0], got[len(got)-1], calls, tc.n, tc.first, tc.last, tc.calls)
+			}
+			if !slices.IsSortedFunc(got, func(a, b int64) int {
+				if tc.asc {
+					return int(a - b)
+				}
+				return int(b - a)
+			}) {
+				t.Errorf("not in order: %v...", got[:min(5, len(got))])
+			}
+		})
 	}
 }

@@ -103,6 +103,34 @@ func pageQuery(r *http.Request) (pageQ, error) {
 	return q, nil
 }
 
+// readPages reads up to limit items (0: all) from a server's pages, a page
+// of at most maxPage at a time from before (0: the newest): fetch returns
+// a page and the before of the next, 0 when there is none. The pages run
+// newest to oldest; with oldestFirst, each page's items are in ascending
+// order and each older page goes in front.
+func readPages[T any](limit int, before int64, oldestFirst bool, fetch func(n int, before int64) ([]T, int64, error)) ([]T, error) {
+	var items []T
+	for {
+		n := maxPage
+		if limit > 0 {
+			n = min(limit-len(items), maxPage)
+		}
+		page, next, err := fetch(n, before)
+		if err != nil {
+			return nil, err
+		}
+		if oldestFirst {
+			items = append(page, items...)
+		} else {
+			items = append(items, page...)
+		}
+		if next == 0 || (limit > 0 && len(items) >= limit) {
+			return items, nil
+		}
+		before = next
+	}
+}
+
 // historyPage is a page of an environment's releases, newest first.
 type historyPage struct {
 	Releases []historyRow `json:"releases"`
@@ -143,23 +171,14 @@ func (a *app) remoteHistory(ctx context.Context, env string, q pageQ) error {
 	if err != nil {
 		return err
 	}
-	var rows []historyRow
-	before := q.Before
-	for {
-		want := maxPage
-		if q.Limit > 0 {
-			want = min(q.Limit-len(rows), maxPage)
-		}
-		path := fmt.Sprintf("/v1/envs/%s/releases?limit=%d&before=%d", url.PathEscape(env), want, before)
+	rows, err := readPages(q.Limit, q.Before, false, func(n int, before int64) ([]historyRow, int64, error) {
+		path := fmt.Sprintf("/v1/envs/%s/releases?limit=%d&before=%d", url.PathEscape(env), n, before)
 		var page historyPage
-		if _, err := a.callRead(ctx, c, path, &page); err != nil {
-			return err
-		}
-		rows = append(rows, page.Releases...)
-		if page.Next == 0 || (q.Limit > 0 && len(rows) >= q.Limit) {
-			break
-		}
-		before = page.Next
+		_, err := a.callRead(ctx, c, path, &page)
+		return page.Releases, page.Next, err
+	})
+	if err != nil {
+		return err
 	}
 	return a.printHistory(rows)
 }
@@ -276,25 +295,16 @@ func (a *app) remoteAudit(ctx context.Context, f store.AuditFilter) error {
 	if err != nil {
 		return err
 	}
-	var entries []store.AuditEntry
-	before := f.BeforeID
-	for {
-		want := maxPage
-		if f.Limit > 0 {
-			want = min(f.Limit-len(entries), maxPage)
-		}
+	entries, err := readPages(f.Limit, f.BeforeID, false, func(n int, before int64) ([]store.AuditEntry, int64, error) {
 		q := queryOf(map[string]string{"env": f.Env, "action": f.Action, "actor": f.Actor, "snapshot": f.Snapshot})
-		q.Set("limit", strconv.Itoa(want))
+		q.Set("limit", strconv.Itoa(n))
 		q.Set("before", strconv.FormatInt(before, 10))
 		var page auditPage
-		if _, err := a.callRead(ctx, c, "/v1/audit?"+q.Encode(), &page); err != nil {
-			return err
-		}
-		entries = append(entries, page.Entries...)
-		if page.Next == 0 || (f.Limit > 0 && len(entries) >= f.Limit) {
-			break
-		}
-		before = page.Next
+		_, err := a.callRead(ctx, c, "/v1/audit?"+q.Encode(), &page)
+		return page.Entries, page.Next, err
+	})
+	if err != nil {
+		return err
 	}
 	return a.printAudit(entries)
 }

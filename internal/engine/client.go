@@ -189,6 +189,18 @@ func (c *Client) request(ctx context.Context, method, path string, in any) (*htt
 		}
 		body = bytes.NewReader(b)
 	}
+	req, err := c.newRequest(ctx, method, path, body)
+	if err != nil {
+		return nil, err
+	}
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	return c.http.Do(req)
+}
+
+// newRequest is a request to the engine with the client's credential.
+func (c *Client) newRequest(ctx context.Context, method, path string, body io.Reader) (*http.Request, error) {
 	// The host is never dialled (the transport dials the socket); it
 	// only fills the request line.
 	base := c.base
@@ -199,13 +211,10 @@ func (c *Client) request(ctx context.Context, method, path string, in any) (*htt
 	if err != nil {
 		return nil, err
 	}
-	if in != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
-	return c.http.Do(req)
+	return req, nil
 }
 
 // Do sends a JSON request to the engine's API and decodes the answer into
@@ -246,20 +255,13 @@ func statusError(status int, data []byte) error {
 // path), resuming after lastID when it is not 0. The caller reads and
 // closes the body; an error answer is a *StatusError.
 func (c *Client) Stream(ctx context.Context, path string, lastID int64) (io.ReadCloser, error) {
-	base := c.base
-	if base == "" {
-		base = "http://ladder-engine"
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+path, nil)
+	req, err := c.newRequest(ctx, http.MethodGet, path, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "text/event-stream")
 	if lastID > 0 {
 		req.Header.Set("Last-Event-ID", strconv.FormatInt(lastID, 10))
-	}
-	if c.Token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
