@@ -218,19 +218,7 @@ func lockOwners(t *testing.T, s *Store) map[string]string {
 // marked known-good.
 func TestUpgradeFrom0001(t *testing.T) {
 	ctx := t.Context()
-	migs, err := loadMigrations(migrationFS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old.SetMaxOpenConns(1)
-	if err := migrate(ctx, old, migs[:1]); err != nil {
-		t.Fatal(err)
-	}
+	migs, path, old := openAtVersion(t, 1)
 	if _, err := old.ExecContext(ctx, `INSERT INTO releases (env, site, snapshot, phase, owner, started_ms, finished_ms)
 		VALUES ('prod', 'eu-1', 'abcd', 'succeeded', 'host:1', 1000, 2000)`); err != nil {
 		t.Fatal(err)
@@ -299,19 +287,7 @@ func TestKnownGoodUsesIndex(t *testing.T) {
 // release takes its first verdict; one never judged has none.
 func TestUpgradeKeepsVerdicts(t *testing.T) {
 	ctx := t.Context()
-	migs, err := loadMigrations(migrationFS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "old.db")
-	old, err := sql.Open("sqlite", dsn(path, true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old.SetMaxOpenConns(1)
-	if err := migrate(ctx, old, migs[:8]); err != nil {
-		t.Fatal(err)
-	}
+	_, path, old := openAtVersion(t, 8)
 	for _, q := range storetest.LegacyVerdicts {
 		if _, err := old.ExecContext(ctx, q); err != nil {
 			t.Fatal(err)
@@ -330,4 +306,25 @@ func TestUpgradeKeepsVerdicts(t *testing.T) {
 			t.Errorf("release %d: verdict %q (%v), want %q", id, got.Verdict, err, want)
 		}
 	}
+}
+
+// openAtVersion makes a database migrated to the first n migrations only
+// (an older ladder's), and returns every migration, its path and the
+// database, open with one connection.
+func openAtVersion(t *testing.T, n int) ([]migration, string, *sql.DB) {
+	t.Helper()
+	migs, err := loadMigrations(migrationFS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite", dsn(path, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.SetMaxOpenConns(1)
+	if err := migrate(t.Context(), old, migs[:n]); err != nil {
+		t.Fatal(err)
+	}
+	return migs, path, old
 }

@@ -140,10 +140,7 @@ func testReleaseUnknown(t *testing.T, s store.Store) {
 func testReleaseList(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	snapA, snapB := hexOf("a"), hexOf("b")
-	specs := []struct {
-		env, site, snap string
-		finish          store.Phase
-	}{
+	specs := []releaseSpec{
 		{"prod", "eu-1", snapA, store.PhaseSucceeded},      // 0
 		{"prod", "us-1", snapA, store.PhaseSucceeded},      // 1
 		{"prod", "eu-1", snapB, store.PhaseFailed},         // 2
@@ -151,17 +148,7 @@ func testReleaseList(t *testing.T, s store.Store) {
 		{"prod", "eu-1", snapB, ""},                        // 4: still progressing
 		{"staging", "us-1", snapA, store.PhaseInterrupted}, // 5
 	}
-	var rels []store.Release
-	for i, sp := range specs {
-		r, err := s.CreateRelease(ctx, store.Release{Env: sp.env, Site: sp.site, Snapshot: sp.snap,
-			Phase: store.PhaseProgressing, Started: at(i)})
-		must(t, "CreateRelease", err)
-		if sp.finish != "" {
-			must(t, "FinishRelease", s.FinishRelease(ctx, r.ID, sp.finish, "", at(i+100)))
-			r.Phase, r.Finished = sp.finish, at(i+100)
-		}
-		rels = append(rels, r)
-	}
+	rels := recordReleases(t, s, specs)
 	// pick lists releases by index, newest first as ListReleases must.
 	pick := func(idx ...int) []store.Release {
 		out := []store.Release{}
@@ -209,10 +196,7 @@ func testReleaseList(t *testing.T, s store.Store) {
 func testSiteHeads(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	snapA, snapB, snapC := hexOf("a"), hexOf("b"), hexOf("c")
-	specs := []struct {
-		env, site, snap string
-		finish          store.Phase
-	}{
+	specs := []releaseSpec{
 		{"prod", "eu-1", snapA, store.PhaseSucceeded},    // 0
 		{"prod", "us-1", snapA, store.PhaseSucceeded},    // 1
 		{"prod", "eu-1", snapB, store.PhaseSucceeded},    // 2
@@ -221,17 +205,7 @@ func testSiteHeads(t *testing.T, s store.Store) {
 		{"prod", "us-1", snapB, ""},                      // 5: still progressing
 		{"prod", "ap-1", snapB, store.PhaseInterrupted},  // 6: never succeeded
 	}
-	var rels []store.Release
-	for i, sp := range specs {
-		r, err := s.CreateRelease(ctx, store.Release{Env: sp.env, Site: sp.site, Snapshot: sp.snap,
-			Phase: store.PhaseProgressing, Started: at(i)})
-		must(t, "CreateRelease", err)
-		if sp.finish != "" {
-			must(t, "FinishRelease", s.FinishRelease(ctx, r.ID, sp.finish, "", at(i+100)))
-			r.Phase, r.Finished = sp.finish, at(i+100)
-		}
-		rels = append(rels, r)
-	}
+	rels := recordReleases(t, s, specs)
 	cases := []struct {
 		env  string
 		want []store.SiteHead
@@ -287,4 +261,30 @@ func testReleaseVerdict(t *testing.T, s store.Store) {
 	if err := s.RecordVerdict(ctx, r.ID+1000, "x"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("RecordVerdict of an unknown release: %v, want ErrNotFound", err)
 	}
+}
+
+// releaseSpec is a release to record: started at its index's time, then
+// finished in finish (none: still progressing).
+type releaseSpec struct {
+	env, site, snap string
+	finish          store.Phase
+}
+
+// recordReleases records specs in order and returns them as the store
+// gave them back, finished as each says.
+func recordReleases(t *testing.T, s store.Store, specs []releaseSpec) []store.Release {
+	t.Helper()
+	ctx := t.Context()
+	var rels []store.Release
+	for i, sp := range specs {
+		r, err := s.CreateRelease(ctx, store.Release{Env: sp.env, Site: sp.site, Snapshot: sp.snap,
+			Phase: store.PhaseProgressing, Started: at(i)})
+		must(t, "CreateRelease", err)
+		if sp.finish != "" {
+			must(t, "FinishRelease", s.FinishRelease(ctx, r.ID, sp.finish, "", at(i+100)))
+			r.Phase, r.Finished = sp.finish, at(i+100)
+		}
+		rels = append(rels, r)
+	}
+	return rels
 }
