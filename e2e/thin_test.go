@@ -153,6 +153,23 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 	if res := viaServer(t, server, viewer, "snapshots", "-o", "json"); res.code != 0 || res.stdout != snaps.stdout || !strings.Contains(res.stdout, s2) {
 		t.Errorf("snapshots through the server:\n%s\nwant the store's:\n%s", res, snaps)
 	}
+	// One snapshot with its releases, the job runs and dev's pinned
+	// policy: the same answers as the store gives here.
+	for _, args := range [][]string{{"snapshot", "show", s1[:8], "-o", "json"}, {"jobs", "dev", "-o", "json"}, {"jobs", "-o", "json"}, {"policy", "show", "dev", "-o", "json"}} {
+		here := p.run(args...)
+		if res := viaServer(t, server, viewer, args...); res.code != 0 || here.code != 0 || res.stdout != here.stdout {
+			t.Errorf("%v through the server:\n%s\nwant the store's:\n%s", args, res, here)
+		}
+	}
+	if res := viaServer(t, server, viewer, "jobs", "dev"); res.code != 0 || !strings.Contains(res.stdout, "migrate") || !strings.Contains(res.stdout, s1[:12]) {
+		t.Errorf("jobs through the server, want dev's migrate run with %s: %s", s1[:12], res)
+	}
+	if res := viaServer(t, server, viewer, "snapshot", "show", "0000dead"); res.code != 4 {
+		t.Errorf("snapshot show of an unknown snapshot through the server: %s", res)
+	}
+	if res := viaServer(t, server, ci, "policy", "accept", "dev"); res.code != 8 {
+		t.Errorf("policy accept by a promoter: %s", res)
+	}
 	// Logs, read where dev runs and streamed by the server.
 	if res := viaServer(t, server, viewer, "logs", "users", "--env", "dev", "--tail", "3"); res.code != 0 || !strings.Contains(res.stdout, "users") {
 		t.Errorf("logs through the server: %s", res)
@@ -239,7 +256,8 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 		t.Errorf("drift through the server, want none, against %s: %s", s1[:12], res)
 	}
 	stranger := p.createToken("stranger", "viewer:local")
-	for _, args := range [][]string{{"history", "dev"}, {"drift", "dev"}, {"events", "dev"}, {"events", "dev", "-f"}, {"logs", "--env", "dev"}, {"snapshots"}} {
+	for _, args := range [][]string{{"history", "dev"}, {"drift", "dev"}, {"events", "dev"}, {"events", "dev", "-f"}, {"logs", "--env", "dev"}, {"snapshots"},
+		{"snapshot", "show", s1}, {"jobs"}, {"jobs", "dev"}, {"policy", "show", "dev"}} {
 		if res := viaServer(t, server, stranger, args...); res.code != 8 {
 			t.Errorf("%v with a token that may not read dev: %s", args, res)
 		}
@@ -281,6 +299,11 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 	}
 	if res := viaServer(t, server, admin, "token", "revoke", "robot"); res.code != 4 {
 		t.Errorf("revoking a token twice through the server: %s", res)
+	}
+
+	// The admin of dev pins the server's ladder.yaml policy for it.
+	if res := viaServer(t, server, admin, "policy", "accept", "dev"); res.code != 0 || !strings.Contains(res.stdout, "policy for dev") {
+		t.Errorf("policy accept through the server: %s", res)
 	}
 
 	// Trusted keys too: an admin adds and revokes one from anywhere, a

@@ -126,6 +126,8 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 	v.tokenRoutes(mux)
 	v.trustRoutes(mux)
 	v.snapshotRoutes(mux)
+	v.policyRoutes(mux)
+	v.jobRoutes(mux)
 	mux.HandleFunc("POST /v1/promote", func(w http.ResponseWriter, r *http.Request) {
 		var req promoteRequest
 		if !decodeVerb(w, r, &req) {
@@ -182,9 +184,6 @@ func (v *engineVerbs) routes(mux engine.Mux) {
 			return
 		}
 		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
-			if err := promote.CheckIfMatch(ctx, ws.store, req.Env, ws.ifMatch); err != nil {
-				return nil, err
-			}
 			results, err := a.down(ctx, ws, req, &printer{w: a.Out})
 			if results == nil {
 				return nil, err

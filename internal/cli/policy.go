@@ -1,14 +1,18 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
+	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ladderhq/ladder/internal/auth"
+	"github.com/ladderhq/ladder/internal/engine"
 	"github.com/ladderhq/ladder/internal/promote"
 )
 
@@ -21,7 +25,11 @@ gate tests, maxErrorRate, maxP95) is pinned in the store at its first
 deploy. A ladder.yaml that asks for more applies at once and is pinned in
 turn; one that asks for less is refused, by promote, rollback and every
 deploy to the rung (exit 9), until someone accepts it with
-` + "`ladder policy accept ENV`" + `, which the audit trail records.`,
+` + "`ladder policy accept ENV`" + `, which the audit trail records.
+
+With LADDER_SERVER (and LADDER_TOKEN), the ladder server answers: show
+needs the viewer role on ENV, accept the admin role, and the ladder.yaml
+compared and pinned is the server's.`,
 		Example: `  ladder policy show prod
   ladder policy show prod -o json
   ladder policy accept prod`,
@@ -32,16 +40,14 @@ deploy to the rung (exit 9), until someone accepts it with
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
-			if err != nil {
+			var ps promote.PolicyState
+			err := a.serverOr(ctx, func(c *engine.Client) error {
+				_, err := a.callRead(ctx, c, "/v1/envs/"+url.PathEscape(args[0])+"/policy", &ps)
 				return err
-			}
-			defer ws.Close()
-			env, err := ws.environment(args[0])
-			if err != nil {
+			}, func(ws *workspace) (err error) {
+				ps, err = policyOf(ctx, ws, args[0])
 				return err
-			}
-			ps, err := promote.PolicyOfStore(ctx, ws.store, env)
+			})
 			if err != nil {
 				return err
 			}
@@ -58,41 +64,98 @@ deploy to the rung (exit 9), until someone accepts it with
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
-			if err != nil {
+			var acc policyAccepted
+			err := a.serverOr(ctx, func(c *engine.Client) error {
+				_, err := a.callVerb(ctx, c, "/v1/envs/"+url.PathEscape(args[0])+"/policy/accept", struct{}{}, &acc)
 				return err
-			}
-			defer ws.Close()
-			env, err := ws.environment(args[0])
-			if err != nil {
+			}, func(ws *workspace) (err error) {
+				acc, err = a.policyAccept(ctx, ws, args[0])
 				return err
-			}
-			by, err := a.actAs(ctx, ws, env.Name, auth.ActionAdmin)
-			if err != nil {
-				return err
-			}
-			before, err := promote.PolicyOfStore(ctx, ws.store, env)
-			if err != nil {
-				return err
-			}
-			ps, err := promote.AcceptPolicy(ctx, ws.store, env, by, time.Now().UTC())
+			})
 			if err != nil {
 				return err
 			}
 			if a.json() {
-				return a.printJSON(ps)
+				return a.printJSON(acc.State)
 			}
-			if len(before.Weaker) > 0 {
-				fmt.Fprintf(a.Out, "accepted a weaker policy for %s: %s\n", env.Name, strings.Join(before.Weaker, "; "))
+			if len(acc.Weaker) > 0 {
+				fmt.Fprintf(a.Out, "accepted a weaker policy for %s: %s\n", acc.State.Env, strings.Join(acc.Weaker, "; "))
 			} else {
-				fmt.Fprintf(a.Out, "pinned ladder.yaml's policy for %s\n", env.Name)
+				fmt.Fprintf(a.Out, "pinned ladder.yaml's policy for %s\n", acc.State.Env)
 			}
-			printPolicy(a.Out, ps)
+			printPolicy(a.Out, acc.State)
 			return nil
 		},
 	}
 	cmd.AddCommand(show, accept)
 	return cmd
+}
+
+// policyOf is the policy pinned for the environment named env beside
+// ladder.yaml's.
+func policyOf(ctx context.Context, ws *workspace, env string) (promote.PolicyState, error) {
+	e, err := ws.environment(env)
+	if err != nil {
+		return promote.PolicyState{}, err
+	}
+	return promote.PolicyOfStore(ctx, ws.store, e)
+}
+
+// policyAccepted is what an accept did: how ladder.yaml was weaker than
+// what was pinned before (nothing when it asked for as much or more),
+// and the policy now pinned.
+type policyAccepted struct {
+	Weaker []string            `json:"weaker"`
+	State  promote.PolicyState `json:"state"`
+}
+
+// policyAccept pins ladder.yaml's policy for env, as an admin of env.
+func (a *app) policyAccept(ctx context.Context, ws *workspace, env string) (policyAccepted, error) {
+	e, err := ws.environment(env)
+	if err != nil {
+		return policyAccepted{}, err
+	}
+	by, err := a.actAs(ctx, ws, e.Name, auth.ActionAdmin)
+	if err != nil {
+		return policyAccepted{}, err
+	}
+	before, err := promote.PolicyOfStore(ctx, ws.store, e)
+	if err != nil {
+		return policyAccepted{}, err
+	}
+	ps, err := promote.AcceptPolicy(ctx, ws.store, e, by, time.Now().UTC())
+	if err != nil {
+		return policyAccepted{}, err
+	}
+	return policyAccepted{Weaker: nonNil(before.Weaker), State: ps}, nil
+}
+
+// policyRoutes show and accept a rung's policy for thin clients, as
+// ladder policy does.
+func (v *engineVerbs) policyRoutes(mux engine.Mux) {
+	mux.HandleFunc("GET /v1/envs/{env}/policy", func(w http.ResponseWriter, r *http.Request) {
+		env := r.PathValue("env")
+		v.read(w, r, env, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			return policyOf(ctx, ws, env)
+		})
+	})
+	mux.HandleFunc("POST /v1/envs/{env}/policy/accept", func(w http.ResponseWriter, r *http.Request) {
+		env := r.PathValue("env")
+		var req struct{}
+		if !decodeVerb(w, r, &req) {
+			return
+		}
+		v.run(w, r, func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			if err := promote.CheckIfMatch(ctx, ws.store, env, ws.ifMatch); err != nil {
+				return nil, err
+			}
+			acc, err := a.policyAccept(ctx, ws, env)
+			if err != nil {
+				return nil, err
+			}
+			return acc, nil
+		})
+	})
 }
 
 func printPolicy(w io.Writer, ps promote.PolicyState) {

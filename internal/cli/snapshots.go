@@ -6,7 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -74,30 +75,30 @@ func newSnapshotCmd(a *app) *cobra.Command {
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a snapshot's artifacts, provenance and releases",
-		Long:  "show prints a snapshot by its ID or any unique prefix of it (at least 4 hex digits).",
+		Long: `show prints a snapshot by its ID or any unique prefix of it (at least 4
+hex digits), with its newest releases on every environment.
+
+With LADDER_SERVER (and LADDER_TOKEN), the ladder server answers, for a
+token with the viewer role on every environment (viewer:*).`,
 		Example: `  ladder snapshot show 3f2a9c1b
   ladder snapshot show 3f2a -o json`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			ws, err := a.open(ctx)
+			var shown snapshotShown
+			err := a.serverOr(ctx, func(c *engine.Client) error {
+				_, err := a.callRead(ctx, c, "/v1/snapshots/"+url.PathEscape(args[0]), &shown)
+				return err
+			}, func(ws *workspace) (err error) {
+				shown, err = showSnapshot(ctx, ws, args[0])
+				return err
+			})
 			if err != nil {
 				return err
 			}
-			defer ws.Close()
-			s, err := findSnapshot(ctx, ws, args[0])
-			if err != nil {
-				return err
-			}
-			rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Snapshot: s.ID, Limit: 20})
-			if err != nil {
-				return err
-			}
+			s, rels := shown.Snapshot, shown.Releases
 			if a.json() {
-				return a.printJSON(struct {
-					*snapshot.Snapshot
-					Releases []store.Release `json:"releases"`
-				}{s, rels})
+				return a.printJSON(shown)
 			}
 			fmt.Fprintf(a.Out, "snapshot  %s\nstack     %s (definition %s)\ncreated   %s\nrevision  %s\n\n",
 				s.ID, s.Stack, snapshot.Short(s.StackHash), s.Created.Local().Format("2006-01-02 15:04:05 MST"), joinOr([]string{s.Revision}, "-"))
@@ -129,8 +130,27 @@ func newSnapshotCmd(a *app) *cobra.Command {
 	return cmd
 }
 
-// deployedWhere maps snapshot IDs to the sites whose last successful
-// release they are.
+// snapshotShown is a snapshot with its newest releases, as ladder snapshot
+// show prints it.
+type snapshotShown struct {
+	*snapshot.Snapshot
+	Releases []store.Release `json:"releases"`
+}
+
+// showSnapshot reads the snapshot ref names ("latest", an ID or a unique
+// prefix) and its 20 newest releases.
+func showSnapshot(ctx context.Context, ws *workspace, ref string) (snapshotShown, error) {
+	s, err := findSnapshot(ctx, ws, ref)
+	if err != nil {
+		return snapshotShown{}, err
+	}
+	rels, err := ws.store.ListReleases(ctx, store.ReleaseFilter{Snapshot: s.ID, Limit: 20})
+	if rels == nil {
+		rels = []store.Release{}
+	}
+	return snapshotShown{s, rels}, err
+}
+
 // snapshotRow is a snapshot as ladder snapshots lists it: with the sites
 // (ENV/SITE) whose current release runs it.
 type snapshotRow struct {
@@ -169,25 +189,27 @@ func (v *engineVerbs) snapshotRoutes(mux engine.Mux) {
 			return snapshotRows(ctx, ws.store, q.Limit)
 		})
 	})
+	mux.HandleFunc("GET /v1/snapshots/{ref}", func(w http.ResponseWriter, r *http.Request) {
+		ref := r.PathValue("ref")
+		v.read(w, r, "", func(ctx context.Context, a *app, ws *workspace) (any, error) {
+			return showSnapshot(ctx, ws, ref)
+		})
+	})
 }
 
+// deployedWhere maps snapshot IDs to the sites (ENV/SITE) whose last
+// successful release they are.
 func deployedWhere(ctx context.Context, st store.Store) (map[string][]string, error) {
-	rels, err := st.ListReleases(ctx, store.ReleaseFilter{Phase: store.PhaseSucceeded})
+	running, err := st.Running(ctx)
 	if err != nil {
 		return nil, err
 	}
-	seen := map[string]bool{}
 	where := map[string][]string{}
-	for _, r := range rels { // newest first: the first per site is current
-		site := r.Env + "/" + r.Site
-		if seen[site] {
-			continue
-		}
-		seen[site] = true
-		where[r.Snapshot] = append(where[r.Snapshot], site)
+	for _, r := range running {
+		where[r.Snapshot] = append(where[r.Snapshot], r.Env+"/"+r.Site)
 	}
 	for _, sites := range where {
-		sort.Strings(sites)
+		slices.Sort(sites) // in byte order, whatever the database's collation
 	}
 	return where, nil
 }

@@ -85,7 +85,8 @@ func TestOpenAPIMatchesTheEngine(t *testing.T) {
 		"/v1/envs/{env}/releases": true, "/v1/envs/{env}/drift": true, "/v1/down": true, "/v1/audit": true,
 		"/v1/envs/{env}/events": true, "/v1/envs/{env}/events/stream": true, "/v1/envs/{env}/logs": true,
 		"/v1/tokens": true, "/v1/tokens/{name}": true,
-		"/v1/trust": true, "/v1/trust/{fingerprint}": true, "/v1/snapshots": true}
+		"/v1/trust": true, "/v1/trust/{fingerprint}": true, "/v1/snapshots": true, "/v1/snapshots/{ref}": true,
+		"/v1/jobs": true, "/v1/envs/{env}/policy": true, "/v1/envs/{env}/policy/accept": true}
 	for path, methods := range d.paths {
 		for _, m := range methods {
 			if !verbs[path] && !slices.Contains(e.patterns, m+" "+path) {

@@ -79,6 +79,10 @@ type Store interface {
 	// of its newest succeeded one. It is one answer for a whole fleet,
 	// where ListReleases would take two per site.
 	SiteHeads(ctx context.Context, env string) ([]SiteHead, error)
+	// Running returns what every site of every environment runs: the
+	// snapshot of its newest succeeded release, ordered by environment
+	// and site. Sites with no succeeded release are left out.
+	Running(ctx context.Context) ([]SiteSnapshot, error)
 
 	// AppendEvent records e and returns it with ID (monotonic) and Time set
 	// (Time is kept if already set).
@@ -203,6 +207,11 @@ type SiteHead struct {
 	// what runs there when nothing is under way. Empty when no release
 	// of the site succeeded.
 	Current string
+}
+
+// SiteSnapshot is the snapshot one site of an environment runs.
+type SiteSnapshot struct {
+	Env, Site, Snapshot string
 }
 
 // ReleaseFilter selects releases; zero fields match everything.

@@ -243,6 +243,29 @@ func (s *Store) SiteHeads(ctx context.Context, env string) ([]store.SiteHead, er
 	return heads, nil
 }
 
+// Running implements store.Store: one query, whatever the number of
+// releases each site has had.
+func (s *Store) Running(ctx context.Context) ([]store.SiteSnapshot, error) {
+	rows, err := s.pool.Query(ctx, `SELECT env, site, snapshot FROM releases WHERE id IN
+		(SELECT MAX(id) FROM releases WHERE phase = $1 GROUP BY env, site) ORDER BY env, site`, string(store.PhaseSucceeded))
+	if err != nil {
+		return nil, s.wrap(err, "running")
+	}
+	defer rows.Close()
+	var out []store.SiteSnapshot
+	for rows.Next() {
+		var r store.SiteSnapshot
+		if err := rows.Scan(&r.Env, &r.Site, &r.Snapshot); err != nil {
+			return nil, s.wrap(err, "running")
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(err, "running")
+	}
+	return out, nil
+}
+
 func scanReleases(rows pgx.Rows) ([]store.Release, error) {
 	defer rows.Close()
 	var out []store.Release

@@ -17,6 +17,7 @@ var releaseTests = []test{
 	{"Unknown", testReleaseUnknown},
 	{"ListFilters", testReleaseList},
 	{"SiteHeads", testSiteHeads},
+	{"Running", testRunning},
 	{"VerdictKeptOnce", testReleaseVerdict},
 	{"NumberedPerEnvironment", testReleaseNumbers},
 	{"ConcurrentNumbersAreDistinct", testReleaseNumbersConcurrent},
@@ -229,6 +230,36 @@ func testSiteHeads(t *testing.T, s store.Store) {
 			equal(t, "newest release of "+tc.env+"/"+h.Site, h.Latest, rel[0])
 		}
 	}
+}
+
+// testRunning pins what every site runs: the snapshot of its newest
+// succeeded release, across environments, never one still under way,
+// failed or interrupted.
+func testRunning(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	got, err := s.Running(ctx)
+	must(t, "Running of an empty store", err)
+	equalList(t, "Running of an empty store", got, nil)
+	snapA, snapB, snapC := hexOf("a"), hexOf("b"), hexOf("c")
+	recordReleases(t, s, []releaseSpec{
+		{"prod", "eu-1", snapA, store.PhaseSucceeded},
+		{"prod", "us-1", snapA, store.PhaseSucceeded},
+		{"prod", "eu-1", snapB, store.PhaseSucceeded},
+		{"staging", "eu-1", snapC, store.PhaseSucceeded},
+		{"prod", "eu-1", snapC, store.PhaseFailed},
+		{"prod", "us-1", snapB, ""},
+		{"prod", "ap-1", snapB, store.PhaseInterrupted},
+		{"dev", "local", snapA, store.PhaseSucceeded},
+		{"dev", "local", snapC, store.PhaseSucceeded},
+	})
+	got, err = s.Running(ctx)
+	must(t, "Running", err)
+	equalList(t, "Running", got, []store.SiteSnapshot{
+		{Env: "dev", Site: "local", Snapshot: snapC},
+		{Env: "prod", Site: "eu-1", Snapshot: snapB},
+		{Env: "prod", Site: "us-1", Snapshot: snapA},
+		{Env: "staging", Site: "eu-1", Snapshot: snapC},
+	})
 }
 
 // testReleaseVerdict pins RecordVerdict: the first verdict stays with the
