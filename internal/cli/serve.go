@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -26,6 +27,7 @@ type serveOptions struct {
 	dashboard  string
 	background bool
 	listen     string
+	proxies    []string
 }
 
 func newServeCmd(a *app) *cobra.Command {
@@ -48,7 +50,10 @@ them over the socket). With --listen it also takes them from other
 machines: a
 command there with LADDER_SERVER=http(s)://HOST:PORT and LADDER_TOKEN
 needs no project or store (status --env ENV too). Every request over TCP
-needs a token, and the verbs act as its identity, with its roles.
+needs a token, and the verbs act as its identity, with its roles. An
+address that sends 20 bad tokens in a minute gets 429 for the rest of that
+minute; behind a reverse proxy, name it with --trusted-proxy so that the
+client's address (X-Forwarded-For) is counted, not the proxy's.
 
 Only one engine owns a store at a time, through a lease in the store.
 A second serve on the same store waits as a standby and takes over within
@@ -66,6 +71,7 @@ and the next one starts them again from their last release.
 		Example: `  ladder serve
   ladder serve --env staging --env prod
   ladder serve --listen 127.0.0.1:7800                    # then: LADDER_SERVER=http://127.0.0.1:7800 LADDER_TOKEN=... ladder promote ...
+  ladder serve --listen 127.0.0.1:7800 --trusted-proxy 127.0.0.1   # behind a TLS proxy on this machine
   LADDER_STORE=postgres://ladder@db/ladder ladder serve   # a team's engine; run a second for a standby`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -76,6 +82,7 @@ and the next one starts them again from their last release.
 	f.StringArrayVarP(&o.envs, "env", "e", nil, "environment to start (repeatable; default: every one)")
 	f.StringVar(&o.dashboard, "dashboard", "", "dashboard address of the one environment --env names")
 	f.StringVar(&o.listen, "listen", "", "also serve the API for other machines on this address (HOST:PORT; every request needs a token)")
+	f.StringArrayVar(&o.proxies, "trusted-proxy", nil, "address or CIDR of a reverse proxy in front of --listen, whose X-Forwarded-For names the client (repeatable)")
 	f.BoolVar(&a.dashboardAllowRemote, "dashboard-allow-remote", false, "allow dashboard addresses other machines reach (changes need a token; reads from there too)")
 	f.StringVar(&a.target, "target", "", "runtime of the environments started here: auto, process, compose or hybrid")
 	f.BoolVar(&o.background, "background", false, "run as the background engine `up -d` starts: give up when another engine owns the store, end with the last environment")
@@ -149,6 +156,11 @@ func (a *app) runServe(ctx context.Context, o serveOptions) error {
 				Hint: "put it behind TLS (a reverse proxy), then add --dashboard-allow-remote; or listen on 127.0.0.1"}
 		}
 		eo.Listen = o.listen
+		if eo.TrustedProxies, err = parseProxies(o.proxies); err != nil {
+			return err
+		}
+	} else if len(o.proxies) > 0 {
+		return exitf(ExitConfig, "--trusted-proxy names the proxies in front of --listen: add --listen")
 	}
 	verbs := &engineVerbs{a: a, ws: ws}
 	eo.Routes = verbs.routes
@@ -317,4 +329,26 @@ func (a *app) completeEnvs(cmd *cobra.Command, _ []string, _ string) ([]string, 
 		}
 	}
 	return out, cobra.ShellCompDirectiveNoFileComp
+}
+
+// parseProxies reads --trusted-proxy values: addresses or CIDR prefixes.
+func parseProxies(vals []string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	var errs []error
+	for _, v := range vals {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--trusted-proxy %q: want an address (10.0.0.5) or a CIDR prefix (10.0.0.0/24)", v))
+			continue
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	if len(errs) > 0 {
+		return nil, &ExitError{Code: ExitConfig, Err: errors.Join(errs...)}
+	}
+	return out, nil
 }

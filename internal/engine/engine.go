@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sort"
 	"strings"
@@ -115,6 +116,10 @@ type Options struct {
 	// address may send over TCP a minute before it gets 429 for the rest
 	// of that minute (0: 20).
 	CredentialFailures int
+	// TrustedProxies are the reverse proxies in front of Listen (TLS
+	// terminators): from them the client's address, which the bound on
+	// bad credentials counts by, is read from X-Forwarded-For.
+	TrustedProxies []netip.Prefix
 }
 
 // ErrStopping is the answer to a request that reaches an engine on its
@@ -521,7 +526,7 @@ func (e *Engine) credentialed(next http.Handler) http.Handler {
 	limit := newFailureLimit(e.o.CredentialFailures)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/healthz" {
-			addr := clientAddr(r)
+			addr := clientAddr(r, e.o.TrustedProxies)
 			if wait, blocked := limit.blocked(addr); blocked {
 				w.Header().Set("Retry-After", retryAfter(wait))
 				w.Header().Set(instanceHeader, e.holder.Instance)

@@ -3,7 +3,9 @@ package engine
 import (
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -42,13 +44,63 @@ func newFailureLimit(max int) *failureLimit {
 	return &failureLimit{max: max, window: failureWindow, now: time.Now, clients: map[string]*failures{}}
 }
 
-// clientAddr is the address a request came from, without its port.
-func clientAddr(r *http.Request) string {
+// maxForwardedHops bounds how many X-Forwarded-For addresses are read.
+const maxForwardedHops = 16
+
+// clientAddr is the address a request came from, without its port. When
+// the peer is a trusted proxy (the TLS terminator in front of ladder
+// serve), it is the nearest address of X-Forwarded-For that is not itself
+// a trusted proxy, so one client's bad credentials do not lock out every
+// client behind the proxy. From any other peer the header is ignored: a
+// client cannot choose the address it is counted under.
+func clientAddr(r *http.Request, trusted []netip.Prefix) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
+	}
+	if len(trusted) == 0 {
+		return host
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !isTrusted(peer, trusted) {
+		return host
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		for a := range strings.SplitSeq(h, ",") {
+			hops = append(hops, strings.TrimSpace(a))
+		}
+	}
+	// The right-most hops were added by the proxies nearest to ladder;
+	// anything left of the first untrusted one is the client's to write.
+	for i := len(hops) - 1; i >= 0 && i >= len(hops)-maxForwardedHops; i-- {
+		a, err := parseHop(hops[i])
+		if err != nil {
+			return host // a malformed hop: count the proxy itself
+		}
+		if !isTrusted(a, trusted) {
+			return a.Unmap().String()
+		}
 	}
 	return host
+}
+
+// parseHop reads an address of X-Forwarded-For, with or without a port.
+func parseHop(s string) (netip.Addr, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr(), nil
+	}
+	return netip.ParseAddr(s)
+}
+
+func isTrusted(a netip.Addr, trusted []netip.Prefix) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // blocked reports whether addr used up its failures, and for how long.
