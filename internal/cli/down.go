@@ -13,6 +13,7 @@ import (
 	"github.com/ladderhq/ladder/internal/agent"
 	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/deploy"
+	"github.com/ladderhq/ladder/internal/promote"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/spec"
 	"github.com/ladderhq/ladder/internal/store"
@@ -178,6 +179,11 @@ func (a *app) downEnv(ctx context.Context, ws *workspace, env string, volumes bo
 		return false, err
 	}
 	defer held.Release()
+	// Under the rung's lease, so nothing changes it between the check
+	// and the stop.
+	if err := promote.CheckIfMatch(ctx, ws.store, e.Name, ws.ifMatch); err != nil {
+		return false, err
+	}
 	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
 	stopped := false
 	if c, ok := agent.Find(ctx, ws.stateDir, e.Name); ok {

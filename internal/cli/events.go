@@ -216,14 +216,14 @@ func (a *app) remoteEvents(ctx context.Context, q eventsQ) error {
 		return a.printEvents(events)
 	}
 	ep := a.eventPrinter()
-	var last int64
+	// The stream starts where the page ended, never at whatever is newest
+	// when it connects: an event recorded in between is printed too.
+	var after int64
 	for _, e := range events {
 		ep(e)
-		last = e.ID
+		after = e.ID
 	}
-	if last > 0 {
-		params.Set("after", strconv.FormatInt(last, 10))
-	}
+	params.Set("after", strconv.FormatInt(after, 10))
 	return a.followStream(ctx, c, base+"/stream?"+params.Encode(), ep)
 }
 

@@ -1,12 +1,18 @@
 package cli
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ladderhq/ladder/internal/auth"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -107,6 +113,74 @@ func TestReadPages(t *testing.T) {
 				return int(b - a)
 			}) {
 				t.Errorf("not in order: %v...", got[:min(5, len(got))])
+			}
+		})
+	}
+}
+
+// A follow through a server streams from where its page ended, also when
+// the page is empty: an event recorded between the page and the stream's
+// connection is printed, not skipped.
+func TestRemoteFollowStartsWhereThePageEnded(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		page      string
+		args      []string
+		wantAfter string
+	}{
+		{"EmptyPage", `{"events": []}`, nil, "0"},
+		{"PageOfEvents", `{"events": [{"id": 7, "environment": "dev", "kind": "deploy.started"}]}`, nil, "7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			after := make(chan string, 1)
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				switch r.URL.Path {
+				case "/v1/envs/dev/events":
+					fmt.Fprintf(w, `{"result": %s}`, tc.page)
+				case "/v1/envs/dev/events/stream":
+					if !r.URL.Query().Has("after") {
+						after <- "(none)"
+					} else {
+						after <- r.URL.Query().Get("after")
+					}
+					w.Header().Set("Content-Type", "text/event-stream")
+					fmt.Fprint(w, "id: 50\ndata: {\"id\": 50, \"environment\": \"dev\", \"kind\": \"deploy.succeeded\"}\n\n")
+					w.(http.Flusher).Flush()
+					<-r.Context().Done()
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			t.Setenv(EnvServer, srv.URL)
+			t.Setenv(auth.EnvToken, "ldr_test")
+			var out syncBuffer
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			cmd := New(IO{In: strings.NewReader(""), Out: &out, Err: io.Discard})
+			cmd.SetArgs(append([]string{"events", "dev", "-f", "-o", "json"}, tc.args...))
+			done := make(chan error, 1)
+			go func() { done <- cmd.ExecuteContext(ctx) }()
+			select {
+			case got := <-after:
+				if got != tc.wantAfter {
+					t.Errorf("the stream was asked for events after %s, want after %s", got, tc.wantAfter)
+				}
+			case err := <-done:
+				t.Fatalf("events -f ended before it followed: %v", err)
+			case <-time.After(10 * time.Second):
+				t.Fatal("events -f never opened the stream")
+			}
+			deadline := time.Now().Add(10 * time.Second)
+			for !strings.Contains(out.String(), `"id":50`) && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			if !strings.Contains(out.String(), `"id":50`) {
+				t.Errorf("the streamed event was not printed: %q", out.String())
+			}
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("events -f after its context ended: %v", err)
 			}
 		})
 	}
