@@ -91,6 +91,17 @@ func (a *TokenAuthenticator) Authenticate(ctx context.Context, credential string
 // expiry), records it and returns its secret: the only time the secret
 // is seen.
 func NewToken(ctx context.Context, st store.Tokens, name string, grants []Grant, ttl time.Duration, now time.Time) (string, store.Token, error) {
+	return newToken(ctx, st.CreateToken, name, grants, ttl, now)
+}
+
+// NewFirstToken is NewToken for a store's first token, which nobody
+// authorised: it is recorded only while the store has none, so of two
+// made at once one is store.ErrConflict.
+func NewFirstToken(ctx context.Context, st store.Tokens, name string, grants []Grant, ttl time.Duration, now time.Time) (string, store.Token, error) {
+	return newToken(ctx, st.CreateFirstToken, name, grants, ttl, now)
+}
+
+func newToken(ctx context.Context, create func(context.Context, store.Token) error, name string, grants []Grant, ttl time.Duration, now time.Time) (string, store.Token, error) {
 	if err := CheckName(name); err != nil {
 		return "", store.Token{}, err
 	}
@@ -108,7 +119,7 @@ func NewToken(ctx context.Context, st store.Tokens, name string, grants []Grant,
 	if ttl > 0 {
 		t.Expires = now.Add(ttl).UTC()
 	}
-	if err := st.CreateToken(ctx, t); err != nil {
+	if err := create(ctx, t); err != nil {
 		return "", store.Token{}, err
 	}
 	return secret, t, nil

@@ -44,19 +44,21 @@ environment.`,
 // tokenCreator authorises a token's creation. A shared store without any
 // token yet has no one to ask: its first token is created without a
 // credential, and must be an admin on every environment, who then makes
-// the others.
-func (a *app) tokenCreator(ctx context.Context, ws *workspace, grants []auth.Grant) (string, error) {
+// the others. first says the token is that one, to be recorded only while
+// the store still has none (two made at once: one wins).
+func (a *app) tokenCreator(ctx context.Context, ws *workspace, grants []auth.Grant) (by string, first bool, err error) {
 	toks, err := ws.store.ListTokens(ctx)
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	if len(toks) > 0 {
-		return a.actAs(ctx, ws, "", auth.ActionAdmin)
+		by, err := a.actAs(ctx, ws, "", auth.ActionAdmin)
+		return by, false, err
 	}
 	if !slices.Contains(grants, auth.Grant{Role: auth.Admin, Env: auth.AnyEnv}) {
-		return "", &ExitError{Code: ExitUnauthorized, Err: errors.New("the store has no token yet: its first one must have the admin role on every environment"), Hint: "ladder token create NAME --role admin"}
+		return "", false, &ExitError{Code: ExitUnauthorized, Err: errors.New("the store has no token yet: its first one must have the admin role on every environment"), Hint: "ladder token create NAME --role admin"}
 	}
-	return "ladder", nil
+	return "ladder", true, nil
 }
 
 // tokenView is how a token is shown: never its secret or its hash.
@@ -245,12 +247,19 @@ type tokenRequest struct {
 // environment; for a store without tokens, the first admin) and returns
 // it with its secret.
 func (a *app) tokenCreate(ctx context.Context, ws *workspace, name string, grants []auth.Grant, expires time.Duration) (tokenView, error) {
-	by, err := a.tokenCreator(ctx, ws, grants)
+	by, first, err := a.tokenCreator(ctx, ws, grants)
 	if err != nil {
 		return tokenView{}, err
 	}
 	now := time.Now()
-	secret, t, err := auth.NewToken(ctx, ws.store, name, grants, expires, now)
+	newToken := auth.NewToken
+	if first {
+		newToken = auth.NewFirstToken
+	}
+	secret, t, err := newToken(ctx, ws.store, name, grants, expires, now)
+	if first && errors.Is(err, store.ErrConflict) {
+		return tokenView{}, &ExitError{Code: ExitUnauthorized, Err: errors.New("another first token was created meanwhile: only an admin creates more"), Hint: credentialHint}
+	}
 	if errors.Is(err, store.ErrConflict) {
 		return tokenView{}, &ExitError{Code: ExitConfig, Err: fmt.Errorf("a token named %s exists", auth.NormalizeName(name)), Hint: "ladder token revoke " + auth.NormalizeName(name)}
 	}

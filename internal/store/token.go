@@ -11,6 +11,10 @@ type Tokens interface {
 	// CreateToken records t; a token of the same name or hash is
 	// ErrConflict. A zero Created is set to now.
 	CreateToken(ctx context.Context, t Token) error
+	// CreateFirstToken records t only if the store has no token at all,
+	// as one atomic step: of first tokens created at once, one is
+	// recorded and the others are ErrConflict.
+	CreateFirstToken(ctx context.Context, t Token) error
 	// TokenByHash returns the token whose secret hashes to hash, expired
 	// or not (the caller judges), or ErrNotFound.
 	TokenByHash(ctx context.Context, hash string) (Token, error)

@@ -35,6 +35,37 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	return nil
 }
 
+// CreateFirstToken implements store.Store. The table lock makes first
+// tokens created at once wait for each other, so only one sees an empty
+// table (a row lock cannot: there is no row yet).
+func (s *Store) CreateFirstToken(ctx context.Context, t store.Token) error {
+	if t.Created.IsZero() {
+		t.Created = now()
+	}
+	var exp int64
+	if !t.Expires.IsZero() {
+		exp = toMS(t.Expires)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return s.wrap(err, "create first token %s", t.Name)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `LOCK TABLE tokens IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return s.wrap(err, "create first token %s", t.Name)
+	}
+	tag, err := tx.Exec(ctx, `INSERT INTO tokens (name, hash, grants, created_ms, expires_ms)
+		SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM tokens)`,
+		t.Name, t.Hash, strings.Join(t.Grants, ","), toMS(t.Created), exp)
+	if err != nil {
+		return s.wrap(err, "create first token %s", t.Name)
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("store: create first token %s: the store has a token already: %w", t.Name, store.ErrConflict)
+	}
+	return s.wrap(tx.Commit(ctx), "create first token %s", t.Name)
+}
+
 const tokenCols = `name, hash, grants, created_ms, expires_ms`
 
 func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {

@@ -38,6 +38,32 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	return nil
 }
 
+// CreateFirstToken implements store.Store: SQLite runs the statement,
+// its check included, under the database's one write lock.
+func (s *Store) CreateFirstToken(ctx context.Context, t store.Token) error {
+	if t.Created.IsZero() {
+		t.Created = now()
+	}
+	var exp int64
+	if !t.Expires.IsZero() {
+		exp = toMS(t.Expires)
+	}
+	res, err := s.w.ExecContext(ctx, `INSERT INTO tokens (name, hash, grants, created_ms, expires_ms)
+		SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM tokens)`,
+		t.Name, t.Hash, strings.Join(t.Grants, ","), toMS(t.Created), exp)
+	if err != nil {
+		return fmt.Errorf("store: create first token %s: %w", t.Name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: create first token %s: %w", t.Name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: create first token %s: the store has a token already: %w", t.Name, store.ErrConflict)
+	}
+	return nil
+}
+
 const tokenCols = `name, hash, grants, created_ms, expires_ms`
 
 func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {

@@ -14,6 +14,41 @@ var tokenTests = []test{
 	{"NameAndHashAreUnique", testTokenUnique},
 	{"DefaultCreatedTime", testTokenDefaultTime},
 	{"ConcurrentSameName", testTokenConcurrent},
+	{"FirstTokenOnlyOnce", testFirstToken},
+}
+
+// testFirstToken: of first tokens created at once, under different names,
+// exactly one is recorded; with a token in the store there is no first
+// one any more.
+func testFirstToken(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 8
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Go(func() {
+			errs[i] = s.CreateFirstToken(ctx, store.Token{Name: fmt.Sprint("admin", i), Hash: hexOf(fmt.Sprint("first", i)), Grants: []string{"admin:*"}, Created: at(i)})
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		isErr(t, fmt.Sprint("CreateFirstToken ", i), err, store.ErrConflict)
+	}
+	if ok != 1 {
+		t.Errorf("%d first tokens were created, want 1", ok)
+	}
+	list, err := s.ListTokens(ctx)
+	must(t, "ListTokens", err)
+	if len(list) != 1 {
+		t.Errorf("ListTokens = %d tokens, want 1", len(list))
+	}
+	err = s.CreateFirstToken(ctx, store.Token{Name: "late", Hash: hexOf("late"), Grants: []string{"admin:*"}})
+	isErr(t, "CreateFirstToken with a token in the store", err, store.ErrConflict)
 }
 
 // testTokenLifecycle: a token is found by its hash with everything it was
