@@ -26,7 +26,7 @@ func BenchmarkInputsWarm(b *testing.B) {
 			b.Fatal(err)
 		}
 		for _, j := range jobs {
-			if _, err := s.inputs(ctx, j); err != nil {
+			if _, err := s.inputs(ctx, j, nil); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -234,6 +234,7 @@ func (b *Builder) Build(ctx context.Context, stack *spec.Stack) (map[string]snap
 		if err != nil {
 			return arts, report, errors.Join(err, joinSorted(errs))
 		}
+		defer s.endCompiles()
 		outs := make([]outcome, len(jobs))
 		sem := make(chan struct{}, b.opts.Parallel)
 		var wg sync.WaitGroup
@@ -298,7 +299,7 @@ func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
 		return outcome{err: err}
 	}
 	b.emit(Progress{Service: j.service, State: StateChecking})
-	inputs, err := s.inputs(ctx, j)
+	inputs, err := s.inputs(ctx, j, func() { s.startCompile(ctx, j) })
 	if err != nil {
 		return fail(err)
 	}
@@ -333,17 +334,8 @@ func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
 // runs once per build context in a session, and services that share a
 // context share its binary.
 func (b *Builder) compileGo(ctx context.Context, s *session, j *job) ([]byte, error) {
-	s.compileMu.Lock()
-	if s.compiles == nil {
-		s.compiles = map[string]*compile{}
-	}
-	c, shared := s.compiles[j.context]
-	if !shared {
-		c = &compile{done: make(chan struct{})}
-		s.compiles[j.context] = c
-	}
-	s.compileMu.Unlock()
-	if !shared {
+	c, run := s.claimCompile(j)
+	if run {
 		c.bin, c.output, c.err = b.goBuild(ctx, s, j)
 		close(c.done)
 	}

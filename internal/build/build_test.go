@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -470,5 +472,72 @@ func TestServicesOfOneContextShareTheirCompile(t *testing.T) {
 	}
 	if n := h.builds.Load(); n != 1 {
 		t.Errorf("a failing compile of one context ran go build %d times, want 1", n)
+	}
+}
+
+// A context whose sources changed is compiled beside go list, not after
+// it: here go list is held until go build has started, which would never
+// happen if they ran one after the other.
+func TestChangedContextCompilesBesideGoList(t *testing.T) {
+	src := copyFixture(t)
+	stack := stackFor(src, "api", "worker")
+	h := newHarness(t, "", nil)
+	first, _ := h.build(t, stack)
+	main := filepath.Join(src, "services/worker/main.go")
+	writeFile(t, main, strings.Replace(readFile(t, main), `"worker"`, `"worker v2"`, 1))
+
+	started := make(chan struct{})
+	var once sync.Once
+	count := h.goHook
+	h.goHook = func(args []string) {
+		count(args)
+		switch args[0] {
+		case "build":
+			once.Do(func() { close(started) })
+		case "list":
+			select {
+			case <-started:
+			case <-time.After(20 * time.Second):
+				t.Error("go list ran while no go build had started")
+			}
+		}
+	}
+	arts, rep := h.build(t, stack)
+	checkReport(t, rep, []string{"worker"}, []string{"api"})
+	if n := h.builds.Load(); n != 1 {
+		t.Errorf("go build ran %d times, want 1", n)
+	}
+	if arts["worker"].Digest == first["worker"].Digest || arts["api"].Digest != first["api"].Digest {
+		t.Errorf("artifacts %v after editing worker, were %v", arts, first)
+	}
+}
+
+// A compile started because a file changed is stopped when the inputs turn
+// out to be built already (the file was touched, not changed), and leaves
+// nothing behind; one where only a directory changed (a new test file)
+// does not start at all.
+func TestUnneededCompileIsStopped(t *testing.T) {
+	src := copyFixture(t)
+	stack := stackFor(src, "api", "worker")
+	h := newHarness(t, "", nil)
+	first, _ := h.build(t, stack)
+	main := filepath.Join(src, "services/worker/main.go")
+	later := time.Now().Add(time.Hour)
+	if err := os.Chtimes(main, later, later); err != nil {
+		t.Fatal(err)
+	}
+	arts, rep := h.build(t, stack)
+	checkReport(t, rep, nil, []string{"api", "worker"})
+	if !reflect.DeepEqual(arts, first) {
+		t.Errorf("artifacts %v after a touch, were %v", arts, first)
+	}
+	if left, _ := os.ReadDir(filepath.Join(h.dir, "tmp")); len(left) > 0 {
+		t.Errorf("the stopped compile left %d entries in the builder's tmp", len(left))
+	}
+	writeFile(t, filepath.Join(src, "services/worker/main_test.go"), "package main\n")
+	arts, rep = h.build(t, stack)
+	checkReport(t, rep, nil, []string{"api", "worker"})
+	if n := h.builds.Load(); n != 0 || !reflect.DeepEqual(arts, first) {
+		t.Errorf("a new test file: go build ran %d times, artifacts %v", n, arts)
 	}
 }

@@ -59,8 +59,8 @@ func (s *session) dockerInputs(ctx context.Context, j *job) (string, error) {
 	if len(skips) > 0 {
 		key += " without " + strings.Join(skips, ",")
 	}
-	source, ok := s.cache.lookup(key, DockerfileBuilderVersion)
-	if !ok {
+	source, miss := s.cache.lookup(key, DockerfileBuilderVersion)
+	if miss != cacheHit {
 		var entry *cacheEntry
 		source, entry, err = contextHash(j.context, df, skips)
 		if err != nil {

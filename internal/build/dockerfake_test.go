@@ -210,7 +210,7 @@ func TestDockerInputs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		in, err := s.inputs(context.Background(), j)
+		in, err := s.inputs(context.Background(), j, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +226,7 @@ func TestDockerInputs(t *testing.T) {
 	// The context's hash is in the stat cache, trusted while no file or
 	// directory it was made from changes.
 	c := loadStatCache(filepath.Join(h.dir, "cache", "inputs.json"))
-	if _, ok := c.lookup("dockerfile Dockerfile in "+fx.dir, DockerfileBuilderVersion); !ok {
+	if _, miss := c.lookup("dockerfile Dockerfile in "+fx.dir, DockerfileBuilderVersion); miss != cacheHit {
 		t.Fatalf("no usable stat cache entry: %+v", c.data.Contexts)
 	}
 	v := "x"

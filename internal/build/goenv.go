@@ -63,6 +63,71 @@ type compile struct {
 	bin    []byte
 	output []byte
 	err    error
+	// cancel ends a compile started ahead of its inputs hash (startCompile);
+	// nil for one a service started when it needed it.
+	cancel context.CancelFunc
+	// claimed: a service waits for the binary (guarded by compileMu).
+	claimed bool
+}
+
+// startCompile starts the go build of j's context, unless one started
+// already, and returns without waiting: the services that need the
+// binary claim it (claimCompile); endCompiles stops it if none does.
+func (s *session) startCompile(ctx context.Context, j *job) {
+	s.compileMu.Lock()
+	defer s.compileMu.Unlock()
+	if s.compiles == nil {
+		s.compiles = map[string]*compile{}
+	}
+	if _, ok := s.compiles[j.context]; ok {
+		return
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	c := &compile{done: make(chan struct{}), cancel: cancel}
+	s.compiles[j.context] = c
+	go func() {
+		defer close(c.done)
+		c.bin, c.output, c.err = s.b.goBuild(cctx, s, j)
+	}()
+}
+
+// claimCompile returns the compile of j's context, and whether the caller
+// must run it (none started yet).
+func (s *session) claimCompile(j *job) (c *compile, run bool) {
+	s.compileMu.Lock()
+	defer s.compileMu.Unlock()
+	if s.compiles == nil {
+		s.compiles = map[string]*compile{}
+	}
+	c, ok := s.compiles[j.context]
+	if !ok {
+		c = &compile{done: make(chan struct{})}
+		s.compiles[j.context] = c
+	}
+	c.claimed = true
+	return c, !ok
+}
+
+// endCompiles stops the compiles started ahead that no service claimed
+// (their inputs were found built after all) and waits for every compile
+// started ahead to end, so none outlives the session.
+func (s *session) endCompiles() {
+	s.compileMu.Lock()
+	var ahead []*compile
+	for _, c := range s.compiles {
+		if c.cancel == nil {
+			continue
+		}
+		if !c.claimed {
+			c.cancel()
+		}
+		ahead = append(ahead, c)
+	}
+	s.compileMu.Unlock()
+	for _, c := range ahead {
+		<-c.done
+		c.cancel()
+	}
 }
 
 // toolchain is what `go env` said, remembered in the stat cache under Key

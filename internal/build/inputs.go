@@ -44,13 +44,21 @@ type listModule struct {
 type listError struct{ Err string }
 
 // inputs returns the inputs hash of j: from the stat cache when nothing it
-// was computed from changed, otherwise from go list and the files.
-func (s *session) inputs(ctx context.Context, j *job) (string, error) {
+// was computed from changed, otherwise from go list and the files. When a
+// file of a Go context changed (or the context was never hashed), changed
+// (if set) is called first: such a context is nearly always compiled, so
+// its go build may start beside go list rather than after it. A directory
+// that only gained or lost an entry (a new test file) is more often the
+// same inputs, and is not reported.
+func (s *session) inputs(ctx context.Context, j *job, changed func()) (string, error) {
 	if j.docker != nil {
 		return s.dockerInputs(ctx, j)
 	}
-	source, ok := s.cache.lookup(j.context, s.tc.Key)
-	if !ok {
+	source, miss := s.cache.lookup(j.context, s.tc.Key)
+	if (miss == missFiles || miss == missEntry) && changed != nil {
+		changed()
+	}
+	if miss != cacheHit {
 		var entry *cacheEntry
 		var err error
 		source, entry, err = s.sourceHash(ctx, j)
@@ -151,10 +159,11 @@ func (s *session) sourceHash(ctx context.Context, j *job) (string, *cacheEntry, 
 		return "", nil, fmt.Errorf("service %q: %w", j.service, err)
 	}
 	source := h.sum()
-	if !complete || h.racy(at) {
-		return source, nil, nil
-	}
-	return source, &cacheEntry{Toolchain: s.tc.Key, Source: source, Files: h.statList()}, nil
+	e := &cacheEntry{Toolchain: s.tc.Key, Source: source, Files: h.statList()}
+	// An incomplete or racy hash is kept only to tell later whether its
+	// files changed since; the hash itself is made again.
+	e.Untrusted = !complete || h.racy(at)
+	return source, e, nil
 }
 
 // local reports whether p's files can change under the same module

@@ -24,7 +24,7 @@ func inputsOf(t *testing.T, h *harness, src string, services ...string) map[stri
 	}
 	out := map[string]string{}
 	for _, j := range jobs {
-		if out[j.service], err = s.inputs(ctx, j); err != nil {
+		if out[j.service], err = s.inputs(ctx, j, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -30,6 +30,10 @@ type memLayer struct {
 // newMemLayer compresses tarball into a layer.
 func newMemLayer(tarball []byte) (*memLayer, error) {
 	var gz bytes.Buffer
+	// Sized once for what a binary compresses to at this level (less than
+	// half), rather than grown by doubling: every fresh allocation of
+	// megabytes is memory the kernel must fault in and zero.
+	gz.Grow(len(tarball)/2 + 4096)
 	zw, err := gzip.NewWriterLevel(&gz, layerCompression)
 	if err != nil {
 		return nil, err

@@ -8,7 +8,7 @@ import (
 
 // cacheVersion changes when the stat cache's format or meaning does; a file
 // of another version is ignored (and rewritten).
-const cacheVersion = 1
+const cacheVersion = 2
 
 // fileStat is what the stat cache knows about one path. Size -1 records
 // that the path did not exist. Directories have Size 0 and are compared by
@@ -48,6 +48,10 @@ type cacheEntry struct {
 	Toolchain string     `json:"toolchain"`
 	Source    string     `json:"source"`
 	Files     []fileStat `json:"files"`
+	// Untrusted: the hash is not to be reused (a file was written while
+	// it was made, or go list could not load everything); the entry only
+	// tells whether the files changed since.
+	Untrusted bool `json:"untrusted,omitempty"`
 }
 
 type cacheData struct {
@@ -99,21 +103,49 @@ func (c *statCache) setToolchain(tc toolchain) {
 	c.dirty = true
 }
 
+// cacheMiss says why the stat cache had no hash for a context.
+type cacheMiss int
+
+const (
+	cacheHit cacheMiss = iota
+	// missEntry: the context was never hashed under this toolchain.
+	missEntry
+	// missUntrusted: its last hash is not to be reused, but none of the
+	// files it was made from changed since.
+	missUntrusted
+	// missDirs: only a directory changed: an entry was added, removed or
+	// renamed there, often a file the build does not read (a test).
+	missDirs
+	// missFiles: a file the hash was made from changed.
+	missFiles
+)
+
 // lookup returns the cached source hash of a context if every file and
-// directory it was computed from is unchanged.
-func (c *statCache) lookup(context, toolchainKey string) (string, bool) {
+// directory it was computed from is unchanged, and otherwise why not.
+func (c *statCache) lookup(context, toolchainKey string) (string, cacheMiss) {
 	c.mu.Lock()
 	e := c.data.Contexts[context]
 	c.mu.Unlock()
 	if e == nil || e.Toolchain != toolchainKey || len(e.Files) == 0 {
-		return "", false
+		return "", missEntry
 	}
+	miss := cacheHit
 	for _, f := range e.Files {
-		if statOf(f.Path) != f {
-			return "", false
+		if statOf(f.Path) == f {
+			continue
 		}
+		if !f.Dir {
+			return "", missFiles
+		}
+		miss = missDirs
 	}
-	return e.Source, true
+	if miss != cacheHit {
+		return "", miss
+	}
+	if e.Untrusted {
+		return "", missUntrusted
+	}
+	return e.Source, cacheHit
 }
 
 // put records e for context; a nil e forgets the context (its result must

@@ -2,8 +2,8 @@ package build
 
 import (
 	"archive/tar"
-	"bytes"
 	"debug/elf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -41,10 +41,8 @@ func StaticBinary(img v1.Image) (bool, error) {
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	tr := tar.NewReader(rc)
-	var (
-		name    string
-		content []byte
-	)
+	var name string
+	static := false
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -67,27 +65,96 @@ func StaticBinary(img v1.Image) (bool, error) {
 		if name != path.Clean(argv[0]) {
 			return false, nil
 		}
-		if content, err = io.ReadAll(tr); err != nil {
+		if static, err = staticELF(tr, h.Size); err != nil {
 			return false, fmt.Errorf("reading %s: %w", name, err)
 		}
 	}
-	if name == "" {
+	return name != "" && static, nil
+}
+
+// maxProgramHeaders bounds how far into a file staticELF reads: the ELF
+// header and program headers come first in what linkers write.
+const maxProgramHeaders = 1 << 20
+
+// staticELF reports whether the file r reads (size bytes) is an ELF
+// executable without a program interpreter. It reads the ELF header and
+// the program headers only, not the whole binary; anything that is not
+// such an ELF file (a script) is false, not an error.
+func staticELF(r io.Reader, size int64) (bool, error) {
+	var ident [elf.EI_NIDENT]byte
+	if _, err := io.ReadFull(r, ident[:]); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return false, nil
+		}
+		return false, err
+	}
+	if string(ident[:4]) != elf.ELFMAG {
 		return false, nil
 	}
-	f, err := elf.NewFile(bytes.NewReader(content))
-	if err != nil {
-		return false, nil // a script, not a binary
-	}
-	defer f.Close()
-	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
+	var bo binary.ByteOrder
+	switch elf.Data(ident[elf.EI_DATA]) {
+	case elf.ELFDATA2LSB:
+		bo = binary.LittleEndian
+	case elf.ELFDATA2MSB:
+		bo = binary.BigEndian
+	default:
 		return false, nil
 	}
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
+	var (
+		typ                elf.Type
+		phoff              uint64
+		phentsize, phnum   uint16
+		headerSize, pentry int
+	)
+	switch elf.Class(ident[elf.EI_CLASS]) {
+	case elf.ELFCLASS64:
+		var h elf.Header64
+		headerSize, pentry = binary.Size(h), binary.Size(elf.Prog64{})
+		if err := readAfterIdent(r, bo, &h); err != nil {
+			return false, nil
+		}
+		typ, phoff, phentsize, phnum = elf.Type(h.Type), h.Phoff, h.Phentsize, h.Phnum
+	case elf.ELFCLASS32:
+		var h elf.Header32
+		headerSize, pentry = binary.Size(h), binary.Size(elf.Prog32{})
+		if err := readAfterIdent(r, bo, &h); err != nil {
+			return false, nil
+		}
+		typ, phoff, phentsize, phnum = elf.Type(h.Type), uint64(h.Phoff), h.Phentsize, h.Phnum
+	default:
+		return false, nil
+	}
+	if typ != elf.ET_EXEC && typ != elf.ET_DYN {
+		return false, nil
+	}
+	end := phoff + uint64(phentsize)*uint64(phnum)
+	if phoff < uint64(headerSize) || int(phentsize) < pentry || end > uint64(size) || end > maxProgramHeaders {
+		return false, nil // not what a linker writes: not run natively
+	}
+	// The program headers, from where the ELF header ended.
+	rest := make([]byte, end-uint64(headerSize))
+	if _, err := io.ReadFull(r, rest); err != nil {
+		return false, nil
+	}
+	for i := range uint64(phnum) {
+		off := phoff - uint64(headerSize) + i*uint64(phentsize)
+		// p_type is the first word of both program header layouts.
+		if elf.ProgType(bo.Uint32(rest[off:])) == elf.PT_INTERP {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// readAfterIdent reads the rest of an ELF header into h (an elf.Header32
+// or elf.Header64) once its identification bytes were read.
+func readAfterIdent(r io.Reader, bo binary.ByteOrder, h any) error {
+	full := make([]byte, binary.Size(h))
+	if _, err := io.ReadFull(r, full[elf.EI_NIDENT:]); err != nil {
+		return err
+	}
+	_, err := binary.Decode(full, bo, h)
+	return err
 }
 
 // ContainerServices returns, before anything is built, the services whose

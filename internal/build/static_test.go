@@ -3,6 +3,8 @@ package build
 import (
 	"archive/tar"
 	"bytes"
+	"debug/elf"
+	"encoding/binary"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -131,5 +133,65 @@ func TestContainerServices(t *testing.T) {
 	want := []string{"db", "debian", "targetfull"}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("ContainerServices = %v, want %v", got, want)
+	}
+}
+
+// staticELF, which reads only the headers, agrees with debug/elf's full
+// parse on the binaries of this machine, and refuses truncated and
+// malformed headers without an error.
+func TestStaticELFAgreesWithDebugELF(t *testing.T) {
+	var paths []string
+	for _, dir := range []string{"/bin", "/usr/bin", "/usr/sbin"} {
+		entries, _ := os.ReadDir(dir)
+		for i, e := range entries {
+			if i%7 == 0 && e.Type().IsRegular() { // a sample, for time
+				paths = append(paths, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	if exe, err := os.Executable(); err == nil {
+		paths = append(paths, exe)
+	}
+	if bb, err := exec.LookPath("busybox"); err == nil {
+		paths = append(paths, bb) // static on Debian's busybox-static
+	}
+	statics := 0
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		want := false
+		if f, err := elf.NewFile(bytes.NewReader(b)); err == nil {
+			want = f.Type == elf.ET_EXEC || f.Type == elf.ET_DYN
+			for _, prog := range f.Progs {
+				want = want && prog.Type != elf.PT_INTERP
+			}
+			f.Close()
+		}
+		got, err := staticELF(bytes.NewReader(b), int64(len(b)))
+		if err != nil || got != want {
+			t.Errorf("%s: staticELF = %v, %v; debug/elf says %v", p, got, err, want)
+		}
+		if got {
+			statics++
+		}
+		for _, n := range []int{0, 3, 20, 63, 100} {
+			if n < len(b) {
+				if got, err := staticELF(bytes.NewReader(b[:n]), int64(n)); got || err != nil {
+					t.Errorf("%s cut at %d bytes: staticELF = %v, %v", p, n, got, err)
+				}
+			}
+		}
+	}
+	if len(paths) < 5 || statics == 0 {
+		t.Errorf("checked %d binaries, %d static: too few to tell", len(paths), statics)
+	}
+	// Program headers said to lie past the end of the file.
+	b, _ := os.ReadFile(paths[len(paths)-1])
+	bad := bytes.Clone(b[:4096])
+	binary.LittleEndian.PutUint16(bad[56:], 0xffff) // e_phnum of an ELF64 file
+	if got, err := staticELF(bytes.NewReader(bad), int64(len(bad))); got || err != nil {
+		t.Errorf("headers past the end: staticELF = %v, %v", got, err)
 	}
 }
