@@ -17,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/spec"
@@ -211,6 +212,9 @@ func (b *Builder) Pin(ctx context.Context, stack *spec.Stack, opts PinOptions) (
 		err    error
 	}
 	tags := b.openTags()
+	// Services that run one image (a queue and a job on one base) copy it
+	// once: the second waits for the first's copy.
+	var copies singleflight.Group
 	results := make([]result, len(names))
 	sem := make(chan struct{}, max(b.opts.Parallel, 4))
 	var wg sync.WaitGroup
@@ -221,7 +225,7 @@ func (b *Builder) Pin(ctx context.Context, stack *spec.Stack, opts PinOptions) (
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			r := &results[i]
-			r.art, r.pulled, r.moved, r.check, r.err = b.pinOne(ctx, checkCtx, tags, svcName, stack.Compose.Services[svcName].Image, stack.Compose.Services[svcName].PullPolicy, opts)
+			r.art, r.pulled, r.moved, r.check, r.err = b.pinOne(ctx, checkCtx, tags, &copies, svcName, stack.Compose.Services[svcName].Image, stack.Compose.Services[svcName].PullPolicy, opts)
 		}()
 	}
 	wg.Wait()
@@ -253,8 +257,9 @@ func (b *Builder) Pin(ctx context.Context, stack *spec.Stack, opts PinOptions) (
 }
 
 // pinOne pins one service's image. check, when not nil, waits for the
-// registry's answer on where the tag points now.
-func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, svcName, ref, composePolicy string, opts PinOptions) (art snapshot.Artifact, pulled bool, moved *MovedTag, check func() *MovedTag, err error) {
+// registry's answer on where the tag points now. copies shares the copy
+// of one image between the services that run it.
+func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, copies *singleflight.Group, svcName, ref, composePolicy string, opts PinOptions) (art snapshot.Artifact, pulled bool, moved *MovedTag, check func() *MovedTag, err error) {
 	begin := time.Now()
 	fail := func(err error) (snapshot.Artifact, bool, *MovedTag, func() *MovedTag, error) {
 		b.emit(Progress{Service: svcName, State: StateFailed, Image: ref, Duration: time.Since(begin), Err: err})
@@ -331,10 +336,14 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, svcName
 
 	if policy != PullAlways && engineID != "" {
 		b.emit(Progress{Service: svcName, State: StatePulling, Image: ref, Source: builderEngine})
-		digest, size, err := b.importFromEngine(ctx, opts.Engine, svcName, ref)
+		v, err, _ := copies.Do("engine "+engineID, func() (any, error) {
+			digest, size, err := b.importFromEngine(ctx, opts.Engine, svcName, ref)
+			return copied{digest, size}, err
+		})
 		if err != nil {
 			return fail(fmt.Errorf("service %q: copying image %s from the Docker engine: %w", svcName, ref, err))
 		}
+		digest, size := v.(copied).digest, v.(copied).size
 		tags.set(inputs, engineRepoDigest)
 		return done(digest, size, builderEngine, true)
 	}
@@ -362,11 +371,20 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, svcName
 	if size, ok := b.stored(digest.String()); ok {
 		return done(digest.String(), size, builderRegistry, false)
 	}
-	d, size, err := b.copyIn(ctx, img, svcName, ref, builderRegistry)
+	v, err, _ := copies.Do("registry "+digest.String(), func() (any, error) {
+		d, size, err := b.copyIn(ctx, img, svcName, ref, builderRegistry)
+		return copied{d, size}, err
+	})
 	if err != nil {
 		return fail(b.registryErr(svcName, ref, err))
 	}
-	return done(d, size, builderRegistry, true)
+	return done(v.(copied).digest, v.(copied).size, builderRegistry, true)
+}
+
+// copied is an image copied into the store, as copies shares it.
+type copied struct {
+	digest string
+	size   int64
 }
 
 // WaitMoved waits for the registry checks Pin started (see

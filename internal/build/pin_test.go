@@ -4,14 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/client"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -276,6 +279,44 @@ func TestPinTakesTheEnginesCopyAndSeesTheEngineTagMove(t *testing.T) {
 	}
 	if arts["web"].Digest != a.Digest || len(rep.Moved) != 1 || rep.Moved[0].Where != "engine" {
 		t.Errorf("after re-tagging: %s moved %+v, want the pin kept and an engine move reported", arts["web"].Digest, rep.Moved)
+	}
+}
+
+// savingEngine counts the images an engine is asked to save.
+type savingEngine struct {
+	ImageEngine
+	saves atomic.Int32
+}
+
+func (e *savingEngine) ImageSave(ctx context.Context, images []string, opts ...client.ImageSaveOption) (io.ReadCloser, error) {
+	e.saves.Add(1)
+	return e.ImageEngine.ImageSave(ctx, images, opts...)
+}
+
+// Services that run one image copy it from the engine once, and pin the
+// same artifact.
+func TestPinCopiesAnImageOnceForTheServicesThatShareIt(t *testing.T) {
+	docker := engine(t)
+	eng := &savingEngine{ImageEngine: docker}
+	ctx := context.Background()
+	tag := fmt.Sprintf("ladder-pintest-%d:shared", time.Now().UnixNano())
+	if _, err := LoadImage(ctx, docker, registrytest.Image(t, map[string]string{"etc/base": "shared"}), tag); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = docker.ImageRemove(context.Background(), tag, image.RemoveOptions{}) })
+	b, _ := newPinBuilder(t)
+	arts, rep, err := pin(t, b, imageStack(map[string]string{"queue": tag, "migrate": tag, "cron": tag}, nil), PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := eng.saves.Load(); n != 1 {
+		t.Errorf("the engine saved the image %d times for three services, want once", n)
+	}
+	if arts["queue"].Digest == "" || arts["queue"].Digest != arts["migrate"].Digest || arts["queue"].Digest != arts["cron"].Digest {
+		t.Errorf("artifacts %+v, want one digest for the three", arts)
+	}
+	if fmt.Sprint(rep.Pulled) != "[cron migrate queue]" {
+		t.Errorf("pulled %v, want all three", rep.Pulled)
 	}
 }
 
