@@ -294,3 +294,82 @@ func TestDriftProcessBinaryReplaced(t *testing.T) {
 		t.Errorf("drift with the original binary back: %s", res)
 	}
 }
+
+// TestSiteOverSSH promotes to a site whose engine is reached over ssh
+// (docker host ssh://USER@HOST:PORT), the way a team reaches a remote
+// Docker host: the deploy, status, logs, drift and down all go through
+// the ssh connection to the second engine, and nothing of the site runs
+// on the machine's own engine.
+func TestSiteOverSSH(t *testing.T) {
+	requireDocker(t)
+	second := dockertest.Start(t)
+	remote := second.ServeSSH(t)
+	const local = "unix:///var/run/docker.sock"
+	src := registrytest.Start(t, nil)
+	tag := src.Addr + "/e2e/ssh:1"
+	registrytest.Push(t, registrytest.Image(t, map[string]string{"www/index.html": "over ssh", "www/healthz": "ok"}), tag, nil)
+
+	p, stack := newImageProject(t, `services:
+  web:
+    image: `+tag+`
+    ports: ["8080"]
+    stop_grace_period: 1s # busybox as PID 1 ignores SIGTERM
+    x-ladder:
+      health: {path: /healthz}
+`, `environments:
+  local:
+    target: compose
+    dashboard: 127.0.0.1:0
+  prod:
+    from: local
+    dashboard: 127.0.0.1:0
+    sites:
+      - name: far
+        target:
+          kind: compose
+          docker: {host: "`+remote.Host+`"}
+`)
+	// The ssh command that knows the key comes first on ladder's PATH.
+	p.env = append(p.env, "PATH="+remote.PathDir+string(os.PathListSeparator)+os.Getenv("PATH"))
+	t.Cleanup(func() {
+		for _, env := range []string{"prod", "local"} {
+			if res := p.run("down", "--env", env); res.code != 0 {
+				t.Logf("cleanup: ladder down --env %s: %s", env, res)
+			}
+		}
+		removeImages(t, stack+"-web")
+	})
+
+	snap := p.upJSON("-d").Snapshot.ID
+	if _, res := p.promote(snap, "prod"); res.code != 0 {
+		t.Fatalf("promote to prod over ssh: %s\nsshd:\n%s", res, remote.Log())
+	}
+	if got := siteContainers(t, second.Socket, "prod", "far"); len(got) != 1 {
+		t.Errorf("prod/far on the engine behind ssh: containers %v, want 1", got)
+	}
+	if got := siteContainers(t, local, "prod", "far"); len(got) != 0 {
+		t.Errorf("prod/far on the machine's engine: %v", got)
+	}
+	if remote.Used() == 0 || !strings.Contains(remote.Log(), "Accepted publickey") {
+		t.Fatalf("the deploy did not go through ssh: %d uses\nsshd:\n%s", remote.Used(), remote.Log())
+	}
+	if res := p.run("status", "--env", "prod"); res.code != 0 || !strings.Contains(res.stdout, "prod/far (compose target on "+remote.Host+")") || !strings.Contains(res.stdout, "healthy") {
+		t.Errorf("status prod over ssh: %s", res)
+	}
+	if res := p.run("drift", "prod"); res.code != 0 {
+		t.Errorf("drift over ssh right after the promotion: %s", res)
+	}
+	id := siteContainers(t, second.Socket, "prod", "far")[0]
+	marker := "marker-" + id[:8]
+	dockerOn(t, second.Socket, "exec", id, "/bin/busybox", "sh", "-c", "echo "+marker+" > /proc/1/fd/1")
+	eventually(t, 10*time.Second, "the marker in far's logs, read over ssh", func() (bool, string) {
+		res := p.run("logs", "--env", "prod", "--tail", "20")
+		return res.code == 0 && strings.Contains(res.stdout, marker), res.String()
+	})
+	if res := p.run("down", "--env", "prod"); res.code != 0 {
+		t.Fatalf("down prod over ssh: %s", res)
+	}
+	if got := siteContainers(t, second.Socket, "prod", "far"); len(got) != 0 {
+		t.Errorf("after down: prod/far still has containers %v behind ssh", got)
+	}
+}

@@ -2,8 +2,8 @@
 # Runs ladder's whole test suite, installing the components the tests use
 # for real when they are missing: a headless Chromium for the dashboard,
 # PostgreSQL for the shared store, a registry (docker-registry, which the
-# tests start on 127.0.0.1 ports of their own) and a static busybox for the
-# images they push to it.
+# tests start on 127.0.0.1 ports of their own), a static busybox for the
+# images they push to it, and OpenSSH for a site reached over ssh.
 # Under CI=true a test that lacks its component fails instead of skipping.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +27,10 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v ip >/dev/null 2>&1 || need_pkgs+=(iproute2)
 # buildkitd runs its build steps with runc.
 command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
+# internal/dockertest also serves the second engine over ssh (a site whose
+# docker host is ssh://...): sshd, ssh and ssh-keygen.
+[ -x /usr/sbin/sshd ] || need_pkgs+=(openssh-server)
+command -v ssh-keygen >/dev/null 2>&1 || need_pkgs+=(openssh-client)
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "installing ${need_pkgs[*]}"

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/docker/docker/client"
@@ -59,5 +60,25 @@ func TestStartAndStop(t *testing.T) {
 	}
 	if out, err := exec.Command("ip", "link", "show", "docker0").CombinedOutput(); err != nil {
 		t.Logf("docker0: %v %s (the machine has no default bridge)", err, out)
+	}
+}
+
+// An engine served over ssh is reached by Docker's own ssh transport
+// (docker -H ssh://...), through the test's ssh command, and it is this
+// engine, not the machine's.
+func TestServeSSH(t *testing.T) {
+	e := Start(t)
+	s := e.ServeSSH(t)
+	cmd := exec.Command("docker", "-H", s.Host, "info", "--format", "{{.DockerRootDir}}")
+	cmd.Env = append(os.Environ(), "PATH="+s.PathDir+string(os.PathListSeparator)+os.Getenv("PATH"), "DOCKER_HOST=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker -H %s info: %v\n%s\nsshd:\n%s", s.Host, err, out, s.Log())
+	}
+	if got := strings.TrimSpace(string(out)); got != e.DataRoot {
+		t.Errorf("over ssh the engine's data root is %q, want the second engine's %q", got, e.DataRoot)
+	}
+	if s.Used() == 0 || !strings.Contains(s.Log(), "Accepted publickey") {
+		t.Errorf("the connection did not go through ssh: %d uses, sshd log:\n%s", s.Used(), s.Log())
 	}
 }
