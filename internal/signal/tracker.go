@@ -56,9 +56,12 @@ func (c HealthConfig) Run(ctx context.Context, now func() time.Time, probe Probe
 	if now == nil {
 		now = time.Now
 	}
+	// Start before the deadline is set: a probe cut off by it then lasts
+	// at least Timeout, which is how a timeout is told from a failure,
+	// however late this goroutine ran in between.
+	start := now()
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
-	start := now()
 	ok, detail := probe(ctx)
 	return ProbeResult{Start: start, Duration: now().Sub(start), OK: ok, Detail: detail}
 }
