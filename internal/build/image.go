@@ -87,10 +87,10 @@ func goImage(bin []byte, m imageMeta) (v1.Image, *memLayer, error) {
 // appLayer returns a gzipped tar holding only /app. Every header field that
 // could vary between machines (times, owner names, ids) is fixed, and the
 // gzip header carries no name or time, so equal binaries give equal layers.
+// The tar is kept as parts (tarParts): bin itself is one of them.
 func appLayer(bin []byte) (*memLayer, error) {
-	var tb bytes.Buffer
-	tb.Grow(len(bin) + 2048)
-	tw := tar.NewWriter(&tb)
+	parts := &tarParts{big: bin}
+	tw := tar.NewWriter(parts)
 	hdr := &tar.Header{
 		Typeflag: tar.TypeReg,
 		Name:     "app",
@@ -108,7 +108,34 @@ func appLayer(bin []byte) (*memLayer, error) {
 	if err := tw.Close(); err != nil {
 		return nil, err
 	}
-	return newMemLayer(tb.Bytes())
+	return newMemLayer(parts.list...)
+}
+
+// tarParts collects what a tar.Writer writes: the file's content, when it
+// is handed on whole, by reference; headers and padding copied (the
+// writer reuses its block buffer).
+type tarParts struct {
+	big  []byte
+	list [][]byte
+	// copied: the last part is a copy of small writes, which the next
+	// small write extends.
+	copied bool
+}
+
+func (p *tarParts) Write(b []byte) (int, error) {
+	switch {
+	case len(b) == 0:
+	case len(b) == len(p.big) && &b[0] == &p.big[0]:
+		p.list = append(p.list, b)
+		p.copied = false
+	case p.copied:
+		last := len(p.list) - 1
+		p.list[last] = append(p.list[last], b...)
+	default:
+		p.list = append(p.list, bytes.Clone(b))
+		p.copied = true
+	}
+	return len(b), nil
 }
 
 // layoutPath opens the OCI layout at Dir, creating an empty one first.

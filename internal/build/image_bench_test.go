@@ -1,6 +1,7 @@
 package build
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"testing"
@@ -29,9 +30,11 @@ func BenchmarkGoArtifact(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		// A changed binary each round, as after an edit.
-		bin[len(bin)-1] = byte(i)
-		img, layer, err := goImage(bin, imageMeta{service: "api", inputs: "x", arch: "amd64"})
+		// A changed binary each round, as after an edit, in memory of its
+		// own as go build's output is read (the layer holds it).
+		fresh := bytes.Clone(bin)
+		fresh[len(fresh)-1] = byte(i)
+		img, layer, err := goImage(fresh, imageMeta{service: "api", inputs: "x", arch: "amd64"})
 		if err != nil {
 			b.Fatal(err)
 		}
