@@ -143,7 +143,7 @@ func (a *app) localEvents(ctx context.Context, st server.EventLister, q eventsQ)
 	cursor := int64(0)
 	if len(events) > 0 {
 		cursor = events[len(events)-1].ID
-	} else if cursor, err = newestEvent(ctx, st, q.filter()); err != nil {
+	} else if cursor, err = server.NewestEvent(ctx, st, q.filter()); err != nil {
 		return err
 	}
 	for _, e := range events {
@@ -157,12 +157,7 @@ func (a *app) localEvents(ctx context.Context, st server.EventLister, q eventsQ)
 			return nil
 		case <-tick.C:
 		}
-		f := q.filter()
-		f.AfterID, f.BeforeID, f.Limit = cursor, 0, maxPage
-		if cursor == 0 {
-			f.Limit = 0 // AfterID 0 is "the newest Limit" to the store
-		}
-		more, err := st.ListEvents(ctx, f)
+		more, err := server.EventsAfter(ctx, st, q.filter(), cursor)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -174,16 +169,6 @@ func (a *app) localEvents(ctx context.Context, st server.EventLister, q eventsQ)
 			cursor = e.ID
 		}
 	}
-}
-
-// newestEvent is the ID of the newest event f selects (0: none).
-func newestEvent(ctx context.Context, st server.EventLister, f store.EventFilter) (int64, error) {
-	f.AfterID, f.BeforeID, f.Limit = 0, 0, 1
-	last, err := st.ListEvents(ctx, f)
-	if err != nil || len(last) == 0 {
-		return 0, err
-	}
-	return last[0].ID, nil
 }
 
 // remoteEvents asks the ladder server for q's events, page by page, then

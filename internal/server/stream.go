@@ -82,14 +82,9 @@ func StreamEvents(w http.ResponseWriter, r *http.Request, st EventLister, f stor
 		cursor, explicit = n, true
 	}
 	if !explicit {
-		latest := f
-		latest.AfterID, latest.BeforeID, latest.Limit = 0, 0, 1
-		last, err := st.ListEvents(ctx, latest)
-		if err != nil {
+		var err error
+		if cursor, err = NewestEvent(ctx, st, f); err != nil {
 			return err
-		}
-		if len(last) > 0 {
-			cursor = last[len(last)-1].ID
 		}
 	}
 
@@ -143,13 +138,7 @@ func StreamEvents(w http.ResponseWriter, r *http.Request, st EventLister, f stor
 // store error is logged and retried on the next tick: the stream should
 // survive a busy database. Only a failed write (client gone) is returned.
 func sendEvents(w http.ResponseWriter, r *http.Request, st EventLister, log *slog.Logger, f store.EventFilter, cursor int64) (int64, error) {
-	f.AfterID, f.BeforeID, f.Limit = cursor, 0, streamBatch
-	if cursor == 0 {
-		// AfterID 0 means "newest Limit" to the store, not "from the
-		// start"; read everything instead so none is skipped.
-		f.Limit = 0
-	}
-	events, err := st.ListEvents(r.Context(), f)
+	events, err := EventsAfter(r.Context(), st, f, cursor)
 	if err != nil {
 		if r.Context().Err() == nil {
 			log.Warn("event stream: list events", "err", err)
@@ -172,4 +161,27 @@ func sendEvents(w http.ResponseWriter, r *http.Request, st EventLister, log *slo
 		cursor = e.ID
 	}
 	return cursor, nil
+}
+
+// NewestEvent is the ID of the newest event f selects, 0 when there is
+// none: where a stream of what happens from now on starts.
+func NewestEvent(ctx context.Context, st EventLister, f store.EventFilter) (int64, error) {
+	f.AfterID, f.BeforeID, f.Limit = 0, 0, 1
+	last, err := st.ListEvents(ctx, f)
+	if err != nil || len(last) == 0 {
+		return 0, err
+	}
+	return last[len(last)-1].ID, nil
+}
+
+// EventsAfter reads the next events f selects after cursor, oldest first,
+// at most streamBatch of them: one step of a stream that polls the store.
+func EventsAfter(ctx context.Context, st EventLister, f store.EventFilter, cursor int64) ([]store.Event, error) {
+	f.AfterID, f.BeforeID, f.Limit = cursor, 0, streamBatch
+	if cursor == 0 {
+		// AfterID 0 means "newest Limit" to the store, not "from the
+		// start"; read everything instead so none is skipped.
+		f.Limit = 0
+	}
+	return st.ListEvents(ctx, f)
 }
