@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,40 @@ func newImageProject(t *testing.T, compose, ladder string) (*project, string) {
 	p := &project{t: t, root: dir, dir: dir, kind: "compose"}
 	p.write("compose.yaml", "name: "+stack+"\n"+compose)
 	p.write("ladder.yaml", ladder)
+	return p, stack
+}
+
+// newWebImageProject is newImageProject for one service, web, that runs
+// image tag (busybox's httpd serving /healthz), on a local rung on the
+// compose target followed by the environments rungs describes (YAML under
+// environments:, indented two spaces). When t ends every rung is taken
+// down, later ones first, and the stack's images are removed.
+func newWebImageProject(t *testing.T, tag, rungs string) (*project, string) {
+	t.Helper()
+	p, stack := newImageProject(t, `services:
+  web:
+    image: `+tag+`
+    ports: ["8080"]
+    stop_grace_period: 1s # busybox as PID 1 ignores SIGTERM
+    x-ladder:
+      health: {path: /healthz}
+`, `environments:
+  local:
+    target: compose
+    dashboard: 127.0.0.1:0
+`+rungs)
+	envs := []string{"local"}
+	for _, m := range regexp.MustCompile(`(?m)^  ([a-z0-9-]+):$`).FindAllStringSubmatch(rungs, -1) {
+		envs = append(envs, m[1])
+	}
+	t.Cleanup(func() {
+		for i := len(envs) - 1; i >= 0; i-- {
+			if res := p.run("down", "--env", envs[i]); res.code != 0 {
+				t.Logf("cleanup: ladder down --env %s: %s", envs[i], res)
+			}
+		}
+		removeImages(t, stack+"-web")
+	})
 	return p, stack
 }
 
@@ -67,31 +102,12 @@ func TestImageServicesArePinnedAndPromotedThroughARegistry(t *testing.T) {
 	tag := src.Addr + "/e2e/web:1"
 	v1 := registrytest.Push(t, registrytest.Image(t, map[string]string{"www/index.html": "v1"}), tag, nil)
 
-	p, stack := newImageProject(t, `services:
-  web:
-    image: `+tag+`
-    ports: ["8080"]
-    stop_grace_period: 1s # busybox as PID 1 ignores SIGTERM
-    x-ladder:
-      health: {path: /healthz}
-`, `environments:
-  local:
-    target: compose
-    dashboard: 127.0.0.1:0
-  dev:
+	p, stack := newWebImageProject(t, tag, `  dev:
     from: local
     target: compose
     dashboard: 127.0.0.1:0
     registry: `+rung.Addr+`/team
 `)
-	t.Cleanup(func() {
-		for _, env := range []string{"local", "dev"} {
-			if res := p.run("down", "--env", env); res.code != 0 {
-				t.Logf("cleanup: ladder down --env %s: %s", env, res)
-			}
-		}
-		removeImages(t, stack+"-web")
-	})
 
 	// The first up pulls the image, with progress, and pins its digest.
 	res := p.run("up", "-d")

@@ -48,18 +48,7 @@ func TestSitesOnTwoEngines(t *testing.T) {
 	tag := src.Addr + "/e2e/sites:1"
 	registrytest.Push(t, registrytest.Image(t, map[string]string{"www/index.html": "v1", "www/healthz": "ok"}), tag, nil)
 
-	p, stack := newImageProject(t, `services:
-  web:
-    image: `+tag+`
-    ports: ["8080"]
-    stop_grace_period: 1s # busybox as PID 1 ignores SIGTERM
-    x-ladder:
-      health: {path: /healthz}
-`, `environments:
-  local:
-    target: compose
-    dashboard: 127.0.0.1:0
-  prod:
+	p, _ := newWebImageProject(t, tag, `  prod:
     from: local
     dashboard: 127.0.0.1:0
     sites:
@@ -84,14 +73,6 @@ func TestSitesOnTwoEngines(t *testing.T) {
 		}
 		p.write(filepath.Join("certs", name), string(b))
 	}
-	t.Cleanup(func() {
-		for _, env := range []string{"prod", "local"} {
-			if res := p.run("down", "--env", env); res.code != 0 {
-				t.Logf("cleanup: ladder down --env %s: %s", env, res)
-			}
-		}
-		removeImages(t, stack+"-web")
-	})
 
 	up := p.upJSON("-d")
 	snap := up.Snapshot.ID
@@ -309,18 +290,7 @@ func TestSiteOverSSH(t *testing.T) {
 	tag := src.Addr + "/e2e/ssh:1"
 	registrytest.Push(t, registrytest.Image(t, map[string]string{"www/index.html": "over ssh", "www/healthz": "ok"}), tag, nil)
 
-	p, stack := newImageProject(t, `services:
-  web:
-    image: `+tag+`
-    ports: ["8080"]
-    stop_grace_period: 1s # busybox as PID 1 ignores SIGTERM
-    x-ladder:
-      health: {path: /healthz}
-`, `environments:
-  local:
-    target: compose
-    dashboard: 127.0.0.1:0
-  prod:
+	p, _ := newWebImageProject(t, tag, `  prod:
     from: local
     dashboard: 127.0.0.1:0
     sites:
@@ -331,14 +301,6 @@ func TestSiteOverSSH(t *testing.T) {
 `)
 	// The ssh command that knows the key comes first on ladder's PATH.
 	p.env = append(p.env, "PATH="+remote.PathDir+string(os.PathListSeparator)+os.Getenv("PATH"))
-	t.Cleanup(func() {
-		for _, env := range []string{"prod", "local"} {
-			if res := p.run("down", "--env", env); res.code != 0 {
-				t.Logf("cleanup: ladder down --env %s: %s", env, res)
-			}
-		}
-		removeImages(t, stack+"-web")
-	})
 
 	snap := p.upJSON("-d").Snapshot.ID
 	if _, res := p.promote(snap, "prod"); res.code != 0 {

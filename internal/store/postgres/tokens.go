@@ -16,16 +16,8 @@ var _ store.Tokens = (*Store)(nil)
 // CreateToken implements store.Tokens. ON CONFLICT DO NOTHING decides in
 // one statement which of two tokens of one name is recorded.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	if t.Created.IsZero() {
-		t.Created = now()
-	}
-	var exp int64
-	if !t.Expires.IsZero() {
-		exp = toMS(t.Expires)
-	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO tokens (name, hash, grants, created_ms, expires_ms)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-		t.Name, t.Hash, strings.Join(t.Grants, ","), toMS(t.Created), exp)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO tokens (`+tokenCols+`)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, tokenArgs(t)...)
 	if err != nil {
 		return s.wrap(err, "create token %s", t.Name)
 	}
@@ -39,13 +31,6 @@ func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 // tokens created at once wait for each other, so only one sees an empty
 // table (a row lock cannot: there is no row yet).
 func (s *Store) CreateFirstToken(ctx context.Context, t store.Token) error {
-	if t.Created.IsZero() {
-		t.Created = now()
-	}
-	var exp int64
-	if !t.Expires.IsZero() {
-		exp = toMS(t.Expires)
-	}
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return s.wrap(err, "create first token %s", t.Name)
@@ -54,9 +39,8 @@ func (s *Store) CreateFirstToken(ctx context.Context, t store.Token) error {
 	if _, err := tx.Exec(ctx, `LOCK TABLE tokens IN SHARE ROW EXCLUSIVE MODE`); err != nil {
 		return s.wrap(err, "create first token %s", t.Name)
 	}
-	tag, err := tx.Exec(ctx, `INSERT INTO tokens (name, hash, grants, created_ms, expires_ms)
-		SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM tokens)`,
-		t.Name, t.Hash, strings.Join(t.Grants, ","), toMS(t.Created), exp)
+	tag, err := tx.Exec(ctx, `INSERT INTO tokens (`+tokenCols+`)
+		SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM tokens)`, tokenArgs(t)...)
 	if err != nil {
 		return s.wrap(err, "create first token %s", t.Name)
 	}
@@ -67,6 +51,18 @@ func (s *Store) CreateFirstToken(ctx context.Context, t store.Token) error {
 }
 
 const tokenCols = `name, hash, grants, created_ms, expires_ms`
+
+// tokenArgs are t's values in tokenCols order; a zero Created is now.
+func tokenArgs(t store.Token) []any {
+	if t.Created.IsZero() {
+		t.Created = now()
+	}
+	var exp int64
+	if !t.Expires.IsZero() {
+		exp = toMS(t.Expires)
+	}
+	return []any{t.Name, t.Hash, strings.Join(t.Grants, ","), toMS(t.Created), exp}
+}
 
 func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
 	var t store.Token

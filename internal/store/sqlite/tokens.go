@@ -15,32 +15,38 @@ var _ store.Tokens = (*Store)(nil)
 // CreateToken implements store.Tokens. ON CONFLICT DO NOTHING decides in
 // one statement which of two tokens of one name is recorded.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
-	if t.Created.IsZero() {
-		t.Created = now()
-	}
-	var exp int64
-	if !t.Expires.IsZero() {
-		exp = toMS(t.Expires)
-	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO tokens (name, hash, grants, created_ms, expires_ms)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`,
-		t.Name, t.Hash, strings.Join(t.Grants, ","), toMS(t.Created), exp)
-	if err != nil {
-		return fmt.Errorf("store: create token %s: %w", t.Name, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("store: create token %s: %w", t.Name, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("store: create token %s: a token of that name exists: %w", t.Name, store.ErrConflict)
-	}
-	return nil
+	return s.insertToken(ctx, t, "create token", "a token of that name exists",
+		`INSERT INTO tokens (`+tokenCols+`) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`)
 }
 
 // CreateFirstToken implements store.Store: SQLite runs the statement,
 // its check included, under the database's one write lock.
 func (s *Store) CreateFirstToken(ctx context.Context, t store.Token) error {
+	return s.insertToken(ctx, t, "create first token", "the store has a token already",
+		`INSERT INTO tokens (`+tokenCols+`) SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM tokens)`)
+}
+
+// insertToken runs an INSERT of t that records nothing when its condition
+// fails, which is ErrConflict (taken says why).
+func (s *Store) insertToken(ctx context.Context, t store.Token, what, taken, query string) error {
+	res, err := s.w.ExecContext(ctx, query, tokenArgs(t)...)
+	if err != nil {
+		return fmt.Errorf("store: %s %s: %w", what, t.Name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("store: %s %s: %w", what, t.Name, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("store: %s %s: %s: %w", what, t.Name, taken, store.ErrConflict)
+	}
+	return nil
+}
+
+const tokenCols = `name, hash, grants, created_ms, expires_ms`
+
+// tokenArgs are t's values in tokenCols order; a zero Created is now.
+func tokenArgs(t store.Token) []any {
 	if t.Created.IsZero() {
 		t.Created = now()
 	}
@@ -48,23 +54,8 @@ func (s *Store) CreateFirstToken(ctx context.Context, t store.Token) error {
 	if !t.Expires.IsZero() {
 		exp = toMS(t.Expires)
 	}
-	res, err := s.w.ExecContext(ctx, `INSERT INTO tokens (name, hash, grants, created_ms, expires_ms)
-		SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM tokens)`,
-		t.Name, t.Hash, strings.Join(t.Grants, ","), toMS(t.Created), exp)
-	if err != nil {
-		return fmt.Errorf("store: create first token %s: %w", t.Name, err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("store: create first token %s: %w", t.Name, err)
-	}
-	if n == 0 {
-		return fmt.Errorf("store: create first token %s: the store has a token already: %w", t.Name, store.ErrConflict)
-	}
-	return nil
+	return []any{t.Name, t.Hash, strings.Join(t.Grants, ","), toMS(t.Created), exp}
 }
-
-const tokenCols = `name, hash, grants, created_ms, expires_ms`
 
 func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
 	var t store.Token

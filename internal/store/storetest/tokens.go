@@ -21,14 +21,22 @@ var tokenTests = []test{
 // exactly one is recorded; with a token in the store there is no first
 // one any more.
 func testFirstToken(t *testing.T, s store.Store) {
-	ctx := t.Context()
+	oneOfMany(t, s, "CreateFirstToken", func(i int) error {
+		return s.CreateFirstToken(t.Context(), store.Token{Name: fmt.Sprint("admin", i), Hash: hexOf(fmt.Sprint("first", i)), Grants: []string{"admin:*"}, Created: at(i)})
+	})
+	err := s.CreateFirstToken(t.Context(), store.Token{Name: "late", Hash: hexOf("late"), Grants: []string{"admin:*"}})
+	isErr(t, "CreateFirstToken with a token in the store", err, store.ErrConflict)
+}
+
+// oneOfMany runs create for 8 tokens at once: exactly one must be
+// recorded, the others refused as ErrConflict.
+func oneOfMany(t *testing.T, s store.Store, what string, create func(i int) error) {
+	t.Helper()
 	const n = 8
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
-		wg.Go(func() {
-			errs[i] = s.CreateFirstToken(ctx, store.Token{Name: fmt.Sprint("admin", i), Hash: hexOf(fmt.Sprint("first", i)), Grants: []string{"admin:*"}, Created: at(i)})
-		})
+		wg.Go(func() { errs[i] = create(i) })
 	}
 	wg.Wait()
 	ok := 0
@@ -37,18 +45,16 @@ func testFirstToken(t *testing.T, s store.Store) {
 			ok++
 			continue
 		}
-		isErr(t, fmt.Sprint("CreateFirstToken ", i), err, store.ErrConflict)
+		isErr(t, fmt.Sprint(what, " ", i), err, store.ErrConflict)
 	}
 	if ok != 1 {
-		t.Errorf("%d first tokens were created, want 1", ok)
+		t.Errorf("%s: %d of %d tokens were recorded, want 1", what, ok, n)
 	}
-	list, err := s.ListTokens(ctx)
+	list, err := s.ListTokens(t.Context())
 	must(t, "ListTokens", err)
 	if len(list) != 1 {
 		t.Errorf("ListTokens = %d tokens, want 1", len(list))
 	}
-	err = s.CreateFirstToken(ctx, store.Token{Name: "late", Hash: hexOf("late"), Grants: []string{"admin:*"}})
-	isErr(t, "CreateFirstToken with a token in the store", err, store.ErrConflict)
 }
 
 // testTokenLifecycle: a token is found by its hash with everything it was
@@ -124,31 +130,7 @@ func testTokenDefaultTime(t *testing.T, s store.Store) {
 // testTokenConcurrent: of many tokens of one name created at once,
 // exactly one is recorded.
 func testTokenConcurrent(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	const n = 8
-	var wg sync.WaitGroup
-	errs := make([]error, n)
-	for i := range n {
-		wg.Go(func() {
-			errs[i] = s.CreateToken(ctx, store.Token{Name: "race", Hash: hexOf(fmt.Sprint("race", i)), Grants: []string{"viewer:*"}, Created: at(i)})
-		})
-	}
-	wg.Wait()
-	ok := 0
-	for i, err := range errs {
-		switch {
-		case err == nil:
-			ok++
-		default:
-			isErr(t, fmt.Sprint("CreateToken ", i), err, store.ErrConflict)
-		}
-	}
-	if ok != 1 {
-		t.Errorf("%d tokens named race were created, want 1", ok)
-	}
-	list, err := s.ListTokens(ctx)
-	must(t, "ListTokens", err)
-	if len(list) != 1 {
-		t.Errorf("ListTokens = %d tokens, want 1", len(list))
-	}
+	oneOfMany(t, s, "CreateToken", func(i int) error {
+		return s.CreateToken(t.Context(), store.Token{Name: "race", Hash: hexOf(fmt.Sprint("race", i)), Grants: []string{"viewer:*"}, Created: at(i)})
+	})
 }
