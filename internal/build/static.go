@@ -127,6 +127,9 @@ func staticELF(r io.Reader, size int64) (bool, error) {
 	if typ != elf.ET_EXEC && typ != elf.ET_DYN {
 		return false, nil
 	}
+	if phoff > maxProgramHeaders {
+		return false, nil // and end cannot wrap around below
+	}
 	end := phoff + uint64(phentsize)*uint64(phnum)
 	if phoff < uint64(headerSize) || int(phentsize) < pentry || end > uint64(size) || end > maxProgramHeaders {
 		return false, nil // not what a linker writes: not run natively

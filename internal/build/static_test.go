@@ -194,4 +194,10 @@ func TestStaticELFAgreesWithDebugELF(t *testing.T) {
 	if got, err := staticELF(bytes.NewReader(bad), int64(len(bad))); got || err != nil {
 		t.Errorf("headers past the end: staticELF = %v, %v", got, err)
 	}
+	// An offset so large that offset plus size wraps around.
+	wrap := bytes.Clone(b[:4096])
+	binary.LittleEndian.PutUint64(wrap[32:], ^uint64(0)-10) // e_phoff
+	if got, err := staticELF(bytes.NewReader(wrap), int64(len(wrap))); got || err != nil {
+		t.Errorf("a wrapping program header offset: staticELF = %v, %v", got, err)
+	}
 }
