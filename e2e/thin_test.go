@@ -155,7 +155,7 @@ func TestThinClientsThroughAServedEngine(t *testing.T) {
 	}
 	// One snapshot with its releases, the job runs and dev's pinned
 	// policy: the same answers as the store gives here.
-	for _, args := range [][]string{{"snapshot", "show", s1[:8], "-o", "json"}, {"jobs", "dev", "-o", "json"}, {"jobs", "-o", "json"}, {"policy", "show", "dev", "-o", "json"}} {
+	for _, args := range [][]string{{"snapshot", "show", s1[:8], "-o", "json"}, {"snapshots", "-n", "1", "--before", s2[:8], "-o", "json"}, {"jobs", "dev", "-o", "json"}, {"jobs", "-o", "json"}, {"policy", "show", "dev", "-o", "json"}} {
 		here := p.run(args...)
 		if res := viaServer(t, server, viewer, args...); res.code != 0 || here.code != 0 || res.stdout != here.stdout {
 			t.Errorf("%v through the server:\n%s\nwant the store's:\n%s", args, res, here)

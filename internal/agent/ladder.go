@@ -117,7 +117,7 @@ func (a *Agent) Ladder(ctx context.Context) (*api.Ladder, error) {
 		}
 		l.Environments = append(l.Environments, le)
 	}
-	snaps, err := a.opts.Store.ListSnapshots(ctx, 10)
+	snaps, err := a.opts.Store.ListSnapshots(ctx, store.SnapshotFilter{Limit: 10})
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/ladderhq/ladder/internal/parity"
 	"github.com/ladderhq/ladder/internal/render"
 	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/store"
 )
 
 func newDiffCmd(a *app) *cobra.Command {
@@ -48,7 +49,7 @@ otherwise.`,
 					return err
 				}
 			} else {
-				snaps, err := ws.store.ListSnapshots(ctx, 1)
+				snaps, err := ws.store.ListSnapshots(ctx, store.SnapshotFilter{Limit: 1})
 				if err != nil {
 					return err
 				}

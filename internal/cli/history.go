@@ -87,29 +87,41 @@ const maxPage = 500
 func pageQuery(r *http.Request) (pageQ, error) {
 	var q pageQ
 	var err error
-	if s := r.URL.Query().Get("limit"); s != "" {
-		if q.Limit, err = strconv.Atoi(s); err != nil || q.Limit < 0 {
-			return q, fmt.Errorf("limit: want a number of 0 or more, not %q", s)
-		}
+	if q.Limit, err = limitQuery(r); err != nil {
+		return q, err
 	}
 	if s := r.URL.Query().Get("before"); s != "" {
 		if q.Before, err = strconv.ParseInt(s, 10, 64); err != nil || q.Before < 0 {
 			return q, fmt.Errorf("before: want an ID, not %q", s)
 		}
 	}
-	if q.Limit == 0 || q.Limit > maxPage {
-		q.Limit = maxPage
-	}
 	return q, nil
 }
 
+// limitQuery reads ?limit=N, bounded by maxPage (0 or none: maxPage).
+func limitQuery(r *http.Request) (int, error) {
+	s := r.URL.Query().Get("limit")
+	if s == "" {
+		return maxPage, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("limit: want a number of 0 or more, not %q", s)
+	}
+	if n == 0 || n > maxPage {
+		n = maxPage
+	}
+	return n, nil
+}
+
 // readPages reads up to limit items (0: all) from a server's pages, a page
-// of at most maxPage at a time from before (0: the newest): fetch returns
-// a page and the before of the next, 0 when there is none. The pages run
-// newest to oldest; with oldestFirst, each page's items are in ascending
-// order and each older page goes in front.
-func readPages[T any](limit int, before int64, oldestFirst bool, fetch func(n int, before int64) ([]T, int64, error)) ([]T, error) {
+// of at most maxPage at a time from before (the zero cursor: the newest):
+// fetch returns a page and the before of the next, the zero cursor when
+// there is none. The pages run newest to oldest; with oldestFirst, each
+// page's items are in ascending order and each older page goes in front.
+func readPages[T any, C comparable](limit int, before C, oldestFirst bool, fetch func(n int, before C) ([]T, C, error)) ([]T, error) {
 	var items []T
+	var none C
 	for {
 		n := maxPage
 		if limit > 0 {
@@ -124,7 +136,7 @@ func readPages[T any](limit int, before int64, oldestFirst bool, fetch func(n in
 		} else {
 			items = append(items, page...)
 		}
-		if next == 0 || (limit > 0 && len(items) >= limit) {
+		if next == none || (limit > 0 && len(items) >= limit) {
 			return items, nil
 		}
 		before = next

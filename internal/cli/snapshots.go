@@ -20,16 +20,21 @@ import (
 )
 
 func newSnapshotsCmd(a *app) *cobra.Command {
-	var limit int
+	var (
+		limit  int
+		before string
+	)
 	cmd := &cobra.Command{
 		Use:   "snapshots",
 		Short: "List snapshots, newest first, and where they run",
 		Long: `snapshots lists the snapshots, newest first, each with the sites whose
-current release runs it.
+current release runs it. --limit pages: the last row's snapshot, given to
+--before, shows the next page.
 
 With LADDER_SERVER (and LADDER_TOKEN), the ladder server answers, for a
 token with the viewer role on every environment (viewer:*).`,
 		Example: `  ladder snapshots
+  ladder snapshots -n 20 --before 3f2a9c1b
   ladder snapshots -o json | jq -r '.[0].id'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -37,12 +42,25 @@ token with the viewer role on every environment (viewer:*).`,
 			if limit < 0 {
 				return exitf(ExitConfig, "--limit takes a number of 0 or more")
 			}
+			if before != "" && !snapshot.ValidPrefix(before) {
+				return exitf(ExitConfig, "--before takes a snapshot ID or a prefix of at least 4 hex digits, not %q", before)
+			}
 			var rows []snapshotRow
-			err := a.serverOr(ctx, func(c *engine.Client) error {
-				_, err := a.callRead(ctx, c, "/v1/snapshots?limit="+strconv.Itoa(limit), &rows)
+			err := a.serverOr(ctx, func(c *engine.Client) (err error) {
+				rows, err = readPages(limit, before, false, func(n int, before string) ([]snapshotRow, string, error) {
+					var page []snapshotRow
+					q := url.Values{"limit": {strconv.Itoa(n)}}
+					if before != "" {
+						q.Set("before", before)
+					}
+					if _, err := a.callRead(ctx, c, "/v1/snapshots?"+q.Encode(), &page); err != nil || len(page) < n {
+						return page, "", err
+					}
+					return page, page[len(page)-1].ID, nil
+				})
 				return err
 			}, func(ws *workspace) (err error) {
-				rows, err = snapshotRows(ctx, ws.store, limit)
+				rows, err = snapshotRows(ctx, ws.store, limit, before)
 				return err
 			})
 			if err != nil {
@@ -64,6 +82,7 @@ token with the viewer role on every environment (viewer:*).`,
 		},
 	}
 	cmd.Flags().IntVarP(&limit, "limit", "n", 20, "how many (0: all)")
+	cmd.Flags().StringVar(&before, "before", "", "only snapshots older than this one (the next page)")
 	return cmd
 }
 
@@ -158,10 +177,19 @@ type snapshotRow struct {
 	Running []string `json:"running"`
 }
 
-// snapshotRows lists the newest limit snapshots (0: all), with where each
-// runs.
-func snapshotRows(ctx context.Context, st store.Store, limit int) ([]snapshotRow, error) {
-	snaps, err := st.ListSnapshots(ctx, limit)
+// snapshotRows lists the newest limit snapshots (0: all) older than the
+// snapshot before (an ID or unique prefix; "": from the newest), with
+// where each runs.
+func snapshotRows(ctx context.Context, st store.Store, limit int, before string) ([]snapshotRow, error) {
+	f := store.SnapshotFilter{Limit: limit}
+	if before != "" {
+		s, err := st.GetSnapshot(ctx, before)
+		if err != nil {
+			return nil, err
+		}
+		f.Before = s.ID
+	}
+	snaps, err := st.ListSnapshots(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -180,13 +208,13 @@ func snapshotRows(ctx context.Context, st store.Store, limit int) ([]snapshotRow
 // does, for a viewer of every environment.
 func (v *engineVerbs) snapshotRoutes(mux engine.Mux) {
 	mux.HandleFunc("GET /v1/snapshots", func(w http.ResponseWriter, r *http.Request) {
-		q, err := pageQuery(r)
+		limit, before, err := snapshotsQuery(r)
 		if err != nil {
 			writeVerbStatus(w, http.StatusBadRequest, err.Error())
 			return
 		}
 		v.read(w, r, "", func(ctx context.Context, a *app, ws *workspace) (any, error) {
-			return snapshotRows(ctx, ws.store, q.Limit)
+			return snapshotRows(ctx, ws.store, limit, before)
 		})
 	})
 	mux.HandleFunc("GET /v1/snapshots/{ref}", func(w http.ResponseWriter, r *http.Request) {
@@ -195,6 +223,19 @@ func (v *engineVerbs) snapshotRoutes(mux engine.Mux) {
 			return showSnapshot(ctx, ws, ref)
 		})
 	})
+}
+
+// snapshotsQuery reads ?limit=N&before=SNAPSHOT: limit as limitQuery
+// bounds it, before an ID or unique prefix.
+func snapshotsQuery(r *http.Request) (limit int, before string, err error) {
+	if limit, err = limitQuery(r); err != nil {
+		return 0, "", err
+	}
+	before = r.URL.Query().Get("before")
+	if before != "" && !snapshot.ValidPrefix(before) {
+		return 0, "", fmt.Errorf("before: want a snapshot ID or a prefix of at least 4 hex digits, not %q", before)
+	}
+	return limit, before, nil
 }
 
 // deployedWhere maps snapshot IDs to the sites (ENV/SITE) whose last
@@ -254,7 +295,7 @@ func resolveSnapshot(ctx context.Context, ws *workspace, ref string) (string, er
 	if ref != "latest" {
 		return ref, nil
 	}
-	snaps, err := ws.store.ListSnapshots(ctx, 1)
+	snaps, err := ws.store.ListSnapshots(ctx, store.SnapshotFilter{Limit: 1})
 	if err != nil {
 		return "", err
 	}

@@ -99,9 +99,9 @@ func (s *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	// A full page has neighbours: the older events before its first, and
 	// (to poll) the newer ones after its last.
 	if len(events) == f.Limit {
-		links := []string{pageLink(r, "after", events[len(events)-1].ID, "before", "next")}
+		links := []string{pageLink(r, "after", strconv.FormatInt(events[len(events)-1].ID, 10), "before", "next")}
 		if f.AfterID <= 0 {
-			links = append(links, pageLink(r, "before", events[0].ID, "after", "prev"))
+			links = append(links, pageLink(r, "before", strconv.FormatInt(events[0].ID, 10), "after", "prev"))
 		}
 		w.Header()["Link"] = links
 	}
@@ -118,10 +118,18 @@ func (s *server) handleSnapshots(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	snaps, err := s.st.ListSnapshots(r.Context(), limit)
+	before, err := s.snapshotParam(r, "before")
 	if err != nil {
 		s.fail(w, r, err)
 		return
+	}
+	snaps, err := s.st.ListSnapshots(r.Context(), store.SnapshotFilter{Limit: limit, Before: before})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(snaps) == limit {
+		w.Header().Set("Link", pageLink(r, "before", snaps[len(snaps)-1].ID, "", "next"))
 	}
 	writeJSON(w, http.StatusOK, nonNil(snaps))
 }
@@ -178,7 +186,7 @@ func (s *server) handleReleases(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if len(rels) == limit {
-		w.Header().Set("Link", pageLink(r, "before", rels[len(rels)-1].ID, "", "next"))
+		w.Header().Set("Link", pageLink(r, "before", strconv.FormatInt(rels[len(rels)-1].ID, 10), "", "next"))
 	}
 	s.setETag(w, r, q.Get("environment"))
 	writeJSON(w, http.StatusOK, nonNil(rels))
@@ -298,9 +306,9 @@ func (s *server) handleDown(w http.ResponseWriter, r *http.Request) {
 
 // pageLink is an RFC 8288 Link to the neighbouring page of a list: the
 // request's own URL with cursor set to id (and drop, when set, removed).
-func pageLink(r *http.Request, cursor string, id int64, drop, rel string) string {
+func pageLink(r *http.Request, cursor, id, drop, rel string) string {
 	q := r.URL.Query()
-	q.Set(cursor, strconv.FormatInt(id, 10))
+	q.Set(cursor, id)
 	if drop != "" {
 		q.Del(drop)
 	}

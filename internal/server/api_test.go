@@ -118,9 +118,24 @@ func TestSnapshots(t *testing.T) {
 	if len(list) != 3 || list[0].ID != amb2 {
 		t.Errorf("snapshots = %d, first %s; want 3, newest first", len(list), list[0].ID)
 	}
-	if l := decodeAs[[]snapshot.Snapshot](t, do(h, "GET", "/api/v1/snapshots?limit=1", ""), 200); len(l) != 1 {
-		t.Errorf("limit=1 gave %d", len(l))
+	// A full page links to the next, which starts after its last.
+	first := do(h, "GET", "/api/v1/snapshots?limit=2", "")
+	if l := decodeAs[[]snapshot.Snapshot](t, first, 200); len(l) != 2 || l[1].ID != amb1 {
+		t.Errorf("limit=2 gave %d", len(l))
 	}
+	next := first.Header().Get("Link")
+	if want := `</api/v1/snapshots?before=` + amb1 + `&limit=2>; rel="next"`; next != want {
+		t.Errorf("Link = %q, want %q", next, want)
+	}
+	rest := do(h, "GET", strings.TrimSuffix(strings.TrimPrefix(next, "<"), `>; rel="next"`), "")
+	if l := decodeAs[[]snapshot.Snapshot](t, rest, 200); len(l) != 1 || l[0].ID != snapA || rest.Header().Get("Link") != "" {
+		t.Errorf("the next page: %d snapshots, Link %q; want snapA alone and no Link", len(l), rest.Header().Get("Link"))
+	}
+	if l := decodeAs[[]snapshot.Snapshot](t, do(h, "GET", "/api/v1/snapshots?before="+snapA[:8], ""), 200); len(l) != 0 {
+		t.Errorf("before the oldest (by prefix) gave %d", len(l))
+	}
+	wantError(t, do(h, "GET", "/api/v1/snapshots?before=0000", ""), 404, "not found")
+	wantError(t, do(h, "GET", "/api/v1/snapshots?before=abcd", ""), 409, "ambiguous")
 	for _, id := range []string{snapA, snapA[:12], snapA[:4]} {
 		got := decodeAs[snapshot.Snapshot](t, do(h, "GET", "/api/v1/snapshots/"+id, ""), 200)
 		if got.ID != snapA || got.Artifacts["api"].Digest != digestA {

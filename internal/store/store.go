@@ -40,8 +40,10 @@ type Store interface {
 	// GetSnapshot finds a snapshot by full ID or unique prefix (at least 4
 	// hex digits): ErrNotFound or ErrAmbiguous otherwise.
 	GetSnapshot(ctx context.Context, idOrPrefix string) (*snapshot.Snapshot, error)
-	// ListSnapshots returns snapshots newest first; limit <= 0 means all.
-	ListSnapshots(ctx context.Context, limit int) ([]*snapshot.Snapshot, error)
+	// ListSnapshots returns the snapshots f selects, newest first (the
+	// newest Created, the greater ID breaking ties). An f.Before that
+	// names no snapshot is ErrNotFound.
+	ListSnapshots(ctx context.Context, f SnapshotFilter) ([]*snapshot.Snapshot, error)
 	// CollectSnapshots deletes the snapshots of stack beyond its newest
 	// keep that nothing outside the throwaway environment env refers to
 	// (no release of another environment, no promotion, approval or
@@ -224,6 +226,15 @@ type ReleaseFilter struct {
 	// (older) page after one that ended at BeforeID.
 	BeforeID int64
 	Limit    int
+}
+
+// SnapshotFilter selects a page of snapshots: at most Limit (<= 0: all)
+// that come after the snapshot Before in newest-first order (""
+// starts from the newest). Before takes the full ID of the last snapshot
+// of the page before, so pages stay put while snapshots are added.
+type SnapshotFilter struct {
+	Limit  int
+	Before string
 }
 
 // EventKind names what happened.

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 
@@ -110,10 +111,21 @@ func (s *Store) GetSnapshot(ctx context.Context, idOrPrefix string) (*snapshot.S
 
 // ListSnapshots implements store.Store: newest Created first, the ID
 // breaking ties.
-func (s *Store) ListSnapshots(ctx context.Context, limit int) ([]*snapshot.Snapshot, error) {
+func (s *Store) ListSnapshots(ctx context.Context, f store.SnapshotFilter) ([]*snapshot.Snapshot, error) {
 	var q query
-	rows, err := s.pool.Query(ctx, `SELECT `+snapshotCols+` FROM snapshots
-		ORDER BY created_ms DESC, id DESC`+q.limitSQL(limit), q.args...)
+	if f.Before != "" {
+		var created int64
+		err := s.pool.QueryRow(ctx, `SELECT created_ms FROM snapshots WHERE id = $1`, f.Before).Scan(&created)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, fmt.Errorf("store: list snapshots before %s: %w", snapshot.Short(f.Before), store.ErrNotFound)
+		}
+		if err != nil {
+			return nil, s.wrap(err, "list snapshots")
+		}
+		q.conds = append(q.conds, "(created_ms < "+q.arg(created)+" OR (created_ms = "+q.arg(created)+" AND id < "+q.arg(f.Before)+"))")
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+snapshotCols+` FROM snapshots`+
+		q.whereSQL()+` ORDER BY created_ms DESC, id DESC`+q.limitSQL(f.Limit), q.args...)
 	if err != nil {
 		return nil, s.wrap(err, "list snapshots")
 	}

@@ -122,10 +122,21 @@ func (s *Store) GetSnapshot(ctx context.Context, idOrPrefix string) (*snapshot.S
 
 // ListSnapshots implements store.Store. Newest means latest Created; the ID
 // breaks ties so the order is stable.
-func (s *Store) ListSnapshots(ctx context.Context, limit int) ([]*snapshot.Snapshot, error) {
+func (s *Store) ListSnapshots(ctx context.Context, f store.SnapshotFilter) ([]*snapshot.Snapshot, error) {
 	var q query
-	rows, err := s.r.QueryContext(ctx, `SELECT `+snapshotCols+` FROM snapshots
-		ORDER BY created_ms DESC, id DESC`+q.limitSQL(limit), q.args...)
+	if f.Before != "" {
+		var created int64
+		err := s.r.QueryRowContext(ctx, `SELECT created_ms FROM snapshots WHERE id = $1`, f.Before).Scan(&created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("store: list snapshots before %s: %w", snapshot.Short(f.Before), store.ErrNotFound)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("store: list snapshots: %w", err)
+		}
+		q.conds = append(q.conds, "(created_ms < "+q.arg(created)+" OR (created_ms = "+q.arg(created)+" AND id < "+q.arg(f.Before)+"))")
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT `+snapshotCols+` FROM snapshots`+
+		q.whereSQL()+` ORDER BY created_ms DESC, id DESC`+q.limitSQL(f.Limit), q.args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list snapshots: %w", err)
 	}

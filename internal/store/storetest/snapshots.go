@@ -81,7 +81,7 @@ func testSnapshotRoundTrip(t *testing.T, s store.Store) {
 		must(t, "GetSnapshot "+key, err)
 		equal(t, "GetSnapshot "+key, got, want)
 	}
-	list, err := s.ListSnapshots(ctx, 0)
+	list, err := s.ListSnapshots(ctx, store.SnapshotFilter{})
 	must(t, "ListSnapshots", err)
 	equal(t, "ListSnapshots", list, []*snapshot.Snapshot{want})
 }
@@ -117,7 +117,7 @@ func testSnapshotIdempotent(t *testing.T, s store.Store) {
 	got, err := s.GetSnapshot(ctx, first.ID)
 	must(t, "GetSnapshot", err)
 	equal(t, "GetSnapshot after re-put (first record kept)", got, first)
-	list, err := s.ListSnapshots(ctx, 0)
+	list, err := s.ListSnapshots(ctx, store.SnapshotFilter{})
 	must(t, "ListSnapshots", err)
 	if len(list) != 1 {
 		t.Errorf("ListSnapshots: %d snapshots, want 1", len(list))
@@ -215,39 +215,73 @@ func testSnapshotPrefix(t *testing.T, s store.Store) {
 
 func testSnapshotList(t *testing.T, s store.Store) {
 	ctx := t.Context()
-	empty, err := s.ListSnapshots(ctx, 0)
+	empty, err := s.ListSnapshots(ctx, store.SnapshotFilter{})
 	must(t, "ListSnapshots on empty store", err)
 	if len(empty) != 0 {
 		t.Errorf("ListSnapshots on empty store: %d snapshots", len(empty))
 	}
 
-	// Newest means latest Created. The order is chosen to differ from ID
-	// order (either way) and from recording order (either way).
+	// Newest means latest Created, the greater ID breaking a tie. The
+	// order is chosen to differ from ID order (either way) and from
+	// recording order (either way).
 	byID := []*snapshot.Snapshot{newSnap("one", "r1", at(0), "api"),
-		newSnap("two", "r2", at(0), "api"), newSnap("three", "r3", at(0), "api")}
+		newSnap("two", "r2", at(0), "api"), newSnap("three", "r3", at(0), "api"),
+		newSnap("four", "r4", at(0), "api")}
 	slices.SortFunc(byID, func(a, b *snapshot.Snapshot) int { return strings.Compare(a.ID, b.ID) })
-	s3, s2, s1 := byID[1], byID[2], byID[0] // s3 newest
-	s1.Created, s2.Created, s3.Created = at(10), at(20), at(30)
-	for _, x := range []*snapshot.Snapshot{s2, s1, s3} {
+	s3, s2, s1, tie := byID[1], byID[3], byID[0], byID[2] // s3 newest; tie and s2 made at once
+	s1.Created, s2.Created, s3.Created, tie.Created = at(10), at(20), at(30), at(20)
+	for _, x := range []*snapshot.Snapshot{s2, tie, s1, s3} {
 		_, err := s.PutSnapshot(ctx, clone(x))
 		must(t, "PutSnapshot "+x.Stack, err)
 	}
+	all := []*snapshot.Snapshot{s3, s2, tie, s1} // s2's ID is greater than tie's
 	cases := []struct {
-		limit int
-		want  []*snapshot.Snapshot
+		limit  int
+		before *snapshot.Snapshot
+		want   []*snapshot.Snapshot
 	}{
-		{0, []*snapshot.Snapshot{s3, s2, s1}},
-		{-1, []*snapshot.Snapshot{s3, s2, s1}},
-		{1, []*snapshot.Snapshot{s3}},
-		{2, []*snapshot.Snapshot{s3, s2}},
-		{3, []*snapshot.Snapshot{s3, s2, s1}},
-		{10, []*snapshot.Snapshot{s3, s2, s1}},
+		{0, nil, all},
+		{-1, nil, all},
+		{1, nil, all[:1]},
+		{2, nil, all[:2]},
+		{4, nil, all},
+		{10, nil, all},
+		{0, s3, all[1:]},
+		{1, s3, all[1:2]},
+		{1, s2, all[2:3]}, // the tie: same Created, smaller ID
+		{2, s2, all[2:]},
+		{0, tie, all[3:]},
+		{0, s1, nil},
 	}
 	for _, tc := range cases {
-		got, err := s.ListSnapshots(ctx, tc.limit)
-		must(t, "ListSnapshots", err)
-		equal(t, "ListSnapshots limit "+itoa(tc.limit), got, tc.want)
+		f := store.SnapshotFilter{Limit: tc.limit}
+		name := "ListSnapshots limit " + itoa(tc.limit)
+		if tc.before != nil {
+			f.Before = tc.before.ID
+			name += " before " + tc.before.Stack
+		}
+		got, err := s.ListSnapshots(ctx, f)
+		must(t, name, err)
+		equal(t, name, got, tc.want)
 	}
+
+	// Paging through with the last ID of each page reads each snapshot
+	// once, in order.
+	var paged []*snapshot.Snapshot
+	before := ""
+	for range len(all) + 1 {
+		page, err := s.ListSnapshots(ctx, store.SnapshotFilter{Limit: 3, Before: before})
+		must(t, "ListSnapshots page", err)
+		paged = append(paged, page...)
+		if len(page) < 3 {
+			break
+		}
+		before = page[len(page)-1].ID
+	}
+	equal(t, "ListSnapshots pages of 3", paged, all)
+
+	_, err = s.ListSnapshots(ctx, store.SnapshotFilter{Before: strings.Repeat("0", 64)})
+	isErr(t, "ListSnapshots before an unknown snapshot", err, store.ErrNotFound)
 }
 
 func testArtifactPutLookup(t *testing.T, s store.Store) {
