@@ -66,6 +66,10 @@ type Options struct {
 	// StateDir is ladder's state directory (.ladder). Neither it nor Dir
 	// is ever part of a build context.
 	StateDir string
+	// Shared is the machine's store of image copies that every project's
+	// artifact store has in common (see shared.go), usually
+	// DefaultShared(); "" for none.
+	Shared string
 	// Log receives the output of Dockerfile builds line by line as it
 	// arrives. May be nil; never called concurrently (nor concurrently
 	// with Progress).

@@ -260,7 +260,18 @@ func sha256Hex(b []byte) string {
 // is its diff ID, so the same engine image always gives the same artifact
 // digest. (The engine keeps no compressed layers, so a registry's digest
 // cannot be kept; compressing would cost more than the copy itself.)
-func (b *Builder) importFromEngine(ctx context.Context, eng ImageEngine, svcName, ref string) (string, int64, error) {
+// An image another project on this machine copied already comes from the
+// shared store instead (shared reports it), with no `docker save`.
+func (b *Builder) importFromEngine(ctx context.Context, eng ImageEngine, svcName, ref, engineID string) (digest string, size int64, shared bool, err error) {
+	if d, size, ok := b.fromShared(engineID, svcName); ok {
+		return d, size, true, nil
+	}
+	digest, size, err = b.saveFromEngine(ctx, eng, svcName, ref, engineID)
+	return digest, size, false, err
+}
+
+// saveFromEngine is importFromEngine's copy through `docker save`.
+func (b *Builder) saveFromEngine(ctx context.Context, eng ImageEngine, svcName, ref, engineID string) (string, int64, error) {
 	rc, err := eng.ImageSave(ctx, []string{ref})
 	if err != nil {
 		return "", 0, err
@@ -302,16 +313,25 @@ func (b *Builder) importFromEngine(ctx context.Context, eng ImageEngine, svcName
 	if err != nil {
 		return "", 0, err
 	}
+	d, err := b.storeManifest(raw, svcName)
+	if err == nil && engineID == m.Config.Digest.String() {
+		b.share(engineID, raw, m)
+	}
+	return d, size, err
+}
+
+// storeManifest writes manifest raw, whose config and layers are in the
+// layout already, and lists its image for service (see storeImage).
+func (b *Builder) storeManifest(raw []byte, service string) (string, error) {
 	digest := v1.Hash{Algorithm: "sha256", Hex: sha256Hex(raw)}
 	if err := b.writeBlob(digest, bytes.NewReader(raw), nil); err != nil {
-		return "", 0, err
+		return "", err
 	}
 	img, err := openImage(b.opts.Dir, v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: int64(len(raw)), Digest: digest})
 	if err != nil {
-		return "", 0, err
+		return "", err
 	}
-	d, err := b.storeImage(nil, img, svcName)
-	return d, size, err
+	return b.storeImage(nil, img, service)
 }
 
 // savedFiles is what readSaved kept of a `docker save` stream: its small

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -44,6 +45,9 @@ var PullPolicies = []string{PullAlways, PullMissing, PullNever}
 const (
 	builderRegistry = "registry"
 	builderEngine   = "engine"
+	// SourceShared is the Source of an engine's image that another
+	// project on this machine copied already (see Options.Shared).
+	SourceShared = "machine's shared store"
 )
 
 // Progress states of an image service.
@@ -278,13 +282,14 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, copies 
 	b.emit(Progress{Service: svcName, State: StateChecking, Image: ref})
 	inputs := imageInputsPrefix + parsed.Name()
 	repo := parsed.Context().Name()
+	source := "" // where a fetched copy came from, when not from where builder says
 	done := func(digest string, size int64, builder string, fetched bool) (snapshot.Artifact, bool, *MovedTag, func() *MovedTag, error) {
 		a := snapshot.Artifact{Service: svcName, Digest: digest, Builder: builder, Inputs: inputs, Size: size, Image: repo + "@" + digest}
 		if fetched {
 			if err := b.opts.Store.PutArtifact(ctx, a); err != nil {
 				return fail(fmt.Errorf("service %q: recording the artifact: %w", svcName, err))
 			}
-			b.emit(Progress{Service: svcName, State: StatePulled, Image: ref, Duration: time.Since(begin), Size: size, Digest: digest, Source: builder})
+			b.emit(Progress{Service: svcName, State: StatePulled, Image: ref, Duration: time.Since(begin), Size: size, Digest: digest, Source: cmp.Or(source, builder)})
 		} else {
 			b.emit(Progress{Service: svcName, State: StateCached, Image: ref, Duration: time.Since(begin), Size: size, Digest: digest})
 		}
@@ -337,13 +342,16 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, copies 
 	if policy != PullAlways && engineID != "" {
 		b.emit(Progress{Service: svcName, State: StatePulling, Image: ref, Source: builderEngine})
 		v, err, _ := copies.Do("engine "+engineID, func() (any, error) {
-			digest, size, err := b.importFromEngine(ctx, opts.Engine, svcName, ref)
-			return copied{digest, size}, err
+			digest, size, shared, err := b.importFromEngine(ctx, opts.Engine, svcName, ref, engineID)
+			return copied{digest, size, shared}, err
 		})
 		if err != nil {
 			return fail(fmt.Errorf("service %q: copying image %s from the Docker engine: %w", svcName, ref, err))
 		}
 		digest, size := v.(copied).digest, v.(copied).size
+		if v.(copied).shared {
+			source = SourceShared
+		}
 		tags.set(inputs, engineRepoDigest)
 		return done(digest, size, builderEngine, true)
 	}
@@ -373,7 +381,7 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, copies 
 	}
 	v, err, _ := copies.Do("registry "+digest.String(), func() (any, error) {
 		d, size, err := b.copyIn(ctx, img, svcName, ref, builderRegistry)
-		return copied{d, size}, err
+		return copied{d, size, false}, err
 	})
 	if err != nil {
 		return fail(b.registryErr(svcName, ref, err))
@@ -385,6 +393,7 @@ func (b *Builder) pinOne(ctx, checkCtx context.Context, tags *tagRecord, copies 
 type copied struct {
 	digest string
 	size   int64
+	shared bool // the engine's image, from the shared store (see shared.go)
 }
 
 // WaitMoved waits for the registry checks Pin started (see

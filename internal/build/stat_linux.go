@@ -14,3 +14,12 @@ func sysStat(fi os.FileInfo) (ctime int64, ino uint64) {
 	}
 	return 0, 0
 }
+
+// sysLinks returns fi's hard link count and change time (which a link
+// made or removed updates); 0 links when unknown.
+func sysLinks(fi os.FileInfo) (links uint64, ctime int64) {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink), st.Ctim.Nano()
+	}
+	return 0, 0
+}

@@ -248,7 +248,7 @@ func openStore(stateDir string) (store.Store, error) {
 // reports progress to progress.
 func (w *workspace) newBuilder(progress func(build.Progress)) *build.Builder {
 	opts := build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), StateDir: w.stateDir, Progress: progress,
-		BuildKitHost: os.Getenv(EnvBuildKitHost), Memo: w.memo}
+		BuildKitHost: os.Getenv(EnvBuildKitHost), Memo: w.memo, Shared: build.DefaultShared()}
 	if w.docker != nil {
 		opts.Docker = w.docker
 	}

@@ -1,0 +1,258 @@
+package build
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/ladderhq/ladder/internal/registrytest"
+)
+
+// sharedProjects are two projects' builders on one machine's shared store.
+func sharedProjects(t *testing.T) (first, second *Builder, shared string) {
+	shared = filepath.Join(t.TempDir(), "shared")
+	mk := func() *Builder {
+		return New(Options{Store: newFakeStore(), Dir: filepath.Join(t.TempDir(), "artifacts"), Shared: shared})
+	}
+	return mk(), mk(), shared
+}
+
+// engineTag loads a small image with content of its own into the engine
+// under a fresh tag, removed when the test ends.
+func engineTag(t *testing.T, content string) string {
+	t.Helper()
+	docker := engine(t)
+	tag := fmt.Sprintf("ladder-sharedtest-%d:1", time.Now().UnixNano())
+	img := registrytest.Image(t, map[string]string{"srv/data": strings.Repeat(content, 4000)})
+	if _, err := LoadImage(context.Background(), docker, img, tag); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _, _ = docker.ImageRemove(context.Background(), tag, image.RemoveOptions{}) })
+	return tag
+}
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+// The second project to pin an engine image takes the first one's copy
+// from the shared store: no `docker save`, the same digest, its blobs
+// hard links of the first project's, and an image that reads back whole.
+func TestSharedStoreCopiesAnEngineImageOnceForTheMachine(t *testing.T) {
+	tag := engineTag(t, "shared between projects ")
+	eng := &savingEngine{ImageEngine: engine(t)}
+	first, second, shared := sharedProjects(t)
+	stack := imageStack(map[string]string{"db": tag}, nil)
+
+	arts1, _, err := pin(t, first, stack, PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1 := arts1["db"]
+	if n := eng.saves.Load(); n != 1 {
+		t.Fatalf("the first project saved the image %d times, want once", n)
+	}
+	var sources []string
+	second.opts.Progress = func(p Progress) {
+		if p.State == StatePulled {
+			sources = append(sources, p.Source)
+		}
+	}
+	arts2, rep, err := pin(t, second, stack, PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2 := arts2["db"]
+	if n := eng.saves.Load(); n != 1 {
+		t.Errorf("the second project made the engine save the image again (%d saves)", n)
+	}
+	if a2.Digest != a1.Digest || a2.Builder != builderEngine || fmt.Sprint(rep.Pulled) != "[db]" {
+		t.Errorf("second pin %+v pulled %v, want %s from the engine", a2, rep.Pulled, a1.Digest)
+	}
+	if fmt.Sprint(sources) != "["+SourceShared+"]" {
+		t.Errorf("pulled from %q, want the shared store", sources)
+	}
+	img, err := second.Image(a2.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) == 0 {
+		t.Fatalf("layers %v, %v", layers, err)
+	}
+	for _, l := range layers {
+		d, _ := l.Digest()
+		p1, p2, ps := first.blobPath(d), second.blobPath(d), filepath.Join(shared, "blobs", d.Algorithm, d.Hex)
+		if inode(t, p1) != inode(t, p2) || inode(t, p2) != inode(t, ps) {
+			t.Errorf("layer %s is not one file for the two projects and the shared store", d)
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.Copy(io.Discard, rc); err != nil {
+			t.Errorf("reading layer %s back: %v", d, err)
+		}
+		rc.Close()
+	}
+}
+
+// A shared blob altered on disk is never taken in: the pin copies the
+// image from the engine again, to the same digest, and the shared store
+// forgets the copy it can no longer vouch for.
+func TestSharedStoreRefusesAnAlteredBlob(t *testing.T) {
+	tag := engineTag(t, "altered in the shared store ")
+	eng := &savingEngine{ImageEngine: engine(t)}
+	first, second, shared := sharedProjects(t)
+	stack := imageStack(map[string]string{"db": tag}, nil)
+	arts1, _, err := pin(t, first, stack, PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a1 := arts1["db"]
+	img, err := first.Image(a1.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	d, _ := layers[len(layers)-1].Digest()
+	// Altered in place, same size: the first project's blob is the same
+	// file, so it is altered too (and its own reads refuse it).
+	f, err := os.OpenFile(filepath.Join(shared, "blobs", d.Algorithm, d.Hex), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt([]byte("X"), 600); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+
+	arts2, _, err := pin(t, second, stack, PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a2 := arts2["db"]
+	if n := eng.saves.Load(); n != 2 {
+		t.Errorf("%d saves, want the altered copy refused and the image saved again", n)
+	}
+	if a2.Digest != a1.Digest {
+		t.Errorf("digest %s, want %s", a2.Digest, a1.Digest)
+	}
+	img2, err := second.Image(a2.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers2, _ := img2.Layers()
+	rc, err := layers2[len(layers2)-1].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Errorf("the second project's copy reads back altered: %v", err)
+	}
+}
+
+// Pruning drops the shared blobs no project links any more, a day after
+// the last one let go, and the copies that name them; blobs a project
+// still holds stay, however old.
+func TestSharedStorePrunesWhatNoProjectHolds(t *testing.T) {
+	tag := engineTag(t, "pruned ")
+	first, second, shared := sharedProjects(t)
+	arts, _, err := pin(t, first, imageStack(map[string]string{"db": tag}, nil), PinOptions{Engine: engine(t), Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blobs := func() []string {
+		m, _ := filepath.Glob(filepath.Join(shared, "blobs", "sha256", "*"))
+		return m
+	}
+	entries := func() []string {
+		m, _ := filepath.Glob(filepath.Join(shared, "engine", "*.json"))
+		return m
+	}
+	if len(blobs()) < 2 || len(entries()) != 1 {
+		t.Fatalf("shared store after a copy: %v %v", blobs(), entries())
+	}
+	later := time.Now().Add(sharedKeep + sharedPruneEvery + time.Hour)
+	_ = os.Remove(filepath.Join(shared, "pruned"))
+	second.opts.Shared = shared
+	second.pruneShared(later)
+	if len(blobs()) < 2 || len(entries()) != 1 {
+		t.Errorf("pruning removed what a project still holds: %v %v", blobs(), entries())
+	}
+	if _, err := first.Image(arts["db"].Digest); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(first.opts.Dir); err != nil {
+		t.Fatal(err)
+	}
+	second.pruneShared(later) // pruned a moment ago: nothing happens
+	if len(entries()) != 1 {
+		t.Errorf("pruned again within %s", sharedPruneEvery)
+	}
+	_ = os.Remove(filepath.Join(shared, "pruned"))
+	second.pruneShared(later)
+	if len(blobs()) != 0 || len(entries()) != 0 {
+		t.Errorf("after the project went: blobs %v, copies %v; want none", blobs(), entries())
+	}
+}
+
+// A shared copy whose manifest names other layers than the engine's
+// config does (planted, or damaged) is refused, though every blob it
+// names hashes right.
+func TestSharedStoreRefusesLayersTheConfigDoesNotName(t *testing.T) {
+	tag := engineTag(t, "planted layers ")
+	other := engineTag(t, "another image ")
+	eng := &savingEngine{ImageEngine: engine(t)}
+	first, second, shared := sharedProjects(t)
+	arts, _, err := pin(t, first, imageStack(map[string]string{"db": tag, "web": other}, nil), PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifest := func(digest string) *v1.Manifest {
+		img, err := first.Image(digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	// db's copy, with web's layers: every blob is in the shared store.
+	planted := manifest(arts["db"].Digest)
+	planted.Layers = manifest(arts["web"].Digest).Layers
+	raw, err := json.Marshal(planted)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := filepath.Join(shared, "engine", planted.Config.Digest.Hex+".json")
+	if err := os.WriteFile(entry, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	saves := eng.saves.Load()
+	got, _, err := pin(t, second, imageStack(map[string]string{"db": tag}, nil), PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if eng.saves.Load() != saves+1 || got["db"].Digest != arts["db"].Digest {
+		t.Errorf("pinned %s with %d more saves; want %s, saved from the engine again", got["db"].Digest, eng.saves.Load()-saves, arts["db"].Digest)
+	}
+}
