@@ -21,7 +21,14 @@
 //   - ladder cold: no .ladder (empty artifact store, no state, no agent),
 //     nothing running: `ladder up -d -o json` from exec to exit (it exits
 //     when every service is healthy and the job completed), then `ladder
-//     down --volumes`, untimed;
+//     down --volumes`, untimed. The run's own shared store
+//     (LADDER_SHARED_DIR in the temp dir) holds the engine's images as
+//     the first up copied them, as it would for a project checked out on
+//     a machine where another project ran them: the pin links them;
+//   - ladder cold, nothing shared: the same with LADDER_SHARED_DIR=off,
+//     so the pin copies both images out of the engine (`docker save`),
+//     as on a machine where no project ran them (-unshared=false skips
+//     it);
 //   - docker-compose: `docker-compose -p P -f FILE up -d` on the kept file
 //     (images in the engine, as after a pull; no container), timed until
 //     every container with a healthcheck is healthy, then `down -v`;
@@ -45,6 +52,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -67,10 +75,11 @@ const dcHealthTimeout = 3 * time.Minute
 func main() { os.Exit(realMain()) }
 
 func realMain() int {
-	n := flag.Int("n", 5, "alternating rounds of ladder cold, docker-compose and ladder warm")
+	n := flag.Int("n", 5, "alternating rounds of ladder cold, docker-compose, ladder warm and ladder cold with nothing shared")
 	out := flag.String("out", "", "results file (default bench/results/stack-DATE.md; \"-\" for none)")
 	keep := flag.Bool("keep", false, "keep the temp dir (the copy, the rendered Compose file)")
 	warm := flag.Bool("warm", true, "also time a warm ladder up (artifacts stored) each round")
+	unshared := flag.Bool("unshared", true, "also time a cold ladder up with nothing in the machine's shared store each round")
 	bin := flag.String("ladder", "", "measure this ladder binary instead of building ./cmd/ladder")
 	flag.Parse()
 	if *n < 1 || flag.NArg() > 0 {
@@ -88,7 +97,7 @@ func realMain() int {
 		fmt.Fprintln(os.Stderr, "stackbench:", err)
 		return 1
 	}
-	b := &bench{Run: r, n: *n, warm: *warm, given: *bin, prefix: "sb" + randHex(4), s: harness.Samples{}}
+	b := &bench{Run: r, n: *n, warm: *warm, unshared: *unshared, given: *bin, prefix: "sb" + randHex(4), s: harness.Samples{}}
 	b.env = r.Environment()
 	runErr := b.measure(ctx)
 	b.env.LoadAfter = harness.LoadAvg()
@@ -107,13 +116,14 @@ func realMain() int {
 
 type bench struct {
 	*harness.Run
-	n      int
-	warm   bool
-	given  string
-	prefix string
-	s      harness.Samples
-	env    harness.Env
-	loads  []string // load averages after each round
+	n        int
+	warm     bool
+	unshared bool
+	given    string
+	prefix   string
+	s        harness.Samples
+	env      harness.Env
+	loads    []string // load averages after each round
 
 	mu      sync.Mutex
 	dcFile  string
@@ -141,7 +151,7 @@ func (b *bench) measure(ctx context.Context) error {
 	}
 	dc := b.prefix + "dc"
 	for i := range b.n {
-		cold, err := b.ladderUp(ctx, true)
+		cold, err := b.ladderUp(ctx, coldShared)
 		if err != nil {
 			return fmt.Errorf("round %d, ladder cold: %w", i+1, err)
 		}
@@ -168,13 +178,19 @@ func (b *bench) measure(ctx context.Context) error {
 		}
 		var warm time.Duration
 		if b.warm {
-			if warm, err = b.ladderUp(ctx, false); err != nil {
+			if warm, err = b.ladderUp(ctx, warmUp); err != nil {
 				return fmt.Errorf("round %d, ladder warm: %w", i+1, err)
 			}
 		}
+		var unshared time.Duration
+		if b.unshared {
+			if unshared, err = b.ladderUp(ctx, coldUnshared); err != nil {
+				return fmt.Errorf("round %d, ladder cold with nothing shared: %w", i+1, err)
+			}
+		}
 		b.loads = append(b.loads, harness.LoadAvg())
-		b.Logf("round %d/%d: ladder cold %s, docker-compose healthy %s (returned %s), ladder warm %s; load %s",
-			i+1, b.n, harness.Ms(cold), harness.Ms(healthy), harness.Ms(returned), warmText(warm, b.warm), harness.LoadAvg())
+		b.Logf("round %d/%d: ladder cold %s, docker-compose healthy %s (returned %s), ladder warm %s, ladder cold with nothing shared %s; load %s",
+			i+1, b.n, harness.Ms(cold), harness.Ms(healthy), harness.Ms(returned), warmText(warm, b.warm), warmText(unshared, b.unshared), harness.LoadAvg())
 	}
 	return nil
 }
@@ -202,12 +218,24 @@ func (b *bench) copyStack() error {
 		return err
 	}
 	b.stack = b.prefix + "stack"
-	b.envVars = []string{"LADDER_TARGET=compose", "COMPOSE_PROJECT_NAME=" + b.stack}
+	b.envVars = []string{"LADDER_TARGET=compose", "COMPOSE_PROJECT_NAME=" + b.stack, "LADDER_SHARED_DIR=" + b.shared()}
 	b.Track(b.dir, b.envVars, []string{"down", "--volumes"})
 	return nil
 }
 
 func (b *bench) composeProject() string { return b.stack + "-local-default" }
+
+// shared is the run's shared store of engine image copies.
+func (b *bench) shared() string { return filepath.Join(b.Tmp, "shared") }
+
+// upKind is what a timed `ladder up` starts from.
+type upKind int
+
+const (
+	coldShared   upKind = iota // no .ladder; the shared store has the images
+	coldUnshared               // no .ladder, nothing shared
+	warmUp                     // .ladder kept from the round's cold up
+)
 
 // prepare runs a first `ladder up -d`, which builds the Go services and
 // loads every image into the engine under ladder's tags, keeps the
@@ -237,16 +265,26 @@ func (b *bench) prepare(ctx context.Context) error {
 
 // ladderUp times `ladder up -d -o json` from nothing running; cold
 // removes .ladder first. It checks what ran and takes the stack down.
-func (b *bench) ladderUp(ctx context.Context, cold bool) (time.Duration, error) {
-	key := "ladder.warm"
-	if cold {
+func (b *bench) ladderUp(ctx context.Context, kind upKind) (time.Duration, error) {
+	key, cold := "ladder.warm", kind != warmUp
+	var env []string
+	switch kind {
+	case coldShared:
 		key = "ladder.cold"
+		// What the first up copied; linked, never copied again.
+		if m, _ := filepath.Glob(filepath.Join(b.shared(), "engine", "*.json")); len(m) != len(images) {
+			return 0, fmt.Errorf("the shared store holds %d image copies, want %d", len(m), len(images))
+		}
+	case coldUnshared:
+		key, env = "ladder.unshared", []string{"LADDER_SHARED_DIR=off"}
+	}
+	if cold {
 		if err := os.RemoveAll(filepath.Join(b.dir, ".ladder")); err != nil {
 			return 0, err
 		}
 	}
 	args := harness.UpArgs(true)
-	r, err := b.ladder(ctx, args...)
+	r, err := b.ladderEnv(ctx, env, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -369,7 +407,12 @@ func randHex(n int) string {
 // first up builds the Go services and copies a 475 MB image on a machine
 // that may be busy.
 func (b *bench) ladder(ctx context.Context, args ...string) (harness.Result, error) {
-	return harness.Exec(ctx, b.dir, b.envVars, 10*time.Minute, b.Bin, append([]string{"-C", b.dir}, args...)...)
+	return b.ladderEnv(ctx, nil, args...)
+}
+
+// ladderEnv is ladder with env added to (and overriding) the run's.
+func (b *bench) ladderEnv(ctx context.Context, env []string, args ...string) (harness.Result, error) {
+	return harness.Exec(ctx, b.dir, append(slices.Clone(b.envVars), env...), 10*time.Minute, b.Bin, append([]string{"-C", b.dir}, args...)...)
 }
 
 func warmText(d time.Duration, measured bool) string {
