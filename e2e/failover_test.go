@@ -195,6 +195,7 @@ func TestServeReplicasFailOver(t *testing.T) {
 	for _, env := range []string{"local", "dev"} {
 		before[env] = p.releases(env)[0].ID
 	}
+	shutdowns := p.gracefulShutdowns()
 	stopped := time.Now()
 	if err := second.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
@@ -212,11 +213,39 @@ func TestServeReplicasFailOver(t *testing.T) {
 			len(p.leftovers()) == 8
 		return ok, third.output()
 	})
-	// The process target's instances ended with the engine that ran
-	// them: the next one resumed each rung, as its own new release.
+	// The process target's instances cannot outlive the engine that ran
+	// them; on a handover they were stopped as `ladder down` stops them,
+	// each running its graceful shutdown, not killed with the process.
+	for log, n := range p.gracefulShutdowns() {
+		if n <= shutdowns[log] {
+			t.Errorf("%s: no graceful shutdown logged on the handover (%d before, %d after)", log, shutdowns[log], n)
+		}
+	}
+	// The next owner resumed each rung, as its own new release.
 	for _, env := range []string{"local", "dev"} {
 		if r := p.releases(env)[0]; r.ID <= before[env] || r.By != agent.ResumeActor {
 			t.Errorf("%s's newest release after the handover: %+v, want a new one by %s", env, r, agent.ResumeActor)
 		}
 	}
+}
+
+// gracefulShutdowns counts, in each service log of the project's process
+// target, the demo services' "shutting down" lines: one per instance that
+// stopped on SIGTERM rather than being killed.
+func (p *project) gracefulShutdowns() map[string]int {
+	p.t.Helper()
+	logs, _ := filepath.Glob(filepath.Join(p.dir, ".ladder", "logs", "*", "*", "*.log"))
+	if len(logs) == 0 {
+		p.t.Fatal("no service logs under .ladder/logs")
+	}
+	n := map[string]int{}
+	for _, l := range logs {
+		b, err := os.ReadFile(l)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(p.dir, l)
+		n[rel] = strings.Count(string(b), "shutting down")
+	}
+	return n
 }

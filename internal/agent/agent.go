@@ -246,7 +246,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}()
 
 	var err error
-	lost := false
+	lost, handedOver := false, false
 	leaseDone := a.held.Context().Done()
 wait:
 	for {
@@ -257,6 +257,7 @@ wait:
 				// engine owns the environment's sites now), or stops and
 				// leaves them to the next one.
 				lost = true
+				handedOver = errors.Is(cause, lease.ErrHandedOver)
 				err = fmt.Errorf("agent for %s stopped: %w", a.opts.Env, context.Cause(ctx))
 			}
 		case <-a.shutdown:
@@ -285,6 +286,9 @@ wait:
 	defer cancel()
 	if !lost {
 		err = errors.Join(err, a.down(downCtx))
+	} else if handedOver {
+		// A handover is a clean stop, not a failure of this agent.
+		err = a.release(downCtx)
 	}
 	shutCtx, cancel2 := context.WithTimeout(downCtx, 2*time.Second)
 	defer cancel2()
@@ -326,6 +330,26 @@ func (a *Agent) down(ctx context.Context) error {
 			continue
 		}
 		a.events.Record(store.Event{Kind: store.EventStackDown, Env: ref.Env, Site: ref.Site, Snapshot: snap, Message: fmt.Sprintf("%s taken down", ref)})
+	}
+	return errors.Join(errs...)
+}
+
+// release stops, gracefully, what of each site cannot outlive this
+// process (target.Releaser), when the engine hands the environment over
+// to the next one: the next owner starts it again from the store.
+func (a *Agent) release(ctx context.Context) error {
+	r, ok := a.opts.Target.(target.Releaser)
+	if !ok {
+		return nil
+	}
+	a.deployMu.Lock()
+	defer a.deployMu.Unlock()
+	var errs []error
+	for _, site := range a.sites() {
+		ref := render.SiteRef{Env: a.opts.Env, Site: site}
+		if err := r.Release(ctx, ref); err != nil {
+			errs = append(errs, fmt.Errorf("releasing %s: %w", ref, err))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -65,8 +65,9 @@ Without --env, every environment of ladder.yaml (templates aside) is
 started; with --env, those named. Ctrl-C (or SIGTERM) ends the engine and
 leaves the environments to the engine that follows (the standby, or the
 next serve): containers keep running and are taken on as they are;
-instances of the process target end with the engine that supervises them,
-and the next one starts them again from their last release.
+instances of the process target, which cannot outlive the engine that
+supervises them, are stopped gracefully (as ladder down stops them), and
+the next one starts them again from their last release.
 ` + "`ladder down`" + ` is what stops environments.`,
 		Example: `  ladder serve
   ladder serve --env staging --env prod

@@ -35,6 +35,7 @@ var (
 	_ Placer    = (*Sites)(nil)
 	_ Syncer    = (*Sites)(nil)
 	_ Locator   = (*Sites)(nil)
+	_ Releaser  = (*Sites)(nil)
 )
 
 // NewSites returns an empty Sites; add each site's target with Add.
@@ -109,6 +110,19 @@ func (s *Sites) Down(ctx context.Context, ref render.SiteRef, opts DownOptions) 
 		return err
 	}
 	return t.Down(ctx, ref, opts)
+}
+
+// Release implements Releaser for sites whose target does; for the others
+// it does nothing (what they run outlives this process).
+func (s *Sites) Release(ctx context.Context, ref render.SiteRef) error {
+	t, err := s.of(ref)
+	if err != nil {
+		return err
+	}
+	if r, ok := t.(Releaser); ok {
+		return r.Release(ctx, ref)
+	}
+	return nil
 }
 
 // Endpoints implements Target.

@@ -144,6 +144,18 @@ type Placer interface {
 	Sides(site render.SiteRef) map[string]Side
 }
 
+// Releaser is a target whose instances are children of the ladder
+// process that runs them (the process target, the native half of the
+// hybrid one), so they cannot outlive it. An engine that hands its sites
+// over to the next one (a SIGTERM of `ladder serve`) calls Release for
+// each: the instances stop as `ladder down` stops them, each with its
+// stop signal and grace period, rather than being killed as the process
+// exits, and the next owner starts the site again. What outlives the
+// process (containers) is left running; nothing is recorded as down.
+type Releaser interface {
+	Release(ctx context.Context, site render.SiteRef) error
+}
+
 // Syncer is a target that can change a service's running instances in
 // place, for `ladder up --watch` on a rung that is neither protected nor
 // shared: what runs then differs from the snapshot until the next build.

@@ -586,6 +586,12 @@ func (t *Target) closeUnused(d *render.Desired) {
 	}
 }
 
+// Release implements target.Releaser: the native half stops gracefully
+// (its processes end with this one); the engine half keeps running.
+func (t *Target) Release(ctx context.Context, ref render.SiteRef) error {
+	return t.opts.Process.Down(ctx, ref, target.DownOptions{})
+}
+
 // Down implements target.Target: both halves and the relays.
 func (t *Target) Down(ctx context.Context, ref render.SiteRef, opts target.DownOptions) error {
 	errs := []error{t.opts.Process.Down(ctx, ref, opts)}

@@ -310,6 +310,12 @@ func (t *Target) stopInstances(ctx context.Context, ins []*instance) {
 	wg.Wait()
 }
 
+// Release implements target.Releaser: the site's instances end with this
+// process, so they stop now, gracefully, as Down stops them.
+func (t *Target) Release(ctx context.Context, ref render.SiteRef) error {
+	return t.Down(ctx, ref, target.DownOptions{})
+}
+
 // Down implements target.Target.
 func (t *Target) Down(ctx context.Context, ref render.SiteRef, _ target.DownOptions) error {
 	t.stopInstances(ctx, t.instancesOf(ref))
