@@ -149,6 +149,9 @@ func (b *Builder) linkShared(d v1.Descriptor) error {
 	defer f.Close()
 	fi, err := f.Stat()
 	if err != nil || fi.Size() != d.Size {
+		// Gone with it, so that the next copy from the engine takes
+		// its place in the shared store.
+		_ = os.Remove(src)
 		return fmt.Errorf("blob %s: not the size its manifest gives", d.Digest)
 	}
 	sum := sha256.New()
@@ -156,6 +159,7 @@ func (b *Builder) linkShared(d v1.Descriptor) error {
 		return fmt.Errorf("blob %s: %w", d.Digest, err)
 	}
 	if got := hex.EncodeToString(sum.Sum(nil)); got != d.Digest.Hex {
+		_ = os.Remove(src)
 		return fmt.Errorf("blob %s: %w (it hashes to sha256:%s)", d.Digest, ErrBlobAltered, got)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {

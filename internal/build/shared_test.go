@@ -166,6 +166,16 @@ func TestSharedStoreRefusesAnAlteredBlob(t *testing.T) {
 	if _, err := io.Copy(io.Discard, rc); err != nil {
 		t.Errorf("the second project's copy reads back altered: %v", err)
 	}
+	// The shared store holds the sound copy now: a third project takes it
+	// with no save.
+	third := New(Options{Store: newFakeStore(), Dir: filepath.Join(t.TempDir(), "artifacts"), Shared: shared})
+	arts3, _, err := pin(t, third, stack, PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := eng.saves.Load(); n != 2 || arts3["db"].Digest != a1.Digest {
+		t.Errorf("third project: %d saves, digest %s; want the healed shared copy (2 saves), %s", n, arts3["db"].Digest, a1.Digest)
+	}
 }
 
 // Pruning drops the shared blobs no project links any more, a day after
