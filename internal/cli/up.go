@@ -586,7 +586,7 @@ func (a *app) newAgent(ws *workspace, env, dashboard string) (*agent.Agent, erro
 	if _, err := a.checkDashboard(ws, env, dashboard); err != nil {
 		return nil, err
 	}
-	owner := proc.Self()
+	owner := proc.Owner()
 	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
 	tgt, err := a.newTarget(context.Background(), ws, env, owner, rec)
 	if err != nil {

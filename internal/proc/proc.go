@@ -20,6 +20,31 @@ func Self() string {
 	return fmt.Sprintf("%d/%d", pid, startTime(pid))
 }
 
+// Owner is Self qualified by this host's name, "HOST:PID/STARTTIME": what
+// a record that other machines read too (a process instance in a shared
+// PostgreSQL store) names its process by, since a PID means nothing on
+// another host.
+func Owner() string { return host() + ":" + Self() }
+
+// Here splits an owner from Owner (or Self, as records made before hosts
+// were recorded have it) into its Self part and whether it names a
+// process of this host. A process of another host is neither alive nor
+// dead to this one: only a command on its host can tell.
+func Here(owner string) (self string, here bool) {
+	h, self, qualified := strings.Cut(owner, ":")
+	if !qualified {
+		return owner, true
+	}
+	return self, h == host()
+}
+
+func host() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "localhost"
+}
+
 // Alive reports whether the process named by owner (from Self) still runs.
 func Alive(owner string) bool {
 	pidStr, stStr, ok := strings.Cut(owner, "/")

@@ -91,3 +91,26 @@ func TestZombieIsDead(t *testing.T) {
 		t.Errorf("Running(%d) = true for a zombie", pid)
 	}
 }
+
+// An owner names its host: this host's owners, and those recorded before
+// hosts were, are judged here; another host's are not this host's to
+// judge.
+func TestHere(t *testing.T) {
+	for _, tc := range []struct {
+		owner, self string
+		here        bool
+	}{
+		{Owner(), Self(), true},
+		{Self(), Self(), true},
+		{"build-7.example.net:" + Self(), Self(), false},
+		{"other:1/2", "1/2", false},
+	} {
+		self, here := Here(tc.owner)
+		if self != tc.self || here != tc.here {
+			t.Errorf("Here(%q) = %q, %v; want %q, %v", tc.owner, self, here, tc.self, tc.here)
+		}
+	}
+	if self, here := Here(Owner()); !here || !Alive(self) {
+		t.Errorf("this process, by Owner(): here %v, alive %v", here, Alive(self))
+	}
+}

@@ -45,7 +45,7 @@ func (t *Target) Inspect(ctx context.Context, ref render.SiteRef) (*drift.Live, 
 		}
 		for _, r := range recs {
 			running := false
-			if r.PID > 0 && proc.Alive(r.Owner) {
+			if self, here := proc.Here(r.Owner); r.PID > 0 && here && proc.Alive(self) {
 				env := proc.Environ(r.PID)
 				running = env["LADDER_SLOT"] == r.Slot && env["LADDER_SERVICE"] == r.Service
 			}

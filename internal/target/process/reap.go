@@ -21,7 +21,8 @@ func Reap(ctx context.Context, st store.Store) ([]store.Instance, error) {
 	}
 	var reaped []store.Instance
 	for _, in := range all {
-		if proc.Alive(in.Owner) {
+		// Another host's instances are that host's to reap.
+		if self, here := proc.Here(in.Owner); !here || proc.Alive(self) {
 			continue
 		}
 		if in.PID > 0 {
