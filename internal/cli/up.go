@@ -321,12 +321,15 @@ func (a *app) recover(ctx context.Context, ws *workspace, rec *deploy.Recorder, 
 	for _, r := range closed {
 		out.printf("recovered: release %d (snapshot %s on %s/%s) was interrupted and is recorded so\n", r.Number, snapshot.Short(r.Snapshot), r.Env, r.Site)
 	}
-	reaped, err := process.Reap(ctx, ws.store)
+	reaped, stopped, err := process.Reap(ctx, ws.store)
 	if err != nil {
 		return fmt.Errorf("stopping instances left behind: %w", err)
 	}
-	if len(reaped) > 0 {
-		out.printf("recovered: stopped %d instance(s) left by a ladder process that is gone\n", len(reaped))
+	if stopped > 0 {
+		out.printf("recovered: stopped %d instance(s) left running by a ladder process that is gone\n", stopped)
+	}
+	if gone := len(reaped) - stopped; gone > 0 {
+		out.printf("recovered: forgot %d instance(s) that ended with the ladder process that ran them\n", gone)
 	}
 	return nil
 }

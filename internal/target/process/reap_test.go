@@ -2,8 +2,10 @@ package process
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,9 +38,12 @@ func TestReapLeavesOtherHostsInstances(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	reaped, err := Reap(t.Context(), st)
+	reaped, stopped, err := Reap(t.Context(), st)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if stopped != 0 {
+		t.Errorf("stopped %d processes, want none (no record's PID runs an instance)", stopped)
 	}
 	var slots []string
 	for _, in := range reaped {
@@ -59,5 +64,42 @@ func TestReapLeavesOtherHostsInstances(t *testing.T) {
 	slices.Sort(slots)
 	if !slices.Equal(slots, []string{"alive", "there"}) {
 		t.Errorf("records left %v, want [alive there]", slots)
+	}
+}
+
+// An instance its gone ladder left running is stopped, and counted as
+// stopped; its record goes with it.
+func TestReapStopsAnOrphanAndCountsIt(t *testing.T) {
+	st, err := sqlite.Open(filepath.Join(t.TempDir(), "ladder.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	orphan := exec.Command("sleep", "60")
+	orphan.Env = append(os.Environ(), "LADDER_SLOT=orphan", "LADDER_SERVICE=api")
+	orphan.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- orphan.Wait() }()
+	t.Cleanup(func() { _ = orphan.Process.Kill() })
+	host, _ := os.Hostname()
+	in := store.Instance{Env: "dev", Site: "default", Service: "api", Slot: "orphan", PID: orphan.Process.Pid, Port: 1,
+		Owner: host + ":999999999/1", Started: time.Now()}
+	if err := st.PutInstance(t.Context(), in); err != nil {
+		t.Fatal(err)
+	}
+	reaped, stopped, err := Reap(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(reaped) != 1 || stopped != 1 {
+		t.Errorf("reaped %d, stopped %d; want the orphan, stopped", len(reaped), stopped)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		t.Error("the orphan still runs")
 	}
 }
