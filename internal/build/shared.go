@@ -142,6 +142,12 @@ func (b *Builder) linkShared(d v1.Descriptor) error {
 		return nil
 	}
 	src := b.sharedBlob(d.Digest)
+	// Only a regular file: a link to the blob is made, never to what a
+	// symlink points at, which could change after it was checked.
+	if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
+		_ = os.Remove(src)
+		return fmt.Errorf("blob %s: not a regular file in the shared store", d.Digest)
+	}
 	f, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", d.Digest, err)
@@ -187,7 +193,7 @@ func (b *Builder) share(engineID string, raw []byte, m v1.Manifest) {
 	}
 	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
 		dst := b.sharedBlob(d.Digest)
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			return
 		}
 		if err := os.Link(b.blobPath(d.Digest), dst); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -195,7 +201,7 @@ func (b *Builder) share(engineID string, raw []byte, m v1.Manifest) {
 			return
 		}
 	}
-	if err := os.MkdirAll(filepath.Dir(entry), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(entry), 0o700); err != nil {
 		return
 	}
 	if err := writeFileAtomic(entry, raw); err != nil {

@@ -266,3 +266,44 @@ func TestSharedStoreRefusesLayersTheConfigDoesNotName(t *testing.T) {
 		t.Errorf("pinned %s with %d more saves; want %s, saved from the engine again", got["db"].Digest, eng.saves.Load()-saves, arts["db"].Digest)
 	}
 }
+
+// A shared blob that is a symlink is refused even when what it points at
+// hashes right (that could change once checked), and removed.
+func TestSharedStoreRefusesASymlinkedBlob(t *testing.T) {
+	tag := engineTag(t, "symlinked ")
+	eng := &savingEngine{ImageEngine: engine(t)}
+	first, second, shared := sharedProjects(t)
+	stack := imageStack(map[string]string{"db": tag}, nil)
+	arts, _, err := pin(t, first, stack, PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := first.Image(arts["db"].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := img.Layers()
+	d, _ := layers[0].Digest()
+	blob := filepath.Join(shared, "blobs", d.Algorithm, d.Hex)
+	elsewhere := filepath.Join(t.TempDir(), "layer")
+	if err := os.Rename(blob, elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(elsewhere, blob); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := pin(t, second, stack, PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := eng.saves.Load(); n != 2 || got["db"].Digest != arts["db"].Digest {
+		t.Errorf("%d saves, digest %s; want the symlinked copy refused and the image saved again", n, got["db"].Digest)
+	}
+	fi, err := os.Lstat(second.blobPath(d))
+	if err != nil || !fi.Mode().IsRegular() {
+		t.Errorf("the project's blob: %v, %v; want a regular file", fi, err)
+	}
+	if fi, err := os.Lstat(blob); err == nil && fi.Mode()&os.ModeSymlink != 0 {
+		t.Error("the symlink is still in the shared store")
+	}
+}
