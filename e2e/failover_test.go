@@ -96,6 +96,10 @@ func TestServeReplicasFailOver(t *testing.T) {
 	eventually(t, 30*time.Second, "the second replica waits as a standby", func() (bool, string) {
 		return strings.Contains(second.output(), "standby: the engine of this store runs as pid"), second.output()
 	})
+	// It readies what it would resume, and says when it has.
+	eventually(t, 60*time.Second, "the standby says it is ready", func() (bool, string) {
+		return strings.Contains(second.output(), "standby: ready to take over ("), second.output()
+	})
 
 	s1 := p.upJSON().Snapshot.ID
 	if _, res := p.promote(s1, "dev"); res.code != 0 {

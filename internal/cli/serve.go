@@ -61,7 +61,9 @@ A second serve on the same store waits as a standby and takes over within
 seconds once the first stops renewing its lease (killed, or cut off from
 the store): it first closes what the first left half done, then starts the
 environments. While it waits it unpacks and checks the images that the
-process-target sites run, so that they resume sooner.
+process-target sites run, so that they resume sooner, and then says
+"standby: ready to take over": what a rolling upgrade waits for before it
+stops the engine it replaces.
 
 Without --env, every environment of ladder.yaml (templates aside) is
 started; with --env, those named. Ctrl-C (or SIGTERM) ends the engine and
@@ -237,7 +239,7 @@ const standbyWarmEvery = 30 * time.Second
 // It ends with ctx, which taking over cancels.
 func (a *app) warmStandby(ctx context.Context, ws *workspace, logger *slog.Logger) {
 	warmed := map[string]bool{}
-	for {
+	for said := false; ; said = true {
 		arts, err := processArtifacts(ctx, ws.store)
 		if err != nil {
 			logger.Debug("standby: reading what runs", "err", err)
@@ -251,6 +253,10 @@ func (a *app) warmStandby(ctx context.Context, ws *workspace, logger *slog.Logge
 				continue
 			}
 			warmed[art.Digest] = true
+		}
+		if !said && ctx.Err() == nil {
+			// What a rolling upgrade waits for before it stops the owner.
+			fmt.Fprintf(a.Err, "standby: ready to take over (%s of process-target sites unpacked and checked)\n", plural(len(warmed), "image"))
 		}
 		select {
 		case <-ctx.Done():
