@@ -2,12 +2,9 @@ package build
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -16,6 +13,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ladderhq/ladder/internal/snapshot"
 )
 
 // The shared store is what the artifact stores of every project on a
@@ -66,11 +65,10 @@ func DefaultShared() string {
 }
 
 func (b *Builder) sharedEntry(engineID string) (string, bool) {
-	hexID, ok := strings.CutPrefix(engineID, "sha256:")
-	if b.opts.Shared == "" || !ok || len(hexID) != 64 || !isLowerHex(hexID) {
+	if b.opts.Shared == "" || !snapshot.ValidDigest(engineID) {
 		return "", false
 	}
-	return filepath.Join(b.opts.Shared, "engine", hexID+".json"), true
+	return filepath.Join(b.opts.Shared, "engine", strings.TrimPrefix(engineID, "sha256:")+".json"), true
 }
 
 func (b *Builder) sharedBlob(h v1.Hash) string {
@@ -95,14 +93,13 @@ func (b *Builder) fromShared(engineID, service string) (digest string, size int6
 		b.dropShared(entry, "its manifest does not describe the image")
 		return "", 0, false
 	}
-	for _, d := range append([]v1.Descriptor{m.Config}, m.Layers...) {
-		if err := b.linkShared(d); err != nil {
-			b.dropShared(entry, err.Error())
-			return "", 0, false
-		}
+	// The config first: it is the engine's image (its digest is the image
+	// ID), and the layers must be the ones it names, as a copy from the
+	// engine checks, before any layer is read.
+	if err := b.linkShared(m.Config); err != nil {
+		b.dropShared(entry, err.Error())
+		return "", 0, false
 	}
-	// The config is the engine's image (its digest is the image ID); its
-	// layers must be the ones it names, as a copy from the engine checks.
 	cf, err := readConfig(b.blobPath(m.Config.Digest))
 	if err != nil || len(cf.RootFS.DiffIDs) != len(m.Layers) {
 		b.dropShared(entry, "its layers are not the ones its config names")
@@ -111,6 +108,10 @@ func (b *Builder) fromShared(engineID, service string) (digest string, size int6
 	for i, l := range m.Layers {
 		if l.Digest != cf.RootFS.DiffIDs[i] || l.MediaType != types.OCIUncompressedLayer {
 			b.dropShared(entry, "its layers are not the ones its config names")
+			return "", 0, false
+		}
+		if err := b.linkShared(l); err != nil {
+			b.dropShared(entry, err.Error())
 			return "", 0, false
 		}
 		size += l.Size
@@ -143,30 +144,20 @@ func (b *Builder) linkShared(d v1.Descriptor) error {
 	}
 	src := b.sharedBlob(d.Digest)
 	// Only a regular file: a link to the blob is made, never to what a
-	// symlink points at, which could change after it was checked.
+	// symlink points at, which could change after it was checked. A blob
+	// that fails a check goes, so that the next copy from the engine
+	// takes its place in the shared store.
 	if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
 		_ = os.Remove(src)
 		return fmt.Errorf("blob %s: not a regular file in the shared store", d.Digest)
 	}
-	f, err := os.Open(src)
+	sum, st, err := hashFile(src)
 	if err != nil {
 		return fmt.Errorf("blob %s: %w", d.Digest, err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil || fi.Size() != d.Size {
-		// Gone with it, so that the next copy from the engine takes
-		// its place in the shared store.
+	if st.Size != d.Size || sum != d.Digest.Hex {
 		_ = os.Remove(src)
-		return fmt.Errorf("blob %s: not the size its manifest gives", d.Digest)
-	}
-	sum := sha256.New()
-	if _, err := io.Copy(sum, f); err != nil {
-		return fmt.Errorf("blob %s: %w", d.Digest, err)
-	}
-	if got := hex.EncodeToString(sum.Sum(nil)); got != d.Digest.Hex {
-		_ = os.Remove(src)
-		return fmt.Errorf("blob %s: %w (it hashes to sha256:%s)", d.Digest, ErrBlobAltered, got)
+		return fmt.Errorf("blob %s: %w (it hashes to sha256:%s, %d bytes)", d.Digest, ErrBlobAltered, sum, st.Size)
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 		return err
@@ -176,9 +167,11 @@ func (b *Builder) linkShared(d v1.Descriptor) error {
 		return nil
 	}
 	// Another file system (or no hard links): copy, hashing again.
-	if _, err := f.Seek(0, io.SeekStart); err != nil {
+	f, err := os.Open(src)
+	if err != nil {
 		return err
 	}
+	defer f.Close()
 	return b.writeBlob(d.Digest, f, nil)
 }
 
@@ -197,7 +190,8 @@ func (b *Builder) share(engineID string, raw []byte, m v1.Manifest) {
 			return
 		}
 		if err := os.Link(b.blobPath(d.Digest), dst); err != nil && !errors.Is(err, fs.ErrExist) {
-			b.sharedWarn("not sharing the engine's image copy", err)
+			// Expected where the two are on different file systems.
+			b.opts.logger().Debug("not sharing the engine's image copy", "shared", b.opts.Shared, "err", err)
 			return
 		}
 	}
@@ -205,21 +199,17 @@ func (b *Builder) share(engineID string, raw []byte, m v1.Manifest) {
 		return
 	}
 	if err := writeFileAtomic(entry, raw); err != nil {
-		b.sharedWarn("not sharing the engine's image copy", err)
+		b.opts.logger().Warn("not sharing the engine's image copy", "shared", b.opts.Shared, "err", err)
 		return
 	}
 	b.pruneShared(time.Now())
 }
 
+// dropShared forgets a shared copy that did not check out; the pin
+// copies the image from the engine instead.
 func (b *Builder) dropShared(entry, why string) {
-	b.sharedWarn("dropping a shared image copy "+filepath.Base(entry), errors.New(why))
+	b.opts.logger().Warn("a shared image copy did not check out: copying from the engine instead", "copy", entry, "why", why)
 	_ = os.Remove(entry)
-}
-
-func (b *Builder) sharedWarn(msg string, err error) {
-	if b.opts.Logger != nil {
-		b.opts.Logger.Debug(msg, "shared", b.opts.Shared, "err", err)
-	}
 }
 
 // pruneShared, at most once per sharedPruneEvery, removes the shared
@@ -270,13 +260,4 @@ func (b *Builder) pruneShared(now time.Time) {
 			}
 		}
 	}
-}
-
-func isLowerHex(s string) bool {
-	for _, c := range s {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }

@@ -16,6 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/ladderhq/ladder/internal/registrytest"
+	"github.com/ladderhq/ladder/internal/snapshot"
+	"github.com/ladderhq/ladder/internal/spec"
 )
 
 // sharedProjects are two projects' builders on one machine's shared store.
@@ -41,6 +43,30 @@ func engineTag(t *testing.T, content string) string {
 	return tag
 }
 
+// mustPin pins stack's images through eng, as `ladder up` does.
+func mustPin(t *testing.T, b *Builder, stack *spec.Stack, eng ImageEngine) map[string]snapshot.Artifact {
+	t.Helper()
+	arts, _, err := pin(t, b, stack, PinOptions{Engine: eng, Pull: PullMissing})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return arts
+}
+
+// layersOf is the layers of the stored image of digest.
+func layersOf(t *testing.T, b *Builder, digest string) []v1.Layer {
+	t.Helper()
+	img, err := b.Image(digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, err := img.Layers()
+	if err != nil || len(layers) == 0 {
+		t.Fatalf("image %s: layers %v, %v", digest, layers, err)
+	}
+	return layers
+}
+
 func inode(t *testing.T, path string) uint64 {
 	t.Helper()
 	fi, err := os.Stat(path)
@@ -59,11 +85,7 @@ func TestSharedStoreCopiesAnEngineImageOnceForTheMachine(t *testing.T) {
 	first, second, shared := sharedProjects(t)
 	stack := imageStack(map[string]string{"db": tag}, nil)
 
-	arts1, _, err := pin(t, first, stack, PinOptions{Engine: eng, Pull: PullMissing})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a1 := arts1["db"]
+	a1 := mustPin(t, first, stack, eng)["db"]
 	if n := eng.saves.Load(); n != 1 {
 		t.Fatalf("the first project saved the image %d times, want once", n)
 	}
@@ -87,15 +109,7 @@ func TestSharedStoreCopiesAnEngineImageOnceForTheMachine(t *testing.T) {
 	if fmt.Sprint(sources) != "["+SourceShared+"]" {
 		t.Errorf("pulled from %q, want the shared store", sources)
 	}
-	img, err := second.Image(a2.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers, err := img.Layers()
-	if err != nil || len(layers) == 0 {
-		t.Fatalf("layers %v, %v", layers, err)
-	}
-	for _, l := range layers {
+	for _, l := range layersOf(t, second, a2.Digest) {
 		d, _ := l.Digest()
 		p1, p2, ps := first.blobPath(d), second.blobPath(d), filepath.Join(shared, "blobs", d.Algorithm, d.Hex)
 		if inode(t, p1) != inode(t, p2) || inode(t, p2) != inode(t, ps) {
@@ -120,16 +134,8 @@ func TestSharedStoreRefusesAnAlteredBlob(t *testing.T) {
 	eng := &savingEngine{ImageEngine: engine(t)}
 	first, second, shared := sharedProjects(t)
 	stack := imageStack(map[string]string{"db": tag}, nil)
-	arts1, _, err := pin(t, first, stack, PinOptions{Engine: eng, Pull: PullMissing})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a1 := arts1["db"]
-	img, err := first.Image(a1.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers, _ := img.Layers()
+	a1 := mustPin(t, first, stack, eng)["db"]
+	layers := layersOf(t, first, a1.Digest)
 	d, _ := layers[len(layers)-1].Digest()
 	// Altered in place, same size: the first project's blob is the same
 	// file, so it is altered too (and its own reads refuse it).
@@ -142,22 +148,14 @@ func TestSharedStoreRefusesAnAlteredBlob(t *testing.T) {
 	}
 	f.Close()
 
-	arts2, _, err := pin(t, second, stack, PinOptions{Engine: eng, Pull: PullMissing})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a2 := arts2["db"]
+	a2 := mustPin(t, second, stack, eng)["db"]
 	if n := eng.saves.Load(); n != 2 {
 		t.Errorf("%d saves, want the altered copy refused and the image saved again", n)
 	}
 	if a2.Digest != a1.Digest {
 		t.Errorf("digest %s, want %s", a2.Digest, a1.Digest)
 	}
-	img2, err := second.Image(a2.Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers2, _ := img2.Layers()
+	layers2 := layersOf(t, second, a2.Digest)
 	rc, err := layers2[len(layers2)-1].Compressed()
 	if err != nil {
 		t.Fatal(err)
@@ -169,12 +167,9 @@ func TestSharedStoreRefusesAnAlteredBlob(t *testing.T) {
 	// The shared store holds the sound copy now: a third project takes it
 	// with no save.
 	third := New(Options{Store: newFakeStore(), Dir: filepath.Join(t.TempDir(), "artifacts"), Shared: shared})
-	arts3, _, err := pin(t, third, stack, PinOptions{Engine: eng, Pull: PullMissing})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n := eng.saves.Load(); n != 2 || arts3["db"].Digest != a1.Digest {
-		t.Errorf("third project: %d saves, digest %s; want the healed shared copy (2 saves), %s", n, arts3["db"].Digest, a1.Digest)
+	a3 := mustPin(t, third, stack, eng)["db"]
+	if n := eng.saves.Load(); n != 2 || a3.Digest != a1.Digest {
+		t.Errorf("third project: %d saves, digest %s; want the healed shared copy (2 saves), %s", n, a3.Digest, a1.Digest)
 	}
 }
 
@@ -184,10 +179,7 @@ func TestSharedStoreRefusesAnAlteredBlob(t *testing.T) {
 func TestSharedStorePrunesWhatNoProjectHolds(t *testing.T) {
 	tag := engineTag(t, "pruned ")
 	first, second, shared := sharedProjects(t)
-	arts, _, err := pin(t, first, imageStack(map[string]string{"db": tag}, nil), PinOptions{Engine: engine(t), Pull: PullMissing})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := mustPin(t, first, imageStack(map[string]string{"db": tag}, nil), engine(t))["db"]
 	blobs := func() []string {
 		m, _ := filepath.Glob(filepath.Join(shared, "blobs", "sha256", "*"))
 		return m
@@ -206,7 +198,7 @@ func TestSharedStorePrunesWhatNoProjectHolds(t *testing.T) {
 	if len(blobs()) < 2 || len(entries()) != 1 {
 		t.Errorf("pruning removed what a project still holds: %v %v", blobs(), entries())
 	}
-	if _, err := first.Image(arts["db"].Digest); err != nil {
+	if _, err := first.Image(a.Digest); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.RemoveAll(first.opts.Dir); err != nil {
@@ -231,10 +223,7 @@ func TestSharedStoreRefusesLayersTheConfigDoesNotName(t *testing.T) {
 	other := engineTag(t, "another image ")
 	eng := &savingEngine{ImageEngine: engine(t)}
 	first, second, shared := sharedProjects(t)
-	arts, _, err := pin(t, first, imageStack(map[string]string{"db": tag, "web": other}, nil), PinOptions{Engine: eng, Pull: PullMissing})
-	if err != nil {
-		t.Fatal(err)
-	}
+	arts := mustPin(t, first, imageStack(map[string]string{"db": tag, "web": other}, nil), eng)
 	manifest := func(digest string) *v1.Manifest {
 		img, err := first.Image(digest)
 		if err != nil {
@@ -258,10 +247,7 @@ func TestSharedStoreRefusesLayersTheConfigDoesNotName(t *testing.T) {
 		t.Fatal(err)
 	}
 	saves := eng.saves.Load()
-	got, _, err := pin(t, second, imageStack(map[string]string{"db": tag}, nil), PinOptions{Engine: eng, Pull: PullMissing})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := mustPin(t, second, imageStack(map[string]string{"db": tag}, nil), eng)
 	if eng.saves.Load() != saves+1 || got["db"].Digest != arts["db"].Digest {
 		t.Errorf("pinned %s with %d more saves; want %s, saved from the engine again", got["db"].Digest, eng.saves.Load()-saves, arts["db"].Digest)
 	}
@@ -274,16 +260,8 @@ func TestSharedStoreRefusesASymlinkedBlob(t *testing.T) {
 	eng := &savingEngine{ImageEngine: engine(t)}
 	first, second, shared := sharedProjects(t)
 	stack := imageStack(map[string]string{"db": tag}, nil)
-	arts, _, err := pin(t, first, stack, PinOptions{Engine: eng, Pull: PullMissing})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := first.Image(arts["db"].Digest)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layers, _ := img.Layers()
-	d, _ := layers[0].Digest()
+	arts := mustPin(t, first, stack, eng)
+	d, _ := layersOf(t, first, arts["db"].Digest)[0].Digest()
 	blob := filepath.Join(shared, "blobs", d.Algorithm, d.Hex)
 	elsewhere := filepath.Join(t.TempDir(), "layer")
 	if err := os.Rename(blob, elsewhere); err != nil {
@@ -292,10 +270,7 @@ func TestSharedStoreRefusesASymlinkedBlob(t *testing.T) {
 	if err := os.Symlink(elsewhere, blob); err != nil {
 		t.Fatal(err)
 	}
-	got, _, err := pin(t, second, stack, PinOptions{Engine: eng, Pull: PullMissing})
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := mustPin(t, second, stack, eng)
 	if n := eng.saves.Load(); n != 2 || got["db"].Digest != arts["db"].Digest {
 		t.Errorf("%d saves, digest %s; want the symlinked copy refused and the image saved again", n, got["db"].Digest)
 	}
