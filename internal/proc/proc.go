@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -38,12 +39,14 @@ func Here(owner string) (self string, here bool) {
 	return self, h == host()
 }
 
-func host() string {
+// host is this machine's name, read once: Here runs for every instance
+// record each time a site is inspected.
+var host = sync.OnceValue(func() string {
 	if h, err := os.Hostname(); err == nil && h != "" {
 		return h
 	}
 	return "localhost"
-}
+})
 
 // Alive reports whether the process named by owner (from Self) still runs.
 func Alive(owner string) bool {
