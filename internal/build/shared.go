@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -84,7 +85,7 @@ func (b *Builder) fromShared(engineID, service string) (digest string, size int6
 	if !ok {
 		return "", 0, false
 	}
-	raw, err := os.ReadFile(entry)
+	raw, err := readBounded(entry, maxSharedManifest)
 	if err != nil {
 		return "", 0, false
 	}
@@ -125,6 +126,24 @@ func (b *Builder) fromShared(engineID, service string) (digest string, size int6
 	return d, size, true
 }
 
+// maxSharedManifest bounds a shared copy's manifest: one config and a
+// descriptor per layer take a few kilobytes.
+const maxSharedManifest = 1 << 20
+
+// readBounded reads path, refusing one longer than limit.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("%s: longer than %d bytes", path, limit)
+	}
+	return b, err
+}
+
 func readConfig(path string) (*v1.ConfigFile, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -147,9 +166,9 @@ func (b *Builder) linkShared(d v1.Descriptor) error {
 	// symlink points at, which could change after it was checked. A blob
 	// that fails a check goes, so that the next copy from the engine
 	// takes its place in the shared store.
-	if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() {
+	if fi, err := os.Lstat(src); err != nil || !fi.Mode().IsRegular() || fi.Size() != d.Size {
 		_ = os.Remove(src)
-		return fmt.Errorf("blob %s: not a regular file in the shared store", d.Digest)
+		return fmt.Errorf("blob %s: not a regular file of %d bytes in the shared store", d.Digest, d.Size)
 	}
 	sum, st, err := hashFile(src)
 	if err != nil {
