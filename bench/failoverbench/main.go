@@ -79,7 +79,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -469,22 +468,10 @@ type replica struct {
 	done   chan struct{} // closed once it exited
 	exited time.Time     // when Wait returned
 	err    error         // what Wait returned
-
-	mu  sync.Mutex
-	out bytes.Buffer
+	out    harness.Output
 }
 
-func (r *replica) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.out.Write(p)
-}
-
-func (r *replica) output() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.out.String()
-}
+func (r *replica) output() string { return r.out.String() }
 
 // running reports whether the replica has not exited.
 func (r *replica) running() bool {
@@ -516,7 +503,7 @@ func (b *bench) startReplica() (*replica, error) {
 	r := &replica{num: num, listen: "http://" + addr, logf: logf, done: make(chan struct{})}
 	r.cmd = exec.Command(b.Bin, "-C", b.dir, "serve", "--listen", addr)
 	r.cmd.Env = append(os.Environ(), b.env...)
-	w := io.MultiWriter(logf, r)
+	w := io.MultiWriter(logf, &r.out)
 	r.cmd.Stdout, r.cmd.Stderr = w, w
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := r.cmd.Start(); err != nil {

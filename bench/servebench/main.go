@@ -155,7 +155,7 @@ type bench struct {
 	self   string // this program, copied into the run's temp dir
 	proj   string
 	serve  *exec.Cmd
-	logBuf *lockedBuffer
+	logBuf *harness.Output
 }
 
 // report is what a run measured.
@@ -213,7 +213,7 @@ func (b *bench) run(ctx context.Context) (*report, error) {
 		return nil, err
 	}
 	server := fmt.Sprintf("http://127.0.0.1:%d", port)
-	b.logBuf = &lockedBuffer{}
+	b.logBuf = &harness.Output{}
 	b.serve = exec.Command(b.self, "ladder", "serve", "-C", b.proj, "--listen", fmt.Sprintf("127.0.0.1:%d", port))
 	b.serve.Env = os.Environ()
 	if b.o.cpuprofile != "" {
@@ -540,21 +540,3 @@ func (rep *report) markdown(o options, env harness.Env) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
-
-// lockedBuffer collects a child's output from two streams.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}

@@ -16,17 +16,12 @@ import (
 // watcher is a `ladder up --watch` the bench runs.
 type watcher struct {
 	cmd  *exec.Cmd
-	mu   sync.Mutex
-	out  strings.Builder
+	out  harness.Output
 	done chan struct{}
 	once sync.Once
 }
 
-func (w *watcher) output() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.out.String()
-}
+func (w *watcher) output() string { return w.out.String() }
 
 // startWatch runs `ladder up --watch` in dir and waits until it watches.
 func startWatch(ctx context.Context, r *harness.Run, dir string, env []string) (*watcher, error) {
@@ -45,9 +40,7 @@ func startWatch(ctx context.Context, r *harness.Run, dir string, env []string) (
 		defer close(w.done)
 		sc := bufio.NewScanner(pipe)
 		for sc.Scan() {
-			w.mu.Lock()
-			w.out.WriteString(sc.Text() + "\n")
-			w.mu.Unlock()
+			w.out.Write([]byte(sc.Text() + "\n"))
 		}
 		_ = cmd.Wait()
 	}()

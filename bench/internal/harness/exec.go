@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
@@ -174,4 +175,24 @@ func (up *Up) Instances(want ...string) (map[string][]string, error) {
 		}
 	}
 	return ids, nil
+}
+
+// Output collects what a child process writes on both its streams, for
+// reading while it runs.
+type Output struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (o *Output) Write(p []byte) (int, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.Write(p)
+}
+
+// String is what was written so far.
+func (o *Output) String() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.b.String()
 }
