@@ -35,6 +35,25 @@ func TestFollowAcrossRotations(t *testing.T) {
 		})
 	}()
 	n := 0
+	// caughtUp waits until the follower has every record written so far:
+	// a follower two rotations behind would have lost a file, which is
+	// the log's limit, not what this test is about.
+	caughtUp := func() {
+		t.Helper()
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			mu.Lock()
+			have := len(got)
+			mu.Unlock()
+			if have >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the follower has %d of %d records after 20s", have, n)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	for range 6 {
 		var batch []string
 		for range 30 { // about 2.4 KiB: a rotation every other batch
@@ -42,7 +61,7 @@ func TestFollowAcrossRotations(t *testing.T) {
 			n++
 		}
 		l.write("2026-01-01T00:00:00Z", "1-abc", batch)
-		time.Sleep(400 * time.Millisecond)
+		caughtUp()
 	}
 	cancel()
 	if err := <-done; err != nil {
