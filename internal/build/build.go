@@ -334,13 +334,13 @@ func (b *Builder) buildOne(ctx context.Context, s *session, j *job) outcome {
 	return outcome{art: art}
 }
 
-// compileGo returns the binary of the service's main package: go build
-// runs once per build context in a session, and services that share a
-// context share its binary.
-func (b *Builder) compileGo(ctx context.Context, s *session, j *job) ([]byte, error) {
+// compileGo returns the compile of j's context, which has its binary:
+// go build runs once per build context in a session, and services that
+// share a context share its binary.
+func (b *Builder) compileGo(ctx context.Context, s *session, j *job) (*compile, error) {
 	c, run := s.claimCompile(j)
 	if run {
-		c.bin, c.output, c.err = b.goBuild(ctx, s, j)
+		c.bin, c.output, c.trace, c.err = b.goBuild(ctx, s, j)
 		close(c.done)
 	}
 	select {
@@ -354,39 +354,67 @@ func (b *Builder) compileGo(ctx context.Context, s *session, j *job) ([]byte, er
 		}
 		return nil, fmt.Errorf("service %q: %w", j.service, c.err)
 	}
-	return c.bin, nil
+	return c, nil
 }
 
-// goBuild runs go build on j's main package; a failed build returns what
-// go printed.
-func (b *Builder) goBuild(ctx context.Context, s *session, j *job) (bin, output []byte, err error) {
+// goBuild builds j's main package: with the context's recipe when it
+// applies, otherwise with go build, traced so that a recipe can be learnt
+// from it. A failed build returns what the compiler printed.
+func (b *Builder) goBuild(ctx context.Context, s *session, j *job) (bin, output []byte, trace *goTrace, err error) {
+	if st := s.recipeFor(j); st != nil {
+		begun := time.Now()
+		bin, output, err := b.replay(ctx, st)
+		if err == nil {
+			b.opts.logger().Debug("go build: replayed the recipe", "service", j.service, "took", time.Since(begun))
+			return bin, nil, nil, nil
+		}
+		if ctx.Err() != nil {
+			return nil, nil, nil, ctx.Err()
+		}
+		// The go command has the last word, on errors too.
+		b.memo.dropRecipe(j.context, st.r)
+		b.opts.logger().Debug("go build: the recipe failed; running go build", "service", j.service, "err", err, "output", string(output))
+	}
 	tmp, err := b.mkTemp(filepath.Join(b.opts.Dir, "tmp"), "go-"+safeName(j.service)+"-")
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer os.RemoveAll(tmp)
 	out := filepath.Join(tmp, "app")
 
 	args := append([]string{"build"}, goBuildFlags...)
+	args = append(args, traceFlags...)
 	args = append(args, "-o", out, ".")
-	if output, err := s.runGo(ctx, j.context, args...); err != nil {
-		if ctx.Err() != nil {
-			err = ctx.Err()
+	raw, runErr := s.runGo(ctx, j.context, args...)
+	trace = parseTrace(raw, j.context)
+	if trace.work != "" && filepath.IsAbs(trace.work) {
+		if runErr == nil {
+			trace.keepConfigs()
 		}
-		return nil, output, err
+		_ = os.RemoveAll(trace.work)
+	}
+	if runErr != nil {
+		if ctx.Err() != nil {
+			runErr = ctx.Err()
+		}
+		return nil, trace.output, nil, runErr
 	}
 	bin, err = os.ReadFile(out)
 	if err != nil {
-		return nil, nil, fmt.Errorf("reading the built binary: %w", err)
+		return nil, nil, nil, fmt.Errorf("reading the built binary: %w", err)
 	}
-	return bin, nil, nil
+	return bin, nil, trace, nil
 }
 
 // buildGo compiles the service's main package and stores its image.
 func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string) (snapshot.Artifact, error) {
-	bin, err := b.compileGo(ctx, s, j)
+	c, err := b.compileGo(ctx, s, j)
 	if err != nil {
 		return snapshot.Artifact{}, err
+	}
+	bin := c.bin
+	if c.trace != nil {
+		b.learn(s, j, c.trace, bin)
 	}
 	img, layer, err := goImage(bin, imageMeta{
 		service: j.service,

@@ -55,6 +55,11 @@ type session struct {
 	// one compile.
 	compileMu sync.Mutex
 	compiles  map[string]*compile
+	// recipes are this session's readings of the contexts' recipes
+	// (recipeFor), guarded by compileMu; listed holds what the source
+	// hash of each context listed (*listedMain), for making one.
+	recipes map[string]*recipeCheck
+	listed  sync.Map
 }
 
 // compile is one go build, shared by every service of its context.
@@ -63,6 +68,8 @@ type compile struct {
 	bin    []byte
 	output []byte
 	err    error
+	// trace is what the go command ran, when it ran (not a recipe).
+	trace *goTrace
 	// cancel ends a compile started ahead of its inputs hash (startCompile);
 	// nil for one a service started when it needed it.
 	cancel context.CancelFunc
@@ -87,7 +94,7 @@ func (s *session) startCompile(ctx context.Context, j *job) {
 	s.compiles[j.context] = c
 	go func() {
 		defer close(c.done)
-		c.bin, c.output, c.err = s.b.goBuild(cctx, s, j)
+		c.bin, c.output, c.trace, c.err = s.b.goBuild(cctx, s, j)
 	}()
 }
 

@@ -3,9 +3,11 @@ package build
 import (
 	"context"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -139,6 +141,7 @@ func newHarness(tb testing.TB, dir string, st *fakeStore) *harness {
 		// The fixture is stdlib-only: nothing may be downloaded.
 		Env:      []string{"GOPROXY=off"},
 		Progress: func(p Progress) { h.events = append(h.events, p) },
+		Logger:   slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	h.goHook = func(args []string) {
 		switch args[0] {
@@ -151,6 +154,15 @@ func newHarness(tb testing.TB, dir string, st *fakeStore) *harness {
 		}
 	}
 	return h
+}
+
+// testWriter sends a builder's log to the test's log.
+type testWriter struct{ tb testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.tb.Helper()
+	w.tb.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }
 
 func (h *harness) reset() {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -55,6 +56,15 @@ func (s *session) inputs(ctx context.Context, j *job, changed func()) (string, e
 		return s.dockerInputs(ctx, j)
 	}
 	source, miss := s.cache.lookup(j.context, s.tc.Key)
+	if miss != cacheHit {
+		if st := s.recipeFor(j); st != nil {
+			s.cache.put(j.context, st.entry)
+			if miss != missUntrusted && changed != nil {
+				changed()
+			}
+			return s.finalHash(j, st.source), nil
+		}
+	}
 	if (miss == missFiles || miss == missEntry) && changed != nil {
 		changed()
 	}
@@ -158,11 +168,15 @@ func (s *session) sourceHash(ctx context.Context, j *job) (string, *cacheEntry, 
 	if err := h.probeAncestors(j.context, getenv(s.env, "GOWORK")); err != nil {
 		return "", nil, fmt.Errorf("service %q: %w", j.service, err)
 	}
+	// Copied before sum sorts them: a recipe keeps the lines of the files
+	// that are not the main package's.
+	lines := slices.Clone(h.lines)
 	source := h.sum()
 	e := &cacheEntry{Toolchain: s.tc.Key, Source: source, Files: h.statList()}
 	// An incomplete or racy hash is kept only to tell later whether its
 	// files changed since; the hash itself is made again.
 	e.Untrusted = !complete || h.racy(at)
+	s.listed.Store(j.context, &listedMain{top: top, lines: lines, stats: e.Files, trusted: complete && !racyBeyond(e.Files, at, top)})
 	return source, e, nil
 }
 
@@ -350,6 +364,22 @@ func (h *sourceHasher) racy(at time.Time) bool {
 		}
 	}
 	return false
+}
+
+// racyBeyond is racy for the files that are not top's own: those a
+// recipe trusts by their stats (the main package's files it reads again).
+func racyBeyond(stats []fileStat, at time.Time, top *listPkg) bool {
+	own := map[string]bool{top.Dir: true}
+	for _, f := range slices.Concat(top.GoFiles, top.IgnoredGoFiles, top.IgnoredOtherFiles) {
+		own[filepath.Join(top.Dir, f)] = true
+	}
+	h := &sourceHasher{stats: map[string]fileStat{}}
+	for _, st := range stats {
+		if !own[st.Path] {
+			h.stats[st.Path] = st
+		}
+	}
+	return h.racy(at)
 }
 
 func (h *sourceHasher) statList() []fileStat {

@@ -1,6 +1,7 @@
 package build
 
 import (
+	gobuild "go/build"
 	"sync"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -26,6 +27,15 @@ type Memo struct {
 	fresh map[string]freshImage
 	order []string // digests in fresh, oldest first
 	bytes int64
+
+	// recipes holds each build context's proven goRecipe, proving the
+	// contexts whose recipe is being proven, and goContexts the go
+	// command's build context by toolchain key.
+	recipeMu   sync.Mutex
+	recipes    map[string]*goRecipe
+	proving    map[string]bool
+	goContexts map[string]gobuild.Context
+	proofs     sync.WaitGroup
 }
 
 type freshImage struct {
@@ -65,4 +75,77 @@ func (m *Memo) image(digest string) (v1.Image, bool) {
 	defer m.mu.Unlock()
 	f, ok := m.fresh[digest]
 	return f.img, ok
+}
+
+// recipe returns the proven recipe of a build context, if any.
+func (m *Memo) recipe(context string) *goRecipe {
+	m.recipeMu.Lock()
+	defer m.recipeMu.Unlock()
+	return m.recipes[context]
+}
+
+func (m *Memo) setRecipe(context string, r *goRecipe) {
+	m.recipeMu.Lock()
+	defer m.recipeMu.Unlock()
+	if m.recipes == nil {
+		m.recipes = map[string]*goRecipe{}
+	}
+	m.recipes[context] = r
+}
+
+// dropRecipe forgets r, unless a newer recipe replaced it.
+func (m *Memo) dropRecipe(context string, r *goRecipe) {
+	m.recipeMu.Lock()
+	defer m.recipeMu.Unlock()
+	if m.recipes[context] == r {
+		delete(m.recipes, context)
+	}
+}
+
+// startProof claims the proof of a context's new recipe: false when one
+// is being proven already.
+func (m *Memo) startProof(context string) bool {
+	m.recipeMu.Lock()
+	defer m.recipeMu.Unlock()
+	if m.proving[context] {
+		return false
+	}
+	if m.proving == nil {
+		m.proving = map[string]bool{}
+	}
+	m.proving[context] = true
+	m.proofs.Add(1)
+	return true
+}
+
+func (m *Memo) endProof(context string) {
+	m.recipeMu.Lock()
+	delete(m.proving, context)
+	m.recipeMu.Unlock()
+	m.proofs.Done()
+}
+
+// WaitProofs waits for the recipes being proven in the background.
+func (m *Memo) WaitProofs() { m.proofs.Wait() }
+
+// goContext returns the go command's build context for a toolchain key,
+// asking it (with ask) the first time.
+func (m *Memo) goContext(key string, ask func() (gobuild.Context, error)) (gobuild.Context, error) {
+	m.recipeMu.Lock()
+	c, ok := m.goContexts[key]
+	m.recipeMu.Unlock()
+	if ok {
+		return c, nil
+	}
+	c, err := ask()
+	if err != nil {
+		return c, err
+	}
+	m.recipeMu.Lock()
+	if m.goContexts == nil {
+		m.goContexts = map[string]gobuild.Context{}
+	}
+	m.goContexts[key] = c
+	m.recipeMu.Unlock()
+	return c, nil
 }

@@ -181,6 +181,8 @@ type workspace struct {
 	// memo is shared by every builder of the workspace (see build.Memo).
 	memo   *build.Memo
 	docker *client.Client
+	// logger is the command's (-v).
+	logger *slog.Logger
 	// redactor hides every secret value this process has loaded.
 	redactor *secrets.Redactor
 	// who is the command's authenticated principal, once known;
@@ -213,7 +215,7 @@ func (a *app) openProject(p *spec.Project) (*workspace, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &workspace{project: p, stateDir: stateDir, store: st, memo: build.NewMemo(), redactor: secrets.NewRedactor()}
+	w := &workspace{project: p, stateDir: stateDir, store: st, memo: build.NewMemo(), redactor: secrets.NewRedactor(), logger: a.logger()}
 	ctx, cancel := context.WithTimeout(context.Background(), storeOpenTimeout)
 	defer cancel()
 	// A store that cannot make the token is reported by what needs it
@@ -248,7 +250,7 @@ func openStore(stateDir string) (store.Store, error) {
 // reports progress to progress.
 func (w *workspace) newBuilder(progress func(build.Progress)) *build.Builder {
 	opts := build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), StateDir: w.stateDir, Progress: progress,
-		BuildKitHost: os.Getenv(EnvBuildKitHost), Memo: w.memo, Shared: build.DefaultShared()}
+		BuildKitHost: os.Getenv(EnvBuildKitHost), Memo: w.memo, Shared: build.DefaultShared(), Logger: w.logger}
 	if w.docker != nil {
 		opts.Docker = w.docker
 	}
