@@ -140,6 +140,11 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		if rules, err = a.checkWatch(ctx, ws, env, o); err != nil {
 			return err
 		}
+		// Each save loads the project to rebuild and again to deploy:
+		// unchanged files are read once (spec.Cache checks their stats).
+		if a.projects == nil {
+			a.projects = &spec.Cache{}
+		}
 	}
 	out := &printer{w: a.Out, quiet: a.json()}
 	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}

@@ -162,11 +162,12 @@ func (w *watcher) rebuild(ctx context.Context, steps []watch.Step) {
 		}
 	}
 	w.out.printf("changed: %s\n", strings.Join(names, ", "))
-	p, err := spec.Load(ctx, w.ws.project.Dir, w.a.loadOptions())
+	p, err := w.a.load(ctx)
 	if err != nil {
 		w.out.printf("  ✗ the stack does not load; still running the last release:\n%v\n", err)
 		return
 	}
+	loaded := time.Now()
 	b := w.ws.newBuilder(func(ev build.Progress) {
 		if ev.State == build.StateBuilt || ev.State == build.StateFailed {
 			w.out.build(ev)
@@ -178,13 +179,17 @@ func (w *watcher) rebuild(ctx context.Context, steps []watch.Step) {
 		w.out.printf("  ✗ build failed; still running the last release:\n%v\n", err)
 		return
 	}
+	built := time.Now()
 	rec := &deploy.Recorder{Store: w.ws.store, Logger: w.a.logger()}
 	var sites []string
 	for _, s := range w.env.Sites {
 		sites = append(sites, s.Name)
 	}
 	deploy.RecordMade(rec, made, w.env.Name, sites)
+	recorded := time.Now()
 	res, err := w.ag.DeployWith(ctx, made.Snapshot.ID, agent.DeployOptions{HealthTimeout: w.o.timeout, By: w.by})
+	w.a.logger().Debug("rebuilt", "snapshot", snapshot.Short(made.Snapshot.ID),
+		"load", loaded.Sub(begun), "build", built.Sub(loaded), "record", recorded.Sub(built), "deploy", time.Since(recorded))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return

@@ -13,16 +13,22 @@ import (
 	"github.com/fsnotify/fsnotify"
 )
 
-// Coalesce is how long a Watcher waits after the last event of a burst
-// before it hands the batch on: an editor's save is several events (write,
-// chmod, rename of a temp file), a `git checkout` many more.
-const Coalesce = 50 * time.Millisecond
+// Coalesce is how long a Watcher waits by default after the last event of
+// a burst before it hands the batch on. An editor's save is several events
+// (write, chmod, rename of a temp file) within a millisecond or two; a
+// `git checkout` is many more, close together. Every millisecond of it is
+// one more between a save and the new version serving, and a burst that
+// does come in two batches costs one more rebuild, nothing else.
+const Coalesce = 20 * time.Millisecond
 
 // maxDelay bounds how long a steady stream of events holds a batch back.
 const maxDelay = time.Second
 
 // Watcher follows the paths of a set of rules.
 type Watcher struct {
+	// Coalesce is the quiet spell that ends a batch (default Coalesce).
+	Coalesce time.Duration
+
 	rules  []Rule
 	fs     *fsnotify.Watcher
 	logger *slog.Logger
@@ -39,7 +45,7 @@ func New(rules []Rule, logger *slog.Logger) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &Watcher{rules: rules, fs: f, logger: logger}
+	w := &Watcher{Coalesce: Coalesce, rules: rules, fs: f, logger: logger}
 	for _, r := range rules {
 		if err := w.add(r.Path, r.Recursive); err != nil {
 			f.Close()
@@ -114,7 +120,7 @@ func (w *Watcher) Run(ctx context.Context, fn func(paths []string)) error {
 				}
 			}
 			pending[ev.Name] = true
-			quiet = time.After(Coalesce)
+			quiet = time.After(w.Coalesce)
 			if deadline == nil {
 				deadline = time.After(maxDelay)
 			}

@@ -17,6 +17,9 @@ func TestWatcherCoalescesAndFollowsNewDirectories(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
+	// Longer than the default: a busy test machine can pause between two
+	// writes of the burst for longer than an editor ever does.
+	w.Coalesce = 200 * time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	batches := make(chan []string, 10)

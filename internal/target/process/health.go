@@ -15,8 +15,9 @@ var probeClient = &http.Client{Transport: &http.Transport{DisableKeepAlives: tru
 
 // probe checks the instance's health until ctx ends, with Docker's
 // semantics (signal.Tracker). Until the instance is first healthy it
-// probes every startProbeEvery rather than every interval, so a release
-// does not wait a whole interval for a service that is already up.
+// probes every startProbeEvery (HTTP probes quickProbeEvery at first)
+// rather than every interval, so a release does not wait a whole interval
+// for a service that is already up.
 func (in *instance) probe(ctx context.Context) {
 	h := in.svc.Health
 	if h == nil {
@@ -27,9 +28,13 @@ func (in *instance) probe(ctx context.Context) {
 	tr.Start(in.slot, time.Now())
 	probeFn := in.probeFunc()
 	healthyOnce := false
-	for {
+	for n := 0; ; n++ {
 		every := cfg.Interval
-		if !healthyOnce {
+		switch {
+		case healthyOnce:
+		case h.HTTP != nil && n < quickProbes:
+			every = min(quickProbeEvery, cfg.Interval)
+		default:
 			every = min(startProbeEvery, cfg.Interval)
 		}
 		select {

@@ -23,11 +23,16 @@ const (
 	backoffMax   = 30 * time.Second
 	backoffReset = 10 * time.Second
 	// startProbeEvery is the probe pace until an instance is first
-	// healthy, so a release does not wait a whole interval for it. A local
-	// probe costs well under a millisecond, and a Go service listens a few
-	// milliseconds after it starts: 20 ms rather than 100 takes about 40 ms
-	// off every replacement, which `up --watch` does on each save.
+	// healthy, so a release does not wait a whole interval for it. An HTTP
+	// probe of a local port costs well under a millisecond and a Go
+	// service listens a few milliseconds after it starts, so HTTP probes
+	// start at quickProbeEvery for the first quickProbes probes: every
+	// millisecond there is one off every replacement, which `up --watch`
+	// does on each save. A command probe starts a process, and keeps to
+	// startProbeEvery.
 	startProbeEvery = 20 * time.Millisecond
+	quickProbeEvery = 4 * time.Millisecond
+	quickProbes     = 50
 	lastLinesKept   = 40
 )
 
