@@ -20,7 +20,7 @@ import (
 // BuilderVersion is mixed into every inputs hash. Bump it whenever the way
 // ladder compiles or assembles images changes, so that artifacts made by an
 // older ladder are rebuilt instead of being reused under the same inputs.
-const BuilderVersion = "ladder-go/2"
+const BuilderVersion = "ladder-go/3"
 
 // Builder names recorded in snapshot.Artifact.Builder.
 const (

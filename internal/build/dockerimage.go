@@ -117,8 +117,8 @@ func normaliseImage(src v1.Image, dir, service, inputs string) (v1.Image, int64,
 	return img, size, nil
 }
 
-// gzipLayer writes l's uncompressed content to path, gzipped with the
-// settings of appLayer: no name or time in the header, layerCompression.
+// gzipLayer writes l's uncompressed content to path, gzipped at
+// layerCompression with no name or time in the header.
 func gzipLayer(l v1.Layer, path string) error {
 	rc, err := l.Uncompressed()
 	if err != nil {

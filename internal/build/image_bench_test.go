@@ -11,8 +11,12 @@ import (
 // returns, for a binary of a real service's size (this test binary): the
 // image assembled (tar, gzip), stored in the layout, and unpacked for the
 // process target. The inner loop pays it on every save.
+// LADDER_BENCH_BINARY names another binary to use (a service's).
 func BenchmarkGoArtifact(b *testing.B) {
 	exe, err := os.Executable()
+	if e := os.Getenv("LADDER_BENCH_BINARY"); e != "" {
+		exe = e
+	}
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,7 +3,10 @@ package build
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"io"
+	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -44,6 +47,56 @@ func TestAppLayerIsTheTarOfTheBinary(t *testing.T) {
 		}
 		if size > 0 && !shared {
 			t.Errorf("%d bytes: the binary was copied into the layer", size)
+		}
+	}
+}
+
+// A layer compressed in pieces side by side is one gzip member that the
+// standard library reads back whole, with the right checksum and size,
+// and the same bytes whatever the number of cores.
+func TestGzipParallelIsOneGzipStream(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for _, size := range []int{0, 1, gzipChunk - 1, gzipChunk, gzipChunk + 1, 3*gzipChunk + gzipChunk/2} {
+		data := make([]byte, size)
+		for i := range data {
+			// Compressible, as binaries are: runs and repeats.
+			data[i] = byte(rnd.IntN(8) + i/4096)
+		}
+		// Parts cut at places that do not line up with the pieces.
+		var parts [][]byte
+		for rest := data; len(rest) > 0; {
+			n := min(len(rest), 1+rnd.IntN(gzipChunk))
+			parts, rest = append(parts, rest[:n]), rest[n:]
+		}
+		procs := runtime.GOMAXPROCS(1)
+		one, err := gzipParallel(parts)
+		runtime.GOMAXPROCS(4)
+		four, err4 := gzipParallel(parts)
+		runtime.GOMAXPROCS(procs)
+		if err != nil || err4 != nil {
+			t.Fatal(err, err4)
+		}
+		if !bytes.Equal(one, four) {
+			t.Fatalf("%d bytes: one core and four give different streams", size)
+		}
+		br := bytes.NewReader(one)
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			t.Fatalf("%d bytes: %v", size, err)
+		}
+		zr.Multistream(false)
+		back, err := io.ReadAll(zr) // checks the CRC and the size
+		if err != nil {
+			t.Fatalf("%d bytes: reading back: %v", size, err)
+		}
+		if !bytes.Equal(back, data) {
+			t.Fatalf("%d bytes: read back %d bytes that differ", size, len(back))
+		}
+		if br.Len() != 0 {
+			t.Fatalf("%d bytes: %d bytes after the gzip member", size, br.Len())
+		}
+		if size > gzipChunk && len(one) > size*3/4 {
+			t.Errorf("%d bytes compressed to %d", size, len(one))
 		}
 	}
 }
