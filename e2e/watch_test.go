@@ -100,7 +100,8 @@ func versionOf(t *testing.T, url string) string {
 
 func TestWatchProcess(t *testing.T) {
 	p := newProject(t)
-	w := startWatch(t, p)
+	// -v: the log says how each rebuild was made.
+	w := startWatch(t, p, "-v")
 	if !strings.Contains(w.output(), "notifications: rebuild on a save in its Go packages") {
 		t.Fatalf("up --watch does not say it follows notifications' packages:\n%s", w.output())
 	}
@@ -121,6 +122,9 @@ func TestWatchProcess(t *testing.T) {
 	}
 	edited := strings.Replace(string(src), "\treturn nil\n}", "\ts.HandleFunc(\"GET /api/edited\", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte(\"v2\")) })\n\treturn nil\n}", 1)
 	edited = strings.Replace(edited, "import (\n", "import (\n\t\"net/http\"\n\n", 1)
+	// New to the go command's build cache, so that this save is compiled
+	// (not found compiled by an earlier run) as an edit is.
+	edited = fmt.Sprintf("// edited at %d\n", time.Now().UnixNano()) + edited
 	if err := os.WriteFile(main, []byte(edited), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -146,12 +150,27 @@ func TestWatchProcess(t *testing.T) {
 	if res.code != 0 || !strings.Contains(res.stdout, second) || !strings.Contains(res.stdout, first) {
 		t.Errorf("ladder snapshots does not list both %s and %s: %s", first, second, res)
 	}
+	// That go build taught ladder how the package is compiled and
+	// linked: the next save inside the package runs the compiler and the
+	// linker directly, and serves just the same.
+	w.waitFor("go build: recipe proven", time.Minute)
+	edited = strings.Replace(edited, `[]byte("v2")`, `[]byte("v3")`, 1)
+	if err := os.WriteFile(main, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "notifications serving v3", func() (bool, string) {
+		code, body := httpGet(t, url+"/api/edited")
+		return code == 200 && body == "v3", w.output()
+	})
+	if !strings.Contains(w.output(), "replayed the recipe") {
+		t.Errorf("a save inside notifications' main package was not rebuilt with its recipe:\n%s", w.output())
+	}
 	// A save that breaks the build leaves the last release serving.
 	if err := os.WriteFile(main, []byte(edited+"\nfunc broken( {\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	w.waitFor("build failed; still running the last release", time.Minute)
-	if code, body := httpGet(t, url+"/api/edited"); code != 200 || body != "v2" {
+	if code, body := httpGet(t, url+"/api/edited"); code != 200 || body != "v3" {
 		t.Errorf("after a broken save, notifications answers %d %q", code, body)
 	}
 	w.stop()

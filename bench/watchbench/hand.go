@@ -70,7 +70,7 @@ func (b *bench) startHand(h *byHand) error {
 // round is one edit: write, go build, kill, start, poll until it serves.
 func (h *byHand) round(ctx context.Context, b *bench, round int) (took, build time.Duration, err error) {
 	t0 := time.Now()
-	if err := os.WriteFile(filepath.Join(h.dir, "bench_hook.go"), []byte(hook(round)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(h.dir, "bench_hook.go"), []byte(hook("by hand", round)), 0o644); err != nil {
 		return 0, 0, err
 	}
 	if build, err = h.build(ctx); err != nil {

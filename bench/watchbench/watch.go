@@ -25,7 +25,7 @@ func (w *watcher) output() string { return w.out.String() }
 
 // startWatch runs `ladder up --watch` in dir and waits until it watches.
 func startWatch(ctx context.Context, r *harness.Run, dir string, env []string) (*watcher, error) {
-	cmd := exec.CommandContext(ctx, r.Bin, "-C", dir, "up", "--watch", "--dashboard", "127.0.0.1:0", "--timeout", "2m")
+	cmd := exec.CommandContext(ctx, r.Bin, "-v", "-C", dir, "up", "--watch", "--dashboard", "127.0.0.1:0", "--timeout", "2m")
 	cmd.Env = append(cmd.Environ(), env...)
 	pipe, err := cmd.StdoutPipe()
 	if err != nil {

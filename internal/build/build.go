@@ -385,7 +385,12 @@ func (b *Builder) goBuild(ctx context.Context, s *session, j *job) (bin, output 
 	args := append([]string{"build"}, goBuildFlags...)
 	args = append(args, traceFlags...)
 	args = append(args, "-o", out, ".")
-	raw, runErr := s.runGo(ctx, j.context, args...)
+	cmd := s.command(ctx, j.context, args...)
+	// The work directory (kept by -work, removed below) is made beside
+	// the builder's other temporary files: one left by a go build killed
+	// half-way is swept with them, not left in the system's /tmp.
+	cmd.Env = mergeEnv(cmd.Env, []string{"GOTMPDIR=" + filepath.Join(b.opts.Dir, "tmp")})
+	raw, runErr := cmd.CombinedOutput()
 	trace = parseTrace(raw, j.context)
 	if trace.work != "" && filepath.IsAbs(trace.work) {
 		if runErr == nil {

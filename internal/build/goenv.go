@@ -208,11 +208,6 @@ func (s *session) command(ctx context.Context, dir string, args ...string) *exec
 	return cmd
 }
 
-// runGo runs a go command and returns its combined output.
-func (s *session) runGo(ctx context.Context, dir string, args ...string) ([]byte, error) {
-	return s.command(ctx, dir, args...).CombinedOutput()
-}
-
 func stderrOf(err error) string {
 	if ee, ok := err.(*exec.ExitError); ok && len(ee.Stderr) > 0 {
 		return "\n" + tail(ee.Stderr, 20)

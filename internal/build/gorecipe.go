@@ -481,11 +481,13 @@ func (b *Builder) learn(s *session, j *job, t *goTrace, bin []byte) {
 		defer b.memo.endProof(j.context)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
+		begun := time.Now()
 		if err := b.prove(ctx, r, goBin, env, bin); err != nil {
 			b.opts.logger().Debug("go build: recipe not proven", "service", j.service, "why", err)
 			return
 		}
 		b.memo.setRecipe(j.context, r)
+		b.opts.logger().Debug("go build: recipe proven", "service", j.service, "took", time.Since(begun))
 	}()
 }
 
