@@ -23,6 +23,10 @@
 // The rounds alternate between the two, after one discarded round of each
 // (the Go build cache is warm for both).
 //
+// floor: a third copy of notifications, rebuilt each round by the compiler
+// and the linker alone, with the command lines a go build -x printed: what
+// a save costs any loop that compiles and links this binary.
+//
 // develop.watch sync (compose target, with -sync): notifications gets a
 // develop.watch rule syncing static/ to /static; each round writes
 // static/round.txt and times until the engine reports the file in the
@@ -98,6 +102,7 @@ const (
 	keyHand   = "by hand: go build + kill + start until it serves"
 	keyBuild  = "by hand: of which go build"
 	keySync   = "develop.watch sync: write until the file is in the container"
+	keyFloor  = "floor: the compiler and the linker alone, as go build runs them"
 )
 
 // runID makes this run's sources its own: the go command's build cache
@@ -175,6 +180,11 @@ func (b *bench) run(ctx context.Context, doSync bool) error {
 	if err != nil {
 		return err
 	}
+	fl, err := b.startFloor(ctx)
+	if err != nil {
+		return err
+	}
+	defer fl.close()
 	hookLadder := filepath.Join(d.Dir, "services", "notifications", "bench_hook.go")
 	for round := 1; round <= b.n+1; round++ {
 		t0 := time.Now()
@@ -189,13 +199,18 @@ func (b *bench) run(ctx context.Context, doSync bool) error {
 		if err != nil {
 			return err
 		}
-		b.r.Logf("round %d: ladder %s, by hand %s (build %s)", round, ladderTook.Round(time.Millisecond), handTook.Round(time.Millisecond), buildTook.Round(time.Millisecond))
+		floorTook, err := fl.round(ctx, round)
+		if err != nil {
+			return err
+		}
+		b.r.Logf("round %d: ladder %s, by hand %s (build %s), floor %s", round, ladderTook.Round(time.Millisecond), handTook.Round(time.Millisecond), buildTook.Round(time.Millisecond), floorTook.Round(time.Millisecond))
 		if round == 1 {
 			continue // warm-up
 		}
 		b.s.Add(keyLadder, ladderTook)
 		b.s.Add(keyHand, handTook)
 		b.s.Add(keyBuild, buildTook)
+		b.s.Add(keyFloor, floorTook)
 		// Let the old instance's stop finish before the next save.
 		time.Sleep(300 * time.Millisecond)
 	}
@@ -254,7 +269,7 @@ func (b *bench) report(load0, load1 string, doSync bool) string {
 	fmt.Fprintf(&sb, "- machine: %d CPUs, %s; load average %s before, %s after\n", runtime.NumCPU(), runtime.Version(), load0, load1)
 	fmt.Fprintf(&sb, "- one discarded round of each loop first; rounds alternate ladder / by hand; wall times in ms\n\n")
 	sb.WriteString("| measurement | median | min | max | N |\n|---|---:|---:|---:|---:|\n")
-	keys := []string{keyLadder, keyHand, keyBuild}
+	keys := []string{keyLadder, keyHand, keyBuild, keyFloor}
 	if doSync {
 		keys = append(keys, keySync)
 	}
@@ -264,6 +279,9 @@ func (b *bench) report(load0, load1 string, doSync bool) string {
 	}
 	l, h := b.s.Median(keyLadder), b.s.Median(keyHand)
 	fmt.Fprintf(&sb, "\nladder / by hand (medians): %s / %s = %.2f× (target ≤ 0.8×)\n", harness.Num(l), harness.Num(h), float64(l)/float64(h))
+	fl := b.s.Median(keyFloor)
+	fmt.Fprintf(&sb, "\nfloor / by hand (medians): %s / %s = %.2f× (no loop that compiles and links this binary gets below it)\n", harness.Num(fl), harness.Num(h), float64(fl)/float64(h))
+	fmt.Fprintf(&sb, "ladder - floor (medians): %s ms (snapshot, image, release, health check and switch)\n", harness.Num(l-fl))
 	fmt.Fprintf(&sb, "\nladder rounds rebuilt with the compiler and linker directly (a recipe, no go command): %d of %d\n", b.replayed, b.n+1)
 	if doSync {
 		fmt.Fprintf(&sb, "\ndevelop.watch sync median: %s ms (target ≤ 300 ms)\n", harness.Num(b.s.Median(keySync)))
