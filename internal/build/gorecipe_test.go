@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +213,45 @@ func BenchmarkRebuildAfterASave(b *testing.B) {
 				b.StartTimer()
 			}
 		})
+	}
+}
+
+// A recipe stands only on what it was proven with: a compiled package gone
+// from the build cache, or a replay that does not give go build's bytes,
+// and it is not used.
+func TestRecipeIsCheckedBeforeUse(t *testing.T) {
+	src := copyFixture(t)
+	h := newHarness(t, "", nil)
+	learnRecipe(t, h, src)
+	r := h.memo.recipe(filepath.Join(src, "services", "worker"))
+	ctx := context.Background()
+	s, err := h.newSession(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.check(s.tc.Key)
+	if err != nil {
+		t.Fatalf("the proven recipe does not apply to the files it was proven on: %v", err)
+	}
+	want, _, err := h.replay(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	gone := *r
+	gone.archives = append(slices.Clone(r.archives), filepath.Join(t.TempDir(), "evicted-d"))
+	if _, err := gone.check(s.tc.Key); err == nil || !strings.Contains(err.Error(), "left the build cache") {
+		t.Fatalf("a recipe whose compiled package is gone: %v", err)
+	}
+	if _, err := r.check("another toolchain"); err == nil {
+		t.Fatal("a recipe applied under another toolchain")
+	}
+
+	// A recipe that builds something else (here: the symbol table kept)
+	// fails its proof, and is never made the context's.
+	other := *r
+	other.link.Argv = slices.DeleteFunc(slices.Clone(r.link.Argv), func(a string) bool { return a == "-s" })
+	if err := h.prove(ctx, &other, s.goBin, s.env, want); err == nil || !strings.Contains(err.Error(), "not go build's") {
+		t.Fatalf("proving a recipe that links differently: %v", err)
 	}
 }
