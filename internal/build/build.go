@@ -81,6 +81,12 @@ type Options struct {
 	// learns about an artifact (or has just built) serves the others;
 	// nil gives the Builder a Memo of its own.
 	Memo *Memo
+	// Recipes has Go builds traced and learnt as recipes, and rebuilt with
+	// them where they apply (see goRecipe). It is for a process that
+	// rebuilds the same services again and again (`up --watch`): proving
+	// a recipe costs a compile and a link in the background, which a
+	// one-off build would pay for nothing.
+	Recipes bool
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -383,7 +389,9 @@ func (b *Builder) goBuild(ctx context.Context, s *session, j *job) (bin, output 
 	out := filepath.Join(tmp, "app")
 
 	args := append([]string{"build"}, goBuildFlags...)
-	args = append(args, traceFlags...)
+	if b.opts.Recipes {
+		args = append(args, traceFlags...)
+	}
 	args = append(args, "-o", out, ".")
 	cmd := s.command(ctx, j.context, args...)
 	// The work directory (kept by -work, removed below) is made beside
@@ -391,18 +399,21 @@ func (b *Builder) goBuild(ctx context.Context, s *session, j *job) (bin, output 
 	// half-way is swept with them, not left in the system's /tmp.
 	cmd.Env = mergeEnv(cmd.Env, []string{"GOTMPDIR=" + filepath.Join(b.opts.Dir, "tmp")})
 	raw, runErr := cmd.CombinedOutput()
-	trace = parseTrace(raw, j.context)
-	if trace.work != "" && filepath.IsAbs(trace.work) {
-		if runErr == nil {
-			trace.keepConfigs()
+	if b.opts.Recipes {
+		trace = parseTrace(raw, j.context)
+		if trace.work != "" && filepath.IsAbs(trace.work) {
+			if runErr == nil {
+				trace.keepConfigs()
+			}
+			_ = os.RemoveAll(trace.work)
 		}
-		_ = os.RemoveAll(trace.work)
+		raw = trace.output
 	}
 	if runErr != nil {
 		if ctx.Err() != nil {
 			runErr = ctx.Err()
 		}
-		return nil, trace.output, nil, runErr
+		return nil, raw, nil, runErr
 	}
 	bin, err = os.ReadFile(out)
 	if err != nil {

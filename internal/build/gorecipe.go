@@ -438,6 +438,9 @@ func (s *session) recipeFor(j *job) *recipeState {
 	}
 	s.compileMu.Unlock()
 	rc.once.Do(func() {
+		if !s.b.opts.Recipes {
+			return
+		}
 		r := s.b.memo.recipe(j.context)
 		if r == nil {
 			return

@@ -255,3 +255,26 @@ func TestRecipeIsCheckedBeforeUse(t *testing.T) {
 		t.Fatalf("proving a recipe that links differently: %v", err)
 	}
 }
+
+// A builder that is not asked for recipes (a one-off `ladder up`) runs go
+// build as it always did, and neither learns nor proves anything.
+func TestNoRecipesUnlessAsked(t *testing.T) {
+	src := copyFixture(t)
+	h := newHarness(t, "", nil)
+	h.opts.Recipes = false
+	main := filepath.Join(src, "services", "worker", "main.go")
+	for i := range 2 {
+		writeFile(t, main, readFile(t, main)+fmt.Sprintf("\n// %s %d %d\n", t.Name(), time.Now().UnixNano(), i))
+		h.build(t, stackFor(src, "worker"))
+		h.memo.WaitProofs()
+		if b := h.builds.Load(); b != 1 {
+			t.Fatalf("build %d ran go build %d times, want 1", i, b)
+		}
+	}
+	if h.memo.recipe(filepath.Join(src, "services", "worker")) != nil {
+		t.Fatal("a builder without Recipes learnt one")
+	}
+	if left, _ := os.ReadDir(filepath.Join(h.dir, "tmp")); len(left) > 0 {
+		t.Fatalf("the builds left %d entries in the builder's tmp", len(left))
+	}
+}

@@ -142,6 +142,7 @@ func newHarness(tb testing.TB, dir string, st *fakeStore) *harness {
 		Env:      []string{"GOPROXY=off"},
 		Progress: func(p Progress) { h.events = append(h.events, p) },
 		Logger:   slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Recipes:  true,
 	})
 	h.goHook = func(args []string) {
 		switch args[0] {
