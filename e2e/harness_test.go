@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/api"
+	"github.com/ladderhq/ladder/internal/demotest"
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
 )
@@ -368,51 +369,18 @@ func requireDocker(t *testing.T) {
 }
 
 // withoutDatabase rewrites the demo's compose file at path without its
-// database: no db service, no migrate job, and users and trades keep their
-// data in memory (they do without DATABASE_URL). The process target runs
-// no image services, so tests of it run the demo this way. It edits lines,
-// not YAML, so the rest of the file (which tests edit as text) is as the
-// demo has it.
+// database (demotest.WithoutDatabase).
 func withoutDatabase(t *testing.T, path string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var kept []string
-	dropping := false
-	for _, line := range strings.Split(string(b), "\n") {
-		switch {
-		case line == "  db:" || line == "  migrate:" || line == "volumes:":
-			dropping = true
-			continue
-		case dropping && (strings.HasPrefix(line, "    ") || (strings.HasPrefix(line, "  ") && line != strings.TrimLeft(line, " ") && strings.HasPrefix(strings.TrimSpace(line), "pgdata:")) || strings.TrimSpace(line) == ""):
-			continue
-		}
-		dropping = false
-		trimmed := strings.TrimSpace(line)
-		if strings.HasPrefix(line, "x-database-url:") || strings.HasPrefix(trimmed, "DATABASE_URL:") ||
-			strings.HasPrefix(trimmed, "migrate: {condition:") {
-			continue
-		}
-		kept = append(kept, line)
+	out, err := demotest.WithoutDatabase(string(b))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	// A depends_on left with nothing under it goes too.
-	var out []string
-	for i, line := range kept {
-		if strings.TrimSpace(line) == "depends_on:" {
-			indent := len(line) - len(strings.TrimLeft(line, " "))
-			next := ""
-			if i+1 < len(kept) {
-				next = kept[i+1]
-			}
-			if len(next)-len(strings.TrimLeft(next, " ")) <= indent {
-				continue
-			}
-		}
-		out = append(out, line)
-	}
-	if err := os.WriteFile(path, []byte(strings.Join(out, "\n")), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

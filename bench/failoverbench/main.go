@@ -19,7 +19,7 @@
 // store of every replica (LADDER_STORE), and copies the trading demo the
 // way the e2e tests do: go.mod and go.sum at the top, the stack under
 // examples/trading, no .ladder; without its database (the process target
-// runs no image, as in e2e's withoutDatabase), web's published port made
+// runs no image, as in demotest.WithoutDatabase), web's published port made
 // ephemeral, and e2e's two rungs, local and dev from local, both on the
 // process target with `dashboard: 127.0.0.1:0`. No fixed port is used
 // anywhere. Every command runs with LADDER_TARGET=process, LADDER_STORE
@@ -94,6 +94,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/bench/internal/harness"
+	"github.com/ladderhq/ladder/internal/demotest"
 	"github.com/ladderhq/ladder/internal/store/postgres"
 	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
 )
@@ -208,7 +209,7 @@ func (b *bench) setup(ctx context.Context, res *results) error {
 	if err != nil {
 		return err
 	}
-	stack, err := withoutDatabase(string(data))
+	stack, err := demotest.WithoutDatabase(string(data))
 	if err == nil {
 		stack, err = replace(stack, `"${WEB_PORT:-3000}:8080"`, `"8080"`)
 	}
@@ -409,53 +410,6 @@ func replace(s, old, new string) (string, error) {
 		return "", fmt.Errorf("no %q", old)
 	}
 	return strings.Replace(s, old, new, 1), nil
-}
-
-// withoutDatabase is the demo's compose file without its database, as
-// e2e's withoutDatabase writes it: no db service, no migrate job, no
-// volume, and users and trades keep their data in memory (they do
-// without DATABASE_URL). It edits lines, not YAML, and fails if the file
-// no longer has what it removes.
-func withoutDatabase(compose string) (string, error) {
-	for _, must := range []string{"  db:", "  migrate:", "volumes:", "x-database-url:"} {
-		if !strings.Contains(compose, "\n"+must+"\n") && !strings.Contains(compose, "\n"+must+" ") {
-			return "", fmt.Errorf("no %q", must)
-		}
-	}
-	var kept []string
-	dropping := false
-	for _, line := range strings.Split(compose, "\n") {
-		switch {
-		case line == "  db:" || line == "  migrate:" || line == "volumes:":
-			dropping = true
-			continue
-		case dropping && (strings.HasPrefix(line, "    ") || strings.HasPrefix(strings.TrimSpace(line), "pgdata:") || strings.TrimSpace(line) == ""):
-			continue
-		}
-		dropping = false
-		trimmed := strings.TrimSpace(line)
-		if strings.HasPrefix(line, "x-database-url:") || strings.HasPrefix(trimmed, "DATABASE_URL:") ||
-			strings.HasPrefix(trimmed, "migrate: {condition:") {
-			continue
-		}
-		kept = append(kept, line)
-	}
-	// A depends_on left with nothing under it goes too.
-	var out []string
-	for i, line := range kept {
-		if strings.TrimSpace(line) == "depends_on:" {
-			indent := len(line) - len(strings.TrimLeft(line, " "))
-			next := ""
-			if i+1 < len(kept) {
-				next = kept[i+1]
-			}
-			if len(next)-len(strings.TrimLeft(next, " ")) <= indent {
-				continue
-			}
-		}
-		out = append(out, line)
-	}
-	return strings.Join(out, "\n"), nil
 }
 
 // replica is a `ladder serve` the bench started.
