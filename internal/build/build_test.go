@@ -84,7 +84,7 @@ func TestBuildCachesAndRebuildsOnlyWhatChanged(t *testing.T) {
 		if n := int(h.builds.Load()); n != len(built) {
 			t.Fatalf("%s: go build ran %d times, want %d", what, n, len(built))
 		}
-		if left, _ := os.ReadDir(filepath.Join(h.dir, "tmp")); len(left) > 0 {
+		if left := tmpLeft(h); len(left) > 0 {
 			t.Fatalf("%s: builds left %d entries in the builder's tmp", what, len(left))
 		}
 		for _, name := range built {
@@ -531,7 +531,7 @@ func TestUnneededCompileIsStopped(t *testing.T) {
 	if !reflect.DeepEqual(arts, first) {
 		t.Errorf("artifacts %v after a touch, were %v", arts, first)
 	}
-	if left, _ := os.ReadDir(filepath.Join(h.dir, "tmp")); len(left) > 0 {
+	if left := tmpLeft(h); len(left) > 0 {
 		t.Errorf("the stopped compile left %d entries in the builder's tmp", len(left))
 	}
 	writeFile(t, filepath.Join(src, "services/worker/main_test.go"), "package main\n")

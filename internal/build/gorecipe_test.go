@@ -3,7 +3,6 @@ package build
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -56,7 +55,7 @@ func TestRecipeRebuildsTheMainPackageWithoutTheGoCommand(t *testing.T) {
 		if want := goBuildAlone(t, src); arts["worker"].Inputs != want.Inputs || arts["worker"].Digest != want.Digest {
 			t.Fatalf("edit %d: recipe gave inputs %s digest %s, go build %s %s", i, arts["worker"].Inputs, arts["worker"].Digest, want.Inputs, want.Digest)
 		}
-		if left, _ := os.ReadDir(filepath.Join(h.dir, "tmp")); len(left) > 0 {
+		if left := tmpLeft(h); len(left) > 0 {
 			t.Fatalf("edit %d: the replay left %d entries in the builder's tmp", i, len(left))
 		}
 	}
@@ -274,7 +273,7 @@ func TestNoRecipesUnlessAsked(t *testing.T) {
 	if h.memo.recipe(filepath.Join(src, "services", "worker")) != nil {
 		t.Fatal("a builder without Recipes learnt one")
 	}
-	if left, _ := os.ReadDir(filepath.Join(h.dir, "tmp")); len(left) > 0 {
+	if left := tmpLeft(h); len(left) > 0 {
 		t.Fatalf("the builds left %d entries in the builder's tmp", len(left))
 	}
 }

@@ -184,6 +184,15 @@ func (h *harness) build(tb testing.TB, stack *spec.Stack) (map[string]snapshot.A
 	return arts, rep
 }
 
+// tmpLeft lists what the builds left in the builder's tmp, once the
+// recipes being proven in the background (each with a temporary
+// directory of its own) are done.
+func tmpLeft(h *harness) []os.DirEntry {
+	h.memo.WaitProofs()
+	left, _ := os.ReadDir(filepath.Join(h.dir, "tmp"))
+	return left
+}
+
 func writeFile(tb testing.TB, path, content string) {
 	tb.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
