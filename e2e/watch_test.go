@@ -150,6 +150,11 @@ func TestWatchProcess(t *testing.T) {
 	if res.code != 0 || !strings.Contains(res.stdout, second) || !strings.Contains(res.stdout, first) {
 		t.Errorf("ladder snapshots does not list both %s and %s: %s", first, second, res)
 	}
+	// The inner loop stores its Go layers as plain tars: every
+	// notifications image is one.
+	if n := plainLayers(t, p, "notifications"); n < 2 {
+		t.Errorf("%d notifications images with an uncompressed layer in the artifact store, want both snapshots'", n)
+	}
 	// That go build taught ladder how the package is compiled and
 	// linked: the next save inside the package runs the compiler and the
 	// linker directly, and serves just the same.
@@ -174,6 +179,52 @@ func TestWatchProcess(t *testing.T) {
 		t.Errorf("after a broken save, notifications answers %d %q", code, body)
 	}
 	w.stop()
+}
+
+// plainLayers counts the images of service in the project's artifact
+// store, failing the test if one of them has a layer that is not a
+// plain tar.
+func plainLayers(t *testing.T, p *project, service string) int {
+	t.Helper()
+	dir := filepath.Join(p.dir, ".ladder", "artifacts")
+	raw, err := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var index struct {
+		Manifests []struct {
+			Digest      string            `json:"digest"`
+			Annotations map[string]string `json:"annotations"`
+		} `json:"manifests"`
+	}
+	if err := json.Unmarshal(raw, &index); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range index.Manifests {
+		if !strings.HasPrefix(m.Annotations["org.opencontainers.image.ref.name"], service+"@") {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, "blobs", "sha256", strings.TrimPrefix(m.Digest, "sha256:")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var manifest struct {
+			Layers []struct {
+				MediaType string `json:"mediaType"`
+			} `json:"layers"`
+		}
+		if err := json.Unmarshal(raw, &manifest); err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range manifest.Layers {
+			if l.MediaType != "application/vnd.oci.image.layer.v1.tar" {
+				t.Errorf("%s image %s has a layer of type %s", service, m.Digest, l.MediaType)
+			}
+		}
+		n++
+	}
+	return n
 }
 
 // editNotifications makes notifications answer GET /api/edited with body.

@@ -87,6 +87,14 @@ type Options struct {
 	// a recipe costs a compile and a link in the background, which a
 	// one-off build would pay for nothing.
 	Recipes bool
+	// PlainLayers stores the layer of a Go image as a plain tar instead of
+	// gzip: its digest is then the hash of the tar, ready as soon as the
+	// binary is hashed, where compressing a binary of several megabytes
+	// takes longer than hashing it. It is for the inner loop (`up
+	// --watch`), whose throwaway images are made on every save and rarely
+	// leave the machine; it is part of the inputs hash, so such an image
+	// is never taken for the compressed one of the same sources.
+	PlainLayers bool
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -432,26 +440,30 @@ func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string
 	if c.trace != nil {
 		b.learn(s, j, c.trace, bin)
 	}
+	begun := time.Now()
 	img, layer, err := goImage(bin, imageMeta{
 		service: j.service,
 		inputs:  inputs,
 		arch:    s.goarch,
 		variant: armVariant(s.goarch, s.tc.Env["GOARM"]),
 		ports:   j.ports,
+		plain:   b.opts.PlainLayers,
 	})
 	if err != nil {
 		return snapshot.Artifact{}, fmt.Errorf("service %q: assembling the image: %w", j.service, err)
 	}
+	assembled := time.Now()
 	digest, err := b.storeFresh(s, img, layer, j.service)
 	if err != nil {
 		return snapshot.Artifact{}, fmt.Errorf("service %q: storing the image: %w", j.service, err)
 	}
+	b.opts.logger().Debug("go image", "service", j.service, "assemble", assembled.Sub(begun), "store", time.Since(assembled))
 	return snapshot.Artifact{
 		Service: j.service,
 		Digest:  digest,
 		Builder: builderGo,
 		Inputs:  inputs,
-		Size:    int64(len(layer.gz)),
+		Size:    layer.size(),
 	}, nil
 }
 

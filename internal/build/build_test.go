@@ -2,6 +2,7 @@ package build
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"crypto/sha256"
@@ -255,6 +256,80 @@ func TestImageContents(t *testing.T) {
 	}
 	if len(idx.Manifests) != 1 || idx.Manifests[0].Annotations[AnnotationRefName] != "api@"+a.Digest {
 		t.Fatalf("index.json manifests: %+v", idx.Manifests)
+	}
+}
+
+// With PlainLayers (the inner loop) a Go image's layer is the tar itself:
+// its digest is its diff ID, its size the tar's, and everything that
+// reads the image (a builder reading the store, unpacking, running) reads
+// it as it reads a gzipped one. The inputs differ from a compressed
+// build's, so neither is ever taken for the other, and the plain image is
+// as reproducible.
+func TestPlainLayers(t *testing.T) {
+	src := copyFixture(t)
+	gz := newHarness(t, "", nil)
+	gzArts, _ := gz.build(t, stackFor(src, "api"))
+
+	var plain [2]snapshot.Artifact
+	var h *harness
+	for i := range plain {
+		h = newHarness(t, "", nil)
+		h.opts.PlainLayers = true
+		arts, _ := h.build(t, stackFor(src, "api"))
+		plain[i] = arts["api"]
+	}
+	a := plain[1]
+	if !reflect.DeepEqual(plain[0], plain[1]) {
+		t.Fatalf("two plain builds of the same source differ:\n%+v\n%+v", plain[0], plain[1])
+	}
+	if a.Inputs == gzArts["api"].Inputs || a.Digest == gzArts["api"].Digest {
+		t.Fatalf("plain and gzipped builds share inputs %s or digest %s", a.Inputs, a.Digest)
+	}
+	disk, err := New(Options{Store: h.store, Dir: h.dir}).Image(a.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := h.Image(a.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(layerFacts(t, mem), layerFacts(t, disk)) {
+		t.Fatalf("the image held in memory and the stored one differ:\n%v\n%v", layerFacts(t, mem), layerFacts(t, disk))
+	}
+	m, err := disk.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Layers) != 1 || m.Layers[0].MediaType != gtypes.OCIUncompressedLayer || m.Layers[0].Size != a.Size {
+		t.Fatalf("manifest layers %+v, artifact size %d", m.Layers, a.Size)
+	}
+	layers, _ := disk.Layers()
+	d, _ := layers[0].Digest()
+	diff, _ := layers[0].DiffID()
+	if d != diff {
+		t.Fatalf("plain layer digest %s, diff ID %s", d, diff)
+	}
+	rc, err := layers[0].Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr, err := tar.NewReader(bytes.NewReader(raw)).Next()
+	if err != nil || hdr.Name != "app" || int64(len(raw)) != a.Size {
+		t.Fatalf("the blob is not the tar of /app (%d bytes, artifact %d): %+v %v", len(raw), a.Size, hdr, err)
+	}
+
+	// Unpacked from the store by a builder of its own, it runs.
+	dir, _, err := New(Options{Store: h.store, Dir: h.dir}).Rootfs(context.Background(), a.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(filepath.Join(dir, "app"), "-name=ladder").CombinedOutput(); err != nil || !strings.Contains(string(out), "hello, ladder from api") {
+		t.Fatalf("running app: %v\n%s", err, out)
 	}
 }
 

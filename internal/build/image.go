@@ -35,13 +35,15 @@ type imageMeta struct {
 	service, inputs string
 	arch, variant   string
 	ports           []string
+	// plain: the layer is an uncompressed tar (Options.PlainLayers).
+	plain bool
 }
 
 // goImage wraps a static binary into a single-layer OCI image, the way ko
 // does: /app, owned by root, mode 0755, at the epoch, and a config that
 // runs it. It returns the image and its one layer, held in memory.
 func goImage(bin []byte, m imageMeta) (v1.Image, *memLayer, error) {
-	layer, err := appLayer(bin)
+	layer, err := appLayer(bin, m.plain)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -84,11 +86,12 @@ func goImage(bin []byte, m imageMeta) (v1.Image, *memLayer, error) {
 	return img, layer, nil
 }
 
-// appLayer returns a gzipped tar holding only /app. Every header field that
-// could vary between machines (times, owner names, ids) is fixed, and the
-// gzip header carries no name or time, so equal binaries give equal layers.
-// The tar is kept as parts (tarParts): bin itself is one of them.
-func appLayer(bin []byte) (*memLayer, error) {
+// appLayer returns a tar holding only /app, gzipped unless plain. Every
+// header field that could vary between machines (times, owner names, ids)
+// is fixed, and the gzip header carries no name or time, so equal binaries
+// give equal layers. The tar is kept as parts (tarParts): bin itself is
+// one of them.
+func appLayer(bin []byte, plain bool) (*memLayer, error) {
 	parts := &tarParts{big: bin}
 	tw := tar.NewWriter(parts)
 	hdr := &tar.Header{
@@ -107,6 +110,9 @@ func appLayer(bin []byte) (*memLayer, error) {
 	}
 	if err := tw.Close(); err != nil {
 		return nil, err
+	}
+	if plain {
+		return newPlainLayer(parts.list...), nil
 	}
 	return newMemLayer(parts.list...)
 }

@@ -37,10 +37,24 @@ const gzipChunk = 1 << 20
 // stream (unpacking, SBOMs) get the tar as it was written. The tar is kept
 // as the parts it was written in, so a binary of many megabytes is held
 // as it came from the compiler rather than copied into one buffer.
+//
+// A plain layer (Options.PlainLayers) has no gzip: its blob is the tar,
+// of the uncompressed OCI media type, and its digest is its diff ID.
 type memLayer struct {
 	tar            [][]byte
 	gz             []byte
+	plain          bool
 	digest, diffID v1.Hash
+}
+
+// newPlainLayer makes an uncompressed layer of the tar made of parts.
+func newPlainLayer(parts ...[]byte) *memLayer {
+	diff := sha256.New()
+	for _, p := range parts {
+		diff.Write(p)
+	}
+	h := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(diff.Sum(nil))}
+	return &memLayer{tar: parts, plain: true, digest: h, diffID: h}
 }
 
 // newMemLayer compresses the tar made of parts into a layer: the pieces
@@ -168,12 +182,31 @@ func sha256Hash(b []byte) v1.Hash {
 
 func (l *memLayer) Digest() (v1.Hash, error) { return l.digest, nil }
 func (l *memLayer) DiffID() (v1.Hash, error) { return l.diffID, nil }
-func (l *memLayer) Size() (int64, error)     { return int64(len(l.gz)), nil }
+func (l *memLayer) Size() (int64, error)     { return l.size(), nil }
 func (l *memLayer) MediaType() (types.MediaType, error) {
+	if l.plain {
+		return types.OCIUncompressedLayer, nil
+	}
 	return types.OCILayer, nil
 }
 
+// size is the size of the layer's blob.
+func (l *memLayer) size() int64 {
+	if !l.plain {
+		return int64(len(l.gz))
+	}
+	n := 0
+	for _, p := range l.tar {
+		n += len(p)
+	}
+	return int64(n)
+}
+
+// Compressed is the layer's blob: the gzip, or a plain layer's tar.
 func (l *memLayer) Compressed() (io.ReadCloser, error) {
+	if l.plain {
+		return l.Uncompressed()
+	}
 	return io.NopCloser(bytes.NewReader(l.gz)), nil
 }
 

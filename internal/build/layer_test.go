@@ -26,9 +26,22 @@ func TestAppLayerIsTheTarOfTheBinary(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := appLayer(bin)
+		got, err := appLayer(bin, false)
 		if err != nil {
 			t.Fatal(err)
+		}
+		plain, err := appLayer(bin, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if plain.digest != ref.diffID || plain.diffID != ref.diffID || plain.gz != nil || plain.size() != int64(want.Len()) {
+			t.Errorf("%d bytes: plain layer %s/%s, %d bytes; want the diff ID %s for both and %d bytes", size, plain.digest, plain.diffID, plain.size(), ref.diffID, want.Len())
+		}
+		if blob, _ := plain.Compressed(); blob != nil {
+			raw, _ := io.ReadAll(blob)
+			if !bytes.Equal(raw, want.Bytes()) {
+				t.Errorf("%d bytes: the plain layer's blob is not the tar", size)
+			}
 		}
 		rc, _ := got.Uncompressed()
 		tarball, _ := io.ReadAll(rc)

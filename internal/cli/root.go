@@ -183,9 +183,10 @@ type workspace struct {
 	docker *client.Client
 	// logger is the command's (-v).
 	logger *slog.Logger
-	// recipes: the workspace rebuilds the same services on every save
-	// (`up --watch`), so its builders learn and use recipes.
-	recipes bool
+	// innerLoop: the workspace rebuilds the same services on every save
+	// (`up --watch`), so its builders learn and use recipes, and store
+	// Go layers uncompressed.
+	innerLoop bool
 	// redactor hides every secret value this process has loaded.
 	redactor *secrets.Redactor
 	// who is the command's authenticated principal, once known;
@@ -253,7 +254,8 @@ func openStore(stateDir string) (store.Store, error) {
 // reports progress to progress.
 func (w *workspace) newBuilder(progress func(build.Progress)) *build.Builder {
 	opts := build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), StateDir: w.stateDir, Progress: progress,
-		BuildKitHost: os.Getenv(EnvBuildKitHost), Memo: w.memo, Shared: build.DefaultShared(), Logger: w.logger, Recipes: w.recipes}
+		BuildKitHost: os.Getenv(EnvBuildKitHost), Memo: w.memo, Shared: build.DefaultShared(), Logger: w.logger,
+		Recipes: w.innerLoop, PlainLayers: w.innerLoop}
 	if w.docker != nil {
 		opts.Docker = w.docker
 	}

@@ -145,7 +145,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		if a.projects == nil {
 			a.projects = &spec.Cache{}
 		}
-		ws.recipes = true
+		ws.innerLoop = true
 	}
 	out := &printer{w: a.Out, quiet: a.json()}
 	rec := &deploy.Recorder{Store: ws.store, Logger: a.logger()}
