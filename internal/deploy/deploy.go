@@ -166,8 +166,10 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 	}
 	dp.event(d, store.EventDeployStarted, fmt.Sprintf("release %d of snapshot %s started: %s", rel.ID, snapshot.Short(d.Snapshot), summary(p)), attrs)
 
+	applying := time.Now()
 	err = tgt.Apply(ctx, d, p, target.ApplyOptions{HealthTimeout: opts.HealthTimeout, Progress: opts.Progress, Previous: opts.Previous})
 	res.Duration = time.Since(begun)
+	dp.debug("deployed", "site", d.SiteRef.String(), "release", rel.ID, "prelude", applying.Sub(begun), "apply", time.Since(applying))
 	// The outcome is recorded even when ctx was cancelled: the release
 	// must not stay "progressing" because its caller went away.
 	finishCtx := context.WithoutCancel(ctx)
@@ -192,6 +194,13 @@ func (dp *Deployer) Deploy(ctx context.Context, tgt target.Target, d *render.Des
 	}
 	dp.event(d, store.EventDeploySucceeded, fmt.Sprintf("release %d of snapshot %s succeeded in %s", rel.ID, snapshot.Short(d.Snapshot), res.Duration.Round(time.Millisecond)), map[string]string{"release": fmt.Sprint(rel.ID)})
 	return res, nil
+}
+
+// debug logs at debug level through the recorder's logger, if any.
+func (dp *Deployer) debug(msg string, args ...any) {
+	if dp.Events != nil && dp.Events.Logger != nil {
+		dp.Events.Logger.Debug(msg, args...)
+	}
 }
 
 func (dp *Deployer) event(d *render.Desired, kind store.EventKind, msg string, attrs map[string]string) {

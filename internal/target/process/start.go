@@ -46,11 +46,13 @@ func (t *Target) startAll(ctx context.Context, s *siteState, d *render.Desired, 
 		if err != nil {
 			return err
 		}
+		launched := time.Now()
 		for _, in := range ins {
 			if err := t.await(ctx, in, sp.Await, timeout, progress); err != nil {
 				return err
 			}
 		}
+		t.opts.Logger.Debug("started", "service", svc.Name, "await", time.Since(launched))
 		t.routeIfUnserved(s, svc.Name, ins)
 		return nil
 	})
@@ -61,10 +63,12 @@ func (t *Target) startAll(ctx context.Context, s *siteState, d *render.Desired, 
 }
 
 func (t *Target) launchService(ctx context.Context, s *siteState, d *render.Desired, svc *render.Service, slots []string, fronts map[string]map[int]int, progress func(target.Progress)) ([]*instance, error) {
+	begun := time.Now()
 	rootfs, err := t.opts.Rootfs(ctx, svc.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("service %s: unpacking artifact %s: %w", svc.Name, svc.Digest, err)
 	}
+	t.opts.Logger.Debug("rootfs", "service", svc.Name, "took", time.Since(begun))
 	t.mu.Lock()
 	s.rootfs[svc.Digest] = rootfs
 	log, ok := s.logs[svc.Name]
