@@ -12,16 +12,33 @@ import (
 	"github.com/ladderhq/ladder/bench/internal/harness"
 )
 
-// byHand is the loop without ladder: one service built and restarted.
+// A by-hand loop: one service built with go build, the old process
+// stopped, the new one started.
 type byHand struct {
-	dir  string // the service's package
-	bin  string
-	port int
-	env  []string
+	name  string   // the loop's name, in its files and keys
+	flags []string // go build's flags
+	dir   string   // the service's package
+	bin   string
+	port  int
+	env   []string
+	cmd   *exec.Cmd // the running service
 }
 
-func (b *bench) startByHand(ctx context.Context) (*byHand, error) {
-	d, _, err := b.prepare("byhand")
+// The two ways of building by hand that are measured:
+//
+//   - plain: `go build -o bin/notifications .`, as a developer types it;
+//     the binary keeps its debug information (DWARF and the symbol
+//     table), which the linker spends about as long writing as on the
+//     rest of the binary.
+//   - stripped: ladder's own flags (-trimpath -ldflags="-s -w"), the same
+//     binary ladder builds, so the same compile and link work.
+var (
+	handPlain    = []string{}
+	handStripped = []string{"-trimpath", "-ldflags=-s -w"}
+)
+
+func (b *bench) startByHand(ctx context.Context, name string, flags []string) (*byHand, error) {
+	d, _, err := b.prepare(name)
 	if err != nil {
 		return nil, err
 	}
@@ -30,13 +47,15 @@ func (b *bench) startByHand(ctx context.Context) (*byHand, error) {
 		return nil, err
 	}
 	h := &byHand{
-		dir: filepath.Join(d.Dir, "services", "notifications"), bin: filepath.Join(b.r.Tmp, "byhand-bin", "notifications"), port: port,
+		name: name, flags: flags,
+		dir: filepath.Join(d.Dir, "services", "notifications"), bin: filepath.Join(b.r.Tmp, name+"-bin", "notifications"), port: port,
 		env: append(os.Environ(), fmt.Sprintf("PORT=%d", port), "SEED=42"),
 	}
+	b.hands = append(b.hands, h)
 	if _, err := h.build(ctx); err != nil {
 		return nil, err
 	}
-	if err := b.startHand(h); err != nil {
+	if err := h.start(); err != nil {
 		return nil, err
 	}
 	return h, awaitBody(ctx, h.url()+"/bench", "0", time.Minute)
@@ -46,62 +65,68 @@ func (h *byHand) url() string { return fmt.Sprintf("http://127.0.0.1:%d", h.port
 
 func (h *byHand) build(ctx context.Context) (time.Duration, error) {
 	t0 := time.Now()
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", h.bin, ".")
+	args := append(append([]string{"build"}, h.flags...), "-o", h.bin, ".")
+	cmd := exec.CommandContext(ctx, "go", args...)
 	cmd.Dir = h.dir
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return 0, fmt.Errorf("by hand: go build: %v\n%s", err, out)
+		return 0, fmt.Errorf("%s: go build: %v\n%s", h.name, err, out)
 	}
 	return time.Since(t0), nil
 }
 
-func (b *bench) startHand(h *byHand) error {
+func (h *byHand) start() error {
 	cmd := exec.Command(h.bin)
 	cmd.Env = h.env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	b.byHand = cmd
+	h.cmd = cmd
 	go cmd.Wait()
 	return nil
 }
 
 // round is one edit: write, go build, kill, start, poll until it serves.
-func (h *byHand) round(ctx context.Context, b *bench, round int) (took, build time.Duration, err error) {
+func (h *byHand) round(ctx context.Context, round int) (took, build time.Duration, err error) {
 	t0 := time.Now()
-	if err := os.WriteFile(filepath.Join(h.dir, "bench_hook.go"), []byte(hook("by hand", round)), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(h.dir, "bench_hook.go"), []byte(hook(h.name, round)), 0o644); err != nil {
 		return 0, 0, err
 	}
 	if build, err = h.build(ctx); err != nil {
 		return 0, 0, err
 	}
-	if err := b.stopByHand(ctx); err != nil {
-		return 0, 0, err
-	}
-	if err := b.startHand(h); err != nil {
+	h.stop()
+	if err := h.start(); err != nil {
 		return 0, 0, err
 	}
 	if err := awaitBody(ctx, h.url()+"/bench", fmt.Sprint(round), time.Minute); err != nil {
-		return 0, 0, fmt.Errorf("by hand round %d: %w", round, err)
+		return 0, 0, fmt.Errorf("%s round %d: %w", h.name, round, err)
 	}
 	return time.Since(t0), build, nil
 }
 
-// stopByHand stops the by-hand service, SIGTERM then SIGKILL.
-func (b *bench) stopByHand(context.Context) error {
-	cmd := b.byHand
+// stop stops the service, SIGTERM then SIGKILL.
+func (h *byHand) stop() {
+	cmd := h.cmd
 	if cmd == nil || cmd.Process == nil {
-		return nil
+		return
 	}
-	b.byHand = nil
+	h.cmd = nil
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 	for range 200 {
 		if syscall.Kill(cmd.Process.Pid, 0) != nil {
-			return nil
+			return
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+}
+
+// stopByHand stops every by-hand loop's service.
+func (b *bench) stopByHand(context.Context) error {
+	for _, h := range b.hands {
+		h.stop()
+	}
 	return nil
 }

@@ -12,11 +12,14 @@
 //   - ladder: `ladder up --watch` running; the save is followed, rebuilt
 //     into a new snapshot and release, started beside the old instance and
 //     switched to once healthy.
-//   - by hand: CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" of
-//     notifications (only the service changed), SIGTERM the old process,
-//     start the new binary on the same port, poll /bench every 5 ms.
+//   - by hand, twice: CGO_ENABLED=0 go build of notifications (only the
+//     service changed), SIGTERM the old process, start the new binary on
+//     the same port, poll /bench every 5 ms. "plain" is `go build -o` as a
+//     developer types it (the binary keeps its debug information);
+//     "ladder's flags" adds -trimpath -ldflags="-s -w", ladder's own
+//     build, so the same compile and link work as ladder's.
 //
-// Each round's file is new to the go command's build cache in both loops
+// Each round's file is new to the go command's build cache in every loop
 // (a comment names the run and the loop), so each save is compiled as an
 // edit is, never found already compiled.
 //
@@ -40,7 +43,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -88,21 +90,23 @@ func realMain() int {
 }
 
 type bench struct {
-	r      *harness.Run
-	s      harness.Samples
-	n      int
-	byHand *exec.Cmd
+	r     *harness.Run
+	s     harness.Samples
+	n     int
+	hands []*byHand
 	// replayed counts the ladder rounds (the discarded one included)
 	// that ran the compiler and the linker directly.
 	replayed int
 }
 
 const (
-	keyLadder = "ladder up --watch: save until the new version serves"
-	keyHand   = "by hand: go build + kill + start until it serves"
-	keyBuild  = "by hand: of which go build"
-	keySync   = "develop.watch sync: write until the file is in the container"
-	keyFloor  = "floor: the compiler and the linker alone, as go build runs them"
+	keyLadder  = "ladder up --watch: save until the new version serves"
+	keyPlain   = "by hand, plain go build: build + kill + start until it serves"
+	keyPlainGo = "by hand, plain go build: of which go build"
+	keyHand    = "by hand, ladder's flags: build + kill + start until it serves"
+	keyBuild   = "by hand, ladder's flags: of which go build"
+	keySync    = "develop.watch sync: write until the file is in the container"
+	keyFloor   = "floor: the compiler and the linker alone, as go build runs them"
 )
 
 // runID makes this run's sources its own: the go command's build cache
@@ -176,7 +180,11 @@ func (b *bench) run(ctx context.Context, doSync bool) error {
 	if err != nil {
 		return err
 	}
-	hand, err := b.startByHand(ctx)
+	plain, err := b.startByHand(ctx, "plain", handPlain)
+	if err != nil {
+		return err
+	}
+	hand, err := b.startByHand(ctx, "stripped", handStripped)
 	if err != nil {
 		return err
 	}
@@ -195,7 +203,11 @@ func (b *bench) run(ctx context.Context, doSync bool) error {
 			return fmt.Errorf("ladder round %d: %w\n%s", round, err, w.output())
 		}
 		ladderTook := time.Since(t0)
-		handTook, buildTook, err := hand.round(ctx, b, round)
+		plainTook, plainBuild, err := plain.round(ctx, round)
+		if err != nil {
+			return err
+		}
+		handTook, buildTook, err := hand.round(ctx, round)
 		if err != nil {
 			return err
 		}
@@ -203,11 +215,13 @@ func (b *bench) run(ctx context.Context, doSync bool) error {
 		if err != nil {
 			return err
 		}
-		b.r.Logf("round %d: ladder %s, by hand %s (build %s), floor %s", round, ladderTook.Round(time.Millisecond), handTook.Round(time.Millisecond), buildTook.Round(time.Millisecond), floorTook.Round(time.Millisecond))
+		b.r.Logf("round %d: ladder %s, plain %s (build %s), stripped %s (build %s), floor %s", round, ms(ladderTook), ms(plainTook), ms(plainBuild), ms(handTook), ms(buildTook), ms(floorTook))
 		if round == 1 {
 			continue // warm-up
 		}
 		b.s.Add(keyLadder, ladderTook)
+		b.s.Add(keyPlain, plainTook)
+		b.s.Add(keyPlainGo, plainBuild)
 		b.s.Add(keyHand, handTook)
 		b.s.Add(keyBuild, buildTook)
 		b.s.Add(keyFloor, floorTook)
@@ -217,6 +231,11 @@ func (b *bench) run(ctx context.Context, doSync bool) error {
 	// -v logs each rebuild the recipe made without the go command.
 	b.replayed = strings.Count(w.output(), "replayed the recipe")
 	w.stop()
+	// ladder's own log (-v: each rebuild's phases) stays with the kept
+	// temp dir, for reading where a round went.
+	if err := os.WriteFile(filepath.Join(b.r.Tmp, "ladder-watch.log"), []byte(w.output()), 0o644); err != nil {
+		return err
+	}
 	if doSync {
 		return b.syncRounds(ctx)
 	}
@@ -262,14 +281,16 @@ func awaitBody(ctx context.Context, url, want string, limit time.Duration) error
 	return fmt.Errorf("%s did not answer %q within %s", url, want, limit)
 }
 
+func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+
 func (b *bench) report(load0, load1 string, doSync bool) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# `ladder up --watch` benchmark, %s\n\n", time.Now().UTC().Format(time.RFC3339))
 	fmt.Fprintf(&sb, "- command: `go run ./bench/watchbench -n %d`\n", b.n)
 	fmt.Fprintf(&sb, "- machine: %d CPUs, %s; load average %s before, %s after\n", runtime.NumCPU(), runtime.Version(), load0, load1)
-	fmt.Fprintf(&sb, "- one discarded round of each loop first; rounds alternate ladder / by hand; wall times in ms\n\n")
+	fmt.Fprintf(&sb, "- one discarded round of each loop first; rounds alternate ladder, plain, stripped, floor; wall times in ms\n\n")
 	sb.WriteString("| measurement | median | min | max | N |\n|---|---:|---:|---:|---:|\n")
-	keys := []string{keyLadder, keyHand, keyBuild, keyFloor}
+	keys := []string{keyLadder, keyPlain, keyPlainGo, keyHand, keyBuild, keyFloor}
 	if doSync {
 		keys = append(keys, keySync)
 	}
@@ -277,10 +298,11 @@ func (b *bench) report(load0, load1 string, doSync bool) string {
 		st := b.s.Stat(k)
 		fmt.Fprintf(&sb, "| %s | %s | %s | %s | %d |\n", k, harness.Num(st.Median), harness.Num(st.Min), harness.Num(st.Max), st.N)
 	}
-	l, h := b.s.Median(keyLadder), b.s.Median(keyHand)
-	fmt.Fprintf(&sb, "\nladder / by hand (medians): %s / %s = %.2f× (target ≤ 0.8×)\n", harness.Num(l), harness.Num(h), float64(l)/float64(h))
+	l, p, h := b.s.Median(keyLadder), b.s.Median(keyPlain), b.s.Median(keyHand)
+	fmt.Fprintf(&sb, "\nladder / by hand, plain go build (medians): %s / %s = %.2f× (target ≤ 0.8×)\n", harness.Num(l), harness.Num(p), float64(l)/float64(p))
+	fmt.Fprintf(&sb, "ladder / by hand, ladder's flags (medians): %s / %s = %.2f× (the same compile and link work)\n", harness.Num(l), harness.Num(h), float64(l)/float64(h))
 	fl := b.s.Median(keyFloor)
-	fmt.Fprintf(&sb, "\nfloor / by hand (medians): %s / %s = %.2f× (no loop that compiles and links this binary gets below it)\n", harness.Num(fl), harness.Num(h), float64(fl)/float64(h))
+	fmt.Fprintf(&sb, "\nfloor / by hand, ladder's flags (medians): %s / %s = %.2f× (no loop that compiles and links this binary gets below it)\n", harness.Num(fl), harness.Num(h), float64(fl)/float64(h))
 	fmt.Fprintf(&sb, "ladder - floor (medians): %s ms (snapshot, image, release, health check and switch)\n", harness.Num(l-fl))
 	fmt.Fprintf(&sb, "\nladder rounds rebuilt with the compiler and linker directly (a recipe, no go command): %d of %d\n", b.replayed, b.n+1)
 	if doSync {
