@@ -286,7 +286,11 @@ func ms(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 func (b *bench) report(load0, load1 string, doSync bool) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "# `ladder up --watch` benchmark, %s\n\n", time.Now().UTC().Format(time.RFC3339))
-	fmt.Fprintf(&sb, "- command: `go run ./bench/watchbench -n %d`\n", b.n)
+	flags := fmt.Sprintf("-n %d", b.n)
+	if !doSync {
+		flags += " -sync=false"
+	}
+	fmt.Fprintf(&sb, "- command: `go run ./bench/watchbench %s`\n", flags)
 	fmt.Fprintf(&sb, "- machine: %d CPUs, %s; load average %s before, %s after\n", runtime.NumCPU(), runtime.Version(), load0, load1)
 	fmt.Fprintf(&sb, "- one discarded round of each loop first; rounds alternate ladder, plain, stripped, floor; wall times in ms\n\n")
 	sb.WriteString("| measurement | median | min | max | N |\n|---|---:|---:|---:|---:|\n")
