@@ -170,6 +170,40 @@ func TestWatchProcess(t *testing.T) {
 	if !strings.Contains(w.output(), "replayed the recipe") {
 		t.Errorf("a save inside notifications' main package was not rebuilt with its recipe:\n%s", w.output())
 	}
+	// A save while the last one is still building supersedes it: that
+	// build is dropped and the newer files are built and served. A few
+	// tries, in case a busy machine reads both saves as one batch.
+	superseded := false
+	for try := 0; try < 3 && !superseded; try++ {
+		body := fmt.Sprintf("v4-%d", try)
+		edited = strings.Replace(edited, `[]byte("v3")`, `[]byte("`+body+`-first")`, 1)
+		if err := os.WriteFile(main, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// Past the coalescing, well within the compile and link.
+		time.Sleep(30 * time.Millisecond)
+		edited = strings.Replace(edited, `[]byte("`+body+`-first")`, `[]byte("v3")`, 1)
+		edited = strings.Replace(edited, `[]byte("v3")`, `[]byte("`+body+`")`, 1)
+		if err := os.WriteFile(main, []byte(edited), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 2*time.Minute, "notifications serving "+body, func() (bool, string) {
+			code, got := httpGet(t, url+"/api/edited")
+			return code == 200 && got == body, w.output()
+		})
+		superseded = strings.Contains(w.output(), "newer changes came in: building those instead")
+		edited = strings.Replace(edited, `[]byte("`+body+`")`, `[]byte("v3")`, 1)
+	}
+	if !superseded {
+		t.Errorf("a save 30 ms after another never superseded its build:\n%s", w.output())
+	}
+	if err := os.WriteFile(main, []byte(edited), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "notifications serving v3 again", func() (bool, string) {
+		code, body := httpGet(t, url+"/api/edited")
+		return code == 200 && body == "v3", w.output()
+	})
 	// A save that breaks the build leaves the last release serving.
 	if err := os.WriteFile(main, []byte(edited+"\nfunc broken( {\n"), 0o644); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -76,11 +77,9 @@ func (w *watcher) run(ctx context.Context, rules []watch.Rule) error {
 	for _, line := range describeRules(rules) {
 		w.out.printf("  %s\n", line)
 	}
-	return fw.Run(ctx, func(paths []string) {
+	return fw.Run(ctx, func(batch context.Context, paths []string) bool {
 		steps := watch.Plan(rules, paths)
-		if len(steps) > 0 {
-			w.apply(ctx, steps)
-		}
+		return len(steps) > 0 && w.apply(ctx, batch, steps)
 	})
 }
 
@@ -108,8 +107,11 @@ func describeRules(rules []watch.Rule) []string {
 }
 
 // apply carries out one batch's steps: syncs and restarts in place, then
-// one rebuild for all the services that need it (a new snapshot).
-func (w *watcher) apply(ctx context.Context, steps []watch.Step) {
+// one rebuild for all the services that need it (a new snapshot). Syncs,
+// restarts and deploys run to their end; the rebuild is dropped when batch
+// ends because newer changes came in before its deploy, and apply reports
+// that it was.
+func (w *watcher) apply(ctx, batch context.Context, steps []watch.Step) (dropped bool) {
 	syncer, _ := w.ag.Target().(target.Syncer)
 	for _, s := range steps {
 		if s.Action == watch.Rebuild {
@@ -146,14 +148,18 @@ func (w *watcher) apply(ctx context.Context, steps []watch.Step) {
 		}
 	}
 	if watch.NeedsRebuild(steps) {
-		w.rebuild(ctx, steps)
+		return w.rebuild(ctx, batch, steps)
 	}
+	return false
 }
 
 // rebuild makes a new snapshot of the stack as it is on disk and deploys
 // it through the normal path: start beside, await healthy, stop the old.
-// A failed build or deploy leaves the running release as it is.
-func (w *watcher) rebuild(ctx context.Context, steps []watch.Step) {
+// A failed build or deploy leaves the running release as it is. A rebuild
+// that newer changes supersede before its deploy (batch ends with
+// watch.ErrSuperseded) is dropped, and says so: the next batch builds the
+// files as they are then.
+func (w *watcher) rebuild(ctx, batch context.Context, steps []watch.Step) (dropped bool) {
 	begun := time.Now()
 	var names []string
 	for _, s := range steps {
@@ -165,7 +171,7 @@ func (w *watcher) rebuild(ctx context.Context, steps []watch.Step) {
 	p, err := w.a.load(ctx)
 	if err != nil {
 		w.out.printf("  ✗ the stack does not load; still running the last release:\n%v\n", err)
-		return
+		return false
 	}
 	loaded := time.Now()
 	b := w.ws.newBuilder(func(ev build.Progress) {
@@ -174,10 +180,17 @@ func (w *watcher) rebuild(ctx context.Context, steps []watch.Step) {
 		}
 	})
 	defer b.Close()
-	made, err := deploy.MakeSnapshotWith(ctx, p, w.ws.store, b, w.ws.stateDir, w.a.pinOptions(w.ws, w.o.pull))
-	if err != nil {
+	made, err := deploy.MakeSnapshotWith(batch, p, w.ws.store, b, w.ws.stateDir, w.a.pinOptions(w.ws, w.o.pull))
+	switch {
+	case ctx.Err() != nil:
+		return false
+	case errors.Is(context.Cause(batch), watch.ErrSuperseded):
+		// Built or not, what is on disk is newer: deploy that instead.
+		w.out.printf("  ~ newer changes came in: building those instead\n")
+		return true
+	case err != nil:
 		w.out.printf("  ✗ build failed; still running the last release:\n%v\n", err)
-		return
+		return false
 	}
 	built := time.Now()
 	rec := &deploy.Recorder{Store: w.ws.store, Logger: w.a.logger()}
@@ -192,16 +205,17 @@ func (w *watcher) rebuild(ctx context.Context, steps []watch.Step) {
 		"load", loaded.Sub(begun), "build", built.Sub(loaded), "record", recorded.Sub(built), "deploy", time.Since(recorded))
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return
+		return false
 	case err != nil:
 		w.out.printf("  ✗ snapshot %s did not deploy; still running the last release: %v\n", snapshot.Short(made.Snapshot.ID), err)
-		return
+		return false
 	case res.Release == 0:
 		w.out.printf("  = snapshot %s: nothing changed\n", snapshot.Short(made.Snapshot.ID))
 	default:
 		w.out.printf("  ✓ snapshot %s serving (release %d, %s after the change)\n", snapshot.Short(made.Snapshot.ID), res.Release, round(time.Since(begun)+watch.Coalesce))
 	}
 	w.collect(ctx, p)
+	return false
 }
 
 func plural(n int, what string) string {

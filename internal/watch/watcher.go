@@ -15,11 +15,12 @@ import (
 
 // Coalesce is how long a Watcher waits by default after the last event of
 // a burst before it hands the batch on. An editor's save is several events
-// (write, chmod, rename of a temp file) within a millisecond or two; a
-// `git checkout` is many more, close together. Every millisecond of it is
-// one more between a save and the new version serving, and a burst that
-// does come in two batches costs one more rebuild, nothing else.
-const Coalesce = 20 * time.Millisecond
+// (write, chmod, rename of a temp file) within a millisecond or two, and
+// every millisecond waited is one more between a save and the new version
+// serving. A burst that does come in two batches (a `git checkout`, a
+// formatter rewriting the file just saved) costs little: the second batch
+// supersedes the first while the first is still building (see Run).
+const Coalesce = 5 * time.Millisecond
 
 // maxDelay bounds how long a steady stream of events holds a batch back.
 const maxDelay = time.Second
@@ -85,12 +86,31 @@ func (w *Watcher) add(path string, recursive bool) error {
 // Close stops watching.
 func (w *Watcher) Close() error { return w.fs.Close() }
 
+// ErrSuperseded is the cause with which a batch's context ends when newer
+// changes come in while its handler runs.
+var ErrSuperseded = errors.New("superseded by newer changes")
+
 // Run hands each coalesced batch of changed paths, sorted, to fn until ctx
-// ends. fn runs on Run's goroutine: changes made while it runs make the
-// next batch.
-func (w *Watcher) Run(ctx context.Context, fn func(paths []string)) error {
+// ends, one batch at a time. fn runs on a goroutine of its own while the
+// events go on being read: a relevant change while fn runs ends the
+// batch's context with ErrSuperseded as its cause, so that fn can drop
+// work a newer save makes moot (a build of files that have changed
+// since), and makes the next batch, handed on once fn has returned. When
+// fn reports that it dropped work, the batch's paths come again in the
+// next one. When ctx ends, Run returns once fn has.
+func (w *Watcher) Run(ctx context.Context, fn func(batch context.Context, paths []string) (dropped bool)) error {
 	pending := map[string]bool{}
-	var quiet, deadline <-chan time.Time
+	var (
+		quiet, deadline <-chan time.Time
+		due             bool          // pending's quiet spell (or maxDelay) is over
+		running         chan []string // gets what fn dropped when it returns; nil when idle
+		supersede       context.CancelCauseFunc
+	)
+	defer func() {
+		if running != nil {
+			<-running
+		}
+	}()
 	flush := func() {
 		paths := make([]string, 0, len(pending))
 		for p := range pending {
@@ -98,8 +118,18 @@ func (w *Watcher) Run(ctx context.Context, fn func(paths []string)) error {
 		}
 		sort.Strings(paths)
 		clear(pending)
-		quiet, deadline = nil, nil
-		fn(paths)
+		quiet, deadline, due = nil, nil, false
+		batch, cancel := context.WithCancelCause(ctx)
+		supersede = cancel
+		done := make(chan []string, 1)
+		running = done
+		go func() {
+			defer cancel(nil)
+			if fn(batch, paths) {
+				done <- paths
+			}
+			close(done)
+		}()
 	}
 	for {
 		select {
@@ -120,9 +150,12 @@ func (w *Watcher) Run(ctx context.Context, fn func(paths []string)) error {
 				}
 			}
 			pending[ev.Name] = true
-			quiet = time.After(w.Coalesce)
+			quiet, due = time.After(w.Coalesce), false
 			if deadline == nil {
 				deadline = time.After(maxDelay)
+			}
+			if running != nil {
+				supersede(ErrSuperseded)
 			}
 		case err, ok := <-w.fs.Errors:
 			if !ok {
@@ -130,8 +163,16 @@ func (w *Watcher) Run(ctx context.Context, fn func(paths []string)) error {
 			}
 			w.logger.Warn("watching files", "err", err)
 		case <-quiet:
-			flush()
+			quiet, due = nil, true
 		case <-deadline:
+			deadline, due = nil, true
+		case dropped := <-running:
+			running = nil
+			for _, p := range dropped {
+				pending[p] = true
+			}
+		}
+		if due && running == nil && len(pending) > 0 {
 			flush()
 		}
 	}
