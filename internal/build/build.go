@@ -95,6 +95,12 @@ type Options struct {
 	// leave the machine; it is part of the inputs hash, so such an image
 	// is never taken for the compressed one of the same sources.
 	PlainLayers bool
+	// Unpack has every Go image unpacked for the process target in the
+	// background as soon as it is stored, while the snapshot is recorded
+	// and the deploy prepared, instead of when the target starts it. It
+	// is for a process whose Go services run as processes (`up --watch`
+	// on the process target).
+	Unpack bool
 }
 
 func (o *Options) logger() *slog.Logger {
@@ -160,8 +166,8 @@ type Builder struct {
 	layoutMu sync.Mutex
 	// progressMu serialises the Progress callback.
 	progressMu sync.Mutex
-	// rootfsMu serialises unpacking, so one digest is unpacked once.
-	rootfsMu sync.Mutex
+	// ahead are the unpacks started in the background (Options.Unpack).
+	ahead sync.WaitGroup
 	// memo holds what is known about artifacts by digest, shared with
 	// the other builders of the process that were given the same Memo.
 	memo *Memo
@@ -458,6 +464,9 @@ func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string
 		return snapshot.Artifact{}, fmt.Errorf("service %q: storing the image: %w", j.service, err)
 	}
 	b.opts.logger().Debug("go image", "service", j.service, "assemble", assembled.Sub(begun), "store", time.Since(assembled))
+	if b.opts.Unpack {
+		b.unpackAhead(digest)
+	}
 	return snapshot.Artifact{
 		Service: j.service,
 		Digest:  digest,

@@ -333,6 +333,48 @@ func TestPlainLayers(t *testing.T) {
 	}
 }
 
+// With Unpack, a Go image is unpacked as soon as it is stored; the first
+// Rootfs takes that tree as it is, and later ones check it again.
+func TestUnpackAhead(t *testing.T) {
+	src := copyFixture(t)
+	plain := newHarness(t, "", nil)
+	arts, _ := plain.build(t, stackFor(src, "api"))
+	plain.Close()
+	if isDir(filepath.Join(plain.dir, "rootfs", strings.TrimPrefix(arts["api"].Digest, "sha256:"))) {
+		t.Fatal("a builder without Unpack unpacked the image")
+	}
+
+	h := newHarness(t, "", nil)
+	h.opts.Unpack = true
+	arts, _ = h.build(t, stackFor(src, "api"))
+	digest := arts["api"].Digest
+	h.Close() // waits for the unpack
+	dir := filepath.Join(h.dir, "rootfs", strings.TrimPrefix(digest, "sha256:"))
+	if !isDir(dir) {
+		t.Fatal("the image was not unpacked ahead")
+	}
+	// Another builder of the process (the target's) takes it as it is.
+	other := New(Options{Store: h.store, Dir: h.dir, Memo: h.memo})
+	got, _, err := other.Rootfs(context.Background(), digest)
+	if err != nil || got != dir {
+		t.Fatalf("Rootfs = %s, %v; want %s", got, err, dir)
+	}
+	if out, err := exec.Command(filepath.Join(dir, "app"), "-name=ladder").CombinedOutput(); err != nil || !strings.Contains(string(out), "hello, ladder from api") {
+		t.Fatalf("running the tree unpacked ahead: %v\n%s", err, out)
+	}
+	// Once used, it is checked like any other: an altered binary is
+	// unpacked again.
+	if err := os.WriteFile(filepath.Join(dir, "app"), []byte("#!/bin/sh\necho altered\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := other.Rootfs(context.Background(), digest); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(filepath.Join(dir, "app"), "-name=ladder").CombinedOutput(); err != nil || !strings.Contains(string(out), "hello, ladder from api") {
+		t.Fatalf("the altered tree was used again: %v\n%s", err, out)
+	}
+}
+
 func TestImageNotFound(t *testing.T) {
 	h := newHarness(t, "", nil)
 	missing := "sha256:" + strings.Repeat("ab", 32)

@@ -87,6 +87,7 @@ func (b *Builder) backend(ctx context.Context) *dockerBackend {
 
 // Close releases the connection to BuildKit, if one was made.
 func (b *Builder) Close() error {
+	b.ahead.Wait()
 	if b.bk != nil && b.bk.bk != nil {
 		return b.bk.bk.Close()
 	}

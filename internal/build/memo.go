@@ -3,6 +3,7 @@ package build
 import (
 	gobuild "go/build"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -22,6 +23,12 @@ type Memo struct {
 	manifests sync.Map
 	// static holds StaticBinary's answer (bool).
 	static sync.Map
+
+	// rootfsMu serialises unpacking across the builders of the process,
+	// so one digest is unpacked once; unpackedAhead holds the time each
+	// tree unpacked in the background was made (see Builder.unpackAhead).
+	rootfsMu      sync.Mutex
+	unpackedAhead map[string]time.Time
 
 	mu    sync.Mutex
 	fresh map[string]freshImage

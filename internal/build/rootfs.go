@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -28,6 +29,34 @@ import (
 // Treat the directory as read-only; it is shared by every run of the
 // digest.
 func (b *Builder) Rootfs(ctx context.Context, digest string) (string, *v1.Config, error) {
+	return b.rootfs(ctx, digest, false)
+}
+
+// aheadFor is how long a tree unpacked ahead of its use is taken as it was
+// written without being checked again: the moments between a build and
+// the deploy that starts it, when nothing has run from it yet.
+const aheadFor = 10 * time.Second
+
+// unpackAhead unpacks the image of digest in the background (see
+// Options.Unpack). The first Rootfs of that digest within aheadFor waits
+// for it and returns the tree without checking it again: it was written
+// from the image a moment before and nothing has run from it.
+func (b *Builder) unpackAhead(digest string) {
+	b.ahead.Add(1)
+	go func() {
+		defer b.ahead.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		begun := time.Now()
+		if _, _, err := b.rootfs(ctx, digest, true); err != nil {
+			b.opts.logger().Debug("unpacking ahead", "digest", digest, "err", err)
+			return
+		}
+		b.opts.logger().Debug("unpacked ahead", "digest", snapshot.Short(digest), "took", time.Since(begun))
+	}()
+}
+
+func (b *Builder) rootfs(ctx context.Context, digest string, ahead bool) (string, *v1.Config, error) {
 	if !snapshot.ValidDigest(digest) {
 		return "", nil, fmt.Errorf("rootfs: malformed digest %q", digest)
 	}
@@ -43,9 +72,19 @@ func (b *Builder) Rootfs(ctx context.Context, digest string) (string, *v1.Config
 
 	root := filepath.Join(b.opts.Dir, "rootfs")
 	dir := filepath.Join(root, strings.TrimPrefix(digest, "sha256:"))
-	b.rootfsMu.Lock()
-	defer b.rootfsMu.Unlock()
+	m := b.memo
+	m.rootfsMu.Lock()
+	defer m.rootfsMu.Unlock()
+	if at, ok := m.unpackedAhead[digest]; ok && !ahead {
+		delete(m.unpackedAhead, digest)
+		if time.Since(at) < aheadFor && isDir(dir) {
+			return dir, cfg, nil
+		}
+	}
 	if isDir(dir) {
+		if ahead {
+			return dir, cfg, nil // checked when it is used
+		}
 		want, err := b.expectedManifest(ctx, img, digest)
 		if err != nil {
 			return "", nil, err
@@ -67,12 +106,12 @@ func (b *Builder) Rootfs(ctx context.Context, digest string) (string, *v1.Config
 	if err != nil {
 		return "", nil, err
 	}
-	m, err := unpack(ctx, img, digest, tmp)
+	man, err := unpack(ctx, img, digest, tmp)
 	if err != nil {
 		os.RemoveAll(tmp)
 		return "", nil, fmt.Errorf("image %s: unpacking: %w", digest, err)
 	}
-	b.memo.manifests.Store(digest, m)
+	m.manifests.Store(digest, man)
 	// MkdirTemp made tmp 0700; the rootfs is world-readable like an image's.
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		os.RemoveAll(tmp)
@@ -80,17 +119,23 @@ func (b *Builder) Rootfs(ctx context.Context, digest string) (string, *v1.Config
 	}
 	// The manifest first: a tree without one does not check out, and is
 	// unpacked again.
-	if err := writeManifest(manifestPath(dir), m); err != nil {
+	if err := writeManifest(manifestPath(dir), man); err != nil {
 		os.RemoveAll(tmp)
 		return "", nil, err
 	}
 	if err := os.Rename(tmp, dir); err != nil {
 		os.RemoveAll(tmp)
 		// Another ladder process may have won the race to unpack it.
-		if isDir(dir) && checkTree(dir, m) == nil {
+		if isDir(dir) && checkTree(dir, man) == nil {
 			return dir, cfg, nil
 		}
 		return "", nil, err
+	}
+	if ahead {
+		if m.unpackedAhead == nil {
+			m.unpackedAhead = map[string]time.Time{}
+		}
+		m.unpackedAhead[digest] = time.Now()
 	}
 	return dir, cfg, nil
 }

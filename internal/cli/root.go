@@ -187,6 +187,9 @@ type workspace struct {
 	// (`up --watch`), so its builders learn and use recipes, and store
 	// Go layers uncompressed.
 	innerLoop bool
+	// unpackAhead: Go images are unpacked for the process target as soon
+	// as they are built (build.Options.Unpack).
+	unpackAhead bool
 	// redactor hides every secret value this process has loaded.
 	redactor *secrets.Redactor
 	// who is the command's authenticated principal, once known;
@@ -255,7 +258,7 @@ func openStore(stateDir string) (store.Store, error) {
 func (w *workspace) newBuilder(progress func(build.Progress)) *build.Builder {
 	opts := build.Options{Store: w.store, Dir: filepath.Join(w.stateDir, "artifacts"), StateDir: w.stateDir, Progress: progress,
 		BuildKitHost: os.Getenv(EnvBuildKitHost), Memo: w.memo, Shared: build.DefaultShared(), Logger: w.logger,
-		Recipes: w.innerLoop, PlainLayers: w.innerLoop}
+		Recipes: w.innerLoop, PlainLayers: w.innerLoop, Unpack: w.unpackAhead}
 	if w.docker != nil {
 		opts.Docker = w.docker
 	}

@@ -169,6 +169,11 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 		own := false // a site names its own kind or engine
 		for _, s := range env.Sites {
 			p := places[s.Name]
+			// Go services run as processes there: under --watch, each
+			// rebuild's image is unpacked while its deploy is prepared.
+			if o.watch && (p.kind == spec.KindProcess || p.kind == spec.KindHybrid) {
+				ws.unpackAhead = true
+			}
 			if s.Target != (spec.SiteTarget{}) {
 				own = true
 			} else if kind == "" {
