@@ -412,9 +412,15 @@ func (b *Builder) goBuild(ctx context.Context, s *session, j *job) (bin, output 
 	// the builder's other temporary files: one left by a go build killed
 	// half-way is swept with them, not left in the system's /tmp.
 	cmd.Env = mergeEnv(cmd.Env, []string{"GOTMPDIR=" + filepath.Join(b.opts.Dir, "tmp")})
-	raw, runErr := cmd.CombinedOutput()
+	// What the build prints is read as it comes, and only its last bytes
+	// (and, traced, the commands a recipe needs) are kept.
+	var raw []byte
+	var runErr error
 	if b.opts.Recipes {
-		trace = parseTrace(raw, j.context)
+		tw := newTraceWriter(j.context)
+		cmd.Stdout, cmd.Stderr = tw, tw
+		runErr = cmd.Run()
+		trace = tw.finish()
 		if trace.work != "" && filepath.IsAbs(trace.work) {
 			if runErr == nil {
 				trace.keepConfigs()
@@ -422,6 +428,11 @@ func (b *Builder) goBuild(ctx context.Context, s *session, j *job) (bin, output 
 			_ = os.RemoveAll(trace.work)
 		}
 		raw = trace.output
+	} else {
+		tail := &tailBuffer{max: maxBuildOutput}
+		cmd.Stdout, cmd.Stderr = tail, tail
+		runErr = cmd.Run()
+		raw = tail.bytes()
 	}
 	if runErr != nil {
 		if ctx.Err() != nil {

@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -43,70 +42,168 @@ type goTrace struct {
 	cached map[string]string
 }
 
-// parseTrace takes a go build -x trace apart. dir is the directory the go
-// command ran in ("cd ." in the trace). Commands it cannot read are left
-// out of the result, never guessed at: a trace without a compile or a link
-// makes no recipe.
+// parseTrace takes a whole go build -x trace apart (see traceWriter).
 func parseTrace(out []byte, dir string) *goTrace {
-	t := &goTrace{}
-	var rest bytes.Buffer
-	cwd := dir
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
-	inHeredoc := false
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case inHeredoc:
-			inHeredoc = line != "EOF"
-			continue
-		case strings.HasPrefix(line, "WORK="):
-			if t.work == "" {
-				t.work = strings.TrimPrefix(line, "WORK=")
-			}
-			continue
-		case strings.HasPrefix(line, "cat >") && strings.Contains(line, " << 'EOF'"):
-			inHeredoc = true
-			continue
-		case strings.HasSuffix(line, " # internal"):
-			if rest, ok := strings.CutPrefix(strings.TrimSuffix(line, " # internal"), "cp $WORK/"); ok {
-				if from, to, ok := strings.Cut(rest, " "); ok && filepath.IsAbs(to) {
-					if t.cached == nil {
-						t.cached = map[string]string{}
-					}
-					t.cached["$WORK/"+from] = to
-				}
-			}
-			continue
-		case strings.HasPrefix(line, "cd "):
-			cwd = strings.TrimPrefix(line, "cd ")
-			if cwd == "." {
-				cwd = dir
-			}
-			continue
-		case traceShellLine(line):
-			continue
+	w := newTraceWriter(dir)
+	w.Write(out)
+	return w.finish()
+}
+
+// Bounds on what a traced go build leaves in memory.
+const (
+	// maxTraceLine bounds one line of the trace: a compile of a package
+	// of very many files is one long line. A longer line is dropped, and
+	// a trace that lost one makes no recipe.
+	maxTraceLine = 16 << 20
+	// maxBuildOutput bounds what is kept of a build's own output (the
+	// compiler's errors): its last bytes, where the errors end.
+	maxBuildOutput = 1 << 20
+)
+
+// traceWriter takes a go build -x trace apart as the go command prints it,
+// line by line, keeping only the commands a recipe is made of and the
+// last maxBuildOutput bytes of everything else, so that the trace of a
+// large build is never held whole. dir is the directory the go command
+// ran in ("cd ." in the trace). Commands it cannot read are left out of
+// the result, never guessed at: a trace without a compile or a link makes
+// no recipe.
+type traceWriter struct {
+	t         *goTrace
+	dir, cwd  string
+	inHeredoc bool
+	line      []byte // the line being written
+	dropping  bool   // the line being written is past maxTraceLine
+	lost      bool   // a line was dropped
+	rest      tailBuffer
+}
+
+func newTraceWriter(dir string) *traceWriter {
+	return &traceWriter{t: &goTrace{}, dir: dir, cwd: dir, rest: tailBuffer{max: maxBuildOutput}}
+}
+
+func (w *traceWriter) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		chunk := p
+		if i >= 0 {
+			chunk = p[:i]
 		}
-		if run, ok := parseToolLine(line); ok {
-			run.Dir = cwd
-			switch toolName(run.Argv[0]) {
-			case "compile":
-				if argValue(run.Argv, "-p") == "main" {
-					t.compile = run
-				}
-			case "link":
-				t.link = run
+		if !w.dropping {
+			if len(w.line)+len(chunk) > maxTraceLine {
+				w.dropping, w.lost, w.line = true, true, w.line[:0]
+			} else {
+				w.line = append(w.line, chunk...)
 			}
-			continue
 		}
-		rest.WriteString(line)
-		rest.WriteByte('\n')
+		if i < 0 {
+			break
+		}
+		if !w.dropping {
+			w.take(string(w.line))
+		}
+		w.line, w.dropping = w.line[:0], false
+		p = p[i+1:]
 	}
-	t.output = rest.Bytes()
+	return n, nil
+}
+
+// finish takes the last line, if unterminated, and returns the trace.
+func (w *traceWriter) finish() *goTrace {
+	if len(w.line) > 0 && !w.dropping {
+		w.take(string(w.line))
+	}
+	w.line = nil
+	t := w.t
+	t.output = w.rest.bytes()
+	if w.lost {
+		// A command may be missing: nothing to learn from it.
+		t.compile, t.link = nil, nil
+	}
 	if t.work != "" {
 		t.expandWork()
 	}
 	return t
+}
+
+// take reads one line of the trace.
+func (w *traceWriter) take(line string) {
+	t := w.t
+	switch {
+	case w.inHeredoc:
+		w.inHeredoc = line != "EOF"
+		return
+	case strings.HasPrefix(line, "WORK="):
+		if t.work == "" {
+			t.work = strings.TrimPrefix(line, "WORK=")
+		}
+		return
+	case strings.HasPrefix(line, "cat >") && strings.Contains(line, " << 'EOF'"):
+		w.inHeredoc = true
+		return
+	case strings.HasSuffix(line, " # internal"):
+		if rest, ok := strings.CutPrefix(strings.TrimSuffix(line, " # internal"), "cp $WORK/"); ok {
+			if from, to, ok := strings.Cut(rest, " "); ok && filepath.IsAbs(to) {
+				if t.cached == nil {
+					t.cached = map[string]string{}
+				}
+				t.cached["$WORK/"+from] = to
+			}
+		}
+		return
+	case strings.HasPrefix(line, "cd "):
+		w.cwd = strings.TrimPrefix(line, "cd ")
+		if w.cwd == "." {
+			w.cwd = w.dir
+		}
+		return
+	case traceShellLine(line):
+		return
+	}
+	if run, ok := parseToolLine(line); ok {
+		run.Dir = w.cwd
+		switch toolName(run.Argv[0]) {
+		case "compile":
+			if argValue(run.Argv, "-p") == "main" {
+				t.compile = run
+			}
+		case "link":
+			t.link = run
+		}
+		return
+	}
+	w.rest.Write([]byte(line))
+	w.rest.Write([]byte{'\n'})
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	buf []byte
+	cut bool // bytes were dropped from the front
+}
+
+func (b *tailBuffer) Write(p []byte) (int, error) {
+	b.buf = append(b.buf, p...)
+	if len(b.buf) > 2*b.max {
+		b.buf = append(b.buf[:0], b.buf[len(b.buf)-b.max:]...)
+		b.cut = true
+	}
+	return len(p), nil
+}
+
+// bytes returns what is kept, starting at a line when the front was cut.
+func (b *tailBuffer) bytes() []byte {
+	out := b.buf
+	if len(out) > b.max {
+		out, b.cut = out[len(out)-b.max:], true
+	}
+	if b.cut {
+		if i := bytes.IndexByte(out, '\n'); i >= 0 {
+			out = out[i+1:]
+		}
+	}
+	return out
 }
 
 // traceShellLine reports whether line is one of the shell steps a go build

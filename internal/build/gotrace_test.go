@@ -107,3 +107,49 @@ func TestParseTraceWithoutCommands(t *testing.T) {
 		t.Fatalf("output %q", tr.output)
 	}
 }
+
+// The trace is read as the go command writes it, in pieces of any size:
+// the result is the same as from the whole.
+func TestTraceWriterTakesAnyPieces(t *testing.T) {
+	want := parseTrace([]byte(sampleTrace), "/src/shop/services/my worker")
+	for size := 1; size <= 64; size++ {
+		w := newTraceWriter("/src/shop/services/my worker")
+		for rest := []byte(sampleTrace); len(rest) > 0; {
+			n := min(size, len(rest))
+			w.Write(rest[:n])
+			rest = rest[n:]
+		}
+		if got := w.finish(); !reflect.DeepEqual(got, want) {
+			t.Fatalf("in pieces of %d bytes: %+v, want %+v", size, got, want)
+		}
+	}
+}
+
+// What a traced build leaves in memory is bounded: a line past
+// maxTraceLine is dropped (and the trace then makes no recipe), and only
+// the last maxBuildOutput bytes of the build's own output are kept, from
+// the start of a line.
+func TestTraceWriterIsBounded(t *testing.T) {
+	w := newTraceWriter("/src")
+	w.Write([]byte(sampleTrace))
+	long := "/usr/local/go/pkg/tool/linux_amd64/compile -p main " + strings.Repeat("x.go ", maxTraceLine/5+1) + "\n"
+	w.Write([]byte(long))
+	if tr := w.finish(); tr.compile != nil || tr.link != nil {
+		t.Fatalf("a trace that lost a line kept its commands: %+v %+v", tr.compile, tr.link)
+	}
+	if len(w.line) != 0 {
+		t.Fatalf("the dropped line is still held (%d bytes)", len(w.line))
+	}
+
+	w = newTraceWriter("/src")
+	var last string
+	for i := 0; i < 3*maxBuildOutput/40; i++ {
+		last = strings.Repeat("e", 30) + " line " + strings.Repeat("0", 3)
+		w.Write([]byte(last + "\n"))
+	}
+	w.Write([]byte("./main.go:3:1: the last error\n"))
+	out := w.finish().output
+	if len(out) > maxBuildOutput || !strings.HasSuffix(string(out), "./main.go:3:1: the last error\n") || !strings.HasPrefix(string(out), last) {
+		t.Fatalf("kept %d bytes (at most %d), starting %q, ending %q", len(out), maxBuildOutput, out[:min(len(out), 40)], out[max(0, len(out)-40):])
+	}
+}
