@@ -2,7 +2,6 @@ package build
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -131,7 +130,9 @@ func (b *Builder) storeBase(ctx context.Context, base snapshot.BaseImage) (strin
 	if cfg, err := img.ConfigName(); err != nil || cfg.String() != base.ID {
 		return "", fmt.Errorf("the engine saved image %v for %s (%v)", cfg, base.ID, err)
 	}
-	return b.writeImage(img, map[string]string{AnnotationRefName: base.Ref, AnnotationBaseID: base.ID})
+	return b.writeImage(img,
+		func(string) map[string]string { return map[string]string{AnnotationRefName: base.Ref, AnnotationBaseID: base.ID} },
+		func(m v1.Descriptor) bool { return m.Annotations[AnnotationBaseID] == base.ID })
 }
 
 // storedBase returns the digest of the base image with engine image ID id
@@ -153,57 +154,3 @@ func (b *Builder) storedBase(id string) string {
 	return ""
 }
 
-// writeImage writes img into the layout and lists it in index.json with
-// annotations, once per digest.
-func (b *Builder) writeImage(img v1.Image, annotations map[string]string) (string, error) {
-	b.layoutMu.Lock()
-	defer b.layoutMu.Unlock()
-	p, err := b.layoutPath()
-	if err != nil {
-		return "", err
-	}
-	if err := p.WriteImage(img); err != nil {
-		return "", err
-	}
-	d, err := img.Digest()
-	if err != nil {
-		return "", err
-	}
-	size, err := img.Size()
-	if err != nil {
-		return "", err
-	}
-	mt, err := img.MediaType()
-	if err != nil {
-		return "", err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return "", err
-	}
-	idx, err := b.readIndex()
-	if err != nil {
-		return "", err
-	}
-	for _, m := range idx.Manifests {
-		if m.Digest == d && m.Annotations[AnnotationBaseID] == annotations[AnnotationBaseID] {
-			return d.String(), nil
-		}
-	}
-	idx.Manifests = append(idx.Manifests, v1.Descriptor{
-		MediaType: mt, Size: size, Digest: d,
-		Platform:    &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
-		Annotations: annotations,
-	})
-	raw, err := json.MarshalIndent(idx, "", "   ")
-	if err != nil {
-		return "", err
-	}
-	if err := writeFileAtomic(filepath.Join(b.opts.Dir, "index.json"), raw); err != nil {
-		return "", err
-	}
-	b.index.mu.Lock()
-	b.index.byHash = nil
-	b.index.mu.Unlock()
-	return d.String(), nil
-}

@@ -210,14 +210,34 @@ func (b *Builder) blobPath(h v1.Hash) string {
 // under "<service>@<digest>", once: storing an image already listed only
 // restores any missing blob.
 func (b *Builder) storeImage(s *session, img v1.Image, service string) (string, error) {
+	digest, err := b.writeImage(img,
+		func(digest string) map[string]string { return map[string]string{AnnotationRefName: service + "@" + digest} },
+		func(v1.Descriptor) bool { return true })
+	if err != nil {
+		return "", err
+	}
+	if s != nil {
+		b.layoutMu.Lock()
+		if s.index != nil {
+			s.index[digest] = true
+		}
+		b.layoutMu.Unlock()
+	}
+	return digest, nil
+}
+
+// writeImage writes img's blobs into the layout and lists it in index.json
+// with the annotations annotate gives for its digest, unless a listing of
+// that digest for which same is true is there already. Layers are written
+// to a temp file and renamed into place; a truncated config or manifest
+// blob is detected by its size and rewritten.
+func (b *Builder) writeImage(img v1.Image, annotate func(digest string) map[string]string, same func(v1.Descriptor) bool) (string, error) {
 	b.layoutMu.Lock()
 	defer b.layoutMu.Unlock()
 	p, err := b.layoutPath()
 	if err != nil {
 		return "", err
 	}
-	// Layers are written to a temp file and renamed into place; a truncated
-	// config or manifest blob is detected by its size and rewritten.
 	if err := p.WriteImage(img); err != nil {
 		return "", err
 	}
@@ -239,14 +259,13 @@ func (b *Builder) storeImage(s *session, img v1.Image, service string) (string, 
 	if err != nil {
 		return "", err
 	}
-	digest := d.String()
 	idx, err := b.readIndex()
 	if err != nil {
 		return "", err
 	}
 	for _, m := range idx.Manifests {
-		if m.Digest == d {
-			return digest, nil
+		if m.Digest == d && same(m) {
+			return d.String(), nil
 		}
 	}
 	// The platform lets tools that load the layout (docker load, crane)
@@ -256,7 +275,7 @@ func (b *Builder) storeImage(s *session, img v1.Image, service string) (string, 
 		Size:        size,
 		Digest:      d,
 		Platform:    &v1.Platform{OS: cf.OS, Architecture: cf.Architecture, Variant: cf.Variant},
-		Annotations: map[string]string{AnnotationRefName: service + "@" + digest},
+		Annotations: annotate(d.String()),
 	})
 	raw, err := json.MarshalIndent(idx, "", "   ")
 	if err != nil {
@@ -270,10 +289,7 @@ func (b *Builder) storeImage(s *session, img v1.Image, service string) (string, 
 	b.index.mu.Lock()
 	b.index.byHash = nil // this process's lookups see the new image at once
 	b.index.mu.Unlock()
-	if s != nil && s.index != nil {
-		s.index[digest] = true
-	}
-	return digest, nil
+	return d.String(), nil
 }
 
 // storeFresh stores a Go image made by goImage and keeps it in the memo:
