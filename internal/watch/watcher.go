@@ -97,7 +97,10 @@ var ErrSuperseded = errors.New("superseded by newer changes")
 // work a newer save makes moot (a build of files that have changed
 // since), and makes the next batch, handed on once fn has returned. When
 // fn reports that it dropped work, the batch's paths come again in the
-// next one. When ctx ends, Run returns once fn has.
+// next one. The batch after a superseded one is never superseded itself,
+// so that files written without pause (a tool writing into a watched
+// directory) cannot hold every rebuild back: at least every other batch
+// runs to its end. When ctx ends, Run returns once fn has.
 func (w *Watcher) Run(ctx context.Context, fn func(batch context.Context, paths []string) (dropped bool)) error {
 	pending := map[string]bool{}
 	var (
@@ -105,6 +108,9 @@ func (w *Watcher) Run(ctx context.Context, fn func(batch context.Context, paths 
 		due             bool          // pending's quiet spell (or maxDelay) is over
 		running         chan []string // gets what fn dropped when it returns; nil when idle
 		supersede       context.CancelCauseFunc
+		// superseded: the batch handed on last was superseded (or, while
+		// it runs, may not be: the one before it was).
+		superseded, mayEnd bool
 	)
 	defer func() {
 		if running != nil {
@@ -120,7 +126,7 @@ func (w *Watcher) Run(ctx context.Context, fn func(batch context.Context, paths 
 		clear(pending)
 		quiet, deadline, due = nil, nil, false
 		batch, cancel := context.WithCancelCause(ctx)
-		supersede = cancel
+		supersede, mayEnd, superseded = cancel, !superseded, false
 		done := make(chan []string, 1)
 		running = done
 		go func() {
@@ -154,8 +160,9 @@ func (w *Watcher) Run(ctx context.Context, fn func(batch context.Context, paths 
 			if deadline == nil {
 				deadline = time.After(maxDelay)
 			}
-			if running != nil {
+			if running != nil && mayEnd {
 				supersede(ErrSuperseded)
+				superseded = true
 			}
 		case err, ok := <-w.fs.Errors:
 			if !ok {

@@ -65,7 +65,8 @@ func TestWatcherCoalescesAndFollowsNewDirectories(t *testing.T) {
 // A change while a batch is being handled ends the batch's context with
 // ErrSuperseded and makes the next batch. What the handler says it
 // dropped comes again in that batch, with the newer change; what it
-// finished does not. When Run's context ends, Run waits for the handler.
+// finished does not. The batch after a superseded one is not superseded.
+// When Run's context ends, Run waits for the handler.
 func TestWatcherSupersedesTheBatchBeingHandled(t *testing.T) {
 	dir := t.TempDir()
 	w, err := New([]Rule{{Service: "api", Action: Rebuild, Path: dir, Recursive: true}}, nil)
@@ -130,10 +131,19 @@ func TestWatcherSupersedesTheBatchBeingHandled(t *testing.T) {
 	if h := recv(); !slices.Equal(h.paths, []string{a}) || !errors.Is(h.cause, ErrSuperseded) {
 		t.Fatalf("first batch %v ended with %v, want [a] superseded", h.paths, h.cause)
 	}
+	// The batch after a superseded one runs to its end whatever comes in;
+	// what does makes the next batch.
 	wait(started)
+	write(c)
+	time.Sleep(300 * time.Millisecond) // the change to c is read while [a b] is handled
 	drop <- false
 	if h := recv(); !slices.Equal(h.paths, []string{a, b}) || h.cause != nil {
 		t.Fatalf("after a dropped batch: %v (ended with %v), want [a b] not superseded", h.paths, h.cause)
+	}
+	wait(started)
+	drop <- false
+	if h := recv(); !slices.Equal(h.paths, []string{c}) || h.cause != nil {
+		t.Fatalf("after it: %v (ended with %v), want [c]", h.paths, h.cause)
 	}
 
 	// Finished, a superseded batch does not come again.
