@@ -131,7 +131,9 @@ func (b *Builder) storeBase(ctx context.Context, base snapshot.BaseImage) (strin
 		return "", fmt.Errorf("the engine saved image %v for %s (%v)", cfg, base.ID, err)
 	}
 	return b.writeImage(img,
-		func(string) map[string]string { return map[string]string{AnnotationRefName: base.Ref, AnnotationBaseID: base.ID} },
+		func(string) map[string]string {
+			return map[string]string{AnnotationRefName: base.Ref, AnnotationBaseID: base.ID}
+		},
 		func(m v1.Descriptor) bool { return m.Annotations[AnnotationBaseID] == base.ID })
 }
 
@@ -153,4 +155,3 @@ func (b *Builder) storedBase(id string) string {
 	}
 	return ""
 }
-

@@ -211,7 +211,9 @@ func (b *Builder) blobPath(h v1.Hash) string {
 // restores any missing blob.
 func (b *Builder) storeImage(s *session, img v1.Image, service string) (string, error) {
 	digest, err := b.writeImage(img,
-		func(digest string) map[string]string { return map[string]string{AnnotationRefName: service + "@" + digest} },
+		func(digest string) map[string]string {
+			return map[string]string{AnnotationRefName: service + "@" + digest}
+		},
 		func(v1.Descriptor) bool { return true })
 	if err != nil {
 		return "", err
