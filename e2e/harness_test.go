@@ -71,6 +71,21 @@ type project struct {
 // newProject copies the demo for a test that runs on the process target.
 func newProject(t *testing.T) *project { return newProjectOn(t, "process") }
 
+// ageTree sets the modification time of everything under root to by ago.
+func ageTree(t *testing.T, root string, by time.Duration) {
+	t.Helper()
+	old := time.Now().Add(-by)
+	err := filepath.WalkDir(root, func(path string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		return os.Chtimes(path, old, old)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // newProjectOn copies the demo for a test on the given target kind.
 func newProjectOn(t *testing.T, kind string) *project {
 	t.Helper()

@@ -100,6 +100,10 @@ func versionOf(t *testing.T, url string) string {
 
 func TestWatchProcess(t *testing.T) {
 	p := newProject(t)
+	// A project checked out well before its session, as a real one is: a
+	// recipe is learnt only from a build whose other files were not being
+	// written moments before (their mtimes could not tell a later change).
+	ageTree(t, p.root, time.Hour)
 	// -v: the log says how each rebuild was made.
 	w := startWatch(t, p, "-v")
 	if !strings.Contains(w.output(), "notifications: rebuild on a save in its Go packages") {
