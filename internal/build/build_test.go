@@ -333,8 +333,10 @@ func TestPlainLayers(t *testing.T) {
 	}
 }
 
-// With Unpack, a Go image is unpacked as soon as it is stored; the first
-// Rootfs takes that tree as it is, and later ones check it again.
+// With Unpack, a Go image is unpacked as soon as it is stored, and the
+// Rootfs that starts it takes that tree once it matches the seal taken as
+// it was written: a tree altered in between, however soon, is unpacked
+// again before it runs.
 func TestUnpackAhead(t *testing.T) {
 	src := copyFixture(t)
 	plain := newHarness(t, "", nil)
@@ -353,26 +355,43 @@ func TestUnpackAhead(t *testing.T) {
 	if !isDir(dir) {
 		t.Fatal("the image was not unpacked ahead")
 	}
+	runs := func(what string) {
+		t.Helper()
+		if out, err := exec.Command(filepath.Join(dir, "app"), "-name=ladder").CombinedOutput(); err != nil || !strings.Contains(string(out), "hello, ladder from api") {
+			t.Fatalf("%s: %v\n%s", what, err, out)
+		}
+	}
 	// Another builder of the process (the target's) takes it as it is.
 	other := New(Options{Store: h.store, Dir: h.dir, Memo: h.memo})
 	got, _, err := other.Rootfs(context.Background(), digest)
 	if err != nil || got != dir {
 		t.Fatalf("Rootfs = %s, %v; want %s", got, err, dir)
 	}
-	if out, err := exec.Command(filepath.Join(dir, "app"), "-name=ladder").CombinedOutput(); err != nil || !strings.Contains(string(out), "hello, ladder from api") {
-		t.Fatalf("running the tree unpacked ahead: %v\n%s", err, out)
-	}
-	// Once used, it is checked like any other: an altered binary is
-	// unpacked again.
+	runs("running the tree unpacked ahead")
+
+	// A tree altered between its unpacking and its first use is caught.
+	h2 := newHarness(t, "", nil)
+	h2.opts.Unpack = true
+	arts, _ = h2.build(t, stackFor(src, "api"))
+	h2.Close()
+	dir = filepath.Join(h2.dir, "rootfs", strings.TrimPrefix(arts["api"].Digest, "sha256:"))
 	if err := os.WriteFile(filepath.Join(dir, "app"), []byte("#!/bin/sh\necho altered\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := other.Rootfs(context.Background(), digest); err != nil {
+	other = New(Options{Store: h2.store, Dir: h2.dir, Memo: h2.memo})
+	if _, _, err := other.Rootfs(context.Background(), arts["api"].Digest); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(filepath.Join(dir, "app"), "-name=ladder").CombinedOutput(); err != nil || !strings.Contains(string(out), "hello, ladder from api") {
-		t.Fatalf("the altered tree was used again: %v\n%s", err, out)
+	runs("the tree altered before its first use ran")
+
+	// And once used, so is a later alteration.
+	if err := os.WriteFile(filepath.Join(dir, "app"), []byte("#!/bin/sh\necho altered\n"), 0o755); err != nil {
+		t.Fatal(err)
 	}
+	if _, _, err := other.Rootfs(context.Background(), arts["api"].Digest); err != nil {
+		t.Fatal(err)
+	}
+	runs("the altered tree was used again")
 }
 
 func TestImageNotFound(t *testing.T) {

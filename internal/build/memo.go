@@ -3,7 +3,6 @@ package build
 import (
 	gobuild "go/build"
 	"sync"
-	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 )
@@ -25,10 +24,12 @@ type Memo struct {
 	static sync.Map
 
 	// rootfsMu serialises unpacking across the builders of the process,
-	// so one digest is unpacked once; unpackedAhead holds the time each
-	// tree unpacked in the background was made (see Builder.unpackAhead).
+	// so one digest is unpacked once, and guards the seals of the trees
+	// this process wrote or hashed (see treeSeal), oldest first.
 	rootfsMu      sync.Mutex
-	unpackedAhead map[string]time.Time
+	seals         map[string]treeSeal
+	sealOrder     []string
+	sealedEntries int
 
 	mu    sync.Mutex
 	fresh map[string]freshImage

@@ -24,23 +24,19 @@ import (
 // exposed ports). The directory appears whole or not at all: the image is
 // unpacked into a temp directory that is then renamed. Later calls return
 // the existing directory without unpacking, once it checks out against the
-// image (see CheckRootfs): an unpacked tree altered on disk is set aside
-// and unpacked afresh, so what runs is always what the digest names.
-// Treat the directory as read-only; it is shared by every run of the
-// digest.
+// image: a tree this process wrote or already hashed is checked against
+// its seal (see treeSeal), any other is hashed file by file (see
+// CheckRootfs). An unpacked tree altered on disk is set aside and unpacked
+// afresh, so what runs is always what the digest names. Treat the
+// directory as read-only; it is shared by every run of the digest.
 func (b *Builder) Rootfs(ctx context.Context, digest string) (string, *v1.Config, error) {
 	return b.rootfs(ctx, digest, false)
 }
 
-// aheadFor is how long a tree unpacked ahead of its use is taken as it was
-// written without being checked again: the moments between a build and
-// the deploy that starts it, when nothing has run from it yet.
-const aheadFor = 10 * time.Second
-
 // unpackAhead unpacks the image of digest in the background (see
-// Options.Unpack). The first Rootfs of that digest within aheadFor waits
-// for it and returns the tree without checking it again: it was written
-// from the image a moment before and nothing has run from it.
+// Options.Unpack). The Rootfs that starts it waits for the unpack and
+// checks the tree against the seal taken as it was written, which costs
+// a walk of lstat calls rather than hashing what was just written.
 func (b *Builder) unpackAhead(digest string) {
 	b.ahead.Add(1)
 	go func() {
@@ -75,22 +71,31 @@ func (b *Builder) rootfs(ctx context.Context, digest string, ahead bool) (string
 	m := b.memo
 	m.rootfsMu.Lock()
 	defer m.rootfsMu.Unlock()
-	if at, ok := m.unpackedAhead[digest]; ok && !ahead {
-		delete(m.unpackedAhead, digest)
-		if time.Since(at) < aheadFor && isDir(dir) {
-			return dir, cfg, nil
-		}
-	}
 	if isDir(dir) {
 		if ahead {
 			return dir, cfg, nil // checked when it is used
+		}
+		if seal, ok := m.sealed(digest); ok {
+			err := seal.check(dir)
+			if err == nil {
+				return dir, cfg, nil
+			}
+			// Hashing says whether the change altered what runs.
+			b.opts.logger().Debug("unpacked image changed since it was sealed: hashing it", "digest", digest, "err", err)
+			m.dropSeal(digest)
 		}
 		want, err := b.expectedManifest(ctx, img, digest)
 		if err != nil {
 			return "", nil, err
 		}
+		// Sealed before hashing and checked again after, so that what
+		// the seal names is what was hashed.
+		seal, sealable, serr := sealTree(dir)
 		err = checkTree(dir, want)
 		if err == nil {
+			if serr == nil && sealable && seal.check(dir) == nil {
+				m.putSeal(digest, seal)
+			}
 			return dir, cfg, nil
 		}
 		var altered *RootfsAlteredError
@@ -131,11 +136,9 @@ func (b *Builder) rootfs(ctx context.Context, digest string, ahead bool) (string
 		}
 		return "", nil, err
 	}
-	if ahead {
-		if m.unpackedAhead == nil {
-			m.unpackedAhead = map[string]time.Time{}
-		}
-		m.unpackedAhead[digest] = time.Now()
+	// What was just written is the image's: seal it as it stands.
+	if seal, ok, err := sealTree(dir); err == nil && ok {
+		m.putSeal(digest, seal)
 	}
 	return dir, cfg, nil
 }
