@@ -267,22 +267,21 @@ func (a *app) warmStandby(ctx context.Context, ws *workspace, logger *slog.Logge
 }
 
 // processArtifacts lists the artifacts of the snapshots that the current
-// releases of process-target sites run, each digest once.
+// releases of process-target sites run, each digest once: one query for
+// what runs where, then one read per distinct snapshot.
 func processArtifacts(ctx context.Context, st store.Store) ([]snapshot.Artifact, error) {
 	running, err := st.Running(ctx)
 	if err != nil {
 		return nil, err
 	}
 	seen := map[string]bool{}
+	read := map[string]bool{}
 	var out []snapshot.Artifact
 	for _, r := range running {
-		rels, err := st.ListReleases(ctx, store.ReleaseFilter{Env: r.Env, Site: r.Site, Phase: store.PhaseSucceeded, Limit: 1})
-		if err != nil {
-			return out, err
-		}
-		if len(rels) == 0 || rels[0].Snapshot != r.Snapshot || rels[0].Target != spec.KindProcess {
+		if r.Target != spec.KindProcess || read[r.Snapshot] {
 			continue
 		}
+		read[r.Snapshot] = true
 		snap, err := st.GetSnapshot(ctx, r.Snapshot)
 		if err != nil {
 			return out, err

@@ -82,8 +82,9 @@ type Store interface {
 	// where ListReleases would take two per site.
 	SiteHeads(ctx context.Context, env string) ([]SiteHead, error)
 	// Running returns what every site of every environment runs: the
-	// snapshot of its newest succeeded release, ordered by environment
-	// and site. Sites with no succeeded release are left out.
+	// snapshot of its newest succeeded release and the target it ran on,
+	// ordered by environment and site. Sites with no succeeded release
+	// are left out.
 	Running(ctx context.Context) ([]SiteSnapshot, error)
 
 	// AppendEvent records e and returns it with ID (monotonic) and Time set
@@ -211,9 +212,11 @@ type SiteHead struct {
 	Current string
 }
 
-// SiteSnapshot is the snapshot one site of an environment runs.
+// SiteSnapshot is the snapshot one site of an environment runs, and the
+// target its release ran it on (Release.Target).
 type SiteSnapshot struct {
 	Env, Site, Snapshot string
+	Target              string
 }
 
 // ReleaseFilter selects releases; zero fields match everything.

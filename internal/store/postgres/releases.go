@@ -246,7 +246,7 @@ func (s *Store) SiteHeads(ctx context.Context, env string) ([]store.SiteHead, er
 // Running implements store.Store: one query, whatever the number of
 // releases each site has had.
 func (s *Store) Running(ctx context.Context) ([]store.SiteSnapshot, error) {
-	rows, err := s.pool.Query(ctx, `SELECT env, site, snapshot FROM releases WHERE id IN
+	rows, err := s.pool.Query(ctx, `SELECT env, site, snapshot, target FROM releases WHERE id IN
 		(SELECT MAX(id) FROM releases WHERE phase = $1 GROUP BY env, site) ORDER BY env, site`, string(store.PhaseSucceeded))
 	if err != nil {
 		return nil, s.wrap(err, "running")
@@ -255,7 +255,7 @@ func (s *Store) Running(ctx context.Context) ([]store.SiteSnapshot, error) {
 	var out []store.SiteSnapshot
 	for rows.Next() {
 		var r store.SiteSnapshot
-		if err := rows.Scan(&r.Env, &r.Site, &r.Snapshot); err != nil {
+		if err := rows.Scan(&r.Env, &r.Site, &r.Snapshot, &r.Target); err != nil {
 			return nil, s.wrap(err, "running")
 		}
 		out = append(out, r)

@@ -244,7 +244,7 @@ func (s *Store) SiteHeads(ctx context.Context, env string) ([]store.SiteHead, er
 // Running implements store.Store: one query, whatever the number of
 // releases each site has had.
 func (s *Store) Running(ctx context.Context) ([]store.SiteSnapshot, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT env, site, snapshot FROM releases WHERE id IN
+	rows, err := s.r.QueryContext(ctx, `SELECT env, site, snapshot, target FROM releases WHERE id IN
 		(SELECT MAX(id) FROM releases WHERE phase = ? GROUP BY env, site) ORDER BY env, site`, string(store.PhaseSucceeded))
 	if err != nil {
 		return nil, fmt.Errorf("store: running: %w", err)
@@ -253,7 +253,7 @@ func (s *Store) Running(ctx context.Context) ([]store.SiteSnapshot, error) {
 	var out []store.SiteSnapshot
 	for rows.Next() {
 		var r store.SiteSnapshot
-		if err := rows.Scan(&r.Env, &r.Site, &r.Snapshot); err != nil {
+		if err := rows.Scan(&r.Env, &r.Site, &r.Snapshot, &r.Target); err != nil {
 			return nil, fmt.Errorf("store: running: %w", err)
 		}
 		out = append(out, r)

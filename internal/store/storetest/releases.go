@@ -233,8 +233,8 @@ func testSiteHeads(t *testing.T, s store.Store) {
 }
 
 // testRunning pins what every site runs: the snapshot of its newest
-// succeeded release, across environments, never one still under way,
-// failed or interrupted.
+// succeeded release and the target that release ran on, across
+// environments, never one still under way, failed or interrupted.
 func testRunning(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	got, err := s.Running(ctx)
@@ -260,6 +260,20 @@ func testRunning(t *testing.T, s store.Store) {
 		{Env: "prod", Site: "us-1", Snapshot: snapA},
 		{Env: "staging", Site: "eu-1", Snapshot: snapC},
 	})
+
+	// The target is the newest succeeded release's, not a failed one's.
+	for i, rel := range []struct {
+		snap, target string
+		finish       store.Phase
+	}{{snapA, "process", store.PhaseSucceeded}, {snapB, "compose", store.PhaseFailed}} {
+		r, err := s.CreateRelease(ctx, store.Release{Env: "dev", Site: "local", Snapshot: rel.snap, Target: rel.target,
+			Phase: store.PhaseProgressing, Started: at(200 + i)})
+		must(t, "CreateRelease", err)
+		must(t, "FinishRelease", s.FinishRelease(ctx, r.ID, rel.finish, "", at(300+i)))
+	}
+	got, err = s.Running(ctx)
+	must(t, "Running", err)
+	equal(t, "Running of dev/local", got[0], store.SiteSnapshot{Env: "dev", Site: "local", Snapshot: snapA, Target: "process"})
 }
 
 // testReleaseVerdict pins RecordVerdict: the first verdict stays with the
