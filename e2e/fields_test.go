@@ -31,13 +31,13 @@ services:
 func TestFieldsValidateAndUp(t *testing.T) {
 	p := newProject(t)
 	p.write("compose.yaml", strings.Replace(fieldsCompose, "    read_only: true\n",
-		"    read_only: true\n    container_name: users\n    devices: [/dev/fuse]\n", 1))
+		"    read_only: true\n    userns_mode: host\n    devices: [/dev/fuse]\n", 1))
 	res := p.run("validate")
-	if res.code != 2 || !strings.Contains(res.stderr, "compose.yaml:9:5: services.users.container_name: not supported by ladder") ||
+	if res.code != 2 || !strings.Contains(res.stderr, "compose.yaml:9:5: services.users.userns_mode: not supported by ladder") ||
 		!strings.Contains(res.stderr, "compose.yaml:10:5: services.users.devices: not supported by ladder") {
 		t.Fatalf("validate with refused fields: %s", res)
 	}
-	if res := p.run("up", "-d", "--dashboard", "127.0.0.1:0"); res.code != 2 || !strings.Contains(res.stderr, "container_name") {
+	if res := p.run("up", "-d", "--dashboard", "127.0.0.1:0"); res.code != 2 || !strings.Contains(res.stderr, "userns_mode") {
 		t.Fatalf("up with refused fields must refuse before building: %s", res)
 	}
 

@@ -556,8 +556,8 @@ func copyOut(id, path string) (*tar.Header, string, error) {
 }
 
 // serviceNetworks: the container is on the project's network for each of
-// the service's networks (default when none), with the service name and
-// the aliases given.
+// the service's networks (default when none), with the service name, the
+// aliases given and its container_name.
 func (c *fieldCheck) serviceNetworks(s types.ServiceConfig, ci ctypes.InspectResponse) {
 	if s.NetworkMode != "" {
 		return
@@ -586,6 +586,11 @@ func (c *fieldCheck) serviceNetworks(s types.ServiceConfig, ci ctypes.InspectRes
 		want := []string{s.Name}
 		if cfg != nil {
 			want = append(want, cfg.Aliases...)
+		}
+		// ladder names containers after their release slots; the name
+		// Compose gives the container is an alias on each network.
+		if s.ContainerName != "" {
+			want = append(want, s.ContainerName)
 		}
 		for _, a := range want {
 			if !slices.Contains(ep.Aliases, a) {

@@ -178,11 +178,20 @@ func renderRuntime(cs types.ServiceConfig) (*Runtime, error) {
 		rt.Expose = append(rt.Expose, e)
 	}
 	for _, n := range sortedKeys(cs.Networks) {
-		if nc := cs.Networks[n]; nc != nil && len(nc.Aliases) > 0 {
+		var as []string
+		if nc := cs.Networks[n]; nc != nil {
+			as = slices.Clone(nc.Aliases)
+		}
+		// Containers are named after their release slot; the name the
+		// file gives is what other containers reach the service by.
+		if cs.ContainerName != "" && !slices.Contains(as, cs.ContainerName) {
+			as = append(as, cs.ContainerName)
+		}
+		if len(as) > 0 {
 			if rt.Aliases == nil {
 				rt.Aliases = map[string][]string{}
 			}
-			rt.Aliases[n] = slices.Clone(nc.Aliases)
+			rt.Aliases[n] = as
 		}
 	}
 	if l := cs.Logging; l != nil && (l.Driver != "" || len(l.Options) > 0) {

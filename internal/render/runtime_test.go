@@ -17,6 +17,7 @@ services:
     user: "1000:1000"
     hostname: api-host
     domainname: example.test
+    container_name: fields-api
     labels:
       team: core
       com.example.tier: backend

@@ -63,7 +63,7 @@ var Fields = []FieldSupport{
 	{"cgroup_parent", Refused, Refused, "cgroup_parent is not supported"},
 	{"command", Applied, Applied, ""},
 	{"configs", Applied, Warned, "the process target cannot place files at absolute paths; configs are not mounted there"},
-	{"container_name", Refused, Refused, "ladder names each container after its release slot (PROJECT-SERVICE-SLOT) so a new one can start beside the old; remove container_name"},
+	{"container_name", Applied, Warned, "a network alias other containers reach the service by; the container itself is named after its release slot (PROJECT-SERVICE-SLOT) so a new one can start beside the old. The process target reaches services by their names only"},
 	{"cpu_count", Refused, Refused, "Windows only; use cpus"},
 	{"cpu_percent", Refused, Refused, "Windows only; use cpus"},
 	{"cpu_period", Applied, Warned, noLimits},
@@ -249,7 +249,7 @@ var TopFields = []FieldSupport{
 	{"networks.*.enable_ipv6", Refused, Refused, "IPv6 networks are not supported"},
 	{"networks.*.external", Refused, Refused, "ladder creates every network of a site, so each rung is isolated; external networks are not supported"},
 	{"networks.*.ipam", Refused, Refused, "custom address management is not supported"},
-	{"networks.*.name", Refused, Refused, "ladder names networks per site (PROJECT_NETWORK) so rungs on one engine do not share them"},
+	{"networks.*.name", Warned, Warned, "ladder names networks per site (PROJECT_NETWORK) so rungs on one engine do not share them"},
 	{"secrets.*.environment", Applied, Warned, "secrets are not mounted on the process target"},
 	{"secrets.*.external", Refused, Refused, "external secrets are a Swarm feature; use `environment: NAME` and `ladder secret set ENV NAME`"},
 	{"secrets.*.file", Applied, Warned, "secrets are not mounted on the process target"},
@@ -260,7 +260,7 @@ var TopFields = []FieldSupport{
 	{"volumes.*.driver_opts", Applied, Warned, "the process target does not mount volumes"},
 	{"volumes.*.external", Refused, Refused, "ladder creates every volume of a site, so each rung keeps its own data; external volumes are not supported"},
 	{"volumes.*.labels", Applied, Warned, "the process target does not mount volumes"},
-	{"volumes.*.name", Refused, Refused, "ladder names volumes per site (PROJECT_VOLUME) so rungs on one engine keep their own data"},
+	{"volumes.*.name", Warned, Warned, "ladder names volumes per site (PROJECT_VOLUME) so rungs on one engine keep their own data; a volume of that name made by another tool is not used"},
 }
 
 func fieldTable(fs []FieldSupport) map[string]FieldSupport {
