@@ -212,6 +212,9 @@ type job struct {
 	context string   // absolute build context directory
 	ports   []string // exposed container ports, "8080/tcp", sorted
 	docker  *dockerSpec
+	// labels are the image's labels (build.labels), beside the ones
+	// ladder sets itself.
+	labels map[string]string
 	// bases are the images a Dockerfile build reads, found with its inputs.
 	bases []snapshot.BaseImage
 }
@@ -465,6 +468,7 @@ func (b *Builder) buildGo(ctx context.Context, s *session, j *job, inputs string
 		variant: armVariant(s.goarch, s.tc.Env["GOARM"]),
 		ports:   j.ports,
 		plain:   b.opts.PlainLayers,
+		labels:  j.labels,
 	})
 	if err != nil {
 		return snapshot.Artifact{}, fmt.Errorf("service %q: assembling the image: %w", j.service, err)

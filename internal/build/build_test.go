@@ -677,3 +677,34 @@ func TestUnneededCompileIsStopped(t *testing.T) {
 		t.Errorf("a new test file: go build ran %d times, artifacts %v", n, arts)
 	}
 }
+
+// build.labels label a Go image as they do a Dockerfile's, beside ladder's
+// own (which win), and are part of its inputs; a service without labels
+// keeps the inputs it had.
+func TestGoImageLabels(t *testing.T) {
+	src := copyFixture(t)
+	h := newHarness(t, "", nil)
+	plain, _ := h.build(t, stackFor(src, "api"))
+
+	stack := stackFor(src, "api")
+	stack.Compose.Services["api"].Build.Labels = types.Labels{"org.example.team": "core", LabelTitle: "not-api"}
+	labelled, rep := h.build(t, stack)
+	checkReport(t, rep, []string{"api"}, nil)
+	if labelled["api"].Inputs == plain["api"].Inputs {
+		t.Fatal("labels left the inputs as they were")
+	}
+	img, err := h.Image(labelled["api"].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, _ := img.ConfigFile()
+	if l := cf.Config.Labels; l["org.example.team"] != "core" || l[LabelTitle] != "api" || l[LabelInputs] != labelled["api"].Inputs {
+		t.Fatalf("labels %v", l)
+	}
+
+	again, rep := h.build(t, stackFor(src, "api"))
+	checkReport(t, rep, nil, []string{"api"})
+	if again["api"].Digest != plain["api"].Digest {
+		t.Fatal("without labels the service is not the artifact it was")
+	}
+}

@@ -60,12 +60,13 @@ func featureDockerfile(modern bool, absent, cacheID string) string {
 		`test "$(sha256sum < /run/secrets/token)" = "` + sha256Line("file-secret") + `" && ` +
 		`test "$(sha256sum < /run/secrets/envtok)" = "` + sha256Line("env-secret") + `" && echo secrets-ok > /secrets.txt`)
 	w(`RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo ssh-ok > /ssh.txt`)
+	w(`RUN grep -q "^10.1.2.3[[:space:]]*db.internal" /etc/hosts && echo hosts-ok > /hosts.txt`)
 	w("FROM scratch AS final")
 	link := ""
 	if modern {
 		link = "--link "
 	}
-	w("COPY " + link + "--from=build /out.txt /runs.txt /secrets.txt /ssh.txt /")
+	w("COPY " + link + "--from=build /out.txt /runs.txt /secrets.txt /ssh.txt /hosts.txt /")
 	w("COPY " + link + "app config.txt /")
 	if modern {
 		w("COPY <<EOF /heredoc.txt")
@@ -79,7 +80,7 @@ func featureDockerfile(modern bool, absent, cacheID string) string {
 
 // featureStack is the stack of one service built from dir with every
 // build setting: args, target, secrets from a file and from the
-// environment, an SSH key.
+// environment, an SSH key, labels and an extra host.
 func featureStack(t *testing.T, dir, base string) *spec.Stack {
 	t.Helper()
 	secretFile := filepath.Join(t.TempDir(), "token")
@@ -101,9 +102,11 @@ func featureStack(t *testing.T, dir, base string) *spec.Stack {
 	proj := &types.Project{Name: "feat", WorkingDir: dir, Services: types.Services{
 		"app": {Name: "app", WorkloadSpec: types.WorkloadSpec{Build: &types.BuildConfig{
 			Context: ".", Dockerfile: "Dockerfile", Target: "final",
-			Args:    types.MappingWithEquals{"BASE": &base, "GREETING": &greeting},
-			Secrets: []types.ServiceSecretConfig{{Source: "token"}, {Source: "env_token", Target: "envtok"}},
-			SSH:     types.SSHConfig{{ID: "default", Path: keyFile}},
+			Args:       types.MappingWithEquals{"BASE": &base, "GREETING": &greeting},
+			Secrets:    []types.ServiceSecretConfig{{Source: "token"}, {Source: "env_token", Target: "envtok"}},
+			SSH:        types.SSHConfig{{ID: "default", Path: keyFile}},
+			Labels:     types.Labels{"org.example.team": "core"},
+			ExtraHosts: types.HostsList{"db.internal": {"10.1.2.3"}},
 		}}},
 	}, Secrets: types.Secrets{
 		"token":     {File: secretFile},
@@ -145,7 +148,7 @@ func checkFeatures(t *testing.T, h *harness, modern bool) {
 	}
 	files := imageFiles(t, img)
 	want := map[string]string{
-		"out.txt": "bonjour from " + runtime.GOARCH + "\n", "runs.txt": "run\n", "secrets.txt": "secrets-ok\n", "ssh.txt": "ssh-ok\n",
+		"out.txt": "bonjour from " + runtime.GOARCH + "\n", "runs.txt": "run\n", "secrets.txt": "secrets-ok\n", "ssh.txt": "ssh-ok\n", "hosts.txt": "hosts-ok\n",
 		"config.txt": "greeting=hello\n",
 	}
 	if modern {
@@ -165,7 +168,8 @@ func checkFeatures(t *testing.T, h *harness, modern bool) {
 		}
 	}
 	cf, _ := img.ConfigFile()
-	if !cf.Created.Time.Equal(epoch) || cf.Config.Labels[LabelInputs] != a.Inputs || !reflect.DeepEqual(cf.Config.Entrypoint, []string{"/app"}) {
+	if !cf.Created.Time.Equal(epoch) || cf.Config.Labels[LabelInputs] != a.Inputs || !reflect.DeepEqual(cf.Config.Entrypoint, []string{"/app"}) ||
+		cf.Config.Labels["org.example.team"] != "core" {
 		t.Fatalf("config %+v", cf)
 	}
 
@@ -177,6 +181,26 @@ func checkFeatures(t *testing.T, h *harness, modern bool) {
 	checkReport(t, rep, nil, []string{"app"})
 	if !reflect.DeepEqual(again["app"], a) {
 		t.Fatalf("cached %+v, want %+v", again["app"], a)
+	}
+
+	// A label is part of the inputs: changed, the image is built again
+	// with it; changed back, the first artifact is found again.
+	stack.Compose.Services["app"].Build.Labels["org.example.team"] = "edge"
+	relabelled, rep := h2.build(t, stack)
+	checkReport(t, rep, []string{"app"}, nil)
+	if relabelled["app"].Inputs == a.Inputs {
+		t.Fatal("a changed label left the inputs as they were")
+	}
+	rimg, err := h2.Image(relabelled["app"].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rcf, _ := rimg.ConfigFile(); rcf.Config.Labels["org.example.team"] != "edge" {
+		t.Fatalf("labels after the change: %v", rcf.Config.Labels)
+	}
+	stack.Compose.Services["app"].Build.Labels["org.example.team"] = "core"
+	if back, rep := h2.build(t, stack); len(rep.Built) != 0 || back["app"].Digest != a.Digest {
+		t.Fatalf("the label changed back was built again: %+v", rep)
 	}
 
 	// One line changed: rebuilt; the cache mount kept the first run's file.
@@ -316,8 +340,15 @@ func TestBuildKitFallbackToClassic(t *testing.T) {
 	h := dockerHarness(t, cli, "", nil)
 	var logged []string
 	h.opts.Log = func(_, line string) { logged = append(logged, line) }
-	arts, rep := h.build(t, dockerStack(src, map[string]string{"one": "Dockerfile", "two": "second.Dockerfile"}))
+	classic := dockerStack(src, map[string]string{"one": "Dockerfile", "two": "second.Dockerfile"})
+	classic.Compose.Services["two"].Build.Labels = types.Labels{"org.example.team": "core"}
+	arts, rep := h.build(t, classic)
 	checkReport(t, rep, []string{"one", "two"}, nil)
+	if img, err := h.Image(arts["two"].Digest); err != nil {
+		t.Fatal(err)
+	} else if cf, _ := img.ConfigFile(); cf.Config.Labels["org.example.team"] != "core" {
+		t.Fatalf("the classic builder's image has labels %v", cf.Config.Labels)
+	}
 	var notices []string
 	for _, e := range h.events {
 		if e.State == StateNotice {

@@ -91,6 +91,8 @@ func (b *Builder) buildDockerfile(ctx context.Context, s *session, j *job, input
 		Dockerfile: df.name,
 		BuildArgs:  map[string]*string(j.docker.args),
 		Target:     j.docker.target,
+		Labels:     j.labels,
+		ExtraHosts: classicHosts(j.docker.extraHosts),
 		Version:    dockerbuild.BuilderV1,
 		PullParent: false,
 		// The engine's cache may hold layers from builds ladder did not
@@ -265,4 +267,14 @@ func (l *buildLog) consume(r io.Reader) error {
 		tail = append([]string{l.step, "..."}, tail[2:]...)
 	}
 	return fmt.Errorf("%s\n%s", failed, strings.Join(tail, "\n"))
+}
+
+// classicHosts turns "host=ip" entries into the engine's "host:ip".
+func classicHosts(hosts []string) []string {
+	var out []string
+	for _, e := range hosts {
+		host, ip, _ := strings.Cut(e, "=")
+		out = append(out, host+":"+ip)
+	}
+	return out
 }

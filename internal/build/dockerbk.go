@@ -139,6 +139,8 @@ func (b *Builder) buildBuildKit(ctx context.Context, s *session, j *job, inputs 
 		BuiltinFrontend: builtinSyntax(df.content),
 		Args:            map[string]string{},
 		Target:          j.docker.target,
+		Labels:          j.labels,
+		ExtraHosts:      j.docker.extraHosts,
 		Secrets:         j.docker.secrets,
 		SSH:             j.docker.ssh,
 		Log:             func(line string) { b.log(j.service, line) },

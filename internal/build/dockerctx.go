@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -87,8 +88,21 @@ func (s *session) dockerInputs(ctx context.Context, j *job) (string, error) {
 	for _, k := range j.docker.ssh {
 		fmt.Fprintf(h, "ssh %q %q\n", k.ID, k.Paths)
 	}
+	hashLabels(h, j.labels)
+	for _, e := range j.docker.extraHosts {
+		fmt.Fprintf(h, "host %q\n", e)
+	}
 	fmt.Fprintf(h, "context %s\n", source)
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// hashLabels writes the image's labels into an inputs hash, in key order;
+// nothing when there are none, so the inputs of images without labels stay
+// as they were.
+func hashLabels(w io.Writer, labels map[string]string) {
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		fmt.Fprintf(w, "label %q=%q\n", k, labels[k])
+	}
 }
 
 func sortedArgs(m types.MappingWithEquals) []string {

@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/compose-spec/compose-go/v2/types"
@@ -22,6 +24,9 @@ type dockerSpec struct {
 	inline  string
 	args    types.MappingWithEquals
 	target  string
+	// extraHosts are host entries for the build's RUN steps, "host=ip"
+	// in key order (build.extra_hosts).
+	extraHosts []string
 	// secrets and ssh are what the build may mount (BuildKit only).
 	secrets []buildkit.Secret
 	ssh     []buildkit.SSH
@@ -29,6 +34,11 @@ type dockerSpec struct {
 
 func planDockerfile(name string, bc *types.BuildConfig, ctxDir, base string, projSecrets types.Secrets) (*dockerSpec, error) {
 	d := &dockerSpec{inline: bc.DockerfileInline, args: bc.Args, target: bc.Target, display: "the inline Dockerfile"}
+	for _, host := range slices.Sorted(maps.Keys(bc.ExtraHosts)) {
+		for _, ip := range bc.ExtraHosts[host] {
+			d.extraHosts = append(d.extraHosts, host+"="+ip)
+		}
+	}
 	if d.inline == "" {
 		file := bc.Dockerfile
 		if file == "" {

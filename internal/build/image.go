@@ -37,6 +37,8 @@ type imageMeta struct {
 	ports           []string
 	// plain: the layer is an uncompressed tar (Options.PlainLayers).
 	plain bool
+	// labels are the stack's (build.labels); ladder's own win.
+	labels map[string]string
 }
 
 // goImage wraps a static binary into a single-layer OCI image, the way ko
@@ -72,7 +74,11 @@ func goImage(bin []byte, m imageMeta) (v1.Image, *memLayer, error) {
 	cf.Config.Entrypoint = []string{"/app"}
 	cf.Config.Env = []string{"PATH=/"}
 	cf.Config.WorkingDir = "/"
-	cf.Config.Labels = map[string]string{LabelTitle: m.service, LabelInputs: m.inputs}
+	cf.Config.Labels = map[string]string{}
+	for k, v := range m.labels {
+		cf.Config.Labels[k] = v
+	}
+	cf.Config.Labels[LabelTitle], cf.Config.Labels[LabelInputs] = m.service, m.inputs
 	if len(m.ports) > 0 {
 		cf.Config.ExposedPorts = map[string]struct{}{}
 		for _, p := range m.ports {

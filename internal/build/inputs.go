@@ -90,6 +90,7 @@ func (s *session) finalHash(j *job, source string) string {
 	}
 	fmt.Fprintf(h, "target linux/%s cgo=0\ngoflags %s\nflags %s\n", s.goarch, s.goflags, strings.Join(goBuildFlags, " "))
 	fmt.Fprintf(h, "ports %s\nsource %s\n", strings.Join(j.ports, ","), source)
+	hashLabels(h, j.labels)
 	if s.b.opts.PlainLayers {
 		// Only when set: the inputs of compressed images stay as they were.
 		fmt.Fprintf(h, "layer tar\n")

@@ -65,7 +65,7 @@ func planService(name string, svc types.ServiceConfig, base string, secrets type
 	if fi, err := os.Stat(ctxDir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("service %q: build context %s is not a directory", name, ctxDir)
 	}
-	j := &job{service: name, context: ctxDir, ports: exposedPorts(svc.Ports)}
+	j := &job{service: name, context: ctxDir, ports: exposedPorts(svc.Ports), labels: map[string]string(bc.Labels)}
 	if isDockerfileBuild(bc, ctxDir) {
 		if j.docker, err = planDockerfile(name, bc, ctxDir, base, secrets); err != nil {
 			return nil, err

@@ -49,6 +49,10 @@ type Dockerfile struct {
 
 	Args   map[string]string
 	Target string
+	// Labels are the image's labels; ExtraHosts "host=ip" entries for
+	// its RUN steps.
+	Labels     map[string]string
+	ExtraHosts []string
 	// Contexts are named contexts: "context:NAME" values such as
 	// "oci-layout://STORE@sha256:..." where STORE is a key of OCIStores.
 	Contexts  map[string]string
@@ -83,6 +87,12 @@ func (c *Client) Build(ctx context.Context, d Dockerfile) error {
 	}
 	for k, v := range d.Contexts {
 		attrs["context:"+k] = v
+	}
+	for k, v := range d.Labels {
+		attrs["label:"+k] = v
+	}
+	if len(d.ExtraHosts) > 0 {
+		attrs["add-hosts"] = strings.Join(d.ExtraHosts, ",")
 	}
 	var attach []session.Attachable
 	if len(d.Secrets) > 0 {

@@ -42,10 +42,11 @@ func (f FieldSupport) On(kind string) Support {
 	return f.Compose
 }
 
-// Reasons shared by many process-target warnings.
+// Reasons shared by many warnings.
 const (
 	noIsolation = "a process runs without container isolation"
 	noLimits    = "processes run without resource limits"
+	buildOnce   = "ladder builds once per inputs hash and keeps its own build cache: a build runs when its inputs change, and only then"
 )
 
 // Fields is every Compose field ladder knows, with what each target does
@@ -57,6 +58,31 @@ var Fields = []FieldSupport{
 	{"attach", Applied, Applied, "ladder never attaches to output; `ladder logs` reads it"},
 	{"blkio_config", Refused, Refused, "block IO weights and limits are not supported"},
 	{"build", Applied, Applied, "built once into a content-addressed artifact"},
+	{"build.additional_contexts", Refused, Refused, "named build contexts are not supported; put what the build reads in its context"},
+	{"build.args", Applied, Applied, "part of the inputs the artifact is cached by"},
+	{"build.cache_from", Warned, Warned, buildOnce},
+	{"build.cache_to", Warned, Warned, buildOnce},
+	{"build.context", Applied, Applied, "a directory; never holds .ladder/"},
+	{"build.dockerfile", Applied, Applied, ""},
+	{"build.dockerfile_inline", Applied, Applied, ""},
+	{"build.entitlements", Refused, Refused, "build entitlements (network.host, security.insecure) are not supported"},
+	{"build.extra_hosts", Applied, Applied, "host entries for the build's RUN steps"},
+	{"build.isolation", Warned, Warned, "Windows only"},
+	{"build.labels", Applied, Applied, "labels of the built image"},
+	{"build.network", Warned, Warned, "a build's RUN steps use the builder's default network"},
+	{"build.no_cache", Warned, Warned, buildOnce},
+	{"build.no_cache_filter", Warned, Warned, buildOnce},
+	{"build.platforms", Applied, Applied, "the machine's own platform is built, and must be listed; another is a warning that it is not built"},
+	{"build.privileged", Applied, Applied, "false only: privileged builds are refused"},
+	{"build.provenance", Warned, Warned, "a snapshot records what each artifact was built from, with an SBOM per artifact"},
+	{"build.pull", Warned, Warned, "base images are resolved to digests when a snapshot is made, and pinned in it"},
+	{"build.sbom", Warned, Warned, "ladder records an SBOM per artifact itself"},
+	{"build.secrets", Applied, Applied, "for RUN --mount=type=secret; needs BuildKit"},
+	{"build.shm_size", Warned, Warned, "a build's RUN steps get the builder's default /dev/shm"},
+	{"build.ssh", Applied, Applied, "for RUN --mount=type=ssh; needs BuildKit"},
+	{"build.tags", Warned, Warned, "the image is kept by digest in ladder's artifact store and pushed by digest to a rung's registry"},
+	{"build.target", Applied, Applied, "only the stages the target builds are checked and built"},
+	{"build.ulimits", Warned, Warned, "a build's RUN steps get the builder's default limits"},
 	{"cap_add", Applied, Warned, noIsolation},
 	{"cap_drop", Applied, Warned, noIsolation},
 	{"cgroup", Refused, Refused, "cgroup namespace mode is not supported"},
@@ -366,6 +392,41 @@ func checkFields(file string, root *yaml.Node) (Diagnostics, []fieldUse) {
 		})
 	}
 	ds = append(ds, checkFieldValues(file, root)...)
+	pds, puses := checkBuildPlatforms(file, root)
+	return append(ds, pds...), append(uses, puses...)
+}
+
+// checkBuildPlatforms: a service's build.platforms must include the
+// machine's own platform, which is the one ladder builds; each other one
+// is a warning that it is not built.
+func checkBuildPlatforms(file string, root *yaml.Node) (Diagnostics, []fieldUse) {
+	var ds Diagnostics
+	var uses []fieldUse
+	for _, name := range serviceNames(root) {
+		loc := locate(root, "services", name, "build", "platforms")
+		l := resolve(loc.Value)
+		if loc.Found != 4 || l == nil || l.Kind != yaml.SequenceNode || len(l.Content) == 0 {
+			continue
+		}
+		own := slices.ContainsFunc(l.Content, func(e *yaml.Node) bool {
+			e = resolve(e)
+			return e != nil && e.Kind == yaml.ScalarNode && ownPlatform(e.Value)
+		})
+		if !own {
+			ds = append(ds, at(file, l, loc.Path, "not supported by ladder: build platforms without linux/"+runtime.GOARCH+
+				": ladder builds and runs for this machine's own platform"))
+			continue
+		}
+		for i, e := range l.Content {
+			if e = resolve(e); e != nil && e.Kind == yaml.ScalarNode && !ownPlatform(e.Value) {
+				note := "ladder builds for this machine's own platform (linux/" + runtime.GOARCH + ") only: " + e.Value + " is not built"
+				uses = append(uses, fieldUse{
+					pos:   Pos{File: file, Line: e.Line, Col: max(e.Column, 1), Path: indexPath(loc.Path, i)},
+					field: FieldSupport{Field: "build.platforms", Compose: Warned, Process: Warned, Note: note},
+				})
+			}
+		}
+	}
 	return ds, uses
 }
 
@@ -465,6 +526,9 @@ func checkFieldValues(file string, root *yaml.Node) Diagnostics {
 		}
 		if v, p := scalar("platform"); v != nil && !ownPlatform(v.Value) {
 			ds = append(ds, at(file, v, p, "not supported by ladder: platform "+v.Value+": ladder builds and runs for this machine's own platform"))
+		}
+		if v, p := scalar("build.privileged"); v != nil && v.Value != "false" {
+			ds = append(ds, at(file, v, p, "not supported by ladder: privileged builds are not supported"))
 		}
 		if v, p := scalar("deploy.mode"); v != nil && v.Value != "replicated" {
 			ds = append(ds, at(file, v, p, "not supported by ladder: deploy mode "+v.Value+": a site is one engine; use replicas"))

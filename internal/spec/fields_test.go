@@ -58,6 +58,15 @@ func TestFieldsCoverTheSpecification(t *testing.T) {
 			t.Errorf("service field %s is not in spec.Fields", n)
 		}
 	}
+	build, _ := sv.properties("#/$defs/workload_spec/properties/build/oneOf/1")
+	if len(build) < 20 {
+		t.Fatalf("read only %d build fields from the schema", len(build))
+	}
+	for _, n := range build {
+		if _, ok := serviceFieldTable["build."+n]; !ok {
+			t.Errorf("service field build.%s is not in spec.Fields", n)
+		}
+	}
 	for _, f := range Fields {
 		top, _, _ := strings.Cut(f.Field, ".")
 		if !slices.Contains(names, top) {
