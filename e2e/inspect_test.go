@@ -592,6 +592,14 @@ func (c *fieldCheck) serviceNetworks(s types.ServiceConfig, ci ctypes.InspectRes
 		if s.ContainerName != "" {
 			want = append(want, s.ContainerName)
 		}
+		// A link alias (other:alias) is a name of the linked service.
+		for _, other := range c.proj.Services {
+			for _, l := range other.Links {
+				if svc, alias, ok := strings.Cut(l, ":"); ok && svc == s.Name && alias != svc {
+					want = append(want, alias)
+				}
+			}
+		}
 		for _, a := range want {
 			if !slices.Contains(ep.Aliases, a) {
 				c.errorf(s.Name, "networks."+name+".aliases", "compose gives alias %q, the container has %v", a, ep.Aliases)

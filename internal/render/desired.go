@@ -212,6 +212,38 @@ func (d *Desired) Service(name string) (*Service, bool) {
 	return nil, false
 }
 
+// HostNames are the names other services reach svc by besides its own:
+// its network aliases on every network (container_name among them), each
+// once, in order.
+func (svc Service) HostNames() []string {
+	if svc.Runtime == nil {
+		return nil
+	}
+	var out []string
+	for _, n := range sortedKeys(svc.Runtime.Aliases) {
+		for _, a := range svc.Runtime.Aliases[n] {
+			if a != svc.Name && !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// ServiceByHost returns the service a host name reaches: the service of
+// that name, else the first (in order) with it as a network alias.
+func (d *Desired) ServiceByHost(host string) (*Service, bool) {
+	if s, ok := d.Service(host); ok {
+		return s, true
+	}
+	for i := range d.Services {
+		if slices.Contains(d.Services[i].HostNames(), host) {
+			return &d.Services[i], true
+		}
+	}
+	return nil, false
+}
+
 // Job reports whether the service runs to completion rather than serving:
 // it is marked as a job (x-ladder.job), or a dependent waits for it with
 // service_completed_successfully.

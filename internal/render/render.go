@@ -177,7 +177,7 @@ func renderService(p *spec.Project, env *spec.Environment, name string, snap *sn
 	if cs.Restart == "" && cs.Deploy != nil && cs.Deploy.RestartPolicy != nil {
 		s.Restart, s.MaxRestarts = deployRestart(cs.Deploy.RestartPolicy)
 	}
-	if s.Runtime, err = renderRuntime(cs); err != nil {
+	if s.Runtime, err = renderRuntime(cs, linkAliases(p.Stack.Compose, name)); err != nil {
 		errs = append(errs, fmt.Errorf("service %q: %w", name, err))
 	}
 	if s.Files, err = renderFiles(p.Stack.Compose, cs, env.Name, opts); err != nil {

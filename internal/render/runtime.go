@@ -127,7 +127,24 @@ const XLadderSecret = "x-ladder-secret"
 // Default file modes (Compose's).
 const defaultFileMode = 0o444
 
-func renderRuntime(cs types.ServiceConfig) (*Runtime, error) {
+// linkAliases are the aliases other services' links give the service
+// name ("name:alias"), in service order, each once.
+func linkAliases(proj *types.Project, name string) []string {
+	var out []string
+	for _, other := range sortedKeys(proj.Services) {
+		for _, l := range proj.Services[other].Links {
+			if svc, alias, ok := strings.Cut(l, ":"); ok && svc == name && alias != name && !slices.Contains(out, alias) {
+				out = append(out, alias)
+			}
+		}
+	}
+	return out
+}
+
+// renderRuntime renders cs's runtime settings; linked are the aliases
+// other services' links give it, which join its network aliases as its
+// container_name does.
+func renderRuntime(cs types.ServiceConfig, linked []string) (*Runtime, error) {
 	rt := Runtime{
 		User: cs.User, Hostname: cs.Hostname, Domainname: cs.DomainName,
 		StopSignal: cs.StopSignal, ReadOnly: cs.ReadOnly, Privileged: cs.Privileged,
@@ -184,8 +201,10 @@ func renderRuntime(cs types.ServiceConfig) (*Runtime, error) {
 		}
 		// Containers are named after their release slot; the name the
 		// file gives is what other containers reach the service by.
-		if cs.ContainerName != "" && !slices.Contains(as, cs.ContainerName) {
-			as = append(as, cs.ContainerName)
+		for _, a := range append([]string{cs.ContainerName}, linked...) {
+			if a != "" && !slices.Contains(as, a) {
+				as = append(as, a)
+			}
 		}
 		if len(as) > 0 {
 			if rt.Aliases == nil {

@@ -3,6 +3,7 @@ package render
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -225,5 +226,65 @@ func TestCheckReportsRenderRefusals(t *testing.T) {
 	got := fmt.Sprint(errs)
 	if len(errs) != 1 || len(errs["a"]) != 2 || !strings.Contains(got, "label dev.ladder.site is reserved") || !strings.Contains(got, "LADDER_X is reserved") {
 		t.Errorf("Check = %v", errs)
+	}
+}
+
+// A service's other names (container_name, a link alias another service
+// gives it) join its network aliases on each of its networks; a service
+// on the host's network has none to join, and a stack without them
+// renders as it did.
+func TestRuntimeOtherNames(t *testing.T) {
+	p := writeProject(t, map[string]string{"compose.yaml": `name: names
+services:
+  web:
+    build: ./web
+    links: ["db:database", "cache"]
+  db:
+    build: ./db
+    container_name: pg-main
+    networks:
+      back: {aliases: [store]}
+      default: {}
+  cache:
+    build: ./cache
+  host:
+    build: ./host
+    network_mode: host
+    container_name: on-host
+networks:
+  back: {}
+`})
+	d := mustRender(t, p, "local", "default", snapshotFor(p, nil), fakeImages)
+	want := map[string]map[string][]string{
+		"db":    {"back": {"store", "pg-main", "database"}, "default": {"pg-main", "database"}},
+		"web":   nil,
+		"cache": nil,
+		"host":  nil,
+	}
+	for name, aliases := range want {
+		svc, ok := d.Service(name)
+		if !ok {
+			t.Fatalf("no service %s", name)
+		}
+		var got map[string][]string
+		if svc.Runtime != nil {
+			got = svc.Runtime.Aliases
+		}
+		if !reflect.DeepEqual(got, aliases) {
+			t.Errorf("%s: aliases %v, want %v", name, got, aliases)
+		}
+	}
+	db, _ := d.Service("db")
+	if got := db.HostNames(); !reflect.DeepEqual(got, []string{"store", "pg-main", "database"}) {
+		t.Errorf("db's host names %v", got)
+	}
+	for host, want := range map[string]string{"db": "db", "database": "db", "pg-main": "db", "store": "db", "web": "web", "on-host": ""} {
+		got := ""
+		if s, ok := d.ServiceByHost(host); ok {
+			got = s.Name
+		}
+		if got != want {
+			t.Errorf("ServiceByHost(%s) = %q, want %q", host, got, want)
+		}
 	}
 }

@@ -89,7 +89,7 @@ var Fields = []FieldSupport{
 	{"cgroup_parent", Refused, Refused, "cgroup_parent is not supported"},
 	{"command", Applied, Applied, ""},
 	{"configs", Applied, Warned, "the process target cannot place files at absolute paths; configs are not mounted there"},
-	{"container_name", Applied, Warned, "a network alias other containers reach the service by; the container itself is named after its release slot (PROJECT-SERVICE-SLOT) so a new one can start beside the old. The process target reaches services by their names only"},
+	{"container_name", Applied, Applied, "a name other services reach the service by, as they do its own (a network alias); the container itself is named after its release slot (PROJECT-SERVICE-SLOT) so a new one can start beside the old"},
 	{"cpu_count", Refused, Refused, "Windows only; use cpus"},
 	{"cpu_percent", Refused, Refused, "Windows only; use cpus"},
 	{"cpu_period", Applied, Warned, noLimits},
@@ -185,7 +185,7 @@ var Fields = []FieldSupport{
 	{"isolation", Refused, Refused, "Windows only"},
 	{"label_file", Applied, Warned, "merged into labels when the stack is loaded"},
 	{"labels", Applied, Warned, "a process has no labels"},
-	{"links", Applied, Applied, "service names resolve on every network; a link alias (service:alias) is refused"},
+	{"links", Applied, Applied, "service names resolve on every network; a link alias (service:alias) is a name of the linked service on each of its networks, for every service of the site"},
 	{"logging", Applied, Applied, "the process target writes each service's output to ladder's rotated log files"},
 	{"mac_address", Refused, Refused, "a new container starts beside the old one during a release, so two cannot share a MAC address"},
 	{"mem_limit", Applied, Warned, noLimits},
@@ -196,7 +196,7 @@ var Fields = []FieldSupport{
 	{"network_mode", Applied, Warned, "bridge, host or none; service: and container: are refused. Processes share the host's network"},
 	{"networks", Applied, Applied, ""},
 	{"networks.*", Applied, Applied, ""},
-	{"networks.*.aliases", Applied, Warned, "the process target reaches services by their names only"},
+	{"networks.*.aliases", Applied, Applied, "on the process target, for every service of the site: an alias in a process's environment is rewritten to the service's address as its name is"},
 	{"networks.*.driver_opts", Refused, Refused, "per-endpoint driver options are not supported"},
 	{"networks.*.gw_priority", Refused, Refused, "gateway priority is not supported"},
 	{"networks.*.interface_name", Refused, Refused, "interface names are not supported"},
@@ -540,8 +540,10 @@ func checkFieldValues(file string, root *yaml.Node) Diagnostics {
 				if e == nil || e.Kind != yaml.ScalarNode {
 					continue
 				}
-				if svc, alias, ok := strings.Cut(e.Value, ":"); ok && svc != alias {
-					ds = append(ds, at(file, e, indexPath(loc.Path, i), "not supported by ladder: a link alias; reach the service by its name ("+svc+") or give it a network alias"))
+				// A link alias names the linked service for every service
+				// of the site; a service's name cannot be one.
+				if svc, alias, ok := strings.Cut(e.Value, ":"); ok && svc != alias && slices.Contains(serviceNames(root), alias) {
+					ds = append(ds, at(file, e, indexPath(loc.Path, i), "not supported by ladder: link alias "+alias+" is the name of a service of the stack"))
 				}
 			}
 		}

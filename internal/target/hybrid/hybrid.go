@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"regexp"
@@ -366,10 +367,18 @@ func (t *Target) prepareEngine(ctx context.Context, eng *compose.Target, d *rend
 	if err != nil {
 		return err
 	}
+	// The names containers reach native services by: theirs and their
+	// aliases (a service's own name wins over another's alias).
 	var natives []string
 	for _, svc := range d.Services {
-		if sides[svc.Name] == target.SideNative {
-			natives = append(natives, svc.Name)
+		if sides[svc.Name] != target.SideNative {
+			continue
+		}
+		natives = append(natives, svc.Name)
+		for _, host := range svc.HostNames() {
+			if _, ok := d.Service(host); !ok && !slices.Contains(natives, host) {
+				natives = append(natives, host)
+			}
 		}
 	}
 	sort.Strings(natives)
@@ -410,6 +419,20 @@ func (t *Target) prepareEngine(ctx context.Context, eng *compose.Target, d *rend
 				peers[svc] = map[int]int{}
 			}
 			peers[svc][port] = r.port
+		}
+	}
+	// Native processes name engine services by their aliases too.
+	for svc, ports := range maps.Clone(peers) {
+		es, ok := d.Service(svc)
+		if !ok {
+			continue
+		}
+		for _, host := range es.HostNames() {
+			if _, ok := d.Service(host); !ok {
+				if _, taken := peers[host]; !taken {
+					peers[host] = ports
+				}
+			}
 		}
 	}
 	t.opts.Process.SetPeers(d.SiteRef, peers)
@@ -468,9 +491,9 @@ func enginePorts(d *render.Desired, sides map[string]target.Side) map[string][]i
 		}
 		for _, v := range svc.Environment {
 			for _, m := range addrRef.FindAllStringSubmatch(v, -1) {
-				if sides[m[2]] == target.SideEngine {
+				if to, ok := d.ServiceByHost(m[2]); ok && sides[to.Name] == target.SideEngine {
 					port, _ := strconv.Atoi(m[3])
-					add(m[2], port)
+					add(to.Name, port)
 				}
 			}
 		}

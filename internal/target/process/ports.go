@@ -11,7 +11,7 @@ import (
 // withInternalPorts returns d with, for each service, a port (on a free
 // loopback front) for every port it serves only to the other services of
 // the site: its expose: entries and each "service:port" another service's
-// environment names. On a Compose network a service with no ports: is
+// environment names (by the service's name or one of its aliases). On a Compose network a service with no ports: is
 // reached by name on any port; here every address another service may
 // dial needs a front to be rewritten to, and the service is told its
 // private port in PORT. d itself is not changed.
@@ -30,12 +30,9 @@ func withInternalPorts(d *render.Desired) *render.Desired {
 	for _, svc := range d.Services {
 		for _, v := range svc.Environment {
 			for _, m := range addrRef.FindAllStringSubmatch(v, -1) {
-				if m[2] == svc.Name {
-					continue
-				}
-				if _, ok := d.Service(m[2]); ok {
+				if to, ok := d.ServiceByHost(m[2]); ok && to.Name != svc.Name {
 					port, _ := strconv.Atoi(m[3])
-					add(m[2], port)
+					add(to.Name, port)
 				}
 			}
 		}

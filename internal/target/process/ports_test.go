@@ -37,6 +37,15 @@ func TestWithInternalPorts(t *testing.T) {
 			want: map[string][]render.Port{"web": nil, "api": {pub}},
 		},
 		{
+			name: "named by an alias",
+			services: []render.Service{
+				{Name: "web", Environment: map[string]string{"DB": "postgres://u@database:5432/x", "CACHE": "redis-box:6379"}},
+				{Name: "db", Runtime: &render.Runtime{Aliases: map[string][]string{"default": {"database"}}}},
+				{Name: "cache", Runtime: &render.Runtime{Aliases: map[string][]string{"back": {"redis-box"}}}},
+			},
+			want: map[string][]render.Port{"web": nil, "db": {lo(5432)}, "cache": {lo(6379)}},
+		},
+		{
 			name: "expose and unknown names",
 			services: []render.Service{
 				{Name: "web", Runtime: &render.Runtime{Expose: []string{"7000/tcp", "7000"}}, Environment: map[string]string{"X": "example.com:443", "SELF": "web:7001"}},

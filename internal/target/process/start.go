@@ -29,6 +29,16 @@ func (t *Target) startAll(ctx context.Context, s *siteState, d *render.Desired, 
 		}
 	}
 	t.mu.Unlock()
+	// A service's aliases (container_name, networks.*.aliases, link
+	// aliases) reach its fronts as its name does; a service's own name
+	// wins over another's alias.
+	for _, svc := range d.Services {
+		for _, host := range svc.HostNames() {
+			if _, taken := fronts[host]; !taken && fronts[svc.Name] != nil {
+				fronts[host] = fronts[svc.Name]
+			}
+		}
+	}
 
 	var (
 		mu      sync.Mutex
