@@ -41,6 +41,13 @@ func TestFieldsValidateAndUp(t *testing.T) {
 		t.Fatalf("up with refused fields must refuse before building: %s", res)
 	}
 
+	// A Go build (no Dockerfile) with a field only Dockerfiles read.
+	p.write("compose.yaml", strings.Replace(fieldsCompose, "    build: ./services/users\n    ports:",
+		"    build:\n      context: ./services/users\n      args: {VERSION: \"2\"}\n    ports:", 1))
+	if res := p.run("validate"); res.code != 2 || !strings.Contains(res.stderr, "compose.yaml:6:7: services.users.build.args: build.args applies to Dockerfile builds, and ./services/users has no Dockerfile") {
+		t.Errorf("validate with build args on a Go build: %s", res)
+	}
+
 	p.write("compose.yaml", fieldsCompose)
 	res = p.run("validate", "--target", "process")
 	warn := "compose.yaml:7:5: warning: services.users.cap_add: not applied on the process target"

@@ -712,3 +712,32 @@ func TestGoImageLabels(t *testing.T) {
 		t.Fatal("without labels the service is not the artifact it was")
 	}
 }
+
+// A build ladder makes from Go sources (no Dockerfile) refuses the fields
+// only a Dockerfile build reads, rather than build without them; validate
+// finds the same through GoBuildProblems.
+func TestGoBuildRefusesDockerfileOnlyFields(t *testing.T) {
+	src := copyFixture(t)
+	v := "1"
+	for field, set := range map[string]func(*types.BuildConfig){
+		"args":        func(bc *types.BuildConfig) { bc.Args = types.MappingWithEquals{"VERSION": &v} },
+		"target":      func(bc *types.BuildConfig) { bc.Target = "final" },
+		"extra_hosts": func(bc *types.BuildConfig) { bc.ExtraHosts = types.HostsList{"db": {"10.0.0.2"}} },
+	} {
+		stack := stackFor(src, "api")
+		set(stack.Compose.Services["api"].Build)
+		h := newHarness(t, "", nil)
+		_, _, err := h.Build(context.Background(), stack)
+		var ce *ConfigError
+		want := "service \"api\": build." + field + " applies to Dockerfile builds, and ./services/api has no Dockerfile"
+		if !errors.As(err, &ce) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: Build: %v, want a ConfigError saying %q", field, err, want)
+		}
+		if got := GoBuildProblems(stack)["api"]; got[0] != field || !strings.Contains(got[1], "has no Dockerfile") {
+			t.Errorf("%s: GoBuildProblems = %q", field, got)
+		}
+	}
+	if got := GoBuildProblems(stackFor(src, "api")); len(got) != 0 {
+		t.Errorf("a plain Go build has problems: %v", got)
+	}
+}

@@ -70,8 +70,79 @@ func planService(name string, svc types.ServiceConfig, base string, secrets type
 		if j.docker, err = planDockerfile(name, bc, ctxDir, base, secrets); err != nil {
 			return nil, err
 		}
+	} else if field := dockerfileOnlyField(bc); field != "" {
+		return nil, configErr("service %q: %s", name, goBuildFieldProblem(field, ctxDir, base))
 	}
 	return j, nil
+}
+
+// dockerfileOnly are the build fields only a Dockerfile build reads, in
+// the order they are reported.
+var dockerfileOnly = []struct {
+	field string
+	set   func(*types.BuildConfig) bool
+}{
+	{"args", func(bc *types.BuildConfig) bool { return len(bc.Args) > 0 }},
+	{"target", func(bc *types.BuildConfig) bool { return bc.Target != "" }},
+	{"secrets", func(bc *types.BuildConfig) bool { return len(bc.Secrets) > 0 }},
+	{"ssh", func(bc *types.BuildConfig) bool { return len(bc.SSH) > 0 }},
+	{"extra_hosts", func(bc *types.BuildConfig) bool { return len(bc.ExtraHosts) > 0 }},
+}
+
+// dockerfileOnlyField names the first Dockerfile-only field bc sets, or "".
+func dockerfileOnlyField(bc *types.BuildConfig) string {
+	for _, f := range dockerfileOnly {
+		if f.set(bc) {
+			return f.field
+		}
+	}
+	return ""
+}
+
+func goBuildFieldProblem(field, ctxDir, base string) string {
+	shown := ctxDir
+	if rel, err := filepath.Rel(base, ctxDir); err == nil && !strings.HasPrefix(rel, "..") {
+		shown = "./" + filepath.ToSlash(rel)
+	}
+	return fmt.Sprintf("build.%s applies to Dockerfile builds, and %s has no Dockerfile, so ladder builds it as a Go main package: "+
+		"add a Dockerfile, or remove build.%s", field, shown, field)
+}
+
+// GoBuildProblems are the services whose build ladder makes from Go
+// sources yet which set a field only a Dockerfile build reads, by service:
+// the field and what is wrong. validate reports them where the build
+// would refuse them.
+func GoBuildProblems(stack *spec.Stack) map[string][2]string {
+	if stack == nil || stack.Compose == nil {
+		return nil
+	}
+	base := stack.Compose.WorkingDir
+	if base == "" && stack.File != "" {
+		base = filepath.Dir(stack.File)
+	}
+	out := map[string][2]string{}
+	for name, svc := range stack.Compose.Services {
+		bc := svc.Build
+		if bc == nil {
+			continue
+		}
+		field := dockerfileOnlyField(bc)
+		if field == "" {
+			continue
+		}
+		ctxDir := bc.Context
+		if ctxDir == "" {
+			ctxDir = "."
+		}
+		if !filepath.IsAbs(ctxDir) {
+			ctxDir = filepath.Join(base, ctxDir)
+		}
+		if fi, err := os.Stat(ctxDir); err != nil || !fi.IsDir() || isDockerfileBuild(bc, ctxDir) {
+			continue
+		}
+		out[name] = [2]string{field, goBuildFieldProblem(field, ctxDir, base)}
+	}
+	return out
 }
 
 // isDockerfileBuild reports whether a build section asks for a Dockerfile.

@@ -118,6 +118,10 @@ func renderProblems(p *spec.Project) spec.Diagnostics {
 		pos := p.StackPos("services", svc, "build", "target")
 		ds = append(ds, spec.Diagnostic{File: pos.File, Line: pos.Line, Col: pos.Col, Path: pos.Path, Message: msg})
 	}
+	for svc, pr := range build.GoBuildProblems(p.Stack) {
+		pos := p.StackPos("services", svc, "build", pr[0])
+		ds = append(ds, spec.Diagnostic{File: pos.File, Line: pos.Line, Col: pos.Col, Path: pos.Path, Message: pr[1]})
+	}
 	ds = append(ds, secretSourceProblems(p)...)
 	for svc, errs := range render.Check(p) {
 		pos := p.StackPos("services", svc)

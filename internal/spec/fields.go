@@ -46,7 +46,10 @@ func (f FieldSupport) On(kind string) Support {
 const (
 	noIsolation = "a process runs without container isolation"
 	noLimits    = "processes run without resource limits"
-	buildOnce   = "ladder builds once per inputs hash and keeps its own build cache: a build runs when its inputs change, and only then"
+	// dockerfileOnly: ladder builds a context without a Dockerfile as a
+	// Go main package, which has no use for the field.
+	dockerfileOnly = "a Dockerfile build's: a Go build (a context without a Dockerfile) refuses it"
+	buildOnce      = "ladder builds once per inputs hash and keeps its own build cache: a build runs when its inputs change, and only then"
 )
 
 // Fields is every Compose field ladder knows, with what each target does
@@ -59,14 +62,14 @@ var Fields = []FieldSupport{
 	{"blkio_config", Refused, Refused, "block IO weights and limits are not supported"},
 	{"build", Applied, Applied, "built once into a content-addressed artifact"},
 	{"build.additional_contexts", Refused, Refused, "named build contexts are not supported; put what the build reads in its context"},
-	{"build.args", Applied, Applied, "part of the inputs the artifact is cached by"},
+	{"build.args", Applied, Applied, "part of the inputs the artifact is cached by; " + dockerfileOnly},
 	{"build.cache_from", Warned, Warned, buildOnce},
 	{"build.cache_to", Warned, Warned, buildOnce},
 	{"build.context", Applied, Applied, "a directory; never holds .ladder/"},
 	{"build.dockerfile", Applied, Applied, ""},
 	{"build.dockerfile_inline", Applied, Applied, ""},
 	{"build.entitlements", Refused, Refused, "build entitlements (network.host, security.insecure) are not supported"},
-	{"build.extra_hosts", Applied, Applied, "host entries for the build's RUN steps"},
+	{"build.extra_hosts", Applied, Applied, "host entries for the build's RUN steps; " + dockerfileOnly},
 	{"build.isolation", Warned, Warned, "Windows only"},
 	{"build.labels", Applied, Applied, "labels of the built image"},
 	{"build.network", Warned, Warned, "a build's RUN steps use the builder's default network"},
@@ -77,11 +80,11 @@ var Fields = []FieldSupport{
 	{"build.provenance", Warned, Warned, "a snapshot records what each artifact was built from, with an SBOM per artifact"},
 	{"build.pull", Warned, Warned, "base images are resolved to digests when a snapshot is made, and pinned in it"},
 	{"build.sbom", Warned, Warned, "ladder records an SBOM per artifact itself"},
-	{"build.secrets", Applied, Applied, "for RUN --mount=type=secret; needs BuildKit"},
+	{"build.secrets", Applied, Applied, "for RUN --mount=type=secret; needs BuildKit; " + dockerfileOnly},
 	{"build.shm_size", Warned, Warned, "a build's RUN steps get the builder's default /dev/shm"},
-	{"build.ssh", Applied, Applied, "for RUN --mount=type=ssh; needs BuildKit"},
+	{"build.ssh", Applied, Applied, "for RUN --mount=type=ssh; needs BuildKit; " + dockerfileOnly},
 	{"build.tags", Warned, Warned, "the image is kept by digest in ladder's artifact store and pushed by digest to a rung's registry"},
-	{"build.target", Applied, Applied, "only the stages the target builds are checked and built"},
+	{"build.target", Applied, Applied, "only the stages the target builds are checked and built; " + dockerfileOnly},
 	{"build.ulimits", Warned, Warned, "a build's RUN steps get the builder's default limits"},
 	{"cap_add", Applied, Warned, noIsolation},
 	{"cap_drop", Applied, Warned, noIsolation},
