@@ -102,13 +102,16 @@ func BenchmarkRootfsCheckHashed(b *testing.B) {
 	}
 }
 
-func unpackedTree(b *testing.B) (*harness, string, string) {
-	h := newHarness(b, "", nil)
-	arts, _ := h.build(b, stackFor(copyFixture(b), "api"))
+// unpackedTree builds the fixture's api service and unpacks its image:
+// the harness, the image's digest and the tree.
+func unpackedTree(tb testing.TB) (*harness, string, string) {
+	tb.Helper()
+	h := newHarness(tb, "", nil)
+	arts, _ := h.build(tb, stackFor(copyFixture(tb), "api"))
 	digest := arts["api"].Digest
 	dir, _, err := h.Rootfs(context.Background(), digest)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	return h, digest, dir
 }

@@ -15,14 +15,8 @@ import (
 // file's content, its mode, a file added, a file removed, or the manifest
 // edited to agree with a replaced file.
 func TestAlteredRootfsIsCaughtAndUnpackedAgain(t *testing.T) {
-	h := newHarness(t, "", nil)
-	arts, _ := h.build(t, stackFor(copyFixture(t), "api"))
-	digest := arts["api"].Digest
+	h, digest, dir := unpackedTree(t)
 	ctx := context.Background()
-	dir, _, err := h.Rootfs(ctx, digest)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if checked, err := h.CheckRootfs(ctx, digest); !checked || err != nil {
 		t.Fatalf("fresh tree: checked %v, %v", checked, err)
 	}

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -16,10 +17,7 @@ import (
 // Services that cannot be built by this builder get an error instead.
 func (b *Builder) plan(stack *spec.Stack) ([]*job, map[string]error) {
 	proj := stack.Compose
-	base := proj.WorkingDir
-	if base == "" && stack.File != "" {
-		base = filepath.Dir(stack.File)
-	}
+	base := stackBase(stack)
 	names := make([]string, 0, len(proj.Services))
 	for name, svc := range proj.Services {
 		if svc.Build != nil {
@@ -71,7 +69,11 @@ func planService(name string, svc types.ServiceConfig, base string, secrets type
 			return nil, err
 		}
 	} else if field := dockerfileOnlyField(bc); field != "" {
-		return nil, configErr("service %q: %s", name, goBuildFieldProblem(field, ctxDir, base))
+		dir := ctxDir
+		if rel, err := filepath.Rel(base, ctxDir); err == nil && !strings.HasPrefix(rel, "..") {
+			dir = "./" + filepath.ToSlash(rel)
+		}
+		return nil, &ConfigError{Err: &goBuildFieldError{service: name, field: field, dir: dir}}
 	}
 	return j, nil
 }
@@ -99,13 +101,21 @@ func dockerfileOnlyField(bc *types.BuildConfig) string {
 	return ""
 }
 
-func goBuildFieldProblem(field, ctxDir, base string) string {
-	shown := ctxDir
-	if rel, err := filepath.Rel(base, ctxDir); err == nil && !strings.HasPrefix(rel, "..") {
-		shown = "./" + filepath.ToSlash(rel)
-	}
+// goBuildFieldError is a Go build (a context without a Dockerfile) that
+// sets a field only a Dockerfile build reads.
+type goBuildFieldError struct {
+	service, field, dir string
+}
+
+func (e *goBuildFieldError) Error() string {
+	return fmt.Sprintf("service %q: %s", e.service, e.problem())
+}
+
+// problem is the error without the service, as validate shows it at the
+// field's position.
+func (e *goBuildFieldError) problem() string {
 	return fmt.Sprintf("build.%s applies to Dockerfile builds, and %s has no Dockerfile, so ladder builds it as a Go main package: "+
-		"add a Dockerfile, or remove build.%s", field, shown, field)
+		"add a Dockerfile, or remove build.%s", e.field, e.dir, e.field)
 }
 
 // GoBuildProblems are the services whose build ladder makes from Go
@@ -116,33 +126,26 @@ func GoBuildProblems(stack *spec.Stack) map[string][2]string {
 	if stack == nil || stack.Compose == nil {
 		return nil
 	}
-	base := stack.Compose.WorkingDir
-	if base == "" && stack.File != "" {
-		base = filepath.Dir(stack.File)
-	}
+	base := stackBase(stack)
 	out := map[string][2]string{}
 	for name, svc := range stack.Compose.Services {
-		bc := svc.Build
-		if bc == nil {
+		if svc.Build == nil {
 			continue
 		}
-		field := dockerfileOnlyField(bc)
-		if field == "" {
-			continue
+		var fe *goBuildFieldError
+		if _, err := planService(name, svc, base, stack.Compose.Secrets); errors.As(err, &fe) {
+			out[name] = [2]string{fe.field, fe.problem()}
 		}
-		ctxDir := bc.Context
-		if ctxDir == "" {
-			ctxDir = "."
-		}
-		if !filepath.IsAbs(ctxDir) {
-			ctxDir = filepath.Join(base, ctxDir)
-		}
-		if fi, err := os.Stat(ctxDir); err != nil || !fi.IsDir() || isDockerfileBuild(bc, ctxDir) {
-			continue
-		}
-		out[name] = [2]string{field, goBuildFieldProblem(field, ctxDir, base)}
 	}
 	return out
+}
+
+// stackBase is the directory a stack's relative paths start from.
+func stackBase(stack *spec.Stack) string {
+	if base := stack.Compose.WorkingDir; base != "" || stack.File == "" {
+		return base
+	}
+	return filepath.Dir(stack.File)
 }
 
 // isDockerfileBuild reports whether a build section asks for a Dockerfile.
@@ -188,10 +191,7 @@ func exposedPorts(ports []types.ServicePortConfig) []string {
 // that cannot be planned are left out: Build reports them.
 func GoContexts(stack *spec.Stack) map[string]string {
 	proj := stack.Compose
-	base := proj.WorkingDir
-	if base == "" && stack.File != "" {
-		base = filepath.Dir(stack.File)
-	}
+	base := stackBase(stack)
 	out := map[string]string{}
 	for name, svc := range proj.Services {
 		if svc.Build == nil {

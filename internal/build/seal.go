@@ -76,45 +76,22 @@ func sealTree(dir string) (seal treeSeal, ok bool, err error) {
 	return seal, true, nil
 }
 
-// check reports the first way the tree at dir no longer matches the seal:
-// an entry added, missing, replaced, written or with another mode.
+// check reports a way the tree at dir no longer matches the seal: an
+// entry added, missing, replaced, written or with another mode.
 func (seal treeSeal) check(dir string) error {
-	fi, err := os.Lstat(manifestPath(dir))
+	now, _, err := sealTree(dir)
 	if err != nil {
 		return err
 	}
-	if sealOf(fi) != seal[manifestKey] {
-		return fmt.Errorf("its manifest changed")
+	for p, want := range seal {
+		if got, ok := now[p]; !ok {
+			return fmt.Errorf("%s: missing since it was sealed", p)
+		} else if got != want {
+			return fmt.Errorf("%s: changed since it was sealed", p)
+		}
 	}
-	seen := 1
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, _ := filepath.Rel(dir, p)
-		rel = filepath.ToSlash(rel)
-		want, ok := seal[rel]
-		if !ok {
-			return fmt.Errorf("/%s: not in the tree as sealed", rel)
-		}
-		fi, err := d.Info()
-		if err != nil {
-			return err
-		}
-		if sealOf(fi) != want {
-			return fmt.Errorf("/%s: changed since it was sealed", rel)
-		}
-		seen++
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if seen != len(seal) {
-		return fmt.Errorf("%d of its entries are missing", len(seal)-seen)
+	if len(now) != len(seal) {
+		return fmt.Errorf("%d entries added since it was sealed", len(now)-len(seal))
 	}
 	return nil
 }

@@ -16,14 +16,8 @@ import (
 // was. Rootfs then hashes the tree, and unpacks it again where what runs
 // changed.
 func TestSealSeesEveryChange(t *testing.T) {
-	h := newHarness(t, "", nil)
-	arts, _ := h.build(t, stackFor(copyFixture(t), "api"))
-	digest := arts["api"].Digest
+	h, digest, dir := unpackedTree(t)
 	ctx := context.Background()
-	dir, _, err := h.Rootfs(ctx, digest)
-	if err != nil {
-		t.Fatal(err)
-	}
 	app := filepath.Join(dir, "app")
 	original, err := os.ReadFile(app)
 	if err != nil {
@@ -102,14 +96,8 @@ func TestSealSeesEveryChange(t *testing.T) {
 // A tree this process did not write is hashed before it is trusted, then
 // sealed; the seals of one Memo stay within maxSealed entries.
 func TestSealsOfTreesFoundOnDiskAndTheirBound(t *testing.T) {
-	h := newHarness(t, "", nil)
-	arts, _ := h.build(t, stackFor(copyFixture(t), "api"))
-	digest := arts["api"].Digest
+	h, digest, dir := unpackedTree(t)
 	ctx := context.Background()
-	dir, _, err := h.Rootfs(ctx, digest)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// A new process (a Memo of its own) finds the tree altered on disk.
 	if err := os.WriteFile(filepath.Join(dir, "app"), []byte("#!/bin/sh\necho altered\n"), 0o755); err != nil {
 		t.Fatal(err)

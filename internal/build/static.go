@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -172,10 +171,7 @@ func ContainerServices(stack *spec.Stack) []string {
 		return nil
 	}
 	proj := stack.Compose
-	base := proj.WorkingDir
-	if base == "" && stack.File != "" {
-		base = filepath.Dir(stack.File)
-	}
+	base := stackBase(stack)
 	var names []string
 	for name, svc := range proj.Services {
 		switch {
@@ -238,10 +234,7 @@ func TargetProblems(stack *spec.Stack) map[string]string {
 		return nil
 	}
 	proj := stack.Compose
-	base := proj.WorkingDir
-	if base == "" && stack.File != "" {
-		base = filepath.Dir(stack.File)
-	}
+	base := stackBase(stack)
 	out := map[string]string{}
 	for name, svc := range proj.Services {
 		if svc.Build == nil || svc.Build.Target == "" {
