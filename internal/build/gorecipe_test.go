@@ -33,6 +33,7 @@ func learnRecipe(t *testing.T, h *harness, src string) {
 func goBuildAlone(t *testing.T, src string) snapshot.Artifact {
 	t.Helper()
 	h := newHarness(t, "", nil)
+	h.opts.Recipes = false // the reference learns nothing
 	arts, _ := h.build(t, stackFor(src, "worker"))
 	return arts["worker"]
 }

@@ -154,6 +154,10 @@ func newHarness(tb testing.TB, dir string, st *fakeStore) *harness {
 			h.envs.Add(1)
 		}
 	}
+	// A recipe proven in the background reads the test's sources and
+	// logs to its log: both must outlive it. Cleanups run last first, so
+	// this runs before the test's directories are removed.
+	tb.Cleanup(h.memo.WaitProofs)
 	return h
 }
 
