@@ -112,6 +112,11 @@ func (s *Snapshot) ComputeID() string {
 	return hex.EncodeToString(sum[:])
 }
 
+// SameIdentity reports whether a and b agree on everything a snapshot ID
+// is computed from, whatever IDs they carry: two records of one snapshot
+// may differ in provenance (revision, time), never in identity.
+func SameIdentity(a, b *Snapshot) bool { return a.ComputeID() == b.ComputeID() }
+
 // Verify reports whether the snapshot's ID matches its content, so a record
 // altered after it was made is caught before it is deployed.
 func (s *Snapshot) Verify() error {

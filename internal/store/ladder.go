@@ -59,6 +59,15 @@ const (
 	PromotionBlocked   PromotionPhase = "blocked" // a gate failed
 )
 
+// Known reports whether p is one of the phases above.
+func (p PromotionPhase) Known() bool {
+	switch p {
+	case PromotionPending, PromotionRunning, PromotionSucceeded, PromotionFailed, PromotionBlocked:
+		return true
+	}
+	return false
+}
+
 // IsTerminal reports whether the promotion can no longer change.
 func (p PromotionPhase) IsTerminal() bool {
 	return p == PromotionSucceeded || p == PromotionFailed || p == PromotionBlocked

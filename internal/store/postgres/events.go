@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 const eventCols = `id, time_ms, kind, env, site, snapshot, service, message, attrs`
@@ -33,7 +34,7 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) (store.Event, er
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	e.Time = norm(e.Time)
+	e.Time = sqlstore.Norm(e.Time)
 	// Empty attrs are stored as NULL and read back as nil.
 	var attrs *string
 	if len(e.Attrs) > 0 {
@@ -52,7 +53,7 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) (store.Event, er
 		INSERT INTO events (time_ms, kind, env, site, snapshot, service, message, attrs)
 		SELECT $1::bigint, $2::text, $3::text, $4::text, $5::text, $6::text, $7::text, $8::text FROM serial
 		RETURNING id`,
-		toMS(e.Time), string(e.Kind), e.Env, e.Site, e.Snapshot, e.Service, e.Message, attrs, eventsLockKey,
+		sqlstore.Millis(e.Time), string(e.Kind), e.Env, e.Site, e.Snapshot, e.Service, e.Message, attrs, eventsLockKey,
 	).Scan(&e.ID)
 	if err != nil {
 		return store.Event{}, s.wrap(err, "append event %s", e.Kind)
@@ -108,7 +109,7 @@ func scanEvents(rows pgx.Rows) ([]store.Event, error) {
 		if err := rows.Scan(&e.ID, &ms, &kind, &e.Env, &e.Site, &e.Snapshot, &e.Service, &e.Message, &attrs); err != nil {
 			return nil, err
 		}
-		e.Time = fromMS(ms)
+		e.Time = sqlstore.Time(ms)
 		e.Kind = store.EventKind(kind)
 		if attrs != nil {
 			if err := json.Unmarshal([]byte(*attrs), &e.Attrs); err != nil {

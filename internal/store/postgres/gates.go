@@ -9,13 +9,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 // PutGrant implements store.Store.
 func (s *Store) PutGrant(ctx context.Context, g store.Grant) error {
 	res, err := s.pool.Exec(ctx, `INSERT INTO deploy_grants (hash, env, snapshot, purpose, issued_ms, expires_ms, used_ms)
 		VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (hash) DO NOTHING`,
-		g.Hash, g.Env, g.Snapshot, g.Purpose, toMS(g.Issued), toMS(g.Expires))
+		g.Hash, g.Env, g.Snapshot, g.Purpose, sqlstore.Millis(g.Issued), sqlstore.Millis(g.Expires))
 	if err != nil {
 		return s.wrap(err, "put grant for %s on %s", g.Snapshot, g.Env)
 	}
@@ -29,7 +30,7 @@ func (s *Store) PutGrant(ctx context.Context, g store.Grant) error {
 func (s *Store) UseGrant(ctx context.Context, hash, env, snapshot string, now time.Time) (store.Grant, error) {
 	res, err := s.pool.Exec(ctx, `UPDATE deploy_grants SET used_ms = $5
 		WHERE hash = $1 AND env = $2 AND snapshot = $3 AND used_ms = 0 AND expires_ms > $4`,
-		hash, env, snapshot, toMS(now), max(toMS(now), 1))
+		hash, env, snapshot, sqlstore.Millis(now), max(sqlstore.Millis(now), 1))
 	if err != nil {
 		return store.Grant{}, s.wrap(err, "use grant for %s on %s", snapshot, env)
 	}
@@ -44,9 +45,9 @@ func (s *Store) UseGrant(ctx context.Context, hash, env, snapshot string, now ti
 	if err != nil {
 		return store.Grant{}, s.wrap(err, "use grant for %s on %s", snapshot, env)
 	}
-	g.Issued, g.Expires = fromMS(issued), fromMS(expires)
+	g.Issued, g.Expires = sqlstore.Time(issued), sqlstore.Time(expires)
 	if used != 0 {
-		g.Used = fromMS(used)
+		g.Used = sqlstore.Time(used)
 	}
 	if n == 0 {
 		return g, fmt.Errorf("store: grant for snapshot %s on %s is used or expired: %w", snapshot, env, store.ErrConflict)
@@ -57,7 +58,7 @@ func (s *Store) UseGrant(ctx context.Context, hash, env, snapshot string, now ti
 // TrustKey implements store.Store.
 func (s *Store) TrustKey(ctx context.Context, k store.TrustedKey) (bool, error) {
 	res, err := s.pool.Exec(ctx, `INSERT INTO trusted_keys (fingerprint, pem, added_ms, added_by)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (fingerprint) DO NOTHING`, k.Fingerprint, k.PEM, toMS(k.Added), k.AddedBy)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (fingerprint) DO NOTHING`, k.Fingerprint, k.PEM, sqlstore.Millis(k.Added), k.AddedBy)
 	if err != nil {
 		return false, s.wrap(err, "trust key %s", k.Fingerprint)
 	}
@@ -78,7 +79,7 @@ func (s *Store) TrustKey(ctx context.Context, k store.TrustedKey) (bool, error) 
 // RevokeKey implements store.Store.
 func (s *Store) RevokeKey(ctx context.Context, fingerprint, by string, at time.Time) error {
 	res, err := s.pool.Exec(ctx, `UPDATE trusted_keys SET revoked_ms = $2, revoked_by = $3
-		WHERE fingerprint = $1 AND revoked_ms = 0`, fingerprint, max(toMS(at), 1), by)
+		WHERE fingerprint = $1 AND revoked_ms = 0`, fingerprint, max(sqlstore.Millis(at), 1), by)
 	if err != nil {
 		return s.wrap(err, "revoke key %s", fingerprint)
 	}
@@ -111,9 +112,9 @@ func (s *Store) TrustedKeys(ctx context.Context) ([]store.TrustedKey, error) {
 		if err := rows.Scan(&k.Fingerprint, &k.PEM, &added, &k.AddedBy, &revoked, &k.RevokedBy); err != nil {
 			return nil, s.wrap(err, "trusted keys")
 		}
-		k.Added = fromMS(added)
+		k.Added = sqlstore.Time(added)
 		if revoked != 0 {
-			k.Revoked = fromMS(revoked)
+			k.Revoked = sqlstore.Time(revoked)
 		}
 		out = append(out, k)
 	}
@@ -127,7 +128,7 @@ func (s *Store) TrustedKeys(ctx context.Context) ([]store.TrustedKey, error) {
 func (s *Store) PinPolicy(ctx context.Context, p store.PinnedPolicy) error {
 	if _, err := s.pool.Exec(ctx, `INSERT INTO pinned_policies (env, policy, pinned_ms, by_actor) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (env) DO UPDATE SET policy = excluded.policy, pinned_ms = excluded.pinned_ms, by_actor = excluded.by_actor`,
-		p.Env, p.Policy, toMS(p.Pinned), p.By); err != nil {
+		p.Env, p.Policy, sqlstore.Millis(p.Pinned), p.By); err != nil {
 		return s.wrap(err, "pin policy of %s", p.Env)
 	}
 	return nil
@@ -144,6 +145,6 @@ func (s *Store) PinnedPolicy(ctx context.Context, env string) (store.PinnedPolic
 	if err != nil {
 		return p, s.wrap(err, "pinned policy of %s", env)
 	}
-	p.Pinned = fromMS(ms)
+	p.Pinned = sqlstore.Time(ms)
 	return p, nil
 }

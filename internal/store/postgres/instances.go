@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 const instanceCols = `env, site, service, slot, snapshot, digest, config, pid, port, owner, started_ms`
@@ -20,7 +21,7 @@ func (s *Store) PutInstance(ctx context.Context, in store.Instance) error {
 			pid = excluded.pid, port = excluded.port, owner = excluded.owner,
 			started_ms = excluded.started_ms`,
 		in.Env, in.Site, in.Service, in.Slot, in.Snapshot, in.Digest, in.Config,
-		int64(in.PID), int64(in.Port), in.Owner, toMS(in.Started))
+		int64(in.PID), int64(in.Port), in.Owner, sqlstore.Millis(in.Started))
 	return s.wrap(err, "put instance %s/%s %s[%s]", in.Env, in.Site, in.Service, in.Slot)
 }
 
@@ -55,7 +56,7 @@ func (s *Store) ListInstances(ctx context.Context, env, site string) ([]store.In
 			return nil, s.wrap(err, "list instances %s/%s", env, site)
 		}
 		in.PID, in.Port = int(pid), int(port)
-		in.Started = fromMS(started)
+		in.Started = sqlstore.Time(started)
 		out = append(out, in)
 	}
 	if err := rows.Err(); err != nil {
@@ -76,7 +77,7 @@ func (s *Store) AppendSamples(ctx context.Context, samples []store.Sample) error
 		b.Queue(`INSERT INTO samples
 			(time_ms, env, site, snapshot, service, request_rate, error_rate, p50, p95, span_ms)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-			toMS(x.Time), x.Env, x.Site, x.Snapshot, x.Service, x.RequestRate, x.ErrorRate, x.P50, x.P95,
+			sqlstore.Millis(x.Time), x.Env, x.Site, x.Snapshot, x.Service, x.RequestRate, x.ErrorRate, x.P50, x.P95,
 			x.Span.Milliseconds())
 	}
 	return s.wrap(s.pool.SendBatch(ctx, &b).Close(), "append %d samples", len(samples))
@@ -91,7 +92,7 @@ func (s *Store) ListSamples(ctx context.Context, f store.SampleFilter) ([]store.
 	q.eq("snapshot", f.Snapshot)
 	q.eq("service", f.Service)
 	if !f.Since.IsZero() {
-		q.where("time_ms >=", toMS(f.Since))
+		q.where("time_ms >=", sqlstore.Millis(f.Since))
 	}
 	rows, err := s.pool.Query(ctx, `SELECT time_ms, env, site, snapshot, service,
 		request_rate, error_rate, p50, p95, span_ms FROM samples`+
@@ -110,7 +111,7 @@ func (s *Store) ListSamples(ctx context.Context, f store.SampleFilter) ([]store.
 			&x.RequestRate, &x.ErrorRate, &x.P50, &x.P95, &span); err != nil {
 			return nil, s.wrap(err, "list samples")
 		}
-		x.Time = fromMS(ms)
+		x.Time = sqlstore.Time(ms)
 		x.Span = time.Duration(span) * time.Millisecond
 		out = append(out, x)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 // AddApproval implements store.Store. A zero At is set to now. The unique
@@ -19,7 +20,7 @@ func (s *Store) AddApproval(ctx context.Context, a store.Approval) error {
 	}
 	tag, err := s.pool.Exec(ctx, `INSERT INTO approvals (snapshot, env, by_actor, comment, at_ms)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (snapshot, env, by_actor) DO NOTHING`,
-		a.Snapshot, a.Env, a.By, a.Comment, toMS(a.At))
+		a.Snapshot, a.Env, a.By, a.Comment, sqlstore.Millis(a.At))
 	if err != nil {
 		return s.wrap(err, "add approval of %s for %s by %s", a.Snapshot, a.Env, a.By)
 	}
@@ -46,7 +47,7 @@ func (s *Store) Approvals(ctx context.Context, snapshot, env string) ([]store.Ap
 		if err := rows.Scan(&a.By, &a.Comment, &ms); err != nil {
 			return nil, s.wrap(err, "approvals of %s for %s", snapshot, env)
 		}
-		a.At = fromMS(ms)
+		a.At = sqlstore.Time(ms)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
@@ -62,7 +63,7 @@ func (s *Store) RecordJob(ctx context.Context, j store.JobRun) error {
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO job_runs (env, site, job, snapshot, digest, outcome, at_ms)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		j.Env, j.Site, j.Job, j.Snapshot, j.Digest, j.Outcome, toMS(j.At))
+		j.Env, j.Site, j.Job, j.Snapshot, j.Digest, j.Outcome, sqlstore.Millis(j.At))
 	return s.wrap(err, "record job %s on %s/%s", j.Job, j.Env, j.Site)
 }
 
@@ -86,7 +87,7 @@ func (s *Store) ListJobs(ctx context.Context, env string, limit int) ([]store.Jo
 		if err := rows.Scan(&j.Env, &j.Site, &j.Job, &j.Snapshot, &j.Digest, &j.Outcome, &ms); err != nil {
 			return nil, s.wrap(err, "list jobs of %q", env)
 		}
-		j.At = fromMS(ms)
+		j.At = sqlstore.Time(ms)
 		out = append(out, j)
 	}
 	if err := rows.Err(); err != nil {
@@ -102,11 +103,11 @@ func (s *Store) Audit(ctx context.Context, e store.AuditEntry) (store.AuditEntry
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	e.Time = norm(e.Time)
+	e.Time = sqlstore.Norm(e.Time)
 	err := s.pool.QueryRow(ctx, `INSERT INTO audit
 		(time_ms, actor, action, env, site, snapshot, outcome, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		toMS(e.Time), e.Actor, e.Action, e.Env, e.Site, e.Snapshot, e.Outcome, e.Detail,
+		sqlstore.Millis(e.Time), e.Actor, e.Action, e.Env, e.Site, e.Snapshot, e.Outcome, e.Detail,
 	).Scan(&e.ID)
 	if err != nil {
 		return store.AuditEntry{}, s.wrap(err, "audit %s by %s", e.Action, e.Actor)
@@ -149,7 +150,7 @@ func scanAudit(rows pgx.Rows) ([]store.AuditEntry, error) {
 			&e.Outcome, &e.Detail); err != nil {
 			return nil, err
 		}
-		e.Time = fromMS(ms)
+		e.Time = sqlstore.Time(ms)
 		out = append(out, e)
 	}
 	return out, rows.Err()

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 var _ store.Leases = (*Store)(nil)
@@ -17,18 +18,6 @@ var _ store.Leases = (*Store)(nil)
 // unless the row changed between its two statements (released or expired
 // meanwhile), so a handful is plenty.
 const maxLeaseRounds = 16
-
-func checkLease(name string, h store.Holder, ttl time.Duration) error {
-	switch {
-	case name == "":
-		return errors.New("lease name must not be empty")
-	case h.Instance == "" || h.Host == "":
-		return errors.New("lease holder must name a host and an instance")
-	case ttl <= 0:
-		return fmt.Errorf("lease duration %s must be positive", ttl)
-	}
-	return nil
-}
 
 // AcquireLease implements store.Leases across processes and machines.
 //
@@ -42,10 +31,10 @@ func (s *Store) AcquireLease(ctx context.Context, name string, h store.Holder, n
 	fail := func(err error) (store.Lease, error) {
 		return store.Lease{}, s.wrap(err, "acquire lease %q for %s", name, h)
 	}
-	if err := checkLease(name, h, ttl); err != nil {
+	if err := sqlstore.CheckLease(name, h, ttl); err != nil {
 		return fail(err)
 	}
-	exp := norm(now.Add(ttl))
+	exp := sqlstore.Norm(now.Add(ttl))
 	for range maxLeaseRounds {
 		var epoch int64
 		err := s.pool.QueryRow(ctx, `INSERT INTO leases AS l (name, holder_host, holder_pid, holder_instance, epoch, expires_ms)
@@ -55,7 +44,7 @@ func (s *Store) AcquireLease(ctx context.Context, name string, h store.Holder, n
 				epoch = CASE WHEN l.holder_host = $2 AND l.holder_pid = $3 AND l.holder_instance = $4 AND l.expires_ms > $6
 					THEN l.epoch ELSE l.epoch + 1 END
 			WHERE (l.holder_host = $2 AND l.holder_pid = $3 AND l.holder_instance = $4) OR l.expires_ms <= $6
-			RETURNING epoch`, name, h.Host, h.PID, h.Instance, toMS(exp), toMS(now)).Scan(&epoch)
+			RETURNING epoch`, name, h.Host, h.PID, h.Instance, sqlstore.Millis(exp), sqlstore.Millis(now)).Scan(&epoch)
 		if err == nil {
 			return store.Lease{Name: name, Holder: h, Epoch: epoch, Expires: exp}, nil
 		}
@@ -81,13 +70,13 @@ func (s *Store) AcquireLease(ctx context.Context, name string, h store.Holder, n
 // RenewLease implements store.Leases: one compare-and-set statement on
 // holder, epoch and expiry.
 func (s *Store) RenewLease(ctx context.Context, l store.Lease, now time.Time, ttl time.Duration) (store.Lease, error) {
-	if err := checkLease(l.Name, l.Holder, ttl); err != nil {
+	if err := sqlstore.CheckLease(l.Name, l.Holder, ttl); err != nil {
 		return store.Lease{}, s.wrap(err, "renew lease %q", l.Name)
 	}
-	exp := norm(now.Add(ttl))
+	exp := sqlstore.Norm(now.Add(ttl))
 	tag, err := s.pool.Exec(ctx, `UPDATE leases SET expires_ms = $1
 		WHERE name = $2 AND holder_host = $3 AND holder_pid = $4 AND holder_instance = $5 AND epoch = $6 AND expires_ms > $7`,
-		toMS(exp), l.Name, l.Holder.Host, l.Holder.PID, l.Holder.Instance, l.Epoch, toMS(now))
+		sqlstore.Millis(exp), l.Name, l.Holder.Host, l.Holder.PID, l.Holder.Instance, l.Epoch, sqlstore.Millis(now))
 	if err != nil {
 		return store.Lease{}, s.wrap(err, "renew lease %q", l.Name)
 	}
@@ -118,7 +107,7 @@ func scanLease(r pgx.Row) (store.Lease, error) {
 		return store.Lease{}, err
 	}
 	l.Holder.PID = int(pid)
-	l.Expires = fromMS(ms)
+	l.Expires = sqlstore.Time(ms)
 	if l.Holder.IsZero() {
 		l.Expires = time.Time{}
 	}

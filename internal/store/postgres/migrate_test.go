@@ -12,6 +12,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/store/postgres/pgtest"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 	"github.com/ladderhq/ladder/internal/store/storetest"
 )
 
@@ -36,7 +37,7 @@ func TestMigrationsMatchSQLite(t *testing.T) {
 	if !slices.Equal(pg, lite) {
 		t.Errorf("PostgreSQL migrations %v, SQLite migrations %v: every migration needs both", pg, lite)
 	}
-	if _, err := loadMigrations(migrationFS); err != nil {
+	if _, err := sqlstore.LoadMigrations(migrationFS); err != nil {
 		t.Errorf("loadMigrations: %v", err)
 	}
 }
@@ -65,7 +66,7 @@ func migrationRows(t *testing.T, s *Store) map[int]int64 {
 }
 
 func TestMigrateTwiceIsNoop(t *testing.T) {
-	migs, err := loadMigrations(migrationFS)
+	migs, err := sqlstore.LoadMigrations(migrationFS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +101,7 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 // every Open succeeds and each migration is applied exactly once. Without
 // the advisory lock, two of them race on CREATE TABLE and one fails.
 func TestMigrateConcurrently(t *testing.T) {
-	migs, err := loadMigrations(migrationFS)
+	migs, err := sqlstore.LoadMigrations(migrationFS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,11 +197,11 @@ func TestMigrateFillsAGap(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	v1 := migration{version: 1, name: "0001_a.sql", sql: `CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+	v1 := sqlstore.Migration{Version: 1, Name: "0001_a.sql", SQL: `CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 		CREATE TABLE a (seq SERIAL PRIMARY KEY, x INTEGER); INSERT INTO a (x) VALUES (1);`}
-	v2 := migration{version: 2, name: "0002_b.sql", sql: `INSERT INTO a (x) VALUES (2);`}
-	v3 := migration{version: 3, name: "0003_c.sql", sql: `INSERT INTO a (x) VALUES (3);`}
-	for _, step := range [][]migration{{v1, v3}, {v1, v2, v3}, {v1, v2, v3}} {
+	v2 := sqlstore.Migration{Version: 2, Name: "0002_b.sql", SQL: `INSERT INTO a (x) VALUES (2);`}
+	v3 := sqlstore.Migration{Version: 3, Name: "0003_c.sql", SQL: `INSERT INTO a (x) VALUES (3);`}
+	for _, step := range [][]sqlstore.Migration{{v1, v3}, {v1, v2, v3}, {v1, v2, v3}} {
 		if err := migrate(ctx, pool, step); err != nil {
 			t.Fatalf("migrate %d: %v", len(step), err)
 		}
@@ -221,7 +222,7 @@ func TestMigrateFillsAGap(t *testing.T) {
 	if fmt.Sprint(got) != "[1 3 2]" {
 		t.Errorf("migrations ran as %v, want [1 3 2]: each exactly once, the gap filled last", got)
 	}
-	err = migrate(ctx, pool, []migration{v1, v3})
+	err = migrate(ctx, pool, []sqlstore.Migration{v1, v3})
 	if err == nil || !strings.Contains(err.Error(), "migration 2, which this ladder does not know") {
 		t.Errorf("a binary without migration 2: %v, want a refusal naming it", err)
 	}
@@ -238,7 +239,7 @@ func TestUpgradeKeepsVerdicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	migs, err := loadMigrations(migrationFS)
+	migs, err := sqlstore.LoadMigrations(migrationFS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +252,7 @@ func TestUpgradeKeepsVerdicts(t *testing.T) {
 		}
 	}
 	if err := migrate(ctx, pool, migs); err != nil {
-		t.Fatalf("migrate to %d: %v", migs[len(migs)-1].version, err)
+		t.Fatalf("migrate to %d: %v", migs[len(migs)-1].Version, err)
 	}
 	for id, want := range storetest.LegacyVerdictsWant {
 		var got string

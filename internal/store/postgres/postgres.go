@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -49,7 +50,7 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fail(err)
 	}
-	migs, err := loadMigrations(migrationFS)
+	migs, err := sqlstore.LoadMigrations(migrationFS)
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -83,25 +84,12 @@ func (s *Store) wrap(err error, format string, args ...any) error {
 	return scrub(fmt.Errorf("store: "+format+": %w", append(args, err)...), s.secret)
 }
 
-// toMS is how every time is stored: Unix milliseconds, as in the SQLite
-// store, so both schemas have the same columns.
-func toMS(t time.Time) int64 { return t.UnixMilli() }
-
-// fromMS is the inverse of toMS; stored times always come back in UTC.
-func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-// norm is what a time becomes once stored.
-func norm(t time.Time) time.Time { return fromMS(toMS(t)) }
-
-// now is the current time at storage precision.
-func now() time.Time { return norm(time.Now()) }
-
 // nullMS stores a zero time as NULL.
 func nullMS(t time.Time) *int64 {
 	if t.IsZero() {
 		return nil
 	}
-	ms := toMS(t)
+	ms := sqlstore.Millis(t)
 	return &ms
 }
 
@@ -109,7 +97,7 @@ func fromNullMS(v *int64) time.Time {
 	if v == nil {
 		return time.Time{}
 	}
-	return fromMS(*v)
+	return sqlstore.Time(*v)
 }
 
 // noRows reports whether err says a single-row query found nothing.

@@ -10,20 +10,10 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 const promotionCols = `id, snapshot, from_env, to_env, phase, reason, by_actor, why, created_ms, updated_ms`
-
-// validPromotionPhase reports whether p is one of the phases package store
-// defines.
-func validPromotionPhase(p store.PromotionPhase) bool {
-	switch p {
-	case store.PromotionPending, store.PromotionRunning, store.PromotionSucceeded,
-		store.PromotionFailed, store.PromotionBlocked:
-		return true
-	}
-	return false
-}
 
 // CreatePromotion implements store.Store, with the SQLite store's defaults:
 // zero Created is now, zero Updated is Created, empty Phase is pending.
@@ -31,21 +21,21 @@ func (s *Store) CreatePromotion(ctx context.Context, p store.Promotion) (store.P
 	if p.Phase == "" {
 		p.Phase = store.PromotionPending
 	}
-	if !validPromotionPhase(p.Phase) {
+	if !p.Phase.Known() {
 		return store.Promotion{}, fmt.Errorf("store: create promotion of %s to %s: unknown phase %q", p.Snapshot, p.To, p.Phase)
 	}
 	if p.Created.IsZero() {
 		p.Created = time.Now()
 	}
-	p.Created = norm(p.Created)
+	p.Created = sqlstore.Norm(p.Created)
 	if p.Updated.IsZero() {
 		p.Updated = p.Created
 	}
-	p.Updated = norm(p.Updated)
+	p.Updated = sqlstore.Norm(p.Updated)
 	err := s.pool.QueryRow(ctx, `INSERT INTO promotions
 		(snapshot, from_env, to_env, phase, reason, by_actor, why, created_ms, updated_ms)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		p.Snapshot, p.From, p.To, string(p.Phase), p.Reason, p.By, p.Why, toMS(p.Created), toMS(p.Updated),
+		p.Snapshot, p.From, p.To, string(p.Phase), p.Reason, p.By, p.Why, sqlstore.Millis(p.Created), sqlstore.Millis(p.Updated),
 	).Scan(&p.ID)
 	if err != nil {
 		return store.Promotion{}, s.wrap(err, "create promotion of %s to %s", p.Snapshot, p.To)
@@ -55,7 +45,7 @@ func (s *Store) CreatePromotion(ctx context.Context, p store.Promotion) (store.P
 
 // UpdatePromotion implements store.Store. A zero at is taken as now.
 func (s *Store) UpdatePromotion(ctx context.Context, id int64, phase store.PromotionPhase, reason string, at time.Time) error {
-	if !validPromotionPhase(phase) {
+	if !phase.Known() {
 		return fmt.Errorf("store: update promotion %d: unknown phase %q", id, phase)
 	}
 	if at.IsZero() {
@@ -64,7 +54,7 @@ func (s *Store) UpdatePromotion(ctx context.Context, id int64, phase store.Promo
 	// One atomic check-and-set on the locked row, as in FinishRelease.
 	tag, err := s.pool.Exec(ctx, `UPDATE promotions SET phase = $1, reason = $2, updated_ms = $3
 		WHERE id = $4 AND phase NOT IN ($5, $6, $7)`,
-		string(phase), reason, toMS(at), id,
+		string(phase), reason, sqlstore.Millis(at), id,
 		string(store.PromotionSucceeded), string(store.PromotionFailed), string(store.PromotionBlocked))
 	if err != nil {
 		return s.wrap(err, "update promotion %d", id)
@@ -131,7 +121,7 @@ func scanPromotions(rows pgx.Rows) ([]store.Promotion, error) {
 			return nil, err
 		}
 		p.Phase = store.PromotionPhase(phase)
-		p.Created, p.Updated = fromMS(created), fromMS(updated)
+		p.Created, p.Updated = sqlstore.Time(created), sqlstore.Time(updated)
 		out = append(out, p)
 	}
 	return out, rows.Err()
@@ -148,7 +138,7 @@ func (s *Store) AddGateResult(ctx context.Context, g store.GateResult) error {
 		g.At = time.Now()
 	}
 	_, err := s.pool.Exec(ctx, `INSERT INTO gate_results (promotion, gate, passed, reason, at_ms)
-		VALUES ($1, $2, $3, $4, $5)`, g.Promotion, g.Gate, g.Passed, g.Reason, toMS(g.At))
+		VALUES ($1, $2, $3, $4, $5)`, g.Promotion, g.Gate, g.Passed, g.Reason, sqlstore.Millis(g.At))
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == foreignKeyViolation {
 		return fmt.Errorf("store: add gate result %s of promotion %d: %w", g.Gate, g.Promotion, store.ErrNotFound)
@@ -171,7 +161,7 @@ func (s *Store) GateResults(ctx context.Context, promotion int64) ([]store.GateR
 		if err := rows.Scan(&g.Gate, &g.Passed, &g.Reason, &ms); err != nil {
 			return nil, s.wrap(err, "gate results of promotion %d", promotion)
 		}
-		g.At = fromMS(ms)
+		g.At = sqlstore.Time(ms)
 		out = append(out, g)
 	}
 	if err := rows.Err(); err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints, engine, verdict`
@@ -22,9 +23,9 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 	if r.Started.IsZero() {
 		r.Started = time.Now()
 	}
-	r.Started = norm(r.Started)
+	r.Started = sqlstore.Norm(r.Started)
 	if !r.Finished.IsZero() {
-		r.Finished = norm(r.Finished)
+		r.Finished = sqlstore.Norm(r.Finished)
 	}
 	if r.Phase == "" {
 		r.Phase = store.PhaseProgressing
@@ -35,9 +36,9 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 			return store.Release{}, fmt.Errorf("store: create release of %s to %s/%s: known-good release must be %s, not %s",
 				r.Snapshot, r.Env, r.Site, store.PhaseSucceeded, r.Phase)
 		}
-		ms := toMS(r.Started)
+		ms := sqlstore.Millis(r.Started)
 		if !r.Finished.IsZero() {
-			ms = toMS(r.Finished)
+			ms = sqlstore.Millis(r.Finished)
 		}
 		knownGoodAt = &ms
 	}
@@ -64,7 +65,7 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 			 target, secret_fingerprints, engine)
 			VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE env = $1),
 				$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id, number`,
-			r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
+			r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, sqlstore.Millis(r.Started), nullMS(r.Finished),
 			r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints, r.Engine,
 		).Scan(&r.ID, &r.Number)
 		var pgErr *pgconn.PgError
@@ -126,7 +127,7 @@ func (s *Store) advance(ctx context.Context, id int64, from, to store.Phase, rea
 	}
 	var finished *int64
 	if to.IsTerminal() {
-		ms := toMS(at)
+		ms := sqlstore.Millis(at)
 		finished = &ms
 	}
 	if _, err := tx.Exec(ctx, `UPDATE releases SET phase = $1, reason = $2, finished_ms = COALESCE($3, finished_ms) WHERE id = $4`,
@@ -135,7 +136,7 @@ func (s *Store) advance(ctx context.Context, id int64, from, to store.Phase, rea
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO release_transitions (release_id, seq, from_phase, to_phase, reason, at_ms)
 		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM release_transitions WHERE release_id = $1), $2, $3, $4, $5)`,
-		id, current, string(to), reason, toMS(at)); err != nil {
+		id, current, string(to), reason, sqlstore.Millis(at)); err != nil {
 		return err
 	}
 	return tx.Commit(ctx)
@@ -159,7 +160,7 @@ func (s *Store) ReleaseTransitions(ctx context.Context, id int64) ([]store.Relea
 		if err := rows.Scan(&t.Release, &t.Seq, &from, &to, &t.Reason, &ms); err != nil {
 			return nil, s.wrap(err, "release %d transitions", id)
 		}
-		t.From, t.To, t.At = store.Phase(from), store.Phase(to), fromMS(ms)
+		t.From, t.To, t.At = store.Phase(from), store.Phase(to), sqlstore.Time(ms)
 		out = append(out, t)
 	}
 	return out, s.wrap(rows.Err(), "release %d transitions", id)
@@ -287,7 +288,7 @@ func scanReleases(rows pgx.Rows) ([]store.Release, error) {
 			}
 		}
 		r.Phase = store.Phase(phase)
-		r.Started = fromMS(started)
+		r.Started = sqlstore.Time(started)
 		r.Finished = fromNullMS(finished)
 		out = append(out, r)
 	}
@@ -308,7 +309,7 @@ func (s *Store) MarkKnownGood(ctx context.Context, id int64, at time.Time) error
 	}
 	tag, err := s.pool.Exec(ctx, `UPDATE releases
 		SET known_good = TRUE, known_good_ms = COALESCE(known_good_ms, $1)
-		WHERE id = $2 AND phase = $3`, toMS(at), id, string(store.PhaseSucceeded))
+		WHERE id = $2 AND phase = $3`, sqlstore.Millis(at), id, string(store.PhaseSucceeded))
 	if err != nil {
 		return s.wrap(err, "mark release %d known-good", id)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 // pruneBatch bounds the rows one retention statement deletes, so pruning
@@ -37,7 +38,7 @@ func (s *Store) Prune(ctx context.Context, r store.Retention, now time.Time) (st
 			return out, fmt.Errorf("store: prune: sample bucket %s is shorter than a millisecond", bucket)
 		}
 		// Only whole buckets are folded, so no bucket is folded twice.
-		cut := (toMS(now.Add(-r.RawSamples)) / b) * b
+		cut := (sqlstore.Millis(now.Add(-r.RawSamples)) / b) * b
 		if err := s.fold(ctx, cut, b, &out); err != nil {
 			return out, err
 		}
@@ -55,7 +56,7 @@ func (s *Store) Prune(ctx context.Context, r store.Retention, now time.Time) (st
 		if d.keep <= 0 {
 			continue
 		}
-		n, err := s.deleteOlder(ctx, d.table, d.where, toMS(now.Add(-d.keep)))
+		n, err := s.deleteOlder(ctx, d.table, d.where, sqlstore.Millis(now.Add(-d.keep)))
 		*d.n += n
 		if err != nil {
 			return out, err

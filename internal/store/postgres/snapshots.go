@@ -11,6 +11,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 const snapshotCols = `id, stack, stack_hash, artifacts, revision, created_ms`
@@ -21,7 +22,7 @@ const snapshotCols = `id, stack, stack_hash, artifacts, revision, created_ms`
 func (s *Store) PutSnapshot(ctx context.Context, snap *snapshot.Snapshot) (bool, error) {
 	created := snap.Created
 	if created.IsZero() {
-		created = now()
+		created = sqlstore.Now()
 	}
 	arts, err := json.Marshal(snap.Artifacts)
 	if err != nil {
@@ -32,7 +33,7 @@ func (s *Store) PutSnapshot(ctx context.Context, snap *snapshot.Snapshot) (bool,
 	// it created it.
 	tag, err := s.pool.Exec(ctx, `INSERT INTO snapshots (`+snapshotCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-		snap.ID, snap.Stack, snap.StackHash, string(arts), snap.Revision, toMS(created))
+		snap.ID, snap.Stack, snap.StackHash, string(arts), snap.Revision, sqlstore.Millis(created))
 	if err != nil {
 		return false, s.wrap(err, "put snapshot %s", snapshot.Short(snap.ID))
 	}
@@ -45,25 +46,10 @@ func (s *Store) PutSnapshot(ctx context.Context, snap *snapshot.Snapshot) (bool,
 	if err != nil {
 		return false, s.wrap(err, "put snapshot %s", snapshot.Short(snap.ID))
 	}
-	if !sameIdentity(old, snap) {
+	if !snapshot.SameIdentity(old, snap) {
 		return false, fmt.Errorf("store: put snapshot %s: stored with different content: %w", snapshot.Short(snap.ID), store.ErrConflict)
 	}
 	return false, nil
-}
-
-// sameIdentity reports whether a and b agree on everything a snapshot ID is
-// computed from (see snapshot.ComputeID).
-func sameIdentity(a, b *snapshot.Snapshot) bool {
-	if a.Stack != b.Stack || a.StackHash != b.StackHash || len(a.Artifacts) != len(b.Artifacts) {
-		return false
-	}
-	for name, x := range a.Artifacts {
-		y, ok := b.Artifacts[name]
-		if !ok || x.Digest != y.Digest {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Store) snapshotByID(ctx context.Context, id string) (*snapshot.Snapshot, error) {
@@ -151,7 +137,7 @@ func scanSnapshots(rows pgx.Rows) ([]*snapshot.Snapshot, error) {
 		if err := json.Unmarshal([]byte(arts), &snap.Artifacts); err != nil {
 			return nil, fmt.Errorf("snapshot %s: decode artifacts: %w", snapshot.Short(snap.ID), err)
 		}
-		snap.Created = fromMS(created)
+		snap.Created = sqlstore.Time(created)
 		out = append(out, &snap)
 	}
 	return out, rows.Err()

@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 var _ store.Tokens = (*Store)(nil)
@@ -17,7 +18,7 @@ var _ store.Tokens = (*Store)(nil)
 // one statement which of two tokens of one name is recorded.
 func (s *Store) CreateToken(ctx context.Context, t store.Token) error {
 	tag, err := s.pool.Exec(ctx, `INSERT INTO tokens (`+tokenCols+`)
-		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, tokenArgs(t)...)
+		VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, sqlstore.TokenArgs(t)...)
 	if err != nil {
 		return s.wrap(err, "create token %s", t.Name)
 	}
@@ -40,7 +41,7 @@ func (s *Store) CreateFirstToken(ctx context.Context, t store.Token) error {
 		return s.wrap(err, "create first token %s", t.Name)
 	}
 	tag, err := tx.Exec(ctx, `INSERT INTO tokens (`+tokenCols+`)
-		SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM tokens)`, tokenArgs(t)...)
+		SELECT $1, $2, $3, $4, $5 WHERE NOT EXISTS (SELECT 1 FROM tokens)`, sqlstore.TokenArgs(t)...)
 	if err != nil {
 		return s.wrap(err, "create first token %s", t.Name)
 	}
@@ -52,18 +53,6 @@ func (s *Store) CreateFirstToken(ctx context.Context, t store.Token) error {
 
 const tokenCols = `name, hash, grants, created_ms, expires_ms`
 
-// tokenArgs are t's values in tokenCols order; a zero Created is now.
-func tokenArgs(t store.Token) []any {
-	if t.Created.IsZero() {
-		t.Created = now()
-	}
-	var exp int64
-	if !t.Expires.IsZero() {
-		exp = toMS(t.Expires)
-	}
-	return []any{t.Name, t.Hash, strings.Join(t.Grants, ","), toMS(t.Created), exp}
-}
-
 func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
 	var t store.Token
 	var grants string
@@ -74,9 +63,9 @@ func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
 	if grants != "" {
 		t.Grants = strings.Split(grants, ",")
 	}
-	t.Created = fromMS(created)
+	t.Created = sqlstore.Time(created)
 	if exp != 0 {
-		t.Expires = fromMS(exp)
+		t.Expires = sqlstore.Time(exp)
 	}
 	return t, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 const eventCols = `id, time_ms, kind, env, site, snapshot, service, message, attrs`
@@ -23,7 +24,7 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) (store.Event, er
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	e.Time = norm(e.Time)
+	e.Time = sqlstore.Norm(e.Time)
 	// Empty attrs are stored as NULL and read back as nil.
 	var attrs sql.NullString
 	if len(e.Attrs) > 0 {
@@ -38,7 +39,7 @@ func (s *Store) AppendEvent(ctx context.Context, e store.Event) (store.Event, er
 	err := s.w.QueryRowContext(ctx, `INSERT INTO events
 		(time_ms, kind, env, site, snapshot, service, message, attrs)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		toMS(e.Time), string(e.Kind), e.Env, e.Site, e.Snapshot, e.Service, e.Message, attrs,
+		sqlstore.Millis(e.Time), string(e.Kind), e.Env, e.Site, e.Snapshot, e.Service, e.Message, attrs,
 	).Scan(&e.ID)
 	if err != nil {
 		return store.Event{}, fmt.Errorf("store: append event %s: %w", e.Kind, err)
@@ -94,7 +95,7 @@ func scanEvents(rows *sql.Rows) ([]store.Event, error) {
 		if err := rows.Scan(&e.ID, &ms, &kind, &e.Env, &e.Site, &e.Snapshot, &e.Service, &e.Message, &attrs); err != nil {
 			return nil, err
 		}
-		e.Time = fromMS(ms)
+		e.Time = sqlstore.Time(ms)
 		e.Kind = store.EventKind(kind)
 		if attrs.Valid {
 			if err := json.Unmarshal([]byte(attrs.String), &e.Attrs); err != nil {

@@ -8,13 +8,14 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 // PutGrant implements store.Store.
 func (s *Store) PutGrant(ctx context.Context, g store.Grant) error {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO deploy_grants (hash, env, snapshot, purpose, issued_ms, expires_ms, used_ms)
 		VALUES ($1, $2, $3, $4, $5, $6, 0) ON CONFLICT (hash) DO NOTHING`,
-		g.Hash, g.Env, g.Snapshot, g.Purpose, toMS(g.Issued), toMS(g.Expires))
+		g.Hash, g.Env, g.Snapshot, g.Purpose, sqlstore.Millis(g.Issued), sqlstore.Millis(g.Expires))
 	if err != nil {
 		return fmt.Errorf("store: put grant for %s on %s: %w", g.Snapshot, g.Env, err)
 	}
@@ -30,7 +31,7 @@ func (s *Store) PutGrant(ctx context.Context, g store.Grant) error {
 func (s *Store) UseGrant(ctx context.Context, hash, env, snapshot string, now time.Time) (store.Grant, error) {
 	res, err := s.w.ExecContext(ctx, `UPDATE deploy_grants SET used_ms = $5
 		WHERE hash = $1 AND env = $2 AND snapshot = $3 AND used_ms = 0 AND expires_ms > $4`,
-		hash, env, snapshot, toMS(now), max(toMS(now), 1))
+		hash, env, snapshot, sqlstore.Millis(now), max(sqlstore.Millis(now), 1))
 	if err != nil {
 		return store.Grant{}, fmt.Errorf("store: use grant for %s on %s: %w", snapshot, env, err)
 	}
@@ -48,9 +49,9 @@ func (s *Store) UseGrant(ctx context.Context, hash, env, snapshot string, now ti
 	if err != nil {
 		return store.Grant{}, fmt.Errorf("store: use grant for %s on %s: %w", snapshot, env, err)
 	}
-	g.Issued, g.Expires = fromMS(issued), fromMS(expires)
+	g.Issued, g.Expires = sqlstore.Time(issued), sqlstore.Time(expires)
 	if used != 0 {
-		g.Used = fromMS(used)
+		g.Used = sqlstore.Time(used)
 	}
 	if n == 0 {
 		return g, fmt.Errorf("store: grant for snapshot %s on %s is used or expired: %w", snapshot, env, store.ErrConflict)
@@ -61,7 +62,7 @@ func (s *Store) UseGrant(ctx context.Context, hash, env, snapshot string, now ti
 // TrustKey implements store.Store.
 func (s *Store) TrustKey(ctx context.Context, k store.TrustedKey) (bool, error) {
 	res, err := s.w.ExecContext(ctx, `INSERT INTO trusted_keys (fingerprint, pem, added_ms, added_by)
-		VALUES ($1, $2, $3, $4) ON CONFLICT (fingerprint) DO NOTHING`, k.Fingerprint, k.PEM, toMS(k.Added), k.AddedBy)
+		VALUES ($1, $2, $3, $4) ON CONFLICT (fingerprint) DO NOTHING`, k.Fingerprint, k.PEM, sqlstore.Millis(k.Added), k.AddedBy)
 	if err != nil {
 		return false, fmt.Errorf("store: trust key %s: %w", k.Fingerprint, err)
 	}
@@ -85,7 +86,7 @@ func (s *Store) TrustKey(ctx context.Context, k store.TrustedKey) (bool, error) 
 // RevokeKey implements store.Store.
 func (s *Store) RevokeKey(ctx context.Context, fingerprint, by string, at time.Time) error {
 	res, err := s.w.ExecContext(ctx, `UPDATE trusted_keys SET revoked_ms = $2, revoked_by = $3
-		WHERE fingerprint = $1 AND revoked_ms = 0`, fingerprint, max(toMS(at), 1), by)
+		WHERE fingerprint = $1 AND revoked_ms = 0`, fingerprint, max(sqlstore.Millis(at), 1), by)
 	if err != nil {
 		return fmt.Errorf("store: revoke key %s: %w", fingerprint, err)
 	}
@@ -120,9 +121,9 @@ func (s *Store) TrustedKeys(ctx context.Context) ([]store.TrustedKey, error) {
 		if err := rows.Scan(&k.Fingerprint, &k.PEM, &added, &k.AddedBy, &revoked, &k.RevokedBy); err != nil {
 			return nil, fmt.Errorf("store: trusted keys: %w", err)
 		}
-		k.Added = fromMS(added)
+		k.Added = sqlstore.Time(added)
 		if revoked != 0 {
-			k.Revoked = fromMS(revoked)
+			k.Revoked = sqlstore.Time(revoked)
 		}
 		out = append(out, k)
 	}
@@ -136,7 +137,7 @@ func (s *Store) TrustedKeys(ctx context.Context) ([]store.TrustedKey, error) {
 func (s *Store) PinPolicy(ctx context.Context, p store.PinnedPolicy) error {
 	if _, err := s.w.ExecContext(ctx, `INSERT INTO pinned_policies (env, policy, pinned_ms, by_actor) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (env) DO UPDATE SET policy = excluded.policy, pinned_ms = excluded.pinned_ms, by_actor = excluded.by_actor`,
-		p.Env, p.Policy, toMS(p.Pinned), p.By); err != nil {
+		p.Env, p.Policy, sqlstore.Millis(p.Pinned), p.By); err != nil {
 		return fmt.Errorf("store: pin policy of %s: %w", p.Env, err)
 	}
 	return nil
@@ -153,6 +154,6 @@ func (s *Store) PinnedPolicy(ctx context.Context, env string) (store.PinnedPolic
 	if err != nil {
 		return p, fmt.Errorf("store: pinned policy of %s: %w", env, err)
 	}
-	p.Pinned = fromMS(ms)
+	p.Pinned = sqlstore.Time(ms)
 	return p, nil
 }

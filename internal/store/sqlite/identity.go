@@ -2,9 +2,7 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +14,7 @@ import (
 	sqlite3 "modernc.org/sqlite"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 // IdentityFile is the name of the file, beside the database, that records
@@ -117,12 +116,6 @@ func writeIdentity(dbPath string, id identity) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-func newStoreID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 // damaged reports whether err is SQLite saying the file is not a
 // database or is malformed.
 func damaged(err error) bool {
@@ -203,7 +196,7 @@ func checkIdentity(ctx context.Context, w *sql.DB, path string, rec *identity, e
 // ensureIdentity gives a migrated database its identity (keeping the one
 // it has) and records it beside the file.
 func (s *Store) ensureIdentity(ctx context.Context, rec *identity) error {
-	if _, err := s.w.DB.ExecContext(ctx, `INSERT INTO store_meta (key, value) VALUES ('id', $1) ON CONFLICT (key) DO NOTHING`, newStoreID()); err != nil {
+	if _, err := s.w.DB.ExecContext(ctx, `INSERT INTO store_meta (key, value) VALUES ('id', $1) ON CONFLICT (key) DO NOTHING`, sqlstore.NewStoreID()); err != nil {
 		return fmt.Errorf("record store identity: %w", err)
 	}
 	id, err := metaID(ctx, s.w.DB)

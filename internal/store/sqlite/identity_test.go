@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 // withRelease opens a store at a new path, records one release and closes
@@ -254,7 +255,7 @@ func TestBackupBeforeUpgrade(t *testing.T) {
 	}
 
 	// A database at schema version 1 with a release in it.
-	migs, err := loadMigrations(migrationFS)
+	migs, err := sqlstore.LoadMigrations(migrationFS)
 	if err != nil {
 		t.Fatal(err)
 	}

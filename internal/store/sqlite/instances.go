@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 const instanceCols = `env, site, service, slot, snapshot, digest, config, pid, port, owner, started_ms`
@@ -20,7 +21,7 @@ func (s *Store) PutInstance(ctx context.Context, in store.Instance) error {
 			pid = excluded.pid, port = excluded.port, owner = excluded.owner,
 			started_ms = excluded.started_ms`,
 		in.Env, in.Site, in.Service, in.Slot, in.Snapshot, in.Digest, in.Config,
-		in.PID, in.Port, in.Owner, toMS(in.Started))
+		in.PID, in.Port, in.Owner, sqlstore.Millis(in.Started))
 	if err != nil {
 		return fmt.Errorf("store: put instance %s/%s %s[%s]: %w", in.Env, in.Site, in.Service, in.Slot, err)
 	}
@@ -59,7 +60,7 @@ func (s *Store) ListInstances(ctx context.Context, env, site string) ([]store.In
 			&in.Config, &in.PID, &in.Port, &in.Owner, &started); err != nil {
 			return nil, fmt.Errorf("store: list instances %s/%s: %w", env, site, err)
 		}
-		in.Started = fromMS(started)
+		in.Started = sqlstore.Time(started)
 		out = append(out, in)
 	}
 	if err := rows.Err(); err != nil {
@@ -93,7 +94,7 @@ func (s *Store) AppendSamples(ctx context.Context, samples []store.Sample) (err 
 	}
 	defer stmt.Close()
 	for _, x := range samples {
-		if _, err := stmt.ExecContext(ctx, toMS(x.Time), x.Env, x.Site, x.Snapshot, x.Service,
+		if _, err := stmt.ExecContext(ctx, sqlstore.Millis(x.Time), x.Env, x.Site, x.Snapshot, x.Service,
 			x.RequestRate, x.ErrorRate, x.P50, x.P95, x.Span.Milliseconds()); err != nil {
 			return err
 		}
@@ -111,7 +112,7 @@ func (s *Store) ListSamples(ctx context.Context, f store.SampleFilter) ([]store.
 	q.eq("snapshot", f.Snapshot)
 	q.eq("service", f.Service)
 	if !f.Since.IsZero() {
-		q.where("time_ms >=", toMS(f.Since))
+		q.where("time_ms >=", sqlstore.Millis(f.Since))
 	}
 	rows, err := s.r.QueryContext(ctx, `SELECT time_ms, env, site, snapshot, service,
 		request_rate, error_rate, p50, p95, span_ms FROM samples`+
@@ -139,7 +140,7 @@ func scanSamples(rows *sql.Rows) ([]store.Sample, error) {
 			&x.RequestRate, &x.ErrorRate, &x.P50, &x.P95, &span); err != nil {
 			return nil, err
 		}
-		x.Time = fromMS(ms)
+		x.Time = sqlstore.Time(ms)
 		x.Span = time.Duration(span) * time.Millisecond
 		out = append(out, x)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 // AddApproval implements store.Store. A zero At is set to now. The unique
@@ -18,7 +19,7 @@ func (s *Store) AddApproval(ctx context.Context, a store.Approval) error {
 	}
 	res, err := s.w.ExecContext(ctx, `INSERT INTO approvals (snapshot, env, by_actor, comment, at_ms)
 		VALUES ($1, $2, $3, $4, $5) ON CONFLICT (snapshot, env, by_actor) DO NOTHING`,
-		a.Snapshot, a.Env, a.By, a.Comment, toMS(a.At))
+		a.Snapshot, a.Env, a.By, a.Comment, sqlstore.Millis(a.At))
 	if err != nil {
 		return fmt.Errorf("store: add approval of %s for %s by %s: %w", a.Snapshot, a.Env, a.By, err)
 	}
@@ -49,7 +50,7 @@ func (s *Store) Approvals(ctx context.Context, snapshot, env string) ([]store.Ap
 		if err := rows.Scan(&a.By, &a.Comment, &ms); err != nil {
 			return nil, fmt.Errorf("store: approvals of %s for %s: %w", snapshot, env, err)
 		}
-		a.At = fromMS(ms)
+		a.At = sqlstore.Time(ms)
 		out = append(out, a)
 	}
 	if err := rows.Err(); err != nil {
@@ -65,7 +66,7 @@ func (s *Store) RecordJob(ctx context.Context, j store.JobRun) error {
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO job_runs (env, site, job, snapshot, digest, outcome, at_ms)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		j.Env, j.Site, j.Job, j.Snapshot, j.Digest, j.Outcome, toMS(j.At))
+		j.Env, j.Site, j.Job, j.Snapshot, j.Digest, j.Outcome, sqlstore.Millis(j.At))
 	if err != nil {
 		return fmt.Errorf("store: record job %s on %s/%s: %w", j.Job, j.Env, j.Site, err)
 	}
@@ -92,7 +93,7 @@ func (s *Store) ListJobs(ctx context.Context, env string, limit int) ([]store.Jo
 		if err := rows.Scan(&j.Env, &j.Site, &j.Job, &j.Snapshot, &j.Digest, &j.Outcome, &ms); err != nil {
 			return nil, fmt.Errorf("store: list jobs of %q: %w", env, err)
 		}
-		j.At = fromMS(ms)
+		j.At = sqlstore.Time(ms)
 		out = append(out, j)
 	}
 	if err := rows.Err(); err != nil {
@@ -109,11 +110,11 @@ func (s *Store) Audit(ctx context.Context, e store.AuditEntry) (store.AuditEntry
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
-	e.Time = norm(e.Time)
+	e.Time = sqlstore.Norm(e.Time)
 	err := s.w.QueryRowContext(ctx, `INSERT INTO audit
 		(time_ms, actor, action, env, site, snapshot, outcome, detail)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-		toMS(e.Time), e.Actor, e.Action, e.Env, e.Site, e.Snapshot, e.Outcome, e.Detail,
+		sqlstore.Millis(e.Time), e.Actor, e.Action, e.Env, e.Site, e.Snapshot, e.Outcome, e.Detail,
 	).Scan(&e.ID)
 	if err != nil {
 		return store.AuditEntry{}, fmt.Errorf("store: audit %s by %s: %w", e.Action, e.Actor, err)
@@ -156,7 +157,7 @@ func scanAudit(rows *sql.Rows) ([]store.AuditEntry, error) {
 			&e.Outcome, &e.Detail); err != nil {
 			return nil, err
 		}
-		e.Time = fromMS(ms)
+		e.Time = sqlstore.Time(ms)
 		out = append(out, e)
 	}
 	return out, rows.Err()

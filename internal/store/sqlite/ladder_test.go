@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 	"github.com/ladderhq/ladder/internal/store/storetest"
 )
 
@@ -230,20 +231,20 @@ func TestUpgradeFrom0001(t *testing.T) {
 		t.Fatalf("Open of a version 1 database: %v", err)
 	}
 	defer s.Close()
-	if v, err := schemaVersion(ctx, s.w.DB); err != nil || v != migs[len(migs)-1].version {
-		t.Errorf("schema version %d (%v), want %d", v, err, migs[len(migs)-1].version)
+	if v, err := schemaVersion(ctx, s.w.DB); err != nil || v != migs[len(migs)-1].Version {
+		t.Errorf("schema version %d (%v), want %d", v, err, migs[len(migs)-1].Version)
 	}
 	if applied, err := appliedVersions(ctx, s.w.DB); err != nil || len(applied) != len(migs) {
 		t.Errorf("applied migrations %v (%v), want all %d", applied, err, len(migs))
 	}
 	// 0004 numbers the releases already recorded per environment.
 	want := store.Release{ID: 1, Number: 1, Env: "prod", Site: "eu-1", Snapshot: "abcd", Phase: store.PhaseSucceeded,
-		Owner: "host:1", Started: fromMS(1000), Finished: fromMS(2000)}
+		Owner: "host:1", Started: sqlstore.Time(1000), Finished: sqlstore.Time(2000)}
 	got, err := s.GetRelease(ctx, 1)
 	if err != nil || !reflect.DeepEqual(got, want) {
 		t.Errorf("GetRelease after upgrade: %+v (%v), want %+v", got, err, want)
 	}
-	if err := s.MarkKnownGood(ctx, 1, fromMS(3000)); err != nil {
+	if err := s.MarkKnownGood(ctx, 1, sqlstore.Time(3000)); err != nil {
 		t.Fatalf("MarkKnownGood: %v", err)
 	}
 	want.KnownGood = true
@@ -311,9 +312,9 @@ func TestUpgradeKeepsVerdicts(t *testing.T) {
 // openAtVersion makes a database migrated to the first n migrations only
 // (an older ladder's), and returns every migration, its path and the
 // database, open with one connection.
-func openAtVersion(t *testing.T, n int) ([]migration, string, *sql.DB) {
+func openAtVersion(t *testing.T, n int) ([]sqlstore.Migration, string, *sql.DB) {
 	t.Helper()
-	migs, err := loadMigrations(migrationFS)
+	migs, err := sqlstore.LoadMigrations(migrationFS)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,21 +8,10 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 var _ store.Leases = (*Store)(nil)
-
-func checkLease(name string, h store.Holder, ttl time.Duration) error {
-	switch {
-	case name == "":
-		return errors.New("lease name must not be empty")
-	case h.Instance == "" || h.Host == "":
-		return errors.New("lease holder must name a host and an instance")
-	case ttl <= 0:
-		return fmt.Errorf("lease duration %s must be positive", ttl)
-	}
-	return nil
-}
 
 // AcquireLease implements store.Leases.
 //
@@ -36,7 +25,7 @@ func (s *Store) AcquireLease(ctx context.Context, name string, h store.Holder, n
 			err = fmt.Errorf("store: acquire lease %q for %s: %w", name, h, err)
 		}
 	}()
-	if err := checkLease(name, h, ttl); err != nil {
+	if err := sqlstore.CheckLease(name, h, ttl); err != nil {
 		return store.Lease{}, err
 	}
 	tx, err := s.w.BeginTx(ctx, nil)
@@ -59,12 +48,12 @@ func (s *Store) AcquireLease(ctx context.Context, name string, h store.Holder, n
 			epoch = cur.Epoch + 1
 		}
 	}
-	l = store.Lease{Name: name, Holder: h, Epoch: epoch, Expires: norm(now.Add(ttl))}
+	l = store.Lease{Name: name, Holder: h, Epoch: epoch, Expires: sqlstore.Norm(now.Add(ttl))}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO leases (name, holder_host, holder_pid, holder_instance, epoch, expires_ms)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (name) DO UPDATE SET holder_host = excluded.holder_host, holder_pid = excluded.holder_pid,
 			holder_instance = excluded.holder_instance, epoch = excluded.epoch, expires_ms = excluded.expires_ms`,
-		name, h.Host, h.PID, h.Instance, epoch, toMS(l.Expires)); err != nil {
+		name, h.Host, h.PID, h.Instance, epoch, sqlstore.Millis(l.Expires)); err != nil {
 		return store.Lease{}, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -76,13 +65,13 @@ func (s *Store) AcquireLease(ctx context.Context, name string, h store.Holder, n
 // RenewLease implements store.Leases: one compare-and-set statement on
 // holder, epoch and expiry.
 func (s *Store) RenewLease(ctx context.Context, l store.Lease, now time.Time, ttl time.Duration) (store.Lease, error) {
-	if err := checkLease(l.Name, l.Holder, ttl); err != nil {
+	if err := sqlstore.CheckLease(l.Name, l.Holder, ttl); err != nil {
 		return store.Lease{}, fmt.Errorf("store: renew lease %q: %w", l.Name, err)
 	}
-	exp := norm(now.Add(ttl))
+	exp := sqlstore.Norm(now.Add(ttl))
 	res, err := s.w.ExecContext(ctx, `UPDATE leases SET expires_ms = $1
 		WHERE name = $2 AND holder_host = $3 AND holder_pid = $4 AND holder_instance = $5 AND epoch = $6 AND expires_ms > $7`,
-		toMS(exp), l.Name, l.Holder.Host, l.Holder.PID, l.Holder.Instance, l.Epoch, toMS(now))
+		sqlstore.Millis(exp), l.Name, l.Holder.Host, l.Holder.PID, l.Holder.Instance, l.Epoch, sqlstore.Millis(now))
 	if err != nil {
 		return store.Lease{}, fmt.Errorf("store: renew lease %q: %w", l.Name, err)
 	}
@@ -160,7 +149,7 @@ func scanLease(r rowScanner) (store.Lease, error) {
 	if err := r.Scan(&l.Name, &l.Holder.Host, &l.Holder.PID, &l.Holder.Instance, &l.Epoch, &ms); err != nil {
 		return store.Lease{}, err
 	}
-	l.Expires = fromMS(ms)
+	l.Expires = sqlstore.Time(ms)
 	if l.Holder.IsZero() {
 		l.Expires = time.Time{}
 	}

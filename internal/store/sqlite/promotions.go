@@ -8,20 +8,10 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 const promotionCols = `id, snapshot, from_env, to_env, phase, reason, by_actor, why, created_ms, updated_ms`
-
-// validPromotionPhase reports whether p is one of the phases ladder.go
-// defines; anything else would be a row no caller could interpret.
-func validPromotionPhase(p store.PromotionPhase) bool {
-	switch p {
-	case store.PromotionPending, store.PromotionRunning, store.PromotionSucceeded,
-		store.PromotionFailed, store.PromotionBlocked:
-		return true
-	}
-	return false
-}
 
 // CreatePromotion implements store.Store. A zero Created is set to now, a
 // zero Updated to Created and an empty Phase to PromotionPending; a phase
@@ -30,21 +20,21 @@ func (s *Store) CreatePromotion(ctx context.Context, p store.Promotion) (store.P
 	if p.Phase == "" {
 		p.Phase = store.PromotionPending
 	}
-	if !validPromotionPhase(p.Phase) {
+	if !p.Phase.Known() {
 		return store.Promotion{}, fmt.Errorf("store: create promotion of %s to %s: unknown phase %q", p.Snapshot, p.To, p.Phase)
 	}
 	if p.Created.IsZero() {
 		p.Created = time.Now()
 	}
-	p.Created = norm(p.Created)
+	p.Created = sqlstore.Norm(p.Created)
 	if p.Updated.IsZero() {
 		p.Updated = p.Created
 	}
-	p.Updated = norm(p.Updated)
+	p.Updated = sqlstore.Norm(p.Updated)
 	err := s.w.QueryRowContext(ctx, `INSERT INTO promotions
 		(snapshot, from_env, to_env, phase, reason, by_actor, why, created_ms, updated_ms)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id`,
-		p.Snapshot, p.From, p.To, string(p.Phase), p.Reason, p.By, p.Why, toMS(p.Created), toMS(p.Updated),
+		p.Snapshot, p.From, p.To, string(p.Phase), p.Reason, p.By, p.Why, sqlstore.Millis(p.Created), sqlstore.Millis(p.Updated),
 	).Scan(&p.ID)
 	if err != nil {
 		return store.Promotion{}, fmt.Errorf("store: create promotion of %s to %s: %w", p.Snapshot, p.To, err)
@@ -56,7 +46,7 @@ func (s *Store) CreatePromotion(ctx context.Context, p store.Promotion) (store.P
 // phase ladder does not define is refused. Moving a promotion to the phase
 // it is already in (with a new reason) is allowed until it is terminal.
 func (s *Store) UpdatePromotion(ctx context.Context, id int64, phase store.PromotionPhase, reason string, at time.Time) error {
-	if !validPromotionPhase(phase) {
+	if !phase.Known() {
 		return fmt.Errorf("store: update promotion %d: unknown phase %q", id, phase)
 	}
 	if at.IsZero() {
@@ -66,7 +56,7 @@ func (s *Store) UpdatePromotion(ctx context.Context, id int64, phase store.Promo
 	// finishing the same promotion, one wins and the other sees zero rows.
 	res, err := s.w.ExecContext(ctx, `UPDATE promotions SET phase = $1, reason = $2, updated_ms = $3
 		WHERE id = $4 AND phase NOT IN ($5, $6, $7)`,
-		string(phase), reason, toMS(at), id,
+		string(phase), reason, sqlstore.Millis(at), id,
 		string(store.PromotionSucceeded), string(store.PromotionFailed), string(store.PromotionBlocked))
 	if err != nil {
 		return fmt.Errorf("store: update promotion %d: %w", id, err)
@@ -140,7 +130,7 @@ func scanPromotions(rows *sql.Rows) ([]store.Promotion, error) {
 			return nil, err
 		}
 		p.Phase = store.PromotionPhase(phase)
-		p.Created, p.Updated = fromMS(created), fromMS(updated)
+		p.Created, p.Updated = sqlstore.Time(created), sqlstore.Time(updated)
 		out = append(out, p)
 	}
 	return out, rows.Err()
@@ -155,7 +145,7 @@ func (s *Store) AddGateResult(ctx context.Context, g store.GateResult) error {
 		g.At = time.Now()
 	}
 	_, err := s.w.ExecContext(ctx, `INSERT INTO gate_results (promotion, gate, passed, reason, at_ms)
-		VALUES ($1, $2, $3, $4, $5)`, g.Promotion, g.Gate, g.Passed, g.Reason, toMS(g.At))
+		VALUES ($1, $2, $3, $4, $5)`, g.Promotion, g.Gate, g.Passed, g.Reason, sqlstore.Millis(g.At))
 	if err == nil {
 		return nil
 	}
@@ -180,7 +170,7 @@ func (s *Store) GateResults(ctx context.Context, promotion int64) ([]store.GateR
 		if err := rows.Scan(&g.Gate, &g.Passed, &g.Reason, &ms); err != nil {
 			return nil, fmt.Errorf("store: gate results of promotion %d: %w", promotion, err)
 		}
-		g.At = fromMS(ms)
+		g.At = sqlstore.Time(ms)
 		out = append(out, g)
 	}
 	if err := rows.Err(); err != nil {

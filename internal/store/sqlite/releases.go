@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 const releaseCols = `id, number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, by_actor, target, secret_fingerprints, engine, verdict`
@@ -21,9 +22,9 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 	if r.Started.IsZero() {
 		r.Started = time.Now()
 	}
-	r.Started = norm(r.Started)
+	r.Started = sqlstore.Norm(r.Started)
 	if !r.Finished.IsZero() {
-		r.Finished = norm(r.Finished)
+		r.Finished = sqlstore.Norm(r.Finished)
 	}
 	if r.Phase == "" {
 		r.Phase = store.PhaseProgressing
@@ -36,9 +37,9 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 			return store.Release{}, fmt.Errorf("store: create release of %s to %s/%s: known-good release must be %s, not %s",
 				r.Snapshot, r.Env, r.Site, store.PhaseSucceeded, r.Phase)
 		}
-		knownGoodAt = toMS(r.Started)
+		knownGoodAt = sqlstore.Millis(r.Started)
 		if !r.Finished.IsZero() {
-			knownGoodAt = toMS(r.Finished)
+			knownGoodAt = sqlstore.Millis(r.Finished)
 		}
 	}
 	var fingerprints sql.NullString
@@ -60,7 +61,7 @@ func (s *Store) CreateRelease(ctx context.Context, r store.Release) (store.Relea
 		(number, env, site, snapshot, phase, reason, owner, started_ms, finished_ms, known_good, known_good_ms, by_actor, target, secret_fingerprints, engine)
 		VALUES ((SELECT COALESCE(MAX(number), 0) + 1 FROM releases WHERE env = $1),
 			$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id, number`,
-		r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, toMS(r.Started), nullMS(r.Finished),
+		r.Env, r.Site, r.Snapshot, string(r.Phase), r.Reason, r.Owner, sqlstore.Millis(r.Started), nullMS(r.Finished),
 		r.KnownGood, knownGoodAt, r.By, r.Target, fingerprints, r.Engine,
 	).Scan(&r.ID, &r.Number)
 	if err != nil {
@@ -119,7 +120,7 @@ func (s *Store) advance(ctx context.Context, id int64, from, to store.Phase, rea
 	}
 	var finished any
 	if to.IsTerminal() {
-		finished = toMS(at)
+		finished = sqlstore.Millis(at)
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE releases SET phase = $1, reason = $2, finished_ms = COALESCE($3, finished_ms) WHERE id = $4`,
 		string(to), reason, finished, id); err != nil {
@@ -127,7 +128,7 @@ func (s *Store) advance(ctx context.Context, id int64, from, to store.Phase, rea
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO release_transitions (release_id, seq, from_phase, to_phase, reason, at_ms)
 		VALUES ($1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM release_transitions WHERE release_id = $1), $2, $3, $4, $5)`,
-		id, current, string(to), reason, toMS(at)); err != nil {
+		id, current, string(to), reason, sqlstore.Millis(at)); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -155,7 +156,7 @@ func (s *Store) ReleaseTransitions(ctx context.Context, id int64) ([]store.Relea
 		if err := rows.Scan(&t.Release, &t.Seq, &from, &to, &t.Reason, &ms); err != nil {
 			return nil, fmt.Errorf("store: release %d transitions: %w", id, err)
 		}
-		t.From, t.To, t.At = store.Phase(from), store.Phase(to), fromMS(ms)
+		t.From, t.To, t.At = store.Phase(from), store.Phase(to), sqlstore.Time(ms)
 		out = append(out, t)
 	}
 	return out, rows.Err()
@@ -285,7 +286,7 @@ func scanReleases(rows *sql.Rows) ([]store.Release, error) {
 			}
 		}
 		r.Phase = store.Phase(phase)
-		r.Started = fromMS(started)
+		r.Started = sqlstore.Time(started)
 		r.Finished = fromNullMS(finished)
 		out = append(out, r)
 	}
@@ -325,7 +326,7 @@ func (s *Store) MarkKnownGood(ctx context.Context, id int64, at time.Time) (err 
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE releases
 		SET known_good = TRUE, known_good_ms = COALESCE(known_good_ms, $1)
-		WHERE id = $2`, toMS(at), id); err != nil {
+		WHERE id = $2`, sqlstore.Millis(at), id); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 const snapshotCols = `id, stack, stack_hash, artifacts, revision, created_ms`
@@ -24,7 +25,7 @@ const snapshotCols = `id, stack, stack_hash, artifacts, revision, created_ms`
 func (s *Store) PutSnapshot(ctx context.Context, snap *snapshot.Snapshot) (bool, error) {
 	created := snap.Created
 	if created.IsZero() {
-		created = now()
+		created = sqlstore.Now()
 	}
 	arts, err := json.Marshal(snap.Artifacts)
 	if err != nil {
@@ -35,7 +36,7 @@ func (s *Store) PutSnapshot(ctx context.Context, snap *snapshot.Snapshot) (bool,
 	// see created=true.
 	res, err := s.w.ExecContext(ctx, `INSERT INTO snapshots (`+snapshotCols+`)
 		VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING`,
-		snap.ID, snap.Stack, snap.StackHash, string(arts), snap.Revision, toMS(created))
+		snap.ID, snap.Stack, snap.StackHash, string(arts), snap.Revision, sqlstore.Millis(created))
 	if err != nil {
 		return false, fmt.Errorf("store: put snapshot %s: %w", snapshot.Short(snap.ID), err)
 	}
@@ -53,25 +54,10 @@ func (s *Store) PutSnapshot(ctx context.Context, snap *snapshot.Snapshot) (bool,
 	if err != nil {
 		return false, fmt.Errorf("store: put snapshot %s: %w", snapshot.Short(snap.ID), err)
 	}
-	if !sameIdentity(old, snap) {
+	if !snapshot.SameIdentity(old, snap) {
 		return false, fmt.Errorf("store: put snapshot %s: stored with different content: %w", snapshot.Short(snap.ID), store.ErrConflict)
 	}
 	return false, nil
-}
-
-// sameIdentity reports whether a and b agree on everything a snapshot ID is
-// computed from (see snapshot.ComputeID).
-func sameIdentity(a, b *snapshot.Snapshot) bool {
-	if a.Stack != b.Stack || a.StackHash != b.StackHash || len(a.Artifacts) != len(b.Artifacts) {
-		return false
-	}
-	for name, x := range a.Artifacts {
-		y, ok := b.Artifacts[name]
-		if !ok || x.Digest != y.Digest || x.Image != y.Image {
-			return false
-		}
-	}
-	return true
 }
 
 func (s *Store) snapshotByID(ctx context.Context, id string) (*snapshot.Snapshot, error) {
@@ -162,7 +148,7 @@ func scanSnapshots(rows *sql.Rows) ([]*snapshot.Snapshot, error) {
 		if err := json.Unmarshal([]byte(arts), &snap.Artifacts); err != nil {
 			return nil, fmt.Errorf("snapshot %s: decode artifacts: %w", snapshot.Short(snap.ID), err)
 		}
-		snap.Created = fromMS(created)
+		snap.Created = sqlstore.Time(created)
 		out = append(out, &snap)
 	}
 	return out, rows.Err()

@@ -16,6 +16,7 @@ import (
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -111,7 +112,7 @@ func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	migs, err := loadMigrations(migrationFS)
+	migs, err := sqlstore.LoadMigrations(migrationFS)
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -228,34 +229,20 @@ func (s *Store) Close() error {
 	return errors.Join(s.r.Close(), s.w.Close())
 }
 
-// toMS is how every time is stored: Unix milliseconds, so the column is a
-// plain integer on both SQLite and PostgreSQL and compares correctly.
-func toMS(t time.Time) int64 { return t.UnixMilli() }
-
-// fromMS is the inverse of toMS; stored times always come back in UTC.
-func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
-
-// norm is what a time becomes once stored, so methods can return records
-// exactly as a later read will see them.
-func norm(t time.Time) time.Time { return fromMS(toMS(t)) }
-
-// now is the current time at storage precision.
-func now() time.Time { return norm(time.Now()) }
-
 // nullMS stores a zero time as NULL (for optional times such as a release's
 // finish).
 func nullMS(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return toMS(t)
+	return sqlstore.Millis(t)
 }
 
 func fromNullMS(v sql.NullInt64) time.Time {
 	if !v.Valid {
 		return time.Time{}
 	}
-	return fromMS(v.Int64)
+	return sqlstore.Time(v.Int64)
 }
 
 // query collects the WHERE clause and LIMIT of a filtered list. It numbers

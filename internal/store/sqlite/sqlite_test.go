@@ -11,11 +11,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"testing/fstest"
 	"time"
 
 	"github.com/ladderhq/ladder/internal/snapshot"
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 	"github.com/ladderhq/ladder/internal/store/storetest"
 )
 
@@ -102,7 +102,7 @@ func migrationRows(t *testing.T, s *Store) map[int]int64 {
 }
 
 func TestMigrateTwiceIsNoop(t *testing.T) {
-	migs, err := loadMigrations(migrationFS)
+	migs, err := sqlstore.LoadMigrations(migrationFS)
 	if err != nil {
 		t.Fatalf("loadMigrations: %v", err)
 	}
@@ -140,8 +140,8 @@ func TestMigrateTwiceIsNoop(t *testing.T) {
 // TestMigrateAppliesOnlyNew upgrades a database across a made-up history.
 func TestMigrateAppliesOnlyNew(t *testing.T) {
 	ctx := t.Context()
-	v1 := migration{version: 1, name: "0001_a.sql", sql: `CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);`}
-	v2 := migration{version: 2, name: "0002_b.sql", sql: `CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (2);`}
+	v1 := sqlstore.Migration{Version: 1, Name: "0001_a.sql", SQL: `CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);`}
+	v2 := sqlstore.Migration{Version: 2, Name: "0002_b.sql", SQL: `CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (2);`}
 	// A fresh file, opened without Open so that only these migrations run.
 	fresh, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "raw.db"), true))
 	if err != nil {
@@ -149,7 +149,7 @@ func TestMigrateAppliesOnlyNew(t *testing.T) {
 	}
 	defer fresh.Close()
 	fresh.SetMaxOpenConns(1)
-	for _, step := range [][]migration{{v1}, {v1}, {v1, v2}, {v1, v2}} {
+	for _, step := range [][]sqlstore.Migration{{v1}, {v1}, {v1, v2}, {v1, v2}} {
 		if err := migrate(ctx, fresh, step); err != nil {
 			t.Fatalf("migrate %d: %v", len(step), err)
 		}
@@ -163,8 +163,8 @@ func TestMigrateAppliesOnlyNew(t *testing.T) {
 	}
 
 	// A failing migration leaves the previous version intact.
-	bad := migration{version: 3, name: "0003_bad.sql", sql: `CREATE TABLE c (z INTEGER); SELECT * FROM nowhere;`}
-	if err := migrate(ctx, fresh, []migration{v1, v2, bad}); err == nil || !strings.Contains(err.Error(), "0003_bad.sql") {
+	bad := sqlstore.Migration{Version: 3, Name: "0003_bad.sql", SQL: `CREATE TABLE c (z INTEGER); SELECT * FROM nowhere;`}
+	if err := migrate(ctx, fresh, []sqlstore.Migration{v1, v2, bad}); err == nil || !strings.Contains(err.Error(), "0003_bad.sql") {
 		t.Errorf("bad migration: error = %v, want one naming 0003_bad.sql", err)
 	}
 	if v, _ := schemaVersion(ctx, fresh); v != 2 {
@@ -187,11 +187,11 @@ func TestMigrateFillsGaps(t *testing.T) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	step := func(v int) migration {
-		return migration{version: v, name: fmt.Sprintf("%04d_m.sql", v), sql: fmt.Sprintf(`INSERT INTO log (v) VALUES (%d);`, v)}
+	step := func(v int) sqlstore.Migration {
+		return sqlstore.Migration{Version: v, Name: fmt.Sprintf("%04d_m.sql", v), SQL: fmt.Sprintf(`INSERT INTO log (v) VALUES (%d);`, v)}
 	}
-	first := migration{version: 1, name: "0001_log.sql", sql: `CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER);`}
-	for _, migs := range [][]migration{
+	first := sqlstore.Migration{Version: 1, Name: "0001_log.sql", SQL: `CREATE TABLE log (seq INTEGER PRIMARY KEY AUTOINCREMENT, v INTEGER);`}
+	for _, migs := range [][]sqlstore.Migration{
 		{first, step(2), step(7)},
 		{first, step(2), step(5), step(6), step(7)},
 		{first, step(2), step(5), step(6), step(7)},
@@ -216,7 +216,7 @@ func TestMigrateFillsGaps(t *testing.T) {
 	if fmt.Sprint(got) != "[2 7 5 6]" {
 		t.Errorf("applied %v, want [2 7 5 6]: each missing migration once, in order, the late ones after", got)
 	}
-	err = migrate(ctx, db, []migration{first, step(2), step(6), step(7)})
+	err = migrate(ctx, db, []sqlstore.Migration{first, step(2), step(6), step(7)})
 	if err == nil || !strings.Contains(err.Error(), "database schema has migration 5, which this ladder does not know") {
 		t.Errorf("migrate without 5 on a database that has it: error = %v", err)
 	}
@@ -224,8 +224,8 @@ func TestMigrateFillsGaps(t *testing.T) {
 
 func TestNewerSchemaRefused(t *testing.T) {
 	s, path := openTemp(t)
-	migs, _ := loadMigrations(migrationFS)
-	known := migs[len(migs)-1].version
+	migs, _ := sqlstore.LoadMigrations(migrationFS)
+	known := migs[len(migs)-1].Version
 	if _, err := s.w.ExecContext(t.Context(), `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, 0)`, known+41); err != nil {
 		t.Fatal(err)
 	}
@@ -234,38 +234,6 @@ func TestNewerSchemaRefused(t *testing.T) {
 	want := fmt.Sprintf("database schema version %d is newer than this ladder supports (%d); upgrade ladder", known+41, known)
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("Open of a newer database: error = %v, want it to contain %q", err, want)
-	}
-}
-
-func TestLoadMigrations(t *testing.T) {
-	file := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
-	good := fstest.MapFS{
-		"migrations/0002_b.sql": file("B"),
-		"migrations/0001_a.sql": file("A"),
-		"migrations/README":     file("ignored"),
-	}
-	migs, err := loadMigrations(good)
-	if err != nil || len(migs) != 2 || migs[0].sql != "A" || migs[1].version != 2 {
-		t.Errorf("loadMigrations: %+v, %v", migs, err)
-	}
-	// Numbers picked side by side leave gaps: they load, in order.
-	gap := fstest.MapFS{
-		"migrations/0006_f.sql": file("F"),
-		"migrations/0001_a.sql": file("A"),
-		"migrations/0004_d.sql": file("D"),
-	}
-	if migs, err := loadMigrations(gap); err != nil || len(migs) != 3 || migs[1].version != 4 || migs[2].version != 6 {
-		t.Errorf("loadMigrations with gaps: %+v, %v", migs, err)
-	}
-	for name, fsys := range map[string]fstest.MapFS{
-		"repeat":   {"migrations/0001_a.sql": file(""), "migrations/0001_b.sql": file("")},
-		"repeat2":  {"migrations/0001_a.sql": file(""), "migrations/0003_b.sql": file(""), "migrations/003_c.sql": file("")},
-		"bad name": {"migrations/init.sql": file("")},
-		"zero":     {"migrations/0000_z.sql": file("")},
-	} {
-		if _, err := loadMigrations(fsys); err == nil {
-			t.Errorf("loadMigrations %s: no error", name)
-		}
 	}
 }
 
@@ -460,25 +428,25 @@ func TestConcurrentFirstOpen(t *testing.T) {
 // lacks a recorded migration refuses the database.
 func TestMigrateFillsAGap(t *testing.T) {
 	ctx := t.Context()
-	v1 := migration{version: 1, name: "0001_a.sql", sql: `CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);`}
-	v2 := migration{version: 2, name: "0002_b.sql", sql: `CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (2);`}
-	v3 := migration{version: 3, name: "0003_c.sql", sql: `CREATE TABLE c (z INTEGER); INSERT INTO a VALUES (3);`}
+	v1 := sqlstore.Migration{Version: 1, Name: "0001_a.sql", SQL: `CREATE TABLE a (x INTEGER); INSERT INTO a VALUES (1);`}
+	v2 := sqlstore.Migration{Version: 2, Name: "0002_b.sql", SQL: `CREATE TABLE b (y INTEGER); INSERT INTO a VALUES (2);`}
+	v3 := sqlstore.Migration{Version: 3, Name: "0003_c.sql", SQL: `CREATE TABLE c (z INTEGER); INSERT INTO a VALUES (3);`}
 	fresh, err := sql.Open("sqlite", dsn(filepath.Join(t.TempDir(), "raw.db"), true))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fresh.Close()
 	fresh.SetMaxOpenConns(1)
-	if err := migrate(ctx, fresh, []migration{v1, v3}); err != nil {
+	if err := migrate(ctx, fresh, []sqlstore.Migration{v1, v3}); err != nil {
 		t.Fatalf("migrate 1, 3: %v", err)
 	}
-	if pending, _, err := pendingIfAny(ctx, fresh, []migration{v1, v2, v3}); err != nil || !pending {
+	if pending, _, err := pendingIfAny(ctx, fresh, []sqlstore.Migration{v1, v2, v3}); err != nil || !pending {
 		t.Errorf("pendingIfAny with 2 missing = %v, %v; want true", pending, err)
 	}
-	if err := migrate(ctx, fresh, []migration{v1, v2, v3}); err != nil {
+	if err := migrate(ctx, fresh, []sqlstore.Migration{v1, v2, v3}); err != nil {
 		t.Fatalf("migrate 1, 2, 3: %v", err)
 	}
-	if err := migrate(ctx, fresh, []migration{v1, v2, v3}); err != nil {
+	if err := migrate(ctx, fresh, []sqlstore.Migration{v1, v2, v3}); err != nil {
 		t.Fatalf("migrate again: %v", err)
 	}
 	var got []int
@@ -497,10 +465,10 @@ func TestMigrateFillsAGap(t *testing.T) {
 	if fmt.Sprint(got) != "[1 3 2]" {
 		t.Errorf("migrations ran as %v, want [1 3 2]: each exactly once, the gap filled last", got)
 	}
-	if pending, _, err := pendingIfAny(ctx, fresh, []migration{v1, v2, v3}); err != nil || pending {
+	if pending, _, err := pendingIfAny(ctx, fresh, []sqlstore.Migration{v1, v2, v3}); err != nil || pending {
 		t.Errorf("pendingIfAny when current = %v, %v; want false", pending, err)
 	}
-	err = migrate(ctx, fresh, []migration{v1, v3})
+	err = migrate(ctx, fresh, []sqlstore.Migration{v1, v3})
 	if err == nil || !strings.Contains(err.Error(), "migration 2, which this ladder does not know") {
 		t.Errorf("a binary without migration 2: %v, want a refusal naming it", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ladderhq/ladder/internal/store"
+	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
 
 var _ store.Tokens = (*Store)(nil)
@@ -29,7 +30,7 @@ func (s *Store) CreateFirstToken(ctx context.Context, t store.Token) error {
 // insertToken runs an INSERT of t that records nothing when its condition
 // fails, which is ErrConflict (taken says why).
 func (s *Store) insertToken(ctx context.Context, t store.Token, what, taken, query string) error {
-	res, err := s.w.ExecContext(ctx, query, tokenArgs(t)...)
+	res, err := s.w.ExecContext(ctx, query, sqlstore.TokenArgs(t)...)
 	if err != nil {
 		return fmt.Errorf("store: %s %s: %w", what, t.Name, err)
 	}
@@ -45,18 +46,6 @@ func (s *Store) insertToken(ctx context.Context, t store.Token, what, taken, que
 
 const tokenCols = `name, hash, grants, created_ms, expires_ms`
 
-// tokenArgs are t's values in tokenCols order; a zero Created is now.
-func tokenArgs(t store.Token) []any {
-	if t.Created.IsZero() {
-		t.Created = now()
-	}
-	var exp int64
-	if !t.Expires.IsZero() {
-		exp = toMS(t.Expires)
-	}
-	return []any{t.Name, t.Hash, strings.Join(t.Grants, ","), toMS(t.Created), exp}
-}
-
 func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
 	var t store.Token
 	var grants string
@@ -67,9 +56,9 @@ func scanToken(sc interface{ Scan(...any) error }) (store.Token, error) {
 	if grants != "" {
 		t.Grants = strings.Split(grants, ",")
 	}
-	t.Created = fromMS(created)
+	t.Created = sqlstore.Time(created)
 	if exp != 0 {
-		t.Expires = fromMS(exp)
+		t.Expires = sqlstore.Time(exp)
 	}
 	return t, nil
 }

@@ -145,6 +145,11 @@ func testSnapshotConflict(t *testing.T, s store.Store) {
 			x.Artifacts["db"] = snapshot.Artifact{Service: "db", Digest: digest("db")}
 		}},
 		{"MissingArtifact", func(x *snapshot.Snapshot) { delete(x.Artifacts, "api") }},
+		{"PinnedImage", func(x *snapshot.Snapshot) {
+			a := x.Artifacts["web"]
+			a.Image = "registry.example/web@" + a.Digest
+			x.Artifacts["web"] = a
+		}},
 	}
 	for _, tc := range cases {
 		x := clone(orig)
