@@ -54,7 +54,7 @@ func TestFieldsValidateAndUp(t *testing.T) {
 	if res.code != 0 || !strings.Contains(res.stderr, warn) || !strings.Contains(res.stderr, "services.users.read_only") {
 		t.Fatalf("validate --target process: %s", res)
 	}
-	if !strings.Contains(res.stdout, "with 1 services") || !strings.Contains(res.stdout, "not running, their profiles are inactive (--profile or COMPOSE_PROFILES): debug (debug)") {
+	if !strings.Contains(res.stdout, "with 1 service;") || !strings.Contains(res.stdout, "not running, their profiles are inactive (--profile or COMPOSE_PROFILES): debug (debug)") {
 		t.Errorf("inactive profile not reported: %s", res)
 	}
 	if res := p.run("validate", "--target", "compose"); res.code != 0 || strings.Contains(res.stderr, "cap_add") {

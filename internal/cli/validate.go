@@ -88,7 +88,7 @@ targets checked are --target, else those the environments run on.`,
 					}
 				}
 			}
-			fmt.Fprintf(a.Out, "ok: stack %s with %d services; environments %v\n", p.Stack.Name, len(p.Stack.Compose.Services), envNames(p))
+			fmt.Fprintf(a.Out, "ok: stack %s with %s; environments %v\n", p.Stack.Name, plural(len(p.Stack.Compose.Services), "service"), envNames(p))
 			if note := p.Stack.InactiveNote(); note != "" {
 				fmt.Fprintln(a.Out, note)
 			}
