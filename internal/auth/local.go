@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/ladderhq/ladder/internal/atomicfile"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -104,17 +105,7 @@ func EnsureLocalToken(ctx context.Context, st store.Tokens, stateDir string) err
 	if err != nil {
 		return fmt.Errorf("creating the local admin token: %w", err)
 	}
-	tmp := path + ".tmp"
-	_ = os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, werr := f.WriteString(secret + "\n")
-	if err := errors.Join(werr, f.Close()); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, []byte(secret+"\n"), 0o600)
 }
 
 // checkMode refuses a token file others can read: its secret is an

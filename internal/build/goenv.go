@@ -316,21 +316,3 @@ func armVariant(goarch, goarm string) string {
 	}
 	return "v" + goarm[:1]
 }
-
-// writeFileAtomic writes data to path through a temp file and a rename, so
-// readers (and other ladder processes) never see a partial file.
-func writeFileAtomic(path string, data []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
-}

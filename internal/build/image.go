@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/ladderhq/ladder/internal/atomicfile"
 	"github.com/ladderhq/ladder/internal/store"
 )
 
@@ -291,7 +292,7 @@ func (b *Builder) writeImage(img v1.Image, annotate func(digest string) map[stri
 	}
 	// layout's own index writer truncates in place; a crash there would
 	// lose every image, so the index is replaced atomically instead.
-	if err := writeFileAtomic(filepath.Join(b.opts.Dir, "index.json"), raw); err != nil {
+	if err := atomicfile.Write(filepath.Join(b.opts.Dir, "index.json"), raw, 0o600); err != nil {
 		return "", err
 	}
 	b.index.mu.Lock()

@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
+	"github.com/ladderhq/ladder/internal/atomicfile"
 	"github.com/ladderhq/ladder/internal/snapshot"
 )
 
@@ -217,7 +218,7 @@ func (b *Builder) share(engineID string, raw []byte, m v1.Manifest) {
 	if err := os.MkdirAll(filepath.Dir(entry), 0o700); err != nil {
 		return
 	}
-	if err := writeFileAtomic(entry, raw); err != nil {
+	if err := atomicfile.WriteCache(entry, raw, 0o600); err != nil {
 		b.opts.logger().Warn("not sharing the engine's image copy", "shared", b.opts.Shared, "err", err)
 		return
 	}
@@ -239,7 +240,7 @@ func (b *Builder) pruneShared(now time.Time) {
 	if fi, err := os.Stat(stamp); err == nil && now.Sub(fi.ModTime()) < sharedPruneEvery {
 		return
 	}
-	if err := writeFileAtomic(stamp, nil); err != nil || os.Chtimes(stamp, now, now) != nil {
+	if err := atomicfile.WriteCache(stamp, nil, 0o600); err != nil || os.Chtimes(stamp, now, now) != nil {
 		return
 	}
 	blobs := filepath.Join(b.opts.Shared, "blobs", "sha256")

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"os"
 	"sync"
+
+	"github.com/ladderhq/ladder/internal/atomicfile"
 )
 
 // cacheVersion changes when the stat cache's format or meaning does; a file
@@ -176,7 +178,7 @@ func (c *statCache) save() error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(c.path, b); err != nil {
+	if err := atomicfile.WriteCache(c.path, b, 0o600); err != nil {
 		return err
 	}
 	c.dirty = false

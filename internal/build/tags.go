@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/ladderhq/ladder/internal/atomicfile"
 )
 
 // tagRecord remembers, per pinned tag (by its artifact inputs), the digest
@@ -59,5 +61,5 @@ func (t *tagRecord) save() error {
 	if err := os.MkdirAll(filepath.Dir(t.path), 0o755); err != nil {
 		return err
 	}
-	return writeFileAtomic(t.path, raw)
+	return atomicfile.Write(t.path, raw, 0o600)
 }

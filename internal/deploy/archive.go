@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/ladderhq/ladder/internal/atomicfile"
 	"github.com/ladderhq/ladder/internal/snapshot"
 )
 
@@ -35,11 +36,7 @@ func ImportStack(stateDir, hash string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, 0o644)
 }
 
 // DropStack removes an imported archive that did not check out.

@@ -10,6 +10,7 @@ import (
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
 
+	"github.com/ladderhq/ladder/internal/atomicfile"
 	"github.com/ladderhq/ladder/internal/snapshot"
 )
 
@@ -55,7 +56,10 @@ func Write(dir, digest string, bom *cdx.BOM) error {
 	if err := Encode(bom, &buf); err != nil {
 		return fmt.Errorf("sbom for image %s: %w", snapshot.Short(digest), err)
 	}
-	if err := writeFileAtomic(path, buf.Bytes()); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("sbom for image %s: %w", snapshot.Short(digest), err)
+	}
+	if err := atomicfile.Write(path, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("sbom for image %s: %w", snapshot.Short(digest), err)
 	}
 	return nil
@@ -78,36 +82,4 @@ func Read(dir, digest string) (*cdx.BOM, error) {
 		return nil, fmt.Errorf("sbom for image %s: %s: %w", snapshot.Short(digest), path, err)
 	}
 	return bom, nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path, syncs it
-// and renames it into place, so readers never see a partial SBOM.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/ladderhq/ladder/internal/atomicfile"
 )
 
 // FingerprintKeyFile is the name, in the state directory, of the key
@@ -46,7 +48,7 @@ func OpenFingerprinter(stateDir string, create bool) (*Fingerprinter, error) {
 		}
 		// Exclusive: of two processes making the key at once, one wins
 		// and both then use its key.
-		if err := writeFileExclusive(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
+		if err := atomicfile.Create(path, []byte(hex.EncodeToString(key)+"\n"), 0o600); err != nil && !errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("fingerprint key: %w", err)
 		}
 		b, err = os.ReadFile(path)

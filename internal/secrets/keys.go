@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"filippo.io/age"
+
+	"github.com/ladderhq/ladder/internal/atomicfile"
 )
 
 // MissingKeyError is returned when an environment's private key is needed
@@ -106,7 +108,7 @@ func (s *Store) generateKey(env string) (*identity, error) {
 	}
 	text := fmt.Sprintf("# ladder key of environment %s, created %s\n# public key: %s\n%s\n",
 		env, time.Now().UTC().Format(time.RFC3339), k.Recipient(), k)
-	err = writeFileExclusive(path, []byte(text), 0o600)
+	err = atomicfile.Create(path, []byte(text), 0o600)
 	if errors.Is(err, fs.ErrExist) {
 		return s.identity(env)
 	}

@@ -16,6 +16,8 @@ import (
 	"unicode/utf8"
 
 	"filippo.io/age"
+
+	"github.com/ladderhq/ladder/internal/atomicfile"
 )
 
 // SecretsDir is the directory, relative to the project, that holds the
@@ -99,7 +101,7 @@ func (s *Store) InitEnv(env string) (recipient string, err error) {
 	if err := os.MkdirAll(filepath.Dir(pubPath), 0o755); err != nil {
 		return "", fmt.Errorf("secrets: %w", err)
 	}
-	if err := writeFileAtomic(pubPath, []byte(recipient+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(pubPath, []byte(recipient+"\n"), 0o644); err != nil {
 		return "", err
 	}
 	return recipient, nil
@@ -234,10 +236,10 @@ func (s *Store) update(env string, change func(map[string]string) error) error {
 	if list != "" {
 		list += "\n"
 	}
-	if err := writeFileAtomic(s.path(env, ".age"), ct.Bytes(), 0o644); err != nil {
+	if err := atomicfile.Write(s.path(env, ".age"), ct.Bytes(), 0o644); err != nil {
 		return err
 	}
-	return writeFileAtomic(s.path(env, ".names"), []byte(list), 0o644)
+	return atomicfile.Write(s.path(env, ".names"), []byte(list), 0o644)
 }
 
 // load decrypts env's values; a missing ENV.age means no values.
@@ -295,72 +297,4 @@ func checkName(name string) error {
 		return fmt.Errorf("secrets: invalid secret name %q: must match %s, like DB_PASSWORD", name, nameRe)
 	}
 	return nil
-}
-
-// writeFileAtomic replaces path with data: readers see the old or the new
-// content, never a part.
-func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := writeTemp(path, data, perm)
-	if err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("secrets: %w", err)
-	}
-	return nil
-}
-
-// writeFileExclusive creates path with data, atomically, failing with an
-// error wrapping fs.ErrExist when path exists.
-func writeFileExclusive(path string, data []byte, perm fs.FileMode) error {
-	tmp, err := writeTemp(path, data, perm)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	err = os.Link(tmp, path)
-	if err == nil || errors.Is(err, fs.ErrExist) {
-		return err
-	}
-	// No hard links on this file system: exclusive create instead.
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if serr := f.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(path)
-	}
-	return err
-}
-
-// writeTemp writes data to a new temporary file next to path and returns its
-// name.
-func writeTemp(path string, data []byte, perm fs.FileMode) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return "", fmt.Errorf("secrets: %w", err)
-	}
-	_, err = f.Write(data)
-	if cerr := f.Chmod(perm); err == nil {
-		err = cerr
-	}
-	if serr := f.Sync(); err == nil {
-		err = serr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(f.Name())
-		return "", fmt.Errorf("secrets: writing %s: %w", path, err)
-	}
-	return f.Name(), nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sigstore/sigstore/pkg/signature"
 
+	"github.com/ladderhq/ladder/internal/atomicfile"
 	"github.com/ladderhq/ladder/internal/snapshot"
 )
 
@@ -34,7 +35,11 @@ func SaveSignature(dir string, sig *Signature) error {
 	if err != nil {
 		return fmt.Errorf("saving signature of snapshot %s: %w", snapshot.Short(sig.Snapshot), err)
 	}
-	if err := writeFileAtomic(SignaturePath(dir, sig.Snapshot), append(b, '\n')); err != nil {
+	path := SignaturePath(dir, sig.Snapshot)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("saving signature of snapshot %s: %w", snapshot.Short(sig.Snapshot), err)
+	}
+	if err := atomicfile.Write(path, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("saving signature of snapshot %s: %w", snapshot.Short(sig.Snapshot), err)
 	}
 	return nil
@@ -80,36 +85,4 @@ func VerifyStored(dir string, s *snapshot.Snapshot, verifier signature.Verifier)
 		return nil, err
 	}
 	return sig, nil
-}
-
-// writeFileAtomic writes data to a temporary file next to path, syncs it
-// and renames it into place.
-func writeFileAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), path)
 }

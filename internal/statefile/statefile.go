@@ -6,6 +6,8 @@ package statefile
 import (
 	"encoding/json"
 	"os"
+
+	"github.com/ladderhq/ladder/internal/atomicfile"
 )
 
 // Write writes v as indented JSON to path, through a temporary file
@@ -15,11 +17,7 @@ func Write(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o644)
 }
 
 // Read decodes the JSON file at path.

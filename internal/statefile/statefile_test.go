@@ -28,8 +28,8 @@ func TestWriteReadRemove(t *testing.T) {
 	if err != nil || got != (info{Holder: "b", PID: 2}) {
 		t.Fatalf("Read = %+v, %v", got, err)
 	}
-	if _, err := os.Stat(path + ".tmp"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("the temporary file is left: %v", err)
+	if left, _ := os.ReadDir(filepath.Dir(path)); len(left) != 1 {
+		t.Errorf("the directory holds %d files, want engine.json alone", len(left))
 	}
 	// Someone else's file stays; one's own goes.
 	RemoveIfOwned(path, func(i info) bool { return i.Holder == "a" })

@@ -13,6 +13,7 @@ import (
 
 	sqlite3 "modernc.org/sqlite"
 
+	"github.com/ladderhq/ladder/internal/atomicfile"
 	"github.com/ladderhq/ladder/internal/store"
 	"github.com/ladderhq/ladder/internal/store/sqlstore"
 )
@@ -100,20 +101,7 @@ func writeIdentity(dbPath string, id identity) error {
 	if err != nil {
 		return err
 	}
-	path := identityPath(dbPath)
-	tmp, err := os.CreateTemp(filepath.Dir(path), IdentityFile+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(append(b, '\n')); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.Write(identityPath(dbPath), append(b, '\n'), 0o600)
 }
 
 // damaged reports whether err is SQLite saying the file is not a

@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
+	"github.com/ladderhq/ladder/internal/atomicfile"
 	"github.com/ladderhq/ladder/internal/build"
 	"github.com/ladderhq/ladder/internal/drift"
 	"github.com/ladderhq/ladder/internal/plan"
@@ -375,9 +376,5 @@ func (t *Target) writeComposeFile(d *render.Desired) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, b, 0o600)
 }
