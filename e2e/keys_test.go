@@ -34,6 +34,18 @@ func TestSigningKeyPasswords(t *testing.T) {
 	if res := p.run("keys", "generate"); res.code != 0 {
 		t.Fatalf("keys generate: %s", res)
 	}
+	// A second generate leaves the pair as it was.
+	priv := filepath.Join(p.dir, ".ladder", "keys", "signing.key")
+	before, err := os.ReadFile(priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := p.run("keys", "generate"); res.code != 2 || !strings.Contains(res.stderr, "exists: ladder does not overwrite signing keys") {
+		t.Fatalf("keys generate over a pair: %s", res)
+	}
+	if after, err := os.ReadFile(priv); err != nil || string(after) != string(before) {
+		t.Fatalf("keys generate over a pair changed the private key (%v)", err)
+	}
 
 	// ladder up without the password: the snapshot runs unsigned, and the
 	// warning says why.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ladderhq/ladder/internal/atomicfile"
 	"github.com/ladderhq/ladder/internal/deploy"
 	"github.com/ladderhq/ladder/internal/sbom"
 	"github.com/ladderhq/ladder/internal/sign"
@@ -65,11 +66,21 @@ with it. --no-password makes a key with an empty password, for tests.`,
 			if err := os.MkdirAll(filepath.Dir(ws.privateKeyPath()), 0o700); err != nil {
 				return err
 			}
-			if err := os.WriteFile(ws.privateKeyPath(), priv, 0o600); err != nil {
+			// Each key is created, never replaced: of two generates at
+			// once, one makes the pair and the other is refused. A pair
+			// is made whole or not at all.
+			exists := func(p string, err error) error {
+				if errors.Is(err, fs.ErrExist) {
+					return exitf(ExitConfig, "%s exists: ladder does not overwrite signing keys", p)
+				}
 				return err
 			}
-			if err := os.WriteFile(ws.publicKeyPath(), pub, 0o644); err != nil {
-				return err
+			if err := atomicfile.Create(ws.privateKeyPath(), priv, 0o600); err != nil {
+				return exists(ws.privateKeyPath(), err)
+			}
+			if err := atomicfile.Create(ws.publicKeyPath(), pub, 0o644); err != nil {
+				os.Remove(ws.privateKeyPath())
+				return exists(ws.publicKeyPath(), err)
 			}
 			fmt.Fprintf(a.Out, "public key  %s (commit it)\nprivate key %s (keep it secret)\n", ws.publicKeyPath(), ws.privateKeyPath())
 			if keys, err := ws.store.TrustedKeys(cmd.Context()); err == nil && len(keys) > 0 {
