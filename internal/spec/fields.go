@@ -530,7 +530,7 @@ func checkFieldValues(file string, root *yaml.Node) Diagnostics {
 		if v, p := scalar("platform"); v != nil && !ownPlatform(v.Value) {
 			ds = append(ds, at(file, v, p, "not supported by ladder: platform "+v.Value+": ladder builds and runs for this machine's own platform"))
 		}
-		if v, p := scalar("build.privileged"); v != nil && v.Value != "false" {
+		if v, p := scalar("build.privileged"); v != nil && !strings.EqualFold(v.Value, "false") {
 			ds = append(ds, at(file, v, p, "not supported by ladder: privileged builds are not supported"))
 		}
 		if v, p := scalar("deploy.mode"); v != nil && v.Value != "replicated" {

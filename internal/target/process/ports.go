@@ -11,10 +11,11 @@ import (
 // withInternalPorts returns d with, for each service, a port (on a free
 // loopback front) for every port it serves only to the other services of
 // the site: its expose: entries and each "service:port" another service's
-// environment names (by the service's name or one of its aliases). On a Compose network a service with no ports: is
-// reached by name on any port; here every address another service may
-// dial needs a front to be rewritten to, and the service is told its
-// private port in PORT. d itself is not changed.
+// environment names (by the service's name or one of its aliases). On a
+// Compose network a service with no ports: is reached by name on any
+// port; here every address another service may dial needs a front to be
+// rewritten to, and the service is told its private port in PORT. d
+// itself is not changed.
 func withInternalPorts(d *render.Desired) *render.Desired {
 	want := map[string][]int{}
 	add := func(svc string, port int) {
