@@ -273,6 +273,31 @@ func TestBuildKitOfEngine(t *testing.T) {
 	}
 }
 
+// A Dockerfile the engine's BuildKit cannot parse fails with a hint that
+// names the way to a current BuildKit. (An engine whose BuildKit parses
+// both builds them, which this test then checks instead.)
+func TestBuildKitOfEngineSyntaxHint(t *testing.T) {
+	cli := engine(t)
+	for name, df := range map[string]string{
+		"heredoc":   "FROM scratch\nCOPY <<EOF /note\nnote\nEOF\n",
+		"copy link": "FROM scratch\nCOPY --link config.txt /config.txt\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			src := dockerFixture(t)
+			writeFile(t, filepath.Join(src, "Dockerfile"), df)
+			h := dockerHarness(t, cli, "", nil)
+			_, _, err := h.Build(t.Context(), dockerStack(src, map[string]string{"app": "Dockerfile"}))
+			if err == nil {
+				t.Logf("the engine's BuildKit builds %s", name)
+				return
+			}
+			if !strings.Contains(err.Error(), "set LADDER_BUILDKIT_HOST to a current buildkitd") {
+				t.Fatalf("error without the hint: %v", err)
+			}
+		})
+	}
+}
+
 // With a BuildKit at an address, a FROM scratch + COPY image has the same
 // digest wherever it is built: file times and owners are fixed.
 func TestBuildKitReproducible(t *testing.T) {

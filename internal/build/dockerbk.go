@@ -169,7 +169,7 @@ func (b *Builder) buildBuildKit(ctx context.Context, s *session, j *job, inputs 
 		if ctx.Err() != nil {
 			return fail("docker build: %w", ctx.Err())
 		}
-		return fail("docker build failed (%s): %w", bk, err)
+		return fail("docker build failed (%s): %w%s", bk, err, syntaxHint(bk.Kind(), err))
 	}
 	var out v1.Image
 	var size int64
@@ -308,4 +308,17 @@ func contextName(ref string) string {
 		return ref
 	}
 	return strings.TrimSuffix(reference.FamiliarString(named), ":latest")
+}
+
+// syntaxHint says what to do when the engine's BuildKit cannot parse a
+// Dockerfile: an engine older than Docker 23 embeds a BuildKit whose
+// Dockerfile parser predates heredocs and COPY --link, and a
+// `# syntax=` line would need a registry to pull a newer one from.
+func syntaxHint(kind string, err error) string {
+	msg := err.Error()
+	if kind != buildkit.KindEngine || !(strings.Contains(msg, "dockerfile parse error") || strings.Contains(msg, "Unknown flag")) {
+		return ""
+	}
+	return "\n(the Docker engine's BuildKit may predate this Dockerfile syntax, such as heredocs or COPY --link: " +
+		"set LADDER_BUILDKIT_HOST to a current buildkitd; see the README, \"Dockerfiles and BuildKit\")"
 }
