@@ -67,8 +67,8 @@ pulls it and runs the very same digests.`,
 			if made.Created {
 				state = "new"
 			}
-			fmt.Fprintf(a.Out, "snapshot %s (%s, %d services built, %d unchanged, build %s, %s)\n", made.Snapshot.ID, state,
-				len(made.Report.Built), len(made.Report.Cached), round(made.Report.BuildTime), signedWord(signed))
+			fmt.Fprintf(a.Out, "snapshot %s (%s, %s built, %d unchanged, build %s, %s)\n", made.Snapshot.ID, state,
+				plural(len(made.Report.Built), "service"), len(made.Report.Cached), round(made.Report.BuildTime), signedWord(signed))
 			return nil
 		},
 	}

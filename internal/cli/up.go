@@ -229,7 +229,7 @@ func (a *app) runUp(ctx context.Context, o upOptions) error {
 	if o.snapshot != "" {
 		out.printf("snapshot %s (%d services, deployed as it is: nothing built)\n", snapshot.Short(snap.ID), len(snap.Artifacts))
 	} else {
-		out.printf("snapshot %s (%s, %d services built, %d unchanged%s, build %s)\n", snapshot.Short(snap.ID), state, len(made.Report.Built), len(made.Report.Cached), pulled, round(made.Report.BuildTime))
+		out.printf("snapshot %s (%s, %s built, %d unchanged%s, build %s)\n", snapshot.Short(snap.ID), state, plural(len(made.Report.Built), "service"), len(made.Report.Cached), pulled, round(made.Report.BuildTime))
 	}
 
 	if env.Registry != nil {
