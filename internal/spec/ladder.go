@@ -172,11 +172,14 @@ func (doc *ladderDoc) check(services []string) Diagnostics {
 		}
 		seen := map[string]int{}
 		for i, s := range e.Sites {
-			loc := doc.locate(append(base, "sites", strconv.Itoa(i))...)
+			entry := doc.locate(append(base, "sites", strconv.Itoa(i))...)
+			loc := entry
 			if nl := doc.locate(append(base, "sites", strconv.Itoa(i), "name")...); nl.Found == len(base)+3 {
 				loc = nl
 			}
 			switch {
+			case notMapping(entry, len(base)+2):
+				// Decoding has said what is wrong with it.
 			case s.Name == "":
 				add(loc, false, "site name is required")
 			case !dnsLabel.MatchString(s.Name):
@@ -330,4 +333,11 @@ func checkRegistry(addr string) string {
 		}
 	}
 	return ""
+}
+
+// notMapping reports whether loc reached all its depth segments and found
+// a node that is not a mapping there, which decoding has already reported.
+func notMapping(loc location, depth int) bool {
+	v := resolve(loc.Value)
+	return loc.Found == depth && v != nil && v.Kind != yaml.MappingNode
 }
